@@ -1,0 +1,131 @@
+package io.sluice.auth;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
+import io.sluice.config.Secret;
+import java.time.Clock;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Decides who a request's caller is (litellm/proxy/auth/user_api_key_auth.py, the subset Sluice mirrors).
+ *
+ * <p>The credential comes from {@code x-litellm-api-key} (a {@code Bearer } prefix optional), else
+ * {@code Authorization: Bearer …}; when {@code litellm_key_header_name} is configured, only from that header.
+ * The master key is compared in constant time and answered at once; any other {@code sk-} key is looked up by
+ * hash through the {@link KeyStore} port, which completes off the event loop. Messages never contain the key.
+ * Thread-safe and immutable.
+ */
+public final class Authenticator {
+  public static final AsciiString X_LITELLM_API_KEY = AsciiString.cached("x-litellm-api-key");
+
+  private final Secret masterKey;
+  private final boolean allowUnauthenticated;
+  private final AsciiString customHeader;
+  private final KeyStore keys;
+  private final Clock clock;
+
+  /**
+   * @param masterKey            the resolved master key, or null
+   * @param allowUnauthenticated with no master key: admit every caller as {@code internal_user} (LiteLLM's default,
+   *                             ours only on request)
+   * @param customHeader         {@code litellm_key_header_name}, or null
+   */
+  public Authenticator(Secret masterKey, boolean allowUnauthenticated, String customHeader, KeyStore keys,
+      Clock clock) {
+    this.masterKey = masterKey;
+    this.allowUnauthenticated = allowUnauthenticated;
+    this.customHeader = customHeader == null ? null : AsciiString.of(customHeader.toLowerCase(java.util.Locale.ROOT));
+    this.keys = keys;
+    this.clock = clock;
+  }
+
+  /** The outcome of authentication: a principal, or a rejection with a message safe to show the caller. */
+  public record Outcome(Principal principal, AsciiString credentialHeader, String rejection, boolean expired) {
+    static Outcome accept(Principal p, AsciiString header) {
+      return new Outcome(p, header, null, false);
+    }
+
+    static Outcome reject(String message, AsciiString header) {
+      return new Outcome(null, header, message, false);
+    }
+
+    public boolean accepted() {
+      return principal != null;
+    }
+  }
+
+  /**
+   * Authenticates from the request headers. Completes at once for the master key and for rejections that need no
+   * lookup; a virtual key completes when the {@link KeyStore} answers (off the caller's thread, so the caller must
+   * hop back to its event loop). {@link Outcome#credentialHeader()} names the header that carried the credential,
+   * so later steps strip exactly that one.
+   */
+  public CompletionStage<Outcome> authenticate(HttpHeaders headers) {
+    AsciiString header;
+    String raw;
+    if (customHeader != null) {
+      header = customHeader;
+      raw = headers.get(customHeader);
+    } else {
+      raw = headers.get(X_LITELLM_API_KEY);
+      header = X_LITELLM_API_KEY;
+      if (raw == null) {
+        raw = headers.get(HttpHeaderNames.AUTHORIZATION);
+        header = raw == null ? null : HttpHeaderNames.AUTHORIZATION;
+        if (raw != null && !startsWithBearer(raw)) {
+          return done(Outcome.reject(
+              "Authentication Error, Malformed API Key passed in. Ensure the Authorization header is 'Bearer <key>'.",
+              header));
+        }
+      }
+    }
+    if (raw == null) {
+      if (masterKey == null && allowUnauthenticated) {
+        return done(Outcome.accept(Principal.UNAUTHENTICATED, null));
+      }
+      return done(Outcome.reject("Authentication Error, No api key passed in. Send the key as 'Authorization: Bearer "
+          + "<key>'" + (customHeader != null ? " in the " + customHeader + " header." : "."), null));
+    }
+    String key = startsWithBearer(raw) ? raw.substring(7).trim() : raw.trim();
+    if (masterKey != null && masterKey.matches(key)) {
+      return done(Outcome.accept(Principal.MASTER, header));
+    }
+    if (masterKey == null && allowUnauthenticated) {
+      return done(Outcome.accept(Principal.UNAUTHENTICATED, header));
+    }
+    if (!key.startsWith("sk-")) {
+      return done(Outcome.reject("Authentication Error, LiteLLM Virtual Key expected: the key passed does not start "
+          + "with 'sk-'.", header));
+    }
+    KeyHash hash = KeyHash.of(key);
+    AsciiString h = header;
+    return keys.find(hash).thenApply(found -> decide(found, hash, h));
+  }
+
+  private Outcome decide(Optional<KeyRecord> found, KeyHash hash, AsciiString header) {
+    if (found.isEmpty()) {
+      return Outcome.reject("Authentication Error, Invalid proxy server token passed. Key hash prefix="
+          + hash.prefix() + " is not a valid key.", header);
+    }
+    KeyRecord k = found.get();
+    if (k.blocked()) {
+      return Outcome.reject("Authentication Error, Key is blocked. Key hash prefix=" + hash.prefix(), header);
+    }
+    if (k.expires() != null && !clock.instant().isBefore(k.expires())) {
+      return new Outcome(null, header, "Authentication Error - Expired Key. Key hash prefix=" + hash.prefix()
+          + " expired at " + k.expires() + ".", true);
+    }
+    return Outcome.accept(new Principal(k.role(), hash.prefix(), k.alias(), k.models()), header);
+  }
+
+  private static boolean startsWithBearer(String v) {
+    return v.length() >= 7 && v.regionMatches(true, 0, "Bearer ", 0, 7);
+  }
+
+  private static CompletionStage<Outcome> done(Outcome o) {
+    return CompletableFuture.completedFuture(o);
+  }
+}

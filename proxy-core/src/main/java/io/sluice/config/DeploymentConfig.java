@@ -1,0 +1,41 @@
+package io.sluice.config;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * One {@code model_list[]} entry: a replica that serves a model group.
+ *
+ * @param modelName     {@code model_name}, the public model group name clients send
+ * @param provider      from the {@code litellm_params.model} prefix
+ * @param upstreamModel text after the prefix: the {@code model} sent to the replica
+ * @param apiBase       {@code litellm_params.api_base}, absolute http(s) URI, normally ending in {@code /v1};
+ *                      no trailing slash
+ * @param apiKey        {@code litellm_params.api_key} after {@code os.environ/} resolution; null = none sent
+ * @param rpm           {@code litellm_params.rpm} or null
+ * @param tpm           {@code litellm_params.tpm} or null
+ * @param weight        {@code litellm_params.weight} or null
+ * @param timeout       {@code litellm_params.timeout} (seconds in YAML) or null
+ * @param id            {@code model_info.id}; when absent, a stable id derived from the entry (never from the key)
+ */
+public record DeploymentConfig(
+    String modelName,
+    Provider provider,
+    String upstreamModel,
+    URI apiBase,
+    Secret apiKey,
+    Integer rpm,
+    Integer tpm,
+    Double weight,
+    Duration timeout,
+    String id) {
+
+  public DeploymentConfig {
+    Objects.requireNonNull(modelName, "modelName");
+    Objects.requireNonNull(provider, "provider");
+    Objects.requireNonNull(upstreamModel, "upstreamModel");
+    Objects.requireNonNull(apiBase, "apiBase");
+    Objects.requireNonNull(id, "id");
+  }
+}

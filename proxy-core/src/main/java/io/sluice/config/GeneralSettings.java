@@ -1,0 +1,24 @@
+package io.sluice.config;
+
+/**
+ * {@code general_settings}: the subset Sluice reads.
+ *
+ * @param masterKey           {@code master_key} after {@code os.environ/} resolution, or null when the file has none
+ *                            (the environment fallbacks are applied by {@link MasterKeys}, not here)
+ * @param keyHeaderName       {@code litellm_key_header_name}, or null: then {@code x-litellm-api-key}, else
+ *                            {@code Authorization}
+ * @param maxRequestSizeBytes {@code max_request_size_mb} (LiteLLM's name) in bytes; default 32 MiB
+ */
+public record GeneralSettings(Secret masterKey, String keyHeaderName, long maxRequestSizeBytes) {
+  public static final long DEFAULT_MAX_REQUEST_SIZE = 32L * 1024 * 1024;
+
+  public GeneralSettings {
+    if (maxRequestSizeBytes <= 0) {
+      throw new IllegalArgumentException("max_request_size_mb: " + maxRequestSizeBytes + " (expected: > 0)");
+    }
+  }
+
+  public static GeneralSettings defaults() {
+    return new GeneralSettings(null, null, DEFAULT_MAX_REQUEST_SIZE);
+  }
+}

@@ -1,0 +1,23 @@
+package io.sluice.config;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A loaded, validated, immutable configuration: LiteLLM's {@code config.yaml} subset plus {@code sluice_settings}.
+ * Built by {@link ConfigLoader}; every {@code os.environ/NAME} reference is already resolved.
+ *
+ * @param source     the file it came from (for messages), or null when built in code
+ */
+public record SluiceConfig(
+    Path source,
+    List<DeploymentConfig> modelList,
+    GeneralSettings general,
+    RouterSettings router,
+    LitellmSettings litellm,
+    ServerSettings server) {
+
+  public SluiceConfig {
+    modelList = List.copyOf(modelList);
+  }
+}

@@ -1,0 +1,118 @@
+package io.sluice.http;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.ReferenceCountUtil;
+import io.sluice.auth.Authenticator;
+import io.sluice.auth.Authenticator.Outcome;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Authenticates each exchange whose route needs a key (after {@link RequestGuard}). The master key is answered in
+ * the same loop turn; a virtual key's lookup completes off the loop, so reads are paused, body chunks that already
+ * arrived are held (retained, bounded by the body limit), and the exchange resumes on this channel's event loop —
+ * or, if the client left meanwhile, the held chunks are released. Rejections → 401 in LiteLLM's shape. Once
+ * accepted, a client that sent {@code Expect: 100-continue} is told to send its body (RFC 9110 §10.1.1) — only
+ * then, so a refused client never uploads.
+ */
+final class AuthHandler extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(AuthHandler.class);
+
+  private final ClientConnection conn;
+  private final Authenticator authenticator;
+  private final ArrayDeque<HttpContent> held = new ArrayDeque<>(4);
+  private Exchange pending;
+
+  AuthHandler(ClientConnection conn, Authenticator authenticator) {
+    this.conn = conn;
+    this.authenticator = authenticator;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof Exchange ex) {
+      releaseHeld();
+      pending = null;
+      if (!ex.route.requiresKey()) {
+        ctx.fireChannelRead(ex);
+        return;
+      }
+      CompletableFuture<Outcome> f = authenticator.authenticate(ex.request.headers()).toCompletableFuture();
+      if (f.isDone() && !f.isCompletedExceptionally()) {
+        decide(ctx, ex, f.getNow(null));
+        return;
+      }
+      pending = ex;
+      conn.pauseReads(ClientConnection.PAUSE_AUTH);
+      f.whenCompleteAsync((outcome, err) -> resume(ctx, ex, outcome, err), ctx.executor());
+    } else if (pending != null && msg instanceof HttpContent c) {
+      held.add(c);
+    } else {
+      ctx.fireChannelRead(msg);
+    }
+  }
+
+  /** On the channel's event loop, after the key store answered. */
+  private void resume(ChannelHandlerContext ctx, Exchange ex, Outcome outcome, Throwable err) {
+    if (pending != ex) {
+      return; // the channel closed meanwhile; held chunks are already released
+    }
+    pending = null;
+    conn.resumeReads(ClientConnection.PAUSE_AUTH);
+    if (!ctx.channel().isActive()) {
+      releaseHeld();
+      return;
+    }
+    if (err != null) {
+      log.warn("[{}] key lookup failed: {}", ex.requestId, err.toString());
+      releaseHeld();
+      ex.fail(ProxyError.INTERNAL, "Key lookup failed; try again. The operator can see the cause in Sluice's log.");
+      return;
+    }
+    decide(ctx, ex, outcome);
+  }
+
+  private void decide(ChannelHandlerContext ctx, Exchange ex, Outcome outcome) {
+    ex.credentialHeader = outcome.credentialHeader();
+    if (!outcome.accepted()) {
+      releaseHeld();
+      ex.fail(ProxyError.AUTH, outcome.rejection());
+      return;
+    }
+    ex.principal = outcome.principal();
+    if (ex.expectContinue && !ex.requestComplete && held.isEmpty()) {
+      ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE),
+          ctx.voidPromise());
+    }
+    ctx.fireChannelRead(ex);
+    HttpContent c;
+    while ((c = held.poll()) != null) {
+      if (ex.responseStarted()) {
+        c.release();
+      } else {
+        ctx.fireChannelRead(c);
+      }
+    }
+  }
+
+  private void releaseHeld() {
+    HttpContent c;
+    while ((c = held.poll()) != null) {
+      ReferenceCountUtil.release(c);
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    pending = null;
+    releaseHeld();
+    ctx.fireChannelInactive();
+  }
+}

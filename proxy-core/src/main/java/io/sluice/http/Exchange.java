@@ -1,0 +1,199 @@
+package io.sluice.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.sluice.auth.Principal;
+import io.sluice.routing.Deployment;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One request and its response: the state every handler of the gateway pipeline shares, passed down the pipeline
+ * in place of the {@link HttpRequest} head (the body's {@link HttpContent}s follow it unchanged). Every reply to the
+ * client goes through this object, so "has the response started?" has one answer and {@link #fail} can choose
+ * between a JSON error, an SSE error event, and closing the connection. Event loop only.
+ */
+final class Exchange {
+  private static final Logger log = LoggerFactory.getLogger(Exchange.class);
+  static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
+
+  /** Told when the response's last byte has been written. */
+  interface CompletionListener {
+    void onResponseComplete(Exchange exchange);
+  }
+
+  final ClientConnection conn;
+  final HttpRequest request;
+  final Route route;
+  /** The path without the query, e.g. {@code /v1/chat/completions}. */
+  final String path;
+  /** The raw query with its {@code ?}, or the empty string. */
+  final String query;
+  final String requestId;
+  final long startNanos;
+  final boolean expectContinue;
+  private final CompletionListener listener;
+
+  boolean requestComplete;
+  private boolean responseStarted;
+  private boolean responseComplete;
+  private boolean sseResponse;
+
+  // Set by the auth step.
+  Principal principal;
+  /** The header that carried the caller's credential; stripped before anything goes upstream. */
+  AsciiString credentialHeader;
+
+  // Set by the body step.
+  String model;
+  boolean stream;
+  Deployment deployment;
+  /** The request body (spliced), owned by this exchange until {@link #releaseBody()}. */
+  ByteBuf body;
+
+  Exchange(ClientConnection conn, HttpRequest request, Route route, String path, String query, String requestId,
+      CompletionListener listener) {
+    this.conn = conn;
+    this.request = request;
+    this.route = route;
+    this.path = path;
+    this.query = query;
+    this.requestId = requestId;
+    this.startNanos = System.nanoTime();
+    this.expectContinue = request.headers().containsValue(HttpHeaderNames.EXPECT, HttpHeaderValues.CONTINUE, true);
+    this.listener = listener;
+  }
+
+  Channel client() {
+    return conn.channel;
+  }
+
+  boolean responseStarted() {
+    return responseStarted;
+  }
+
+  boolean responseComplete() {
+    return responseComplete;
+  }
+
+  /** Starts the relayed response: writes (does not flush) its head. */
+  void respond(HttpResponse head, boolean sse) {
+    assert !responseStarted;
+    responseStarted = true;
+    sseResponse = sse;
+    head.headers().set(X_REQUEST_ID, requestId);
+    conn.channel.write(head, conn.channel.voidPromise());
+  }
+
+  /** Takes ownership of {@code content}: writes it (no flush), or releases it when the response is already over. */
+  void write(HttpContent content) {
+    if (responseComplete || !conn.channel.isActive()) {
+      content.release();
+      return;
+    }
+    conn.channel.write(content, conn.channel.voidPromise());
+  }
+
+  /** Takes ownership of {@code last}: writes and flushes the end of the response. */
+  void finish(LastHttpContent last) {
+    if (responseComplete || !conn.channel.isActive()) {
+      last.release();
+      markComplete();
+      return;
+    }
+    conn.channel.writeAndFlush(last, conn.channel.voidPromise());
+    markComplete();
+  }
+
+  /** Replies with a complete response built by Sluice (health, models, errors). Takes ownership of {@code body}. */
+  void reply(HttpResponseStatus status, ByteBuf body, boolean close) {
+    if (responseStarted || !conn.channel.isActive()) {
+      body.release();
+      if (!responseComplete) {
+        markComplete();
+      }
+      return;
+    }
+    responseStarted = true;
+    FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
+    HttpHeaders h = res.headers();
+    h.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+    h.setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+    h.set(X_REQUEST_ID, requestId);
+    // A reply before the body was read: with Expect: 100-continue the client may never send that body, so the
+    // connection's framing is unknown; close (RFC 9110 §10.1.1). Otherwise the guard discards the rest and the
+    // connection is kept.
+    if (close || (!requestComplete && expectContinue)) {
+      h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    conn.channel.writeAndFlush(res, conn.channel.voidPromise());
+    markComplete();
+  }
+
+  /**
+   * Fails the exchange with a Sluice error. Before the response started: LiteLLM-shaped JSON with the error's
+   * status. After an SSE response started: vLLM's mid-stream error event and {@code data: [DONE]}. After any other
+   * response started: the connection is closed, the only honest signal left.
+   */
+  void fail(ProxyError error, String message, boolean close) {
+    if (responseComplete) {
+      return;
+    }
+    log.debug("[{}] {} {} → {} {}", requestId, request.method(), path, error.status().code(), message);
+    if (!responseStarted) {
+      reply(error.status(), error.json(conn.channel.alloc(), message), close);
+    } else if (sseResponse && conn.channel.isActive()) {
+      conn.channel.write(new DefaultHttpContent(error.sseEvents(conn.channel.alloc(), message)),
+          conn.channel.voidPromise());
+      conn.channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, conn.channel.voidPromise());
+      markComplete();
+    } else {
+      conn.channel.close();
+      markComplete();
+    }
+  }
+
+  void fail(ProxyError error, String message) {
+    fail(error, message, false);
+  }
+
+  private void markComplete() {
+    responseComplete = true;
+    releaseBody();
+    listener.onResponseComplete(this);
+  }
+
+  /** Releases the request body if this exchange still holds it. */
+  void releaseBody() {
+    if (body != null) {
+      ReferenceCountUtil.safeRelease(body);
+      body = null;
+    }
+  }
+
+  /** A writable end-of-response marker with the given trailing bytes; takes ownership of {@code trailer}. */
+  static LastHttpContent last(ByteBuf trailer) {
+    return new DefaultLastHttpContent(trailer);
+  }
+
+  @Override
+  public String toString() {
+    return "Exchange[" + requestId + " " + request.method() + " " + path + "]";
+  }
+}

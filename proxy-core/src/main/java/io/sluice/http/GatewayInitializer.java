@@ -1,0 +1,55 @@
+package io.sluice.http;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.sluice.config.ServerSettings;
+import java.util.function.Supplier;
+
+/**
+ * Builds a client channel's pipeline; it reads as the request's path through the gateway (ARCHITECTURE, "the hot
+ * path"): codec → keep-alive → guard → auth → local endpoints → body inspection → relay.
+ */
+public final class GatewayInitializer extends ChannelInitializer<Channel> {
+  private final GatewayContext gw;
+  private final HttpDecoderConfig decoderConfig;
+
+  public GatewayInitializer(GatewayContext gw) {
+    this.gw = gw;
+    ServerSettings s = gw.server();
+    this.decoderConfig = new HttpDecoderConfig()
+        .setMaxInitialLineLength(s.maxUriLength())
+        .setMaxHeaderSize(s.maxHeaderSize())
+        .setMaxChunkSize(65536);
+  }
+
+  /** The handler that a pooled upstream channel ends with; give it to {@code UpstreamPools}. */
+  public static Supplier<ChannelHandler> upstreamHandlers() {
+    return UpstreamHandler::new;
+  }
+
+  @Override
+  protected void initChannel(Channel ch) {
+    ClientConnection conn = new ClientConnection(ch);
+    ChannelPipeline p = ch.pipeline();
+    addHttp1Handlers(p);
+    addGatewayHandlers(p, conn);
+  }
+
+  private void addHttp1Handlers(ChannelPipeline p) {
+    p.addLast("codec", new HttpServerCodec(decoderConfig));
+    p.addLast("keepalive", new HttpServerKeepAliveHandler());
+  }
+
+  private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn) {
+    p.addLast("guard", new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes()));
+    p.addLast("auth", new AuthHandler(conn, gw.authenticator()));
+    p.addLast("local", new LocalEndpoints(gw.registry(), gw.version()));
+    p.addLast("body", new BodyInspector(gw.registry()));
+    p.addLast("relay", new UpstreamRelay(gw));
+  }
+}

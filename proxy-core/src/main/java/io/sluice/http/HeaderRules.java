@@ -1,0 +1,78 @@
+package io.sluice.http;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Which headers cross the gateway. Hop-by-hop headers (RFC 9110 §7.6.1) and any header a {@code Connection}
+ * header names are connection-specific and never forwarded; nor is any credential meant for Sluice or a
+ * client's own provider key. Everything else — {@code traceparent}, other {@code x-*} — passes. Edits headers in
+ * place: no copy of the header map per request.
+ */
+final class HeaderRules {
+  static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
+  static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+  static final AsciiString X_API_KEY = AsciiString.cached("x-api-key");
+  static final AsciiString API_KEY = AsciiString.cached("api-key");
+
+  private HeaderRules() {}
+
+  /** Removes what RFC 9110 §7.6.1 says a proxy must not forward, except {@code Transfer-Encoding}. */
+  static void removeHopByHop(HttpHeaders h) {
+    List<String> named = h.getAll(HttpHeaderNames.CONNECTION);
+    if (!named.isEmpty()) {
+      List<String> names = new ArrayList<>(2);
+      for (String v : named) {
+        for (String token : v.split(",")) {
+          String t = token.trim();
+          if (!t.isEmpty()) {
+            names.add(t);
+          }
+        }
+      }
+      for (String n : names) {
+        // "Connection: transfer-encoding" must not remove the framing of the message itself.
+        if (!HttpHeaderNames.TRANSFER_ENCODING.contentEqualsIgnoreCase(n)
+            && !HttpHeaderNames.CONTENT_LENGTH.contentEqualsIgnoreCase(n)) {
+          h.remove(n);
+        }
+      }
+      h.remove(HttpHeaderNames.CONNECTION);
+    }
+    h.remove(KEEP_ALIVE);
+    h.remove(PROXY_CONNECTION);
+    h.remove(HttpHeaderNames.TE);
+    h.remove(HttpHeaderNames.TRAILER);
+    h.remove(HttpHeaderNames.UPGRADE);
+    h.remove(HttpHeaderNames.PROXY_AUTHORIZATION);
+    h.remove(HttpHeaderNames.PROXY_AUTHENTICATE);
+  }
+
+  /**
+   * Prepares a client request's headers to go to a replica: hop-by-hop removed, the proxy credential removed (the
+   * header auth recorded, and {@code Authorization} and {@code x-litellm-api-key} in any case), client provider
+   * keys removed, {@code Expect} removed (the body was already read), {@code Host} set to the replica, the
+   * replica's own key set as {@code Authorization: Bearer} when it has one, and the request id set.
+   */
+  static void toUpstream(HttpHeaders h, AsciiString credentialHeader, AsciiString hostHeader,
+      AsciiString authorization, String requestId) {
+    removeHopByHop(h);
+    if (credentialHeader != null) {
+      h.remove(credentialHeader);
+    }
+    h.remove(HttpHeaderNames.AUTHORIZATION);
+    h.remove(io.sluice.auth.Authenticator.X_LITELLM_API_KEY);
+    h.remove(X_API_KEY);
+    h.remove(API_KEY);
+    h.remove(HttpHeaderNames.EXPECT);
+    h.remove(HttpHeaderNames.TRANSFER_ENCODING);
+    h.set(HttpHeaderNames.HOST, hostHeader);
+    if (authorization != null) {
+      h.set(HttpHeaderNames.AUTHORIZATION, authorization);
+    }
+    h.set(Exchange.X_REQUEST_ID, requestId);
+  }
+}

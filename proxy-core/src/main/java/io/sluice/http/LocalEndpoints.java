@@ -1,0 +1,82 @@
+package io.sluice.http;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufOutputStream;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.sluice.auth.Principal;
+import io.sluice.routing.DeploymentRegistry;
+import io.sluice.routing.ModelGroup;
+import io.sluice.routing.RegistryHolder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Answers the routes Sluice serves itself (after {@link AuthHandler}): {@code /health/liveliness} and
+ * {@code /health/liveness} ({@code "I'm alive!"}, as LiteLLM), {@code /health/readiness}, and {@code /v1/models}
+ * (the model groups the caller's key may use, in OpenAI's list shape as LiteLLM returns it). Everything else
+ * passes on.
+ */
+final class LocalEndpoints extends ChannelInboundHandlerAdapter {
+  private static final JsonFactory JSON = new JsonFactory();
+  private static final ByteBuf ALIVE = Unpooled.unreleasableBuffer(
+      Unpooled.wrappedBuffer("\"I'm alive!\"".getBytes(StandardCharsets.US_ASCII)).asReadOnly());
+  /** LiteLLM reports this fixed {@code created} for every model (proxy_server.py::model_list). */
+  private static final long CREATED = 1677610602L;
+
+  private final RegistryHolder registry;
+  private final ByteBuf readiness;
+
+  LocalEndpoints(RegistryHolder registry, String version) {
+    this.registry = registry;
+    this.readiness = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(
+        ("{\"status\":\"healthy\",\"db\":\"Not connected\",\"cache\":null,\"litellm_version\":null,"
+            + "\"sluice_version\":\"" + version + "\"}").getBytes(StandardCharsets.UTF_8)).asReadOnly());
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof Exchange ex) {
+      switch (ex.route) {
+        case LIVENESS -> ex.reply(HttpResponseStatus.OK, ALIVE.duplicate(), false);
+        case READINESS -> ex.reply(HttpResponseStatus.OK, readiness.duplicate(), false);
+        case MODELS -> ex.reply(HttpResponseStatus.OK, models(ctx, ex.principal), false);
+        default -> ctx.fireChannelRead(ex);
+      }
+      return;
+    }
+    ctx.fireChannelRead(msg);
+  }
+
+  /** OpenAI's list shape: {@code {"data":[{"id","object":"model","created","owned_by"}],"object":"list"}}. */
+  private ByteBuf models(ChannelHandlerContext ctx, Principal principal) {
+    DeploymentRegistry reg = registry.get();
+    ByteBuf buf = ctx.alloc().buffer(256);
+    try (JsonGenerator g = JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(buf))) {
+      g.writeStartObject();
+      g.writeArrayFieldStart("data");
+      for (ModelGroup group : reg.groups()) {
+        if (principal == null || principal.mayUseModel(group.name())) {
+          g.writeStartObject();
+          g.writeStringField("id", group.name());
+          g.writeStringField("object", "model");
+          g.writeNumberField("created", CREATED);
+          g.writeStringField("owned_by", "openai");
+          g.writeEndObject();
+        }
+      }
+      g.writeEndArray();
+      g.writeStringField("object", "list");
+      g.writeEndObject();
+    } catch (IOException e) {
+      buf.release();
+      throw new UncheckedIOException(e);
+    }
+    return buf;
+  }
+}

@@ -1,0 +1,71 @@
+package io.sluice.http;
+
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The catalog of errors Sluice itself answers, each with its HTTP status and LiteLLM {@code type}. Bodies follow
+ * LiteLLM's {@code ProxyException} handler: {@code {"error":{"message":…,"type":…,"param":"None","code":"401"}}}
+ * where {@code code} is the status as a string (litellm/proxy/_types.py::ProxyException).
+ */
+public enum ProxyError {
+  BAD_REQUEST(HttpResponseStatus.BAD_REQUEST, "bad_request_error"),
+  AUTH(HttpResponseStatus.UNAUTHORIZED, "auth_error"),
+  FORBIDDEN(HttpResponseStatus.FORBIDDEN, "auth_error"),
+  NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found_error"),
+  METHOD_NOT_ALLOWED(HttpResponseStatus.METHOD_NOT_ALLOWED, "bad_request_error"),
+  REQUEST_TIMEOUT(HttpResponseStatus.REQUEST_TIMEOUT, "timeout_error"),
+  PAYLOAD_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "bad_request_error"),
+  URI_TOO_LONG(HttpResponseStatus.REQUEST_URI_TOO_LONG, "bad_request_error"),
+  HEADERS_TOO_LARGE(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "bad_request_error"),
+  EXPECTATION_FAILED(HttpResponseStatus.EXPECTATION_FAILED, "bad_request_error"),
+  INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_server_error"),
+  UPSTREAM_UNREACHABLE(HttpResponseStatus.BAD_GATEWAY, "api_connection_error"),
+  UPSTREAM_BROKEN(HttpResponseStatus.BAD_GATEWAY, "api_connection_error"),
+  UPSTREAM_POOL_EXHAUSTED(HttpResponseStatus.SERVICE_UNAVAILABLE, "api_connection_error"),
+  UPSTREAM_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout_error");
+
+  private final HttpResponseStatus status;
+  private final String type;
+  private final byte[] tail;
+
+  ProxyError(HttpResponseStatus status, String type) {
+    this.status = status;
+    this.type = type;
+    this.tail = ("\",\"type\":\"" + type + "\",\"param\":\"None\",\"code\":\"" + status.code() + "\"}}")
+        .getBytes(StandardCharsets.US_ASCII);
+  }
+
+  public HttpResponseStatus status() {
+    return status;
+  }
+
+  public String type() {
+    return type;
+  }
+
+  private static final byte[] HEAD = "{\"error\":{\"message\":\"".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] SSE_HEAD = "data: {\"error\":{\"message\":\"".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] SSE_TAIL = "\n\ndata: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+
+  /** The LiteLLM-shaped JSON body for {@code message}; the caller owns (releases or writes) the result. */
+  public ByteBuf json(ByteBufAllocator alloc, String message) {
+    byte[] msg = JsonStringEncoder.getInstance().quoteAsUTF8(message);
+    ByteBuf buf = alloc.buffer(HEAD.length + msg.length + tail.length);
+    return buf.writeBytes(HEAD).writeBytes(msg).writeBytes(tail);
+  }
+
+  /**
+   * The same error as the last events of an SSE stream whose 200 already went out:
+   * {@code data: {"error":{…}}} then {@code data: [DONE]} — what vLLM itself sends on a mid-stream failure
+   * (serving_engine.py::create_streaming_error_response). Caller owns the result.
+   */
+  public ByteBuf sseEvents(ByteBufAllocator alloc, String message) {
+    byte[] msg = JsonStringEncoder.getInstance().quoteAsUTF8(message);
+    ByteBuf buf = alloc.buffer(SSE_HEAD.length + msg.length + tail.length + SSE_TAIL.length);
+    return buf.writeBytes(SSE_HEAD).writeBytes(msg).writeBytes(tail).writeBytes(SSE_TAIL);
+  }
+}

@@ -1,0 +1,297 @@
+package io.sluice.http;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.sluice.config.ServerSettings;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The front door, right after {@code HttpServerCodec} and {@code HttpServerKeepAliveHandler}: turns each valid
+ * request head into an {@link Exchange} and refuses the rest, and runs exchanges one at a time.
+ *
+ * <ul>
+ *   <li>Decoder failures: request line too long → 414, headers too large → 431, anything else (including
+ *       {@code Content-Length} together with {@code Transfer-Encoding}, RFC 9112 §6.3) → 400; the connection is
+ *       closed, since its framing can no longer be trusted.</li>
+ *   <li>Body larger than the limit → 413 (at once from {@code Content-Length}, or when a chunked body crosses it),
+ *       connection closed.</li>
+ *   <li>Path normalised ({@link PathNormalizer}); traversal → 400; unknown route → 404; wrong method → 405.</li>
+ *   <li>A request that takes longer than {@code request_read_timeout} to arrive → 408; a keep-alive connection idle
+ *       for {@code idle_timeout} is closed.</li>
+ *   <li>Pipelining (RFC 9112 §9.3.2): a request that arrives while one is in progress waits, with reads paused,
+ *       until the previous response is complete, so responses leave in order.</li>
+ *   <li>Body chunks of a request already answered (an early error) are released here, so later handlers only see
+ *       live exchanges.</li>
+ * </ul>
+ */
+final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchange.CompletionListener {
+  private static final Logger log = LoggerFactory.getLogger(RequestGuard.class);
+
+  private final ClientConnection conn;
+  private final ServerSettings settings;
+  private final long maxBody;
+  private final ArrayDeque<HttpObject> pipelined = new ArrayDeque<>(2);
+  private ChannelHandlerContext ctx;
+  private Exchange current;
+  private long bodyBytes;
+  private ScheduledFuture<?> timer;
+  private boolean draining;
+
+  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody) {
+    this.conn = conn;
+    this.settings = settings;
+    this.maxBody = maxBody;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    armIdleTimer();
+    ctx.fireChannelActive();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof HttpObject obj)) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    if (!pipelined.isEmpty() || (current != null && current.requestComplete)) {
+      // The previous exchange's response is still going out: wait (RFC 9112 §9.3.2).
+      pipelined.add(obj);
+      conn.pauseReads(ClientConnection.PAUSE_PIPELINED);
+      return;
+    }
+    dispatch(obj);
+  }
+
+  /** Handles a message of the current request (the caller made sure there is no complete one in the way). */
+  private void dispatch(HttpObject obj) {
+    if (current != null) {
+      onBody(ctx, obj);
+    } else if (obj instanceof HttpRequest req) {
+      onHead(ctx, req);
+    } else {
+      ReferenceCountUtil.release(obj); // trailing input of a request already refused
+    }
+  }
+
+  private void onHead(ChannelHandlerContext ctx, HttpRequest req) {
+    cancelTimer();
+    bodyBytes = 0;
+    String uri = req.uri();
+    int q = uri.indexOf('?');
+    String rawPath = q >= 0 ? uri.substring(0, q) : uri;
+    String query = q >= 0 ? uri.substring(q) : "";
+    String path = PathNormalizer.normalize(rawPath);
+    String id = RequestIds.acceptOrGenerate(req.headers().get(Exchange.X_REQUEST_ID));
+    Route route = path == null ? null : Route.forPath(path);
+    Exchange ex = new Exchange(conn, req, route, path == null ? rawPath : path, query, id, this);
+    current = ex;
+    ex.requestComplete = req instanceof LastHttpContent;
+    if (ex.requestComplete) {
+      ReferenceCountUtil.release(req);
+    }
+
+    DecoderResult dr = req.decoderResult();
+    if (dr.isFailure()) {
+      ex.requestComplete = true; // the decoder discards the rest of the connection's input
+      Throwable cause = dr.cause();
+      if (cause instanceof TooLongHttpLineException) {
+        ex.fail(ProxyError.URI_TOO_LONG, "Request line longer than " + settings.maxUriLength()
+            + " bytes. Shorten the URL (send parameters in the body).", true);
+      } else if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
+        ex.fail(ProxyError.HEADERS_TOO_LARGE, "Request headers larger than " + settings.maxHeaderSize()
+            + " bytes. Send fewer or smaller headers.", true);
+      } else {
+        ex.fail(ProxyError.BAD_REQUEST, "Malformed HTTP request: " + describe(cause), true);
+      }
+      return;
+    }
+    if (req.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)
+        && req.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
+      ex.fail(ProxyError.BAD_REQUEST, "Request has both Content-Length and Transfer-Encoding (RFC 9112 §6.3): "
+          + "send only one.", true);
+      return;
+    }
+    long contentLength;
+    try {
+      contentLength = HttpUtil.getContentLength(req, -1L);
+    } catch (NumberFormatException e) {
+      ex.fail(ProxyError.BAD_REQUEST, "Content-Length is not a number.", true);
+      return;
+    }
+    if (contentLength > maxBody) {
+      ex.fail(ProxyError.PAYLOAD_TOO_LARGE, "Request body of " + contentLength + " bytes exceeds the limit of "
+          + maxBody + " bytes (general_settings.max_request_size_mb).", true);
+      return;
+    }
+    if (path == null) {
+      ex.fail(ProxyError.BAD_REQUEST, "Request path is not a valid path: it climbs above the root or hides a "
+          + "slash, backslash or NUL behind a percent-escape.");
+      return;
+    }
+    if (route == null) {
+      ex.fail(ProxyError.NOT_FOUND, "Route " + shorten(path) + " not found. LLM routes: /v1/chat/completions, "
+          + "/v1/completions, /v1/embeddings, /v1/responses, /v1/rerank, /v1/score, /v1/models.");
+      return;
+    }
+    if (!route.method.equals(req.method())) {
+      ex.fail(ProxyError.METHOD_NOT_ALLOWED, "Method " + req.method() + " not allowed on " + path + ": use "
+          + route.method + ".");
+      return;
+    }
+    if (!ex.requestComplete) {
+      armReadTimer(ex);
+    }
+    ctx.fireChannelRead(ex);
+  }
+
+  private void onBody(ChannelHandlerContext ctx, HttpObject obj) {
+    Exchange ex = current;
+    if (!(obj instanceof HttpContent content)) {
+      ReferenceCountUtil.release(obj); // cannot happen with HttpServerCodec; be safe
+      return;
+    }
+    boolean last = content instanceof LastHttpContent;
+    if (last) {
+      ex.requestComplete = true;
+      cancelTimer();
+    }
+    if (content.decoderResult().isFailure()) {
+      content.release();
+      ex.requestComplete = true;
+      ex.fail(ProxyError.BAD_REQUEST, "Malformed request body framing: " + describe(content.decoderResult().cause()),
+          true);
+      return;
+    }
+    bodyBytes += content.content().readableBytes();
+    if (bodyBytes > maxBody) {
+      content.release();
+      ex.fail(ProxyError.PAYLOAD_TOO_LARGE, "Request body exceeds the limit of " + maxBody
+          + " bytes (general_settings.max_request_size_mb).", true);
+      return;
+    }
+    if (ex.responseStarted()) {
+      content.release(); // already answered (early error): discard the rest of the body
+      if (last) {
+        maybeNext();
+      }
+      return;
+    }
+    ctx.fireChannelRead(content);
+  }
+
+  @Override
+  public void onResponseComplete(Exchange ex) {
+    if (ex == current) {
+      maybeNext();
+    }
+  }
+
+  /** When the current exchange is over on both sides, runs the next pipelined request, if any. */
+  private void maybeNext() {
+    if (draining) {
+      return; // re-entered from a reply made while draining: the loop below looks again
+    }
+    draining = true;
+    try {
+      while (current != null && current.requestComplete && current.responseComplete()) {
+        current = null;
+        if (!conn.channel.isActive()) {
+          return;
+        }
+        HttpObject next;
+        while ((current == null || !current.requestComplete) && (next = pipelined.poll()) != null) {
+          dispatch(next);
+        }
+      }
+    } finally {
+      draining = false;
+    }
+    if (pipelined.isEmpty()) {
+      conn.resumeReads(ClientConnection.PAUSE_PIPELINED);
+      if (current == null) {
+        armIdleTimer();
+      }
+    }
+  }
+
+  private void armIdleTimer() {
+    cancelTimer();
+    long ms = settings.idleTimeout().toMillis();
+    timer = ctx.executor().schedule(() -> {
+      if (current == null && pipelined.isEmpty()) {
+        log.debug("{} idle for {} ms: closing", ctx.channel(), ms);
+        ctx.close();
+      }
+    }, ms, TimeUnit.MILLISECONDS);
+  }
+
+  private void armReadTimer(Exchange ex) {
+    cancelTimer();
+    long ms = settings.requestReadTimeout().toMillis();
+    timer = ctx.executor().schedule(() -> {
+      if (current == ex && !ex.requestComplete) {
+        ex.requestComplete = true;
+        ex.fail(ProxyError.REQUEST_TIMEOUT, "Request not received within " + ms + " ms "
+            + "(sluice_settings.request_read_timeout).", true);
+      }
+    }, ms, TimeUnit.MILLISECONDS);
+  }
+
+  private void cancelTimer() {
+    if (timer != null) {
+      timer.cancel(false);
+      timer = null;
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    cancelTimer();
+    HttpObject o;
+    while ((o = pipelined.poll()) != null) {
+      ReferenceCountUtil.release(o);
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    // Socket errors (reset by peer and the like) are the client's business; log at debug and close.
+    log.debug("{} closing after error: {}", ctx.channel(), cause.toString());
+    ctx.close();
+  }
+
+  private static String describe(Throwable cause) {
+    if (cause == null) {
+      return "unparseable.";
+    }
+    String m = cause.getMessage();
+    return m == null ? cause.getClass().getSimpleName() : shorten(m);
+  }
+
+  private static String shorten(String s) {
+    return s.length() > 200 ? s.substring(0, 200) + "…" : s;
+  }
+}

@@ -1,0 +1,46 @@
+package io.sluice.http;
+
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Request ids: a client's {@code x-request-id} is kept when it is short printable ASCII; otherwise a uuid4-like
+ * 32-hex-digit id is made (vLLM uses it as its own request id, so it must be unique: vllm-wire.md §2).
+ */
+final class RequestIds {
+  private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+  private RequestIds() {}
+
+  static String acceptOrGenerate(String fromClient) {
+    if (fromClient != null && valid(fromClient)) {
+      return fromClient;
+    }
+    return generate();
+  }
+
+  static String generate() {
+    ThreadLocalRandom r = ThreadLocalRandom.current();
+    long hi = r.nextLong();
+    long lo = r.nextLong();
+    char[] out = new char[32];
+    for (int i = 0; i < 16; i++) {
+      out[i] = HEX[(int) (hi >>> (60 - 4 * i)) & 0xf];
+      out[16 + i] = HEX[(int) (lo >>> (60 - 4 * i)) & 0xf];
+    }
+    return new String(out);
+  }
+
+  private static boolean valid(String id) {
+    int n = id.length();
+    if (n == 0 || n > 128) {
+      return false;
+    }
+    for (int i = 0; i < n; i++) {
+      char c = id.charAt(i);
+      if (c <= 0x20 || c >= 0x7f) {
+        return false;
+      }
+    }
+    return true;
+  }
+}

@@ -1,0 +1,65 @@
+package io.sluice.http;
+
+import io.netty.handler.codec.http.HttpMethod;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The routes Sluice answers and their class (ARCHITECTURE: public, llm, management, metrics). LLM routes are
+ * served under {@code /v1/…} and without the prefix, as LiteLLM does.
+ */
+enum Route {
+  LIVENESS(RouteClass.PUBLIC, HttpMethod.GET, null),
+  READINESS(RouteClass.PUBLIC, HttpMethod.GET, null),
+  MODELS(RouteClass.LLM_INFO, HttpMethod.GET, null),
+  CHAT_COMPLETIONS(RouteClass.LLM, HttpMethod.POST, "/chat/completions"),
+  COMPLETIONS(RouteClass.LLM, HttpMethod.POST, "/completions"),
+  EMBEDDINGS(RouteClass.LLM, HttpMethod.POST, "/embeddings"),
+  RESPONSES(RouteClass.LLM, HttpMethod.POST, "/responses"),
+  RERANK(RouteClass.LLM, HttpMethod.POST, "/rerank"),
+  SCORE(RouteClass.LLM, HttpMethod.POST, "/score");
+
+  enum RouteClass {
+    /** No credential needed, never 401. */
+    PUBLIC,
+    /** Any valid key; answered by Sluice itself. */
+    LLM_INFO,
+    /** Any valid key; model-routed and relayed to a replica. */
+    LLM
+  }
+
+  final RouteClass routeClass;
+  final HttpMethod method;
+  /** For LLM routes: the path under the deployment's {@code api_base} (which carries {@code /v1}). */
+  final String upstreamSuffix;
+
+  Route(RouteClass routeClass, HttpMethod method, String upstreamSuffix) {
+    this.routeClass = routeClass;
+    this.method = method;
+    this.upstreamSuffix = upstreamSuffix;
+  }
+
+  boolean requiresKey() {
+    return routeClass != RouteClass.PUBLIC;
+  }
+
+  private static final Map<String, Route> BY_PATH = new HashMap<>();
+
+  static {
+    BY_PATH.put("/health/liveliness", LIVENESS);
+    BY_PATH.put("/health/liveness", LIVENESS);
+    BY_PATH.put("/health/readiness", READINESS);
+    for (Route r : values()) {
+      if (r == MODELS || r.upstreamSuffix != null) {
+        String p = r == MODELS ? "/models" : r.upstreamSuffix;
+        BY_PATH.put(p, r);
+        BY_PATH.put("/v1" + p, r);
+      }
+    }
+  }
+
+  /** The route for a normalised path (no query), or null. */
+  static Route forPath(String path) {
+    return BY_PATH.get(path);
+  }
+}

@@ -1,0 +1,170 @@
+package io.sluice.http;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * The last handler of a pooled upstream channel: relays what the replica sends to the exchange it is bound to,
+ * as the decoder produced it — head with hop-by-hop headers removed, body {@link HttpContent}s passed on with
+ * their buffers (no copy, no aggregation), flushed once per read burst ({@link #channelReadComplete}), so each SSE
+ * event leaves in the loop turn it arrived. While the client is not writable this channel stops reading
+ * (backpressure). Unbound (idle in the pool), anything read is unexpected: released, and the channel closed.
+ * Event loop only.
+ */
+final class UpstreamHandler extends ChannelInboundHandlerAdapter {
+  private UpstreamRelay relay;
+  private Exchange exchange;
+  private Channel channel;
+  /** Exchanges this connection finished: above zero, the connection is a reused one. */
+  int served;
+  private boolean keepAlive;
+  private boolean skipToEnd;
+  boolean requestWritten;
+  boolean responseStarted;
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    channel = ctx.channel();
+  }
+
+  void bind(UpstreamRelay relay, Exchange exchange) {
+    this.relay = relay;
+    this.exchange = exchange;
+    this.keepAlive = true;
+    this.skipToEnd = false;
+    this.requestWritten = false;
+    this.responseStarted = false;
+  }
+
+  void unbind() {
+    relay = null;
+    exchange = null;
+  }
+
+  boolean bound() {
+    return exchange != null;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    Exchange ex = exchange;
+    if (ex == null) {
+      ReferenceCountUtil.release(msg);
+      ctx.close(); // a replica talking out of turn: this connection's framing is no longer trusted
+      return;
+    }
+    if (msg instanceof HttpObject o && o.decoderResult().isFailure()) {
+      ReferenceCountUtil.release(msg);
+      relay.upstreamFailed(ex, this, "sent a malformed HTTP response (" + o.decoderResult().cause() + ")");
+      return;
+    }
+    if (msg instanceof HttpResponse res) {
+      if (res.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.INFORMATIONAL
+          && res.status().code() != 101) {
+        skipToEnd = true; // 1xx: not for the client (we sent no Expect); its end marker follows
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      responseStarted = true;
+      keepAlive = HttpUtil.isKeepAlive(res);
+      HttpHeaders h = res.headers();
+      HeaderRules.removeHopByHop(h);
+      if (!HttpUtil.isContentLengthSet(res) && !HttpUtil.isTransferEncodingChunked(res) && mayHaveBody(res)) {
+        // Body delimited by close (RFC 9112 §6.3 rule 8): give the client a framing it can keep alive on.
+        h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        keepAlive = false;
+      }
+      String ct = h.get(HttpHeaderNames.CONTENT_TYPE);
+      boolean sse = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
+      relay.responseStarted(ex, this);
+      ex.respond(res, sse);
+      if (!(msg instanceof HttpContent)) {
+        return;
+      }
+    }
+    if (msg instanceof HttpContent content) {
+      if (skipToEnd) {
+        content.release();
+        if (content instanceof LastHttpContent) {
+          skipToEnd = false;
+        }
+        return;
+      }
+      if (content instanceof LastHttpContent last) {
+        served++;
+        // Back to the pool first, so a pipelined request that the finish starts can reuse this connection.
+        relay.upstreamDone(ex, this, keepAlive && requestWritten && channel.isActive());
+        ex.finish(last);
+        return;
+      }
+      ex.write(content);
+      if (!ex.client().isWritable()) {
+        channel.config().setAutoRead(false);
+      }
+      return;
+    }
+    ReferenceCountUtil.release(msg);
+  }
+
+  private static boolean mayHaveBody(HttpResponse res) {
+    int code = res.status().code();
+    return code >= 200 && code != 204 && code != 304;
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    Exchange ex = exchange;
+    if (ex != null) {
+      ex.client().flush();
+    }
+    ctx.fireChannelReadComplete();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    Exchange ex = exchange;
+    if (ex != null) {
+      relay.upstreamFailed(ex, this, "closed the connection");
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    Exchange ex = exchange;
+    if (ex != null) {
+      relay.upstreamFailed(ex, this, "connection failed (" + cause.getClass().getSimpleName() + ": "
+          + cause.getMessage() + ")");
+    }
+    ctx.close();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof IdleStateEvent && exchange == null) {
+      ctx.close(); // idle in the pool too long
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  Channel channel() {
+    return channel;
+  }
+
+  static boolean isServerError(HttpResponse res) {
+    return res.status().code() >= HttpResponseStatus.INTERNAL_SERVER_ERROR.code();
+  }
+}

@@ -1,0 +1,247 @@
+package io.sluice.json;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.async.ByteBufferFeeder;
+import io.netty.buffer.ByteBuf;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Finds the top-level {@code model} and {@code stream} of a JSON request body as its chunks arrive, with Jackson's
+ * non-blocking streaming parser: no tree, no copy, no re-serialisation. It also validates that the body is one
+ * well-formed JSON object, and records where the {@code model} string literal sits (byte offsets from the body's
+ * start) so it can be spliced.
+ *
+ * <p>A duplicate top-level {@code model} is refused: Python's {@code json} keeps the last one, so routing by the
+ * first would let a caller reach a model its key may not use. Not thread-safe; one per request, on its event loop.
+ */
+public final class RequestScanner {
+  private static final JsonFactory FACTORY = JsonFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(512).build())
+      .build();
+
+  private static final int NONE = 0;
+  private static final int MODEL = 1;
+  private static final int STREAM = 2;
+
+  private final JsonParser parser;
+  private final ByteBufferFeeder feeder;
+  private int depth;
+  private int pendingField = NONE;
+  private boolean rootClosed;
+  private String model;
+  private long modelStart = -1;
+  private long modelEnd = -1;
+  private boolean stream;
+  private boolean streamSeen;
+  private String error;
+  private long fed;
+
+  public RequestScanner() {
+    try {
+      this.parser = FACTORY.createNonBlockingByteBufferParser();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    this.feeder = (ByteBufferFeeder) parser.getNonBlockingInputFeeder();
+  }
+
+  /**
+   * Scans the readable bytes of {@code chunk}. Borrows {@code chunk}: the caller keeps ownership and must keep it
+   * alive until the next call (the parser may still point into it).
+   *
+   * @return false once the body is known to be invalid (see {@link #error()})
+   */
+  public boolean feed(ByteBuf chunk) {
+    if (error != null || !chunk.isReadable()) {
+      return error == null;
+    }
+    fed += chunk.readableBytes();
+    if (chunk.nioBufferCount() == 1) {
+      return feed(chunk.nioBuffer());
+    }
+    for (ByteBuffer b : chunk.nioBuffers()) {
+      if (!feed(b)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean feed(ByteBuffer b) {
+    try {
+      feeder.feedInput(b);
+      drain();
+    } catch (JsonProcessingException e) {
+      error = "Malformed JSON in request body: " + shorten(e.getOriginalMessage());
+    } catch (IOException e) {
+      error = "Malformed JSON in request body: " + shorten(e.getMessage());
+    }
+    return error == null;
+  }
+
+  /** Signals the end of the body. @return true when the body is a complete JSON object and no error was found */
+  public boolean end() {
+    if (error != null) {
+      return false;
+    }
+    try {
+      feeder.endOfInput();
+      drain();
+    } catch (JsonProcessingException e) {
+      error = "Malformed JSON in request body: " + shorten(e.getOriginalMessage());
+      return false;
+    } catch (IOException e) {
+      error = "Malformed JSON in request body: " + shorten(e.getMessage());
+      return false;
+    }
+    if (fed == 0) {
+      error = "Request body is empty: send a JSON object with a \"model\" field.";
+    } else if (!rootClosed) {
+      error = "Malformed JSON in request body: unexpected end of input.";
+    }
+    return error == null;
+  }
+
+  private void drain() throws IOException {
+    JsonToken t;
+    while (error == null && (t = parser.nextToken()) != null && t != JsonToken.NOT_AVAILABLE) {
+      onToken(t);
+    }
+  }
+
+  private void onToken(JsonToken t) throws IOException {
+    if (rootClosed) {
+      error = "Malformed JSON in request body: unexpected content after the top-level object.";
+      return;
+    }
+    if (depth == 0 && t != JsonToken.START_OBJECT) {
+      error = "Request body must be a JSON object.";
+      return;
+    }
+    switch (t) {
+      case START_OBJECT, START_ARRAY -> {
+        if (depth == 1) {
+          checkScalarExpected();
+        }
+        depth++;
+      }
+      case END_OBJECT, END_ARRAY -> {
+        depth--;
+        if (depth == 0) {
+          rootClosed = true;
+        }
+      }
+      case FIELD_NAME -> {
+        if (depth == 1) {
+          String name = parser.currentName();
+          if ("model".equals(name)) {
+            if (modelStart >= 0 || pendingField == MODEL) {
+              error = "Request body has more than one top-level \"model\" field.";
+              return;
+            }
+            pendingField = MODEL;
+          } else if ("stream".equals(name)) {
+            pendingField = STREAM;
+          }
+        }
+      }
+      default -> {
+        if (depth == 1 && pendingField != NONE) {
+          onTopLevelValue(t);
+        }
+      }
+    }
+  }
+
+  private void checkScalarExpected() {
+    if (pendingField == MODEL) {
+      error = "\"model\" must be a string.";
+    } else if (pendingField == STREAM) {
+      error = "\"stream\" must be a boolean.";
+    }
+    pendingField = NONE;
+  }
+
+  private void onTopLevelValue(JsonToken t) throws IOException {
+    if (pendingField == MODEL) {
+      if (t != JsonToken.VALUE_STRING) {
+        error = "\"model\" must be a string.";
+      } else {
+        model = parser.getText();
+        // The non-blocking parser marks a string token's start just past its opening quote.
+        modelStart = parser.currentTokenLocation().getByteOffset() - 1;
+        modelEnd = parser.currentLocation().getByteOffset();
+      }
+    } else {
+      switch (t) {
+        case VALUE_TRUE -> stream = true;
+        case VALUE_FALSE, VALUE_NULL -> stream = false;
+        default -> error = "\"stream\" must be a boolean.";
+      }
+      streamSeen = true;
+    }
+    pendingField = NONE;
+  }
+
+  /** Jackson's complaint, first line only, without its location noise; never the input itself beyond a token. */
+  private static String shorten(String s) {
+    if (s == null) {
+      return "unreadable input.";
+    }
+    if (s.contains("end-of-input")) {
+      return "unexpected end of input (the JSON is truncated).";
+    }
+    int cut = s.length();
+    for (String marker : new String[] {"\n", " (start marker", " at [Source", " [Source"}) {
+      int i = s.indexOf(marker);
+      if (i >= 0 && i < cut) {
+        cut = i;
+      }
+    }
+    String line = s.substring(0, cut);
+    return line.length() > 200 ? line.substring(0, 200) + "…" : line;
+  }
+
+  /** The top-level {@code model} string, or null if absent. */
+  public String model() {
+    return model;
+  }
+
+  /** Offset of the {@code model} literal's opening quote, or -1. */
+  public long modelStart() {
+    return modelStart;
+  }
+
+  /** Offset just past the {@code model} literal's closing quote, or -1. */
+  public long modelEnd() {
+    return modelEnd;
+  }
+
+  /** The top-level {@code stream}; false when absent. */
+  public boolean stream() {
+    return stream;
+  }
+
+  public boolean streamSeen() {
+    return streamSeen;
+  }
+
+  /** Why the body was refused, or null. Never contains more than a short excerpt of the parser's complaint. */
+  public String error() {
+    return error;
+  }
+
+  /** Releases the parser's internal buffers. */
+  public void close() {
+    try {
+      parser.close();
+    } catch (IOException ignored) {
+      // nothing held but Jackson's recycled buffers
+    }
+  }
+}

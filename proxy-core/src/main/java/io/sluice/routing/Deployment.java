@@ -1,0 +1,102 @@
+package io.sluice.routing;
+
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.util.AsciiString;
+import io.sluice.config.DeploymentConfig;
+import java.net.URI;
+import java.time.Duration;
+
+/**
+ * A replica in routable form, derived once from its {@link DeploymentConfig}: the pieces the hot path writes are
+ * precomputed (Host header, upstream auth header value, the upstream model name as JSON bytes). Immutable.
+ */
+public final class Deployment {
+  private final DeploymentConfig config;
+  private final Endpoint endpoint;
+  private final String basePath;
+  private final AsciiString hostHeader;
+  private final AsciiString authorization;
+  private final ByteBuf upstreamModelJson;
+  private final double weight;
+
+  public Deployment(DeploymentConfig config) {
+    this.config = config;
+    URI base = config.apiBase();
+    boolean tls = "https".equalsIgnoreCase(base.getScheme());
+    int port = base.getPort() > 0 ? base.getPort() : tls ? 443 : 80;
+    String host = base.getHost();
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    this.endpoint = new Endpoint(host, port, tls);
+    String path = base.getRawPath() == null ? "" : base.getRawPath();
+    this.basePath = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+    this.hostHeader = AsciiString.of(endpoint.hostHeader());
+    this.authorization = config.apiKey() == null ? null : AsciiString.of("Bearer " + config.apiKey().reveal());
+    byte[] quoted = JsonStringEncoder.getInstance().quoteAsUTF8(config.upstreamModel());
+    byte[] literal = new byte[quoted.length + 2];
+    literal[0] = '"';
+    System.arraycopy(quoted, 0, literal, 1, quoted.length);
+    literal[literal.length - 1] = '"';
+    this.upstreamModelJson = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(literal).asReadOnly());
+    this.weight = config.weight() != null ? config.weight() : 0;
+  }
+
+  public DeploymentConfig config() {
+    return config;
+  }
+
+  public String id() {
+    return config.id();
+  }
+
+  public String modelGroup() {
+    return config.modelName();
+  }
+
+  public String upstreamModel() {
+    return config.upstreamModel();
+  }
+
+  public Endpoint endpoint() {
+    return endpoint;
+  }
+
+  /** The path of {@code api_base} without a trailing slash, e.g. {@code /v1}; upstream paths are appended. */
+  public String basePath() {
+    return basePath;
+  }
+
+  public AsciiString hostHeader() {
+    return hostHeader;
+  }
+
+  /** {@code Bearer <api_key>} for the upstream {@code Authorization} header, or null when the replica has no key. */
+  public AsciiString authorization() {
+    return authorization;
+  }
+
+  /**
+   * The upstream model name as a JSON string literal (quotes included), spliced into request bodies. Shared,
+   * read-only and unreleasable: callers take a {@code duplicate()} and need not release it.
+   */
+  public ByteBuf upstreamModelJson() {
+    return upstreamModelJson.duplicate();
+  }
+
+  /** Time to the first response byte before a 504, or null for the router/litellm default. */
+  public Duration timeout() {
+    return config.timeout();
+  }
+
+  double weight() {
+    return weight;
+  }
+
+  @Override
+  public String toString() {
+    return "Deployment[" + config.id() + " " + config.modelName() + " → " + endpoint + "]";
+  }
+}

@@ -1,0 +1,73 @@
+package io.sluice.routing;
+
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The deployments that serve one public model name, with LiteLLM's {@code simple-shuffle} choice precomputed:
+ * weighted random by {@code weight}, else {@code rpm}, else {@code tpm}, else uniform
+ * (litellm/router_strategy/simple_shuffle.py). Immutable.
+ */
+public final class ModelGroup {
+  private final String name;
+  private final List<Deployment> deployments;
+  private final double[] cumulative;
+
+  ModelGroup(String name, List<Deployment> deployments) {
+    if (deployments.isEmpty()) {
+      throw new IllegalArgumentException("model group " + name + ": no deployments");
+    }
+    this.name = name;
+    this.deployments = List.copyOf(deployments);
+    this.cumulative = cumulativeWeights(this.deployments);
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public List<Deployment> deployments() {
+    return deployments;
+  }
+
+  /** Picks a deployment; allocation-free. */
+  public Deployment choose() {
+    int n = deployments.size();
+    if (n == 1) {
+      return deployments.get(0);
+    }
+    ThreadLocalRandom rnd = ThreadLocalRandom.current();
+    if (cumulative == null) {
+      return deployments.get(rnd.nextInt(n));
+    }
+    double x = rnd.nextDouble() * cumulative[n - 1];
+    for (int i = 0; i < n - 1; i++) {
+      if (x < cumulative[i]) {
+        return deployments.get(i);
+      }
+    }
+    return deployments.get(n - 1);
+  }
+
+  /** The first of weight, rpm, tpm that any deployment sets decides; null means uniform. */
+  private static double[] cumulativeWeights(List<Deployment> ds) {
+    for (int field = 0; field < 3; field++) {
+      double[] c = new double[ds.size()];
+      double sum = 0;
+      for (int i = 0; i < ds.size(); i++) {
+        Deployment d = ds.get(i);
+        double w = switch (field) {
+          case 0 -> d.weight();
+          case 1 -> d.config().rpm() == null ? 0 : d.config().rpm();
+          default -> d.config().tpm() == null ? 0 : d.config().tpm();
+        };
+        sum += w;
+        c[i] = sum;
+      }
+      if (sum > 0) {
+        return c;
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,118 @@
+package io.sluice.upstream;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoop;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.sluice.config.ServerSettings;
+import io.sluice.routing.Endpoint;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+
+/** Connections to one endpoint from one event loop. Event loop only; see {@link UpstreamPools}. */
+final class ReplicaPool {
+  static final AttributeKey<ReplicaPool> POOL = AttributeKey.valueOf("sluice.pool");
+
+  private final UpstreamPools owner;
+  private final EventLoop loop;
+  private final Endpoint endpoint;
+  private final Bootstrap bootstrap;
+  private final int maxOpen;
+  private final int maxIdle;
+  private final long acquireTimeoutMillis;
+  private final ArrayDeque<Channel> idle = new ArrayDeque<>();
+  private final ArrayDeque<Promise<Channel>> waiters = new ArrayDeque<>();
+  private int open;
+
+  ReplicaPool(UpstreamPools owner, EventLoop loop, Endpoint endpoint, Bootstrap bootstrap, ServerSettings s) {
+    this.owner = owner;
+    this.loop = loop;
+    this.endpoint = endpoint;
+    this.bootstrap = bootstrap;
+    this.maxOpen = s.maxConnectionsPerReplica();
+    this.maxIdle = s.maxIdlePerReplica();
+    this.acquireTimeoutMillis = s.connectTimeout().toMillis();
+  }
+
+  Future<Channel> acquire() {
+    Channel ch;
+    // Most recently released first: it is the likeliest to still be open on the replica's side.
+    while ((ch = idle.pollLast()) != null) {
+      if (ch.isActive()) {
+        return loop.newSucceededFuture(ch);
+      }
+    }
+    Promise<Channel> promise = loop.newPromise();
+    if (open < maxOpen) {
+      connect(promise);
+    } else if (waiters.size() < UpstreamPools.MAX_PENDING_ACQUIRES) {
+      waiters.add(promise);
+      ScheduledFuture<?> t = loop.schedule(() -> {
+        if (waiters.remove(promise)) {
+          promise.tryFailure(new PoolExhaustedException(endpoint, maxOpen, acquireTimeoutMillis));
+        }
+      }, acquireTimeoutMillis, TimeUnit.MILLISECONDS);
+      promise.addListener(f -> t.cancel(false));
+    } else {
+      promise.setFailure(new PoolExhaustedException(endpoint, maxOpen, 0));
+    }
+    return promise;
+  }
+
+  private void connect(Promise<Channel> promise) {
+    open++;
+    owner.connects.increment();
+    ChannelFuture cf = bootstrap.connect();
+    Channel ch = cf.channel();
+    ch.attr(POOL).set(this);
+    ch.closeFuture().addListener(f -> onClosed(ch));
+    cf.addListener(f -> {
+      if (f.isSuccess()) {
+        if (!promise.trySuccess(ch)) {
+          release(ch); // the caller gave up meanwhile
+        }
+      } else {
+        owner.connectFailures.increment();
+        promise.tryFailure(f.cause());
+      }
+    });
+  }
+
+  void release(Channel ch) {
+    if (!ch.isActive()) {
+      return;
+    }
+    Promise<Channel> w;
+    while ((w = waiters.poll()) != null) {
+      if (w.trySuccess(ch)) {
+        return;
+      }
+    }
+    if (idle.size() >= maxIdle) {
+      ch.close();
+    } else {
+      idle.addLast(ch);
+    }
+  }
+
+  private void onClosed(Channel ch) {
+    open--;
+    idle.remove(ch);
+    Promise<Channel> w = waiters.poll();
+    if (w != null) {
+      connect(w);
+    }
+  }
+
+  int open() {
+    return open;
+  }
+
+  int idle() {
+    return idle.size();
+  }
+}

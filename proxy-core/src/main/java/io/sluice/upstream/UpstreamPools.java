@@ -1,0 +1,154 @@
+package io.sluice.upstream;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.resolver.AddressResolverGroup;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.Future;
+import io.sluice.config.ServerSettings;
+import io.sluice.routing.Endpoint;
+import java.net.SocketAddress;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
+
+/**
+ * HTTP/1.1 keep-alive connections to replicas, pooled per event loop and then per {@link Endpoint}, so a client
+ * channel and the upstream channel serving it share one thread: no locks, no hops (ARCHITECTURE §6; the shape of
+ * Armeria's {@code HttpChannelPool} and reactor-netty's colocated pools). Every method must be called on the event
+ * loop passed to it.
+ *
+ * <p>Each upstream channel's pipeline is {@code [ssl] → http (HttpClientCodec) → idle (IdleStateHandler) → relay}
+ * where {@code relay} is the handler the caller's factory makes; it owns what the channel reads.
+ *
+ * <p>Limits, per event loop and endpoint: {@code max_connections_per_replica} open at once (more callers wait, up
+ * to {@link #MAX_PENDING_ACQUIRES}, for at most {@code connect_timeout}); {@code max_idle_per_replica} kept idle;
+ * an idle connection is closed after {@code upstream_idle_timeout}.
+ */
+public final class UpstreamPools {
+  /** Callers that may wait for a connection per event loop and endpoint; beyond it, acquiring fails at once. */
+  public static final int MAX_PENDING_ACQUIRES = 4096;
+  public static final String RELAY_HANDLER = "relay";
+
+  private final ServerSettings settings;
+  private final ChannelFactory<? extends Channel> channelFactory;
+  private final AddressResolverGroup<? extends SocketAddress> resolver;
+  private final Supplier<ChannelHandler> relayHandlers;
+  private final FastThreadLocal<Map<Endpoint, ReplicaPool>> perLoop = new FastThreadLocal<>() {
+    @Override
+    protected Map<Endpoint, ReplicaPool> initialValue() {
+      return new HashMap<>();
+    }
+  };
+  final LongAdder connects = new LongAdder();
+  final LongAdder connectFailures = new LongAdder();
+  private volatile SslContext ssl;
+
+  /**
+   * @param channelFactory makes client socket channels matching the event loops' transport (NIO or epoll)
+   * @param resolver       resolves replica host names without blocking the loop
+   * @param relayHandlers  makes the last handler of each new upstream channel
+   */
+  public UpstreamPools(ServerSettings settings, ChannelFactory<? extends Channel> channelFactory,
+      AddressResolverGroup<? extends SocketAddress> resolver, Supplier<ChannelHandler> relayHandlers) {
+    this.settings = settings;
+    this.channelFactory = channelFactory;
+    this.resolver = resolver;
+    this.relayHandlers = relayHandlers;
+  }
+
+  /**
+   * A connection to {@code endpoint} on {@code loop}: the most recently released healthy idle one, else a new one.
+   * The future completes on {@code loop}. Call on {@code loop}.
+   */
+  public Future<Channel> acquire(EventLoop loop, Endpoint endpoint) {
+    assert loop.inEventLoop();
+    return pool(loop, endpoint).acquire();
+  }
+
+  /** Gives a healthy connection, whose last response was read completely, back for reuse. Call on its loop. */
+  public void release(Channel ch) {
+    ReplicaPool p = ch.attr(ReplicaPool.POOL).get();
+    if (p == null) {
+      ch.close();
+    } else {
+      p.release(ch);
+    }
+  }
+
+  /** Total connections opened since start (all loops). */
+  public long connectsTotal() {
+    return connects.sum();
+  }
+
+  ReplicaPool pool(EventLoop loop, Endpoint endpoint) {
+    Map<Endpoint, ReplicaPool> m = perLoop.get();
+    ReplicaPool p = m.get(endpoint);
+    if (p == null) {
+      p = new ReplicaPool(this, loop, endpoint, bootstrap(loop, endpoint), settings);
+      m.put(endpoint, p);
+    }
+    return p;
+  }
+
+  private Bootstrap bootstrap(EventLoop loop, Endpoint endpoint) {
+    return new Bootstrap()
+        .group(loop)
+        .channelFactory(channelFactory)
+        .resolver(resolver)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) settings.connectTimeout().toMillis())
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.SO_KEEPALIVE, true)
+        .remoteAddress(endpoint.host(), endpoint.port())
+        .handler(new ChannelInitializer<>() {
+          @Override
+          protected void initChannel(Channel ch) throws SSLException {
+            ChannelPipeline p = ch.pipeline();
+            if (endpoint.tls()) {
+              SSLEngine engine = sslContext().newEngine(ch.alloc(), endpoint.host(), endpoint.port());
+              SSLParameters params = engine.getSSLParameters();
+              params.setEndpointIdentificationAlgorithm("HTTPS");
+              engine.setSSLParameters(params);
+              p.addLast("ssl", new SslHandler(engine));
+            }
+            p.addLast("http", new HttpClientCodec(new HttpDecoderConfig()
+                .setMaxInitialLineLength(8192)
+                .setMaxHeaderSize(65536)
+                .setMaxChunkSize(65536), false, false));
+            p.addLast("idle", new IdleStateHandler(0, 0, settings.upstreamIdleTimeout().toMillis(),
+                TimeUnit.MILLISECONDS));
+            p.addLast(RELAY_HANDLER, relayHandlers.get());
+          }
+        });
+  }
+
+  private SslContext sslContext() throws SSLException {
+    SslContext c = ssl;
+    if (c == null) {
+      synchronized (this) {
+        c = ssl;
+        if (c == null) {
+          ssl = c = SslContextBuilder.forClient().build();
+        }
+      }
+    }
+    return c;
+  }
+}

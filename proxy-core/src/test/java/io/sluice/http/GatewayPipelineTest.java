@@ -1,0 +1,227 @@
+package io.sluice.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.resolver.DefaultAddressResolverGroup;
+import io.sluice.auth.Authenticator;
+import io.sluice.auth.KeyStore;
+import io.sluice.config.DeploymentConfig;
+import io.sluice.config.Provider;
+import io.sluice.config.Secret;
+import io.sluice.config.ServerSettings;
+import io.sluice.routing.DeploymentRegistry;
+import io.sluice.routing.RegistryHolder;
+import io.sluice.upstream.UpstreamPools;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The gateway pipeline up to the relay, fed raw bytes through the real codec: everything Sluice answers itself
+ * (guard limits, auth, local endpoints, body errors) without an upstream.
+ */
+class GatewayPipelineTest {
+  static final String MASTER = "sk-master-SECRET-4242";
+  static final long MAX_BODY = 1024;
+
+  private EmbeddedChannel ch;
+
+  static GatewayContext context(String customHeader) {
+    ServerSettings s = new ServerSettings(512, 2048, Duration.ofSeconds(60), Duration.ofSeconds(75),
+        Duration.ofSeconds(1), Duration.ofSeconds(4), 16, 4);
+    DeploymentConfig d = new DeploymentConfig("llama", Provider.HOSTED_VLLM, "meta/llama", URI.create(
+        "http://127.0.0.1:9/v1"), Secret.of("replica-SECRET-key"), null, null, null, null, "dep-a");
+    return new GatewayContext(s, MAX_BODY, Duration.ofSeconds(5),
+        new Authenticator(Secret.of(MASTER), false, customHeader, KeyStore.NONE, Clock.systemUTC()),
+        new RegistryHolder(DeploymentRegistry.of(List.of(d))),
+        new UpstreamPools(s, NioSocketChannel::new, DefaultAddressResolverGroup.INSTANCE,
+            GatewayInitializer.upstreamHandlers()), "test");
+  }
+
+  private String exchange(String raw) {
+    if (ch == null) {
+      ch = new EmbeddedChannel(new GatewayInitializer(context(null)));
+    }
+    ch.writeInbound(Unpooled.copiedBuffer(raw, StandardCharsets.ISO_8859_1));
+    ch.runPendingTasks();
+    return drain();
+  }
+
+  private String drain() {
+    StringBuilder sb = new StringBuilder();
+    ByteBuf b;
+    while ((b = ch.readOutbound()) != null) {
+      sb.append(b.toString(StandardCharsets.UTF_8));
+      b.release();
+    }
+    return sb.toString();
+  }
+
+  @AfterEach
+  void finish() {
+    if (ch != null) {
+      ch.finishAndReleaseAll();
+      assertThat(ch.finishAndReleaseAll()).as("nothing left unread or unreleased").isFalse();
+    }
+  }
+
+  private static String get(String path, String... headers) {
+    return "GET " + path + " HTTP/1.1\r\nHost: sluice\r\n" + String.join("", headers) + "\r\n";
+  }
+
+  private static String post(String path, String body, String... headers) {
+    return "POST " + path + " HTTP/1.1\r\nHost: sluice\r\nContent-Type: application/json\r\nContent-Length: "
+        + body.getBytes(StandardCharsets.UTF_8).length + "\r\n" + String.join("", headers) + "\r\n" + body;
+  }
+
+  private static String bearer(String key) {
+    return "Authorization: Bearer " + key + "\r\n";
+  }
+
+  @Test
+  void healthRoutesArePublicAndNeverAskForAKey() {
+    assertThat(exchange(get("/health/liveliness"))).startsWith("HTTP/1.1 200 OK").endsWith("\"I'm alive!\"");
+    assertThat(exchange(get("/health/liveness"))).startsWith("HTTP/1.1 200 OK").endsWith("\"I'm alive!\"");
+    assertThat(exchange(get("/health/readiness", "Authorization: Bearer wrong\r\n")))
+        .as("a wrong key on a public route is ignored, not 401").startsWith("HTTP/1.1 200 OK")
+        .contains("\"status\":\"healthy\"");
+  }
+
+  @Test
+  void modelsNeedAKeyAndListTheModelGroups() {
+    String none = exchange(get("/v1/models"));
+    assertThat(none).startsWith("HTTP/1.1 401 Unauthorized")
+        .contains("{\"error\":{\"message\":\"Authentication Error, No api key passed in.")
+        .contains("\"type\":\"auth_error\",\"param\":\"None\",\"code\":\"401\"}}");
+    assertThat(exchange(get("/v1/models", bearer(MASTER)))).startsWith("HTTP/1.1 200 OK")
+        .endsWith("{\"data\":[{\"id\":\"llama\",\"object\":\"model\",\"created\":1677610602,\"owned_by\":\"openai\"}],"
+            + "\"object\":\"list\"}");
+    assertThat(exchange(get("/models", "X-LiteLLM-API-Key: " + MASTER + "\r\n")))
+        .as("x-litellm-api-key, any case, Bearer optional").startsWith("HTTP/1.1 200 OK");
+    assertThat(exchange(get("/models", "x-litellm-api-key: Bearer " + MASTER + "\r\n"))).startsWith("HTTP/1.1 200");
+    assertThat(exchange(get("/v1/models", "authorization: bearer " + MASTER + "\r\n")))
+        .as("scheme is case-insensitive").startsWith("HTTP/1.1 200");
+  }
+
+  @Test
+  void wrongOrMalformedKeysAre401AndNeverEchoed() {
+    String wrong = exchange(get("/v1/models", bearer("sk-wrong-SECRET-9999")));
+    assertThat(wrong).startsWith("HTTP/1.1 401").contains("Invalid proxy server token passed")
+        .doesNotContain("sk-wrong-SECRET-9999").doesNotContain(MASTER);
+    String basic = exchange(get("/v1/models", "Authorization: Basic dXNlcjpwYXNz\r\n"));
+    assertThat(basic).startsWith("HTTP/1.1 401").contains("Malformed API Key").doesNotContain("dXNlcjpwYXNz");
+    String notSk = exchange(get("/v1/models", bearer("not-a-virtual-key-SECRET")));
+    assertThat(notSk).startsWith("HTTP/1.1 401").contains("does not start with 'sk-'")
+        .doesNotContain("not-a-virtual-key-SECRET");
+    String almost = exchange(get("/v1/models", bearer(MASTER + "x")));
+    assertThat(almost).startsWith("HTTP/1.1 401");
+  }
+
+  @Test
+  void customKeyHeaderIsTheOnlyOneThatCounts() {
+    ch = new EmbeddedChannel(new GatewayInitializer(context("X-Gateway-Key")));
+    assertThat(exchange(get("/v1/models", bearer(MASTER)))).startsWith("HTTP/1.1 401")
+        .contains("X-Gateway-Key".toLowerCase());
+    assertThat(exchange(get("/v1/models", "x-gateway-key: Bearer " + MASTER + "\r\n"))).startsWith("HTTP/1.1 200");
+  }
+
+  @Test
+  void guardLimits() {
+    String longUri = "/v1/models?" + "a".repeat(600);
+    assertThat(exchange(get(longUri))).as("request line over max_uri_length").startsWith("HTTP/1.1 414")
+        .contains("\"code\":\"414\"");
+    assertThat(ch.isOpen()).isFalse();
+    ch.finishAndReleaseAll();
+    ch = null;
+    assertThat(exchange(get("/v1/models", "X-Big: " + "b".repeat(3000) + "\r\n")))
+        .as("headers over max_header_size").startsWith("HTTP/1.1 431");
+    ch.finishAndReleaseAll();
+    ch = null;
+    assertThat(exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
+        .as("CL and TE together (RFC 9112 §6.3)").startsWith("HTTP/1.1 400");
+    ch.finishAndReleaseAll();
+    ch = null;
+    assertThat(exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+        + bearer(MASTER) + "\r\n")).as("declared body over the limit").startsWith("HTTP/1.1 413")
+        .contains("max_request_size_mb").contains("connection: close");
+    ch.finishAndReleaseAll();
+    ch = null;
+    String first = "{\"model\":\"llama\",\"prompt\":\"" + "x".repeat(680);
+    String chunk1 = Integer.toHexString(first.length()) + "\r\n" + first + "\r\n";
+    String chunk2 = Integer.toHexString(700) + "\r\n" + "x".repeat(700) + "\r\n";
+    assertThat(exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        + bearer(MASTER) + "\r\n" + chunk1 + chunk2 + "0\r\n\r\n"))
+        .as("chunked body crossing the limit").startsWith("HTTP/1.1 413");
+  }
+
+  @Test
+  void routingErrors() {
+    assertThat(exchange(get("/v1/../../etc/passwd"))).startsWith("HTTP/1.1 400").contains("climbs above the root");
+    assertThat(exchange(get("/nope", bearer(MASTER)))).startsWith("HTTP/1.1 404").contains("not_found_error");
+    assertThat(exchange(get("/v1/chat/completions", bearer(MASTER)))).startsWith("HTTP/1.1 405")
+        .contains("use POST");
+  }
+
+  @Test
+  void bodyErrorsSayWhatIsWrong() {
+    assertThat(exchange(post("/v1/chat/completions", "{\"model\":", bearer(MASTER)))).startsWith("HTTP/1.1 400")
+        .contains("Malformed JSON").contains("truncated");
+    assertThat(exchange(post("/v1/chat/completions", "{\"messages\":[]}", bearer(MASTER))))
+        .startsWith("HTTP/1.1 400").contains("No \\\"model\\\" in the request body");
+    assertThat(exchange(post("/chat/completions", "{\"model\":\"nope\"}", bearer(MASTER))))
+        .startsWith("HTTP/1.1 400").contains("Invalid model name passed in model=nope")
+        .contains("\"type\":\"bad_request_error\"").doesNotContain("replica-SECRET-key");
+    assertThat(exchange(post("/v1/embeddings", "", bearer(MASTER)))).startsWith("HTTP/1.1 400")
+        .contains("Request body is empty");
+    assertThat(ch.isOpen()).as("body errors keep the connection").isTrue();
+  }
+
+  @Test
+  void unauthenticatedBodyIsDiscardedAndTheConnectionKept() {
+    String out = exchange(post("/v1/chat/completions", "{\"model\":\"llama\"}")
+        + get("/health/liveliness"));
+    assertThat(out).startsWith("HTTP/1.1 401");
+    assertThat(out).as("the next request on the connection is served").contains("HTTP/1.1 200 OK")
+        .endsWith("\"I'm alive!\"");
+  }
+
+  @Test
+  void pipelinedRequestsAreAnsweredInOrder() {
+    String out = exchange(get("/health/liveness") + get("/v1/models", bearer(MASTER)) + get("/health/readiness"));
+    int a = out.indexOf("I'm alive!");
+    int b = out.indexOf("\"object\":\"list\"");
+    int c = out.indexOf("\"status\":\"healthy\"");
+    assertThat(a).isPositive();
+    assertThat(b).isGreaterThan(a);
+    assertThat(c).isGreaterThan(b);
+    assertThat(ch.config().isAutoRead()).as("reads resume once the queue is drained").isTrue();
+  }
+
+  @Test
+  void expectContinueIsAnsweredOnlyAfterAuth() {
+    String ok = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\nExpect: 100-continue\r\n"
+        + bearer(MASTER) + "\r\n");
+    assertThat(ok).startsWith("HTTP/1.1 100 Continue");
+    assertThat(exchange("{\"model\":\"nope\"}")).startsWith("HTTP/1.1 400").contains("model=nope");
+    ch.finishAndReleaseAll();
+    ch = null;
+    String refused = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n"
+        + "Expect: 100-continue\r\n\r\n");
+    assertThat(refused).startsWith("HTTP/1.1 401").doesNotContain("100 Continue").contains("connection: close");
+  }
+
+  @Test
+  void requestIdIsPropagatedOrGenerated() {
+    assertThat(exchange(get("/health/liveness", "X-Request-Id: my-trace-1\r\n"))).contains("x-request-id: my-trace-1");
+    assertThat(exchange(get("/health/liveness"))).containsPattern("x-request-id: [0-9a-f]{32}");
+  }
+}
