@@ -26,6 +26,10 @@ public final class Authenticator {
   private final AsciiString customHeader;
   private final KeyStore keys;
   private final Clock clock;
+  /** The master key's answers, one per header that can carry it: shared, so the common case allocates nothing. */
+  private final CompletionStage<Outcome> masterViaCustom;
+  private final CompletionStage<Outcome> masterViaLitellm;
+  private final CompletionStage<Outcome> masterViaAuthorization;
 
   /**
    * @param masterKey            the resolved master key, or null
@@ -40,6 +44,9 @@ public final class Authenticator {
     this.customHeader = customHeader == null ? null : AsciiString.of(customHeader.toLowerCase(java.util.Locale.ROOT));
     this.keys = keys;
     this.clock = clock;
+    this.masterViaCustom = done(Outcome.accept(Principal.MASTER, this.customHeader));
+    this.masterViaLitellm = done(Outcome.accept(Principal.MASTER, X_LITELLM_API_KEY));
+    this.masterViaAuthorization = done(Outcome.accept(Principal.MASTER, HttpHeaderNames.AUTHORIZATION));
   }
 
   /** The outcome of authentication: a principal, or a rejection with a message safe to show the caller. */
@@ -91,7 +98,8 @@ public final class Authenticator {
     }
     String key = startsWithBearer(raw) ? raw.substring(7).trim() : raw.trim();
     if (masterKey != null && masterKey.matches(key)) {
-      return done(Outcome.accept(Principal.MASTER, header));
+      return header == customHeader ? masterViaCustom
+          : header == X_LITELLM_API_KEY ? masterViaLitellm : masterViaAuthorization;
     }
     if (masterKey == null && allowUnauthenticated) {
       return done(Outcome.accept(Principal.UNAUTHENTICATED, header));

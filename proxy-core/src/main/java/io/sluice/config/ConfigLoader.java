@@ -1,0 +1,474 @@
+package io.sluice.config;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Loads LiteLLM's {@code config.yaml} subset (plus {@code sluice_settings}) into an immutable {@link SluiceConfig}.
+ *
+ * <p>Every value is checked; the first problem stops loading with one {@link ConfigException} that names the file,
+ * the path in it ({@code model_list[2].litellm_params.api_base}) and what is wrong — never a secret's value. Keys
+ * Sluice does not know are reported (logged at WARN with their path) and ignored; keys LiteLLM has that Sluice will
+ * use in a later release are accepted silently. {@code os.environ/NAME} resolves where LiteLLM resolves it:
+ * {@code litellm_params} string values, {@code general_settings.master_key} and {@code database_url}.
+ */
+public final class ConfigLoader {
+  private static final Logger log = LoggerFactory.getLogger(ConfigLoader.class);
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  private static final String ENV_PREFIX = "os.environ/";
+  private static final Pattern EMBEDDED_ENV = Pattern.compile("os\\.environ/([A-Za-z_][A-Za-z0-9_]*)");
+  private static final Pattern HEADER_TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+
+  private static final Set<String> TOP = Set.of("model_list", "general_settings", "router_settings",
+      "litellm_settings", "sluice_settings", "environment_variables", "include");
+  private static final Set<String> ENTRY = Set.of("model_name", "litellm_params", "model_info");
+  private static final Set<String> PARAMS = Set.of("model", "api_base", "api_key", "rpm", "tpm", "weight",
+      "timeout");
+  private static final Set<String> PARAMS_LATER = Set.of("order", "max_parallel_requests", "stream_timeout",
+      "max_retries", "use_in_pass_through", "input_cost_per_token", "output_cost_per_token", "tags",
+      "api_version", "organization", "drop_params");
+  private static final Set<String> INFO = Set.of("id");
+  private static final Set<String> INFO_LATER = Set.of("mode", "input_cost_per_token", "output_cost_per_token",
+      "use_in_pass_through", "base_model", "max_tokens", "max_input_tokens", "max_output_tokens", "db_model",
+      "team_id", "access_groups");
+  private static final Set<String> GENERAL = Set.of("master_key", "litellm_key_header_name", "max_request_size_mb");
+  private static final Set<String> GENERAL_LATER = Set.of("database_url", "pass_through_endpoints",
+      "forward_llm_provider_auth_headers", "forward_client_headers_to_llm_api", "store_model_in_db",
+      "background_health_checks", "health_check_interval", "health_check_details",
+      "require_auth_for_metrics_endpoint", "alerting", "proxy_batch_write_at", "disable_spend_logs",
+      "database_connection_pool_limit", "max_response_size_mb");
+  private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout");
+  private static final Set<String> ROUTER_LATER = Set.of("num_retries", "allowed_fails", "cooldown_time",
+      "retry_policy", "fallbacks", "disable_cooldowns", "redis_host", "redis_port", "redis_password",
+      "stream_timeout", "enable_pre_call_checks", "model_group_alias");
+  private static final Set<String> STRATEGIES = Set.of("simple-shuffle", "least-busy", "usage-based-routing",
+      "usage-based-routing-v2", "latency-based-routing", "cost-based-routing", "vllm-load");
+  private static final Set<String> LITELLM = Set.of("request_timeout");
+  private static final Set<String> LITELLM_LATER = Set.of("drop_params", "num_retries", "fallbacks", "cache",
+      "cache_params", "forward_llm_provider_auth_headers", "set_verbose", "json_logs", "success_callback",
+      "failure_callback", "callbacks", "key_generation_settings", "context_window_fallbacks", "telemetry");
+  private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
+      "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
+      "max_idle_per_replica");
+
+  private final String file;
+  private final Map<String, String> env;
+  private final List<String> ignored = new ArrayList<>();
+
+  private ConfigLoader(String file, Map<String, String> env) {
+    this.file = file;
+    this.env = env;
+  }
+
+  /** The loaded configuration and the paths of the keys that were ignored. */
+  public record LoadResult(SluiceConfig config, List<String> ignoredKeys) {}
+
+  public static SluiceConfig load(Path file) {
+    return load(file, System.getenv());
+  }
+
+  public static SluiceConfig load(Path file, Map<String, String> env) {
+    LoadResult r = loadWithReport(file, env);
+    for (String k : r.ignoredKeys()) {
+      log.warn("{}: ignoring unknown key {}", file, k);
+    }
+    return r.config();
+  }
+
+  public static LoadResult loadWithReport(Path file, Map<String, String> env) {
+    ConfigLoader l = new ConfigLoader(file.toString(), env);
+    JsonNode root;
+    try {
+      root = YAML.readTree(Files.readString(file, StandardCharsets.UTF_8));
+    } catch (NoSuchFileException e) {
+      throw new ConfigException(file + ": no such file");
+    } catch (JsonProcessingException e) {
+      JsonLocation loc = e.getLocation();
+      throw new ConfigException(file + ": not valid YAML" + (loc == null ? "" : " at line " + loc.getLineNr()
+          + ", column " + loc.getColumnNr()) + ": " + e.getOriginalMessage().split("\n")[0]);
+    } catch (IOException e) {
+      throw new ConfigException(file + ": cannot be read: " + e.getMessage(), e);
+    }
+    SluiceConfig cfg = l.config(file, root);
+    return new LoadResult(cfg, List.copyOf(l.ignored));
+  }
+
+  private SluiceConfig config(Path source, JsonNode root) {
+    if (root == null || root.isNull() || root.isMissingNode()) {
+      return new SluiceConfig(source, List.of(), GeneralSettings.defaults(), RouterSettings.defaults(),
+          LitellmSettings.defaults(), ServerSettings.defaults());
+    }
+    object(root, "(top level)");
+    report(root, "", TOP, Set.of());
+    List<DeploymentConfig> models = modelList(root.get("model_list"));
+    return new SluiceConfig(source, models, general(root.get("general_settings")), router(root.get("router_settings")),
+        litellm(root.get("litellm_settings")), server(root.get("sluice_settings")));
+  }
+
+  // ---- model_list ---------------------------------------------------------------------------------------------
+
+  private List<DeploymentConfig> modelList(JsonNode list) {
+    if (absent(list)) {
+      return List.of();
+    }
+    if (!list.isArray()) {
+      throw fail("model_list", "expected a list of deployments, found " + kind(list));
+    }
+    List<DeploymentConfig> out = new ArrayList<>();
+    Map<String, Integer> ids = new HashMap<>();
+    for (int i = 0; i < list.size(); i++) {
+      String at = "model_list[" + i + "]";
+      DeploymentConfig d = deployment(list.get(i), at);
+      Integer prev = ids.putIfAbsent(d.id(), i);
+      if (prev != null) {
+        throw fail(at + ".model_info.id", "\"" + d.id() + "\" is already the id of model_list[" + prev
+            + "] (ids must be unique)");
+      }
+      out.add(d);
+    }
+    return out;
+  }
+
+  private DeploymentConfig deployment(JsonNode e, String at) {
+    object(e, at);
+    report(e, at + ".", ENTRY, Set.of());
+    String name = requiredString(e, "model_name", at);
+    JsonNode params = e.get("litellm_params");
+    if (absent(params)) {
+      throw fail(at + ".litellm_params", "missing (expected e.g. {model: hosted_vllm/<served-name>, api_base: "
+          + "http://vllm:8000/v1})");
+    }
+    String p = at + ".litellm_params";
+    object(params, p);
+    report(params, p + ".", PARAMS, PARAMS_LATER);
+    String model = resolve(requiredString(params, "model", p), p + ".model");
+    Provider provider = null;
+    for (Provider candidate : Provider.values()) {
+      if (model.startsWith(candidate.prefix())) {
+        provider = candidate;
+      }
+    }
+    if (provider == null) {
+      throw fail(p + ".model", "\"" + model + "\" has no supported provider prefix (expected hosted_vllm/<name> "
+          + "or openai/<name>)");
+    }
+    String upstream = model.substring(provider.prefix().length());
+    if (upstream.isEmpty()) {
+      throw fail(p + ".model", "\"" + model + "\" names no model after the prefix");
+    }
+    String apiBaseRaw = optionalString(params, "api_base", p);
+    if (apiBaseRaw != null) {
+      apiBaseRaw = resolve(apiBaseRaw, p + ".api_base");
+    } else if (provider == Provider.HOSTED_VLLM && nonEmpty(env.get("HOSTED_VLLM_API_BASE"))) {
+      apiBaseRaw = env.get("HOSTED_VLLM_API_BASE"); // LiteLLM's fallback for hosted_vllm/
+    } else {
+      throw fail(p + ".api_base", "missing (expected the replica's URL, e.g. http://vllm-a:8000/v1)");
+    }
+    URI apiBase = httpUrl(apiBaseRaw, p + ".api_base");
+    Secret apiKey = null;
+    String key = optionalString(params, "api_key", p);
+    if (key != null) {
+      key = resolve(key, p + ".api_key");
+      if (key.isEmpty()) {
+        throw fail(p + ".api_key", "empty (remove it to send no key)");
+      }
+      apiKey = Secret.of(key);
+    } else if (provider == Provider.HOSTED_VLLM && nonEmpty(env.get("HOSTED_VLLM_API_KEY"))) {
+      apiKey = Secret.of(env.get("HOSTED_VLLM_API_KEY"));
+    }
+    // LiteLLM sends the literal "fake-api-key" when a hosted_vllm deployment has no key; Sluice sends no
+    // Authorization header at all, which is what a vLLM started without --api-key expects.
+    Integer rpm = nonNegativeInt(params, "rpm", p);
+    Integer tpm = nonNegativeInt(params, "tpm", p);
+    Double weight = positiveNumber(params, "weight", p);
+    Duration timeout = seconds(params, "timeout", p);
+    String id = null;
+    JsonNode info = e.get("model_info");
+    if (!absent(info)) {
+      object(info, at + ".model_info");
+      report(info, at + ".model_info.", INFO, INFO_LATER);
+      id = optionalString(info, "id", at + ".model_info");
+    }
+    if (id == null) {
+      id = derivedId(name, model, apiBase.toString());
+    }
+    return new DeploymentConfig(name, provider, upstream, apiBase, apiKey, rpm, tpm, weight, timeout, id);
+  }
+
+  /** A stable id from what identifies the replica — never from its key. */
+  private static String derivedId(String name, String model, String apiBase) {
+    try {
+      byte[] d = MessageDigest.getInstance("SHA-256").digest((name + "\n" + model + "\n" + apiBase)
+          .getBytes(StandardCharsets.UTF_8));
+      StringBuilder sb = new StringBuilder(16);
+      for (int i = 0; i < 8; i++) {
+        sb.append(String.format("%02x", d[i]));
+      }
+      return sb.toString();
+    } catch (NoSuchAlgorithmException ex) {
+      throw new IllegalStateException(ex);
+    }
+  }
+
+  private URI httpUrl(String raw, String at) {
+    String v = raw.endsWith("/") ? raw.substring(0, raw.length() - 1) : raw;
+    URI u;
+    try {
+      u = new URI(v);
+    } catch (URISyntaxException ex) {
+      throw fail(at, "\"" + raw + "\" is not a valid URL (expected e.g. http://vllm-a:8000/v1)");
+    }
+    String scheme = u.getScheme();
+    if (scheme == null || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
+        || u.getHost() == null || u.getRawUserInfo() != null || u.getRawQuery() != null || u.getRawFragment() != null) {
+      throw fail(at, "\"" + raw + "\" is not an http(s) URL with a host (expected e.g. http://vllm-a:8000/v1)");
+    }
+    return u;
+  }
+
+  // ---- sections -----------------------------------------------------------------------------------------------
+
+  private GeneralSettings general(JsonNode g) {
+    if (absent(g)) {
+      return GeneralSettings.defaults();
+    }
+    String at = "general_settings";
+    object(g, at);
+    report(g, at + ".", GENERAL, GENERAL_LATER);
+    Secret master = null;
+    String mk = optionalString(g, "master_key", at);
+    if (mk != null) {
+      mk = resolve(mk, at + ".master_key");
+      if (!mk.isEmpty()) {
+        master = Secret.of(mk);
+      }
+    }
+    String header = optionalString(g, "litellm_key_header_name", at);
+    if (header != null && !HEADER_TOKEN.matcher(header).matches()) {
+      throw fail(at + ".litellm_key_header_name", "\"" + header + "\" is not a valid HTTP header name");
+    }
+    long max = GeneralSettings.DEFAULT_MAX_REQUEST_SIZE;
+    Double mb = positiveNumber(g, "max_request_size_mb", at);
+    if (mb != null) {
+      max = (long) (mb * 1024 * 1024);
+    }
+    return new GeneralSettings(master, header, max);
+  }
+
+  private RouterSettings router(JsonNode r) {
+    if (absent(r)) {
+      return RouterSettings.defaults();
+    }
+    String at = "router_settings";
+    object(r, at);
+    report(r, at + ".", ROUTER, ROUTER_LATER);
+    String strategy = optionalString(r, "routing_strategy", at);
+    if (strategy == null) {
+      strategy = "simple-shuffle";
+    } else if (!STRATEGIES.contains(strategy)) {
+      throw fail(at + ".routing_strategy", "\"" + strategy + "\" is not a routing strategy (expected one of "
+          + String.join(", ", new java.util.TreeSet<>(STRATEGIES)) + ")");
+    } else if (!strategy.equals("simple-shuffle")) {
+      log.warn("{}: {}.routing_strategy: {} is not implemented yet; using simple-shuffle", file, at, strategy);
+    }
+    return new RouterSettings(strategy, seconds(r, "timeout", at));
+  }
+
+  private LitellmSettings litellm(JsonNode l) {
+    if (absent(l)) {
+      return LitellmSettings.defaults();
+    }
+    String at = "litellm_settings";
+    object(l, at);
+    report(l, at + ".", LITELLM, LITELLM_LATER);
+    Duration t = seconds(l, "request_timeout", at);
+    return new LitellmSettings(t == null ? LitellmSettings.DEFAULT_REQUEST_TIMEOUT : t);
+  }
+
+  private ServerSettings server(JsonNode s) {
+    ServerSettings d = ServerSettings.defaults();
+    if (absent(s)) {
+      return d;
+    }
+    String at = "sluice_settings";
+    object(s, at);
+    report(s, at + ".", SLUICE, Set.of());
+    try {
+      return new ServerSettings(
+          orInt(s, "max_uri_length", at, d.maxUriLength()),
+          orInt(s, "max_header_size", at, d.maxHeaderSize()),
+          orDuration(s, "request_read_timeout", at, d.requestReadTimeout()),
+          orDuration(s, "idle_timeout", at, d.idleTimeout()),
+          orDuration(s, "connect_timeout", at, d.connectTimeout()),
+          orDuration(s, "upstream_idle_timeout", at, d.upstreamIdleTimeout()),
+          orInt(s, "max_connections_per_replica", at, d.maxConnectionsPerReplica()),
+          orInt(s, "max_idle_per_replica", at, d.maxIdlePerReplica()));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(file + ": " + at + "." + e.getMessage());
+    }
+  }
+
+  // ---- values -------------------------------------------------------------------------------------------------
+
+  /** Resolves a value that is exactly {@code os.environ/NAME}; other strings are returned as they are. */
+  private String resolve(String value, String at) {
+    if (!value.startsWith(ENV_PREFIX)) {
+      return value;
+    }
+    String name = value.substring(ENV_PREFIX.length());
+    String v = env.get(name);
+    if (v == null) {
+      throw fail(at, "environment variable " + name + " referenced by " + value + " is not set");
+    }
+    return v;
+  }
+
+  /**
+   * Replaces every {@code os.environ/NAME} inside {@code value} (e.g. {@code "Bearer os.environ/NVDEV_API_KEY"}), as
+   * LiteLLM does for pass-through headers. A missing variable is an error naming {@code path} and the variable.
+   */
+  public static String resolveEmbedded(String value, Map<String, String> env, String path) {
+    Matcher m = EMBEDDED_ENV.matcher(value);
+    StringBuilder sb = new StringBuilder();
+    while (m.find()) {
+      String v = env.get(m.group(1));
+      if (v == null) {
+        throw new ConfigException(path + ": environment variable " + m.group(1) + " referenced by os.environ/"
+            + m.group(1) + " is not set");
+      }
+      m.appendReplacement(sb, Matcher.quoteReplacement(v));
+    }
+    m.appendTail(sb);
+    return sb.toString();
+  }
+
+  private void report(JsonNode obj, String prefix, Set<String> known, Set<String> later) {
+    Iterator<String> names = obj.fieldNames();
+    while (names.hasNext()) {
+      String n = names.next();
+      if (!known.contains(n) && !later.contains(n)) {
+        ignored.add(prefix + n);
+      }
+    }
+  }
+
+  private void object(JsonNode n, String at) {
+    if (!n.isObject()) {
+      throw fail(at, "expected a mapping (key: value), found " + kind(n));
+    }
+  }
+
+  private String requiredString(JsonNode obj, String key, String at) {
+    String v = optionalString(obj, key, at);
+    if (v == null || v.isBlank()) {
+      throw fail(at + "." + key, "missing or empty");
+    }
+    return v;
+  }
+
+  private String optionalString(JsonNode obj, String key, String at) {
+    JsonNode v = obj.get(key);
+    if (absent(v)) {
+      return null;
+    }
+    if (!v.isTextual()) {
+      throw fail(at + "." + key, "expected a string, found " + kind(v));
+    }
+    return v.asText();
+  }
+
+  private Integer nonNegativeInt(JsonNode obj, String key, String at) {
+    JsonNode v = obj.get(key);
+    if (absent(v)) {
+      return null;
+    }
+    if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 0) {
+      throw fail(at + "." + key, "expected a whole number >= 0, found " + show(v));
+    }
+    return v.asInt();
+  }
+
+  private Double positiveNumber(JsonNode obj, String key, String at) {
+    JsonNode v = obj.get(key);
+    if (absent(v)) {
+      return null;
+    }
+    if (!v.isNumber() || !(v.asDouble() > 0)) {
+      throw fail(at + "." + key, "expected a number > 0, found " + show(v));
+    }
+    return v.asDouble();
+  }
+
+  private Duration seconds(JsonNode obj, String key, String at) {
+    Double s = positiveNumber(obj, key, at);
+    return s == null ? null : Duration.ofNanos((long) (s * 1e9));
+  }
+
+  private int orInt(JsonNode obj, String key, String at, int dflt) {
+    Integer v = nonNegativeInt(obj, key, at);
+    return v == null ? dflt : v;
+  }
+
+  private Duration orDuration(JsonNode obj, String key, String at, Duration dflt) {
+    Duration v = seconds(obj, key, at);
+    return v == null ? dflt : v;
+  }
+
+  private static boolean absent(JsonNode n) {
+    return n == null || n.isNull() || n.isMissingNode();
+  }
+
+  private static boolean nonEmpty(String s) {
+    return s != null && !s.isEmpty();
+  }
+
+  private static String kind(JsonNode n) {
+    if (n.isArray()) {
+      return "a list";
+    }
+    if (n.isObject()) {
+      return "a mapping";
+    }
+    if (n.isTextual()) {
+      return "a string";
+    }
+    if (n.isNumber()) {
+      return "a number";
+    }
+    if (n.isBoolean()) {
+      return "a boolean";
+    }
+    return n.getNodeType().toString().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  private static String show(JsonNode n) {
+    return n.isValueNode() ? (n.isTextual() ? "\"" + n.asText() + "\"" : n.asText()) : kind(n);
+  }
+
+  private ConfigException fail(String path, String what) {
+    return new ConfigException(file + ": " + path + ": " + what);
+  }
+}

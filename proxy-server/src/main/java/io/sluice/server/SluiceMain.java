@@ -1,0 +1,110 @@
+package io.sluice.server;
+
+import io.sluice.config.ConfigException;
+import io.sluice.config.ConfigLoader;
+import io.sluice.config.MasterKeys;
+import io.sluice.config.SluiceConfig;
+import io.sluice.auth.KeyStore;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code sluice --config FILE [--host H] [--port P]}: loads and validates the configuration, resolves the master key
+ * (config → {@code LITELLM_MASTER_KEY} → {@code SLUICE_MASTER_KEY}; the source is logged, never the value), and runs
+ * the gateway until SIGTERM/SIGINT. Exit codes: 0 after a clean stop, 2 for a configuration error.
+ */
+@Command(name = "sluice", mixinStandardHelpOptions = true, versionProvider = SluiceMain.VersionProvider.class,
+    description = "A streaming gateway for vLLM clusters that reads LiteLLM's config.yaml.")
+public final class SluiceMain implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(SluiceMain.class);
+
+  @Option(names = "--config", required = true, paramLabel = "FILE", description = "LiteLLM-style config.yaml.")
+  Path config;
+
+  @Option(names = "--host", defaultValue = "0.0.0.0", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+  String host;
+
+  @Option(names = "--port", defaultValue = "4000", description = "Port to listen on (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Option(names = "--threads", defaultValue = "0",
+      description = "Event loop threads; 0 = one per processor (default: ${DEFAULT-VALUE}).")
+  int threads;
+
+  @Option(names = "--allow-unauthenticated",
+      description = "With no master key configured, admit every caller (LiteLLM's default; never do this on a "
+          + "network you do not control).")
+  boolean allowUnauthenticated;
+
+  private final Map<String, String> env;
+  private final PrintWriter err;
+
+  SluiceMain(Map<String, String> env, PrintWriter err) {
+    this.env = env;
+    this.err = err;
+  }
+
+  public static void main(String[] args) {
+    PrintWriter err = new PrintWriter(System.err, true);
+    CommandLine cl = new CommandLine(new SluiceMain(System.getenv(), err));
+    cl.setErr(err);
+    System.exit(cl.execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    SluiceServer server = boot();
+    if (server == null) {
+      return 2;
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      log.info("Shutting down");
+      server.close();
+    }, "sluice-shutdown"));
+    server.awaitClose();
+    return 0;
+  }
+
+  /**
+   * Loads the configuration, resolves the master key and starts the gateway. Returns null after printing the reason
+   * when the configuration cannot be used.
+   */
+  SluiceServer boot() throws InterruptedException {
+    SluiceConfig cfg;
+    MasterKeys.Resolved master;
+    try {
+      cfg = ConfigLoader.load(config, env);
+      master = MasterKeys.resolve(cfg, env);
+    } catch (ConfigException e) {
+      err.println("sluice: configuration error: " + e.getMessage());
+      return null;
+    }
+    if (master.key() == null && !allowUnauthenticated) {
+      err.println("sluice: no master key. Set general_settings.master_key in " + config
+          + ", or the environment variable LITELLM_MASTER_KEY or SLUICE_MASTER_KEY; or start with "
+          + "--allow-unauthenticated to admit every caller.");
+      return null;
+    }
+    if (master.key() == null) {
+      log.warn("No master key: every caller is admitted (--allow-unauthenticated)");
+    } else {
+      log.info("Master key from {}", master.source().describe());
+    }
+    return SluiceServer.start(cfg, new SluiceServer.Options(host, port, threads, master.key(),
+        allowUnauthenticated, KeyStore.NONE, true));
+  }
+
+  static final class VersionProvider implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"sluice " + Version.get()};
+    }
+  }
+}

@@ -1,0 +1,124 @@
+package io.sluice.server;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.sluice.auth.Authenticator;
+import io.sluice.auth.KeyStore;
+import io.sluice.config.Secret;
+import io.sluice.config.SluiceConfig;
+import io.sluice.http.GatewayContext;
+import io.sluice.http.GatewayInitializer;
+import io.sluice.routing.DeploymentRegistry;
+import io.sluice.routing.RegistryHolder;
+import io.sluice.upstream.UpstreamPools;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running gateway: one server socket, one event loop group shared by client and upstream channels (an upstream
+ * connection lives on the loop of the client it serves). {@link #close()} stops accepting and shuts the loops
+ * down.
+ */
+public final class SluiceServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SluiceServer.class);
+
+  private final EventLoopGroup group;
+  private final DnsAddressResolverGroup resolver;
+  private final Channel serverChannel;
+  private final RegistryHolder registry;
+
+  private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
+      RegistryHolder registry) {
+    this.group = group;
+    this.resolver = resolver;
+    this.serverChannel = serverChannel;
+    this.registry = registry;
+  }
+
+  /** What to start. {@code threads} 0 = one event loop per available processor. */
+  public record Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
+      KeyStore keyStore, boolean nativeTransport) {
+    public Options {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port: " + port + " (expected: 0-65535)");
+      }
+      if (threads < 0) {
+        throw new IllegalArgumentException("threads: " + threads + " (expected: >= 0)");
+      }
+      if (masterKey == null && !allowUnauthenticated) {
+        throw new IllegalArgumentException("no master key: set general_settings.master_key, LITELLM_MASTER_KEY or "
+            + "SLUICE_MASTER_KEY, or start with --allow-unauthenticated");
+      }
+    }
+
+    public static Options of(String host, int port, Secret masterKey) {
+      return new Options(host, port, 0, masterKey, false, KeyStore.NONE, true);
+    }
+  }
+
+  public static SluiceServer start(SluiceConfig config, Options o) throws InterruptedException {
+    Transport transport = Transport.detect(o.nativeTransport());
+    int threads = o.threads() > 0 ? o.threads() : Runtime.getRuntime().availableProcessors();
+    EventLoopGroup group = transport.newGroup(threads);
+    DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(
+        new DnsNameResolverBuilder().datagramChannelType(transport.datagramChannel()));
+    try {
+      RegistryHolder registry = new RegistryHolder(DeploymentRegistry.of(config.modelList()));
+      UpstreamPools pools = new UpstreamPools(config.server(), transport.clientChannels(), resolver,
+          GatewayInitializer.upstreamHandlers());
+      Authenticator auth = new Authenticator(o.masterKey(), o.allowUnauthenticated(),
+          config.general().keyHeaderName(), o.keyStore(), Clock.systemUTC());
+      Duration defaultTimeout = config.router().timeout() != null ? config.router().timeout()
+          : config.litellm().requestTimeout();
+      GatewayContext gw = new GatewayContext(config.server(), config.general().maxRequestSizeBytes(),
+          defaultTimeout, auth, registry, pools, Version.get());
+      ServerBootstrap b = new ServerBootstrap()
+          .group(group)
+          .channel(transport.serverChannel())
+          .option(ChannelOption.SO_BACKLOG, 4096)
+          .option(ChannelOption.SO_REUSEADDR, true)
+          .childOption(ChannelOption.TCP_NODELAY, true)
+          .childOption(ChannelOption.SO_KEEPALIVE, true)
+          .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 * 1024, 128 * 1024))
+          .childHandler(new GatewayInitializer(gw));
+      Channel ch = b.bind(new InetSocketAddress(o.host(), o.port())).sync().channel();
+      log.info("Sluice {} listening on {} ({} transport, {} event loops, {} model groups)", Version.get(),
+          ch.localAddress(), transport.name(), threads, registry.get().size());
+      return new SluiceServer(group, resolver, ch, registry);
+    } catch (InterruptedException | RuntimeException e) {
+      resolver.close();
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      throw e;
+    }
+  }
+
+  /** The port actually bound (useful with port 0). */
+  public int port() {
+    return ((InetSocketAddress) serverChannel.localAddress()).getPort();
+  }
+
+  public RegistryHolder registry() {
+    return registry;
+  }
+
+  /** Blocks until the server socket closes. */
+  public void awaitClose() throws InterruptedException {
+    serverChannel.closeFuture().sync();
+  }
+
+  @Override
+  public void close() {
+    serverChannel.close().awaitUninterruptibly();
+    resolver.close();
+    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+  }
+}
