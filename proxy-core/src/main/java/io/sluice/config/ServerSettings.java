@@ -11,7 +11,9 @@ import java.time.Duration;
  * @param requestReadTimeout   time to receive a whole request (headers and body); slower → 408. Default 60 s.
  * @param idleTimeout          a keep-alive client connection with no request for this long is closed. Default 75 s.
  * @param connectTimeout       upstream TCP connect timeout. Default 5 s.
- * @param upstreamIdleTimeout  a pooled upstream connection unused this long is closed. Default 60 s.
+ * @param upstreamIdleTimeout  a pooled upstream connection unused this long is closed. Default 4 s: below
+ *                             uvicorn's 5 s keep-alive (vLLM's server), so Sluice closes first and never writes a
+ *                             request into a connection the replica is closing.
  * @param maxConnectionsPerReplica per event loop and replica: connections open at once. Default 1024.
  * @param maxIdlePerReplica    per event loop and replica: idle connections kept. Default 64.
  */
@@ -38,7 +40,7 @@ public record ServerSettings(
 
   public static ServerSettings defaults() {
     return new ServerSettings(8192, 16384, Duration.ofSeconds(60), Duration.ofSeconds(75), Duration.ofSeconds(5),
-        Duration.ofSeconds(60), 1024, 64);
+        Duration.ofSeconds(4), 1024, 64);
   }
 
   private static boolean positive(Duration d) {

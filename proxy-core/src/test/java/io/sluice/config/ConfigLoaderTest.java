@@ -1,0 +1,217 @@
+package io.sluice.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ConfigLoaderTest {
+  static final String MASTER = "sk-master-SECRET123";
+  static final String REPLICA = "replica-SECRET-456";
+
+  @TempDir
+  Path dir;
+
+  private Path write(String yaml) throws IOException {
+    Path p = dir.resolve("config.yaml");
+    Files.writeString(p, yaml);
+    return p;
+  }
+
+  private SluiceConfig load(String yaml, Map<String, String> env) throws IOException {
+    return ConfigLoader.load(write(yaml), env);
+  }
+
+  private String error(String yaml, Map<String, String> env) {
+    Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> load(yaml, env));
+    assertThat(t).isInstanceOf(ConfigException.class);
+    assertThat(t.getMessage()).as("no secret in any message").doesNotContain(MASTER).doesNotContain(REPLICA);
+    return t.getMessage();
+  }
+
+  static final String FULL = """
+      model_list:
+        - model_name: llama-3-8b
+          litellm_params:
+            model: hosted_vllm/meta-llama/Meta-Llama-3-8B-Instruct
+            api_base: http://vllm-a:8000/v1/
+            api_key: os.environ/VLLM_A_KEY
+            rpm: 600
+            tpm: 100000
+            weight: 2
+            timeout: 1.5
+            order: 1
+          model_info: { id: vllm-a, mode: chat, input_cost_per_token: 0.000001 }
+        - model_name: llama-3-8b
+          litellm_params: { model: openai/llama3, api_base: "https://vllm-b.internal/v1" }
+      general_settings:
+        master_key: os.environ/LITELLM_MASTER_KEY
+        litellm_key_header_name: X-Litellm-Key
+        max_request_size_mb: 2
+        database_url: postgresql://later
+      router_settings: { routing_strategy: simple-shuffle, timeout: 30, num_retries: 2 }
+      litellm_settings: { request_timeout: 600, drop_params: true }
+      sluice_settings: { max_uri_length: 4096, connect_timeout: 2, upstream_idle_timeout: 3 }
+      """;
+
+  @Test
+  void fullConfigLoadsEveryField() throws IOException {
+    SluiceConfig c = load(FULL, Map.of("VLLM_A_KEY", REPLICA, "LITELLM_MASTER_KEY", MASTER));
+    assertThat(c.modelList()).hasSize(2);
+    DeploymentConfig a = c.modelList().get(0);
+    assertThat(a.modelName()).isEqualTo("llama-3-8b");
+    assertThat(a.provider()).isEqualTo(Provider.HOSTED_VLLM);
+    assertThat(a.upstreamModel()).isEqualTo("meta-llama/Meta-Llama-3-8B-Instruct");
+    assertThat(a.apiBase()).hasToString("http://vllm-a:8000/v1");
+    assertThat(a.apiKey().reveal()).isEqualTo(REPLICA);
+    assertThat(a.rpm()).isEqualTo(600);
+    assertThat(a.tpm()).isEqualTo(100000);
+    assertThat(a.weight()).isEqualTo(2.0);
+    assertThat(a.timeout()).isEqualTo(Duration.ofMillis(1500));
+    assertThat(a.id()).isEqualTo("vllm-a");
+    DeploymentConfig b = c.modelList().get(1);
+    assertThat(b.provider()).isEqualTo(Provider.OPENAI);
+    assertThat(b.upstreamModel()).isEqualTo("llama3");
+    assertThat(b.apiKey()).isNull();
+    assertThat(b.id()).as("derived, stable").hasSize(16).isEqualTo(load(FULL, Map.of("VLLM_A_KEY", "other",
+        "LITELLM_MASTER_KEY", "x")).modelList().get(1).id());
+    assertThat(c.general().masterKey().reveal()).isEqualTo(MASTER);
+    assertThat(c.general().masterKey().toString()).doesNotContain(MASTER);
+    assertThat(c.general().keyHeaderName()).isEqualTo("X-Litellm-Key");
+    assertThat(c.general().maxRequestSizeBytes()).isEqualTo(2L * 1024 * 1024);
+    assertThat(c.router().timeout()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.litellm().requestTimeout()).isEqualTo(Duration.ofSeconds(600));
+    assertThat(c.server().maxUriLength()).isEqualTo(4096);
+    assertThat(c.server().connectTimeout()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(c.server().maxHeaderSize()).as("default").isEqualTo(16384);
+  }
+
+  @Test
+  void unknownKeysAreReportedWithTheirPathNotFatal() throws IOException {
+    ConfigLoader.LoadResult r = ConfigLoader.loadWithReport(write("""
+        model_list:
+          - model_name: m
+            litellm_params: { model: openai/m, api_base: "http://x:1", surprise: 1 }
+            extra: true
+        general_settings: { master_key: k, foo: bar }
+        mystery_section: {}
+        """), Map.of());
+    assertThat(r.ignoredKeys()).containsExactlyInAnyOrder("model_list[0].litellm_params.surprise",
+        "model_list[0].extra", "general_settings.foo", "mystery_section");
+  }
+
+  @ParameterizedTest(name = "{1}")
+  @CsvSource(delimiter = '|', value = {
+      "model_list: {a: 1}|model_list: expected a list of deployments, found a mapping",
+      "model_list: [{litellm_params: {model: openai/m, api_base: 'http://x'}}]|model_list[0].model_name: missing",
+      "model_list: [{model_name: m}]|model_list[0].litellm_params: missing",
+      "model_list: [{model_name: m, litellm_params: {model: bedrock/x, api_base: 'http://x'}}]|model_list[0].litellm_params.model: \"bedrock/x\" has no supported provider prefix",
+      "model_list: [{model_name: m, litellm_params: {model: hosted_vllm/, api_base: 'http://x'}}]|names no model after the prefix",
+      "model_list: [{model_name: m, litellm_params: {model: openai/m}}]|model_list[0].litellm_params.api_base: missing",
+      "model_list: [{model_name: m, litellm_params: {model: openai/m, api_base: 'ftp://x'}}]|model_list[0].litellm_params.api_base: \"ftp://x\" is not an http(s) URL",
+      "model_list: [{model_name: m, litellm_params: {model: openai/m, api_base: 'http://x', rpm: -1}}]|model_list[0].litellm_params.rpm: expected a whole number >= 0, found -1",
+      "model_list: [{model_name: m, litellm_params: {model: openai/m, api_base: 'http://x', weight: heavy}}]|model_list[0].litellm_params.weight: expected a number > 0, found \"heavy\"",
+      "model_list: [{model_name: m, litellm_params: {model: openai/m, api_base: 'http://x', timeout: 0}}]|model_list[0].litellm_params.timeout: expected a number > 0",
+      "model_list: [{model_name: m, litellm_params: [1]}]|model_list[0].litellm_params: expected a mapping",
+      "general_settings: {litellm_key_header_name: 'bad header'}|general_settings.litellm_key_header_name: \"bad header\" is not a valid HTTP header name",
+      "general_settings: {max_request_size_mb: 0}|general_settings.max_request_size_mb: expected a number > 0",
+      "router_settings: {routing_strategy: fastest}|router_settings.routing_strategy: \"fastest\" is not a routing strategy",
+      "sluice_settings: {max_uri_length: 10}|sluice_settings.max_uri_length: 10 (expected: >= 256)",
+      "general_settings: [1]|general_settings: expected a mapping",
+  })
+  void eachBadValueNamesTheFileAndThePath(String yaml, String expected) {
+    String msg = error(yaml, Map.of());
+    assertThat(msg).startsWith(dir.resolve("config.yaml").toString() + ": ").contains(expected);
+  }
+
+  @Test
+  void indexInTheMessageIsTheEntrysIndex() {
+    String yaml = "model_list:\n"
+        + "  - {model_name: a, litellm_params: {model: openai/a, api_base: 'http://a:1/v1', api_key: " + REPLICA + "}}\n"
+        + "  - {model_name: b, litellm_params: {model: openai/b, api_base: 'http://b:1/v1'}}\n"
+        + "  - {model_name: c, litellm_params: {model: openai/c, api_base: 'nope'}}\n";
+    assertThat(error(yaml, Map.of())).contains("model_list[2].litellm_params.api_base");
+  }
+
+  @Test
+  void duplicateIdsNameBothEntries() {
+    String msg = error("model_list:\n"
+        + "  - {model_name: a, litellm_params: {model: openai/a, api_base: 'http://a'}, model_info: {id: r1}}\n"
+        + "  - {model_name: b, litellm_params: {model: openai/b, api_base: 'http://b'}, model_info: {id: r1}}\n",
+        Map.of());
+    assertThat(msg).contains("model_list[1].model_info.id").contains("model_list[0]");
+  }
+
+  @Test
+  void missingEnvironmentVariableNamesPathAndVariable() {
+    String msg = error("general_settings: {master_key: os.environ/NOPE_KEY}", Map.of());
+    assertThat(msg).contains("general_settings.master_key").contains("NOPE_KEY").contains("is not set");
+    String msg2 = error("model_list: [{model_name: m, litellm_params: {model: openai/m, api_base: 'http://x', "
+        + "api_key: os.environ/REPLICA_KEY}}]", Map.of());
+    assertThat(msg2).contains("model_list[0].litellm_params.api_key").contains("REPLICA_KEY");
+  }
+
+  @Test
+  void hostedVllmFallsBackToLiteLLMsEnvironment() throws IOException {
+    SluiceConfig c = load("model_list: [{model_name: m, litellm_params: {model: hosted_vllm/m}}]",
+        Map.of("HOSTED_VLLM_API_BASE", "http://env-host:8000/v1", "HOSTED_VLLM_API_KEY", REPLICA));
+    assertThat(c.modelList().get(0).apiBase()).hasToString("http://env-host:8000/v1");
+    assertThat(c.modelList().get(0).apiKey().reveal()).isEqualTo(REPLICA);
+  }
+
+  @Test
+  void embeddedEnvironmentReferencesResolveAnywhereInAString() {
+    assertThat(ConfigLoader.resolveEmbedded("Bearer os.environ/NV_KEY", Map.of("NV_KEY", REPLICA), "x"))
+        .isEqualTo("Bearer " + REPLICA);
+    assertThatThrownBy(() -> ConfigLoader.resolveEmbedded("Bearer os.environ/GONE", Map.of(), "headers.auth"))
+        .hasMessageContaining("headers.auth").hasMessageContaining("GONE");
+  }
+
+  @Test
+  void yamlSyntaxErrorNamesFileAndLine() {
+    String msg = error("model_list:\n  - model_name: [unclosed\n", Map.of());
+    assertThat(msg).contains("config.yaml").contains("not valid YAML").contains("line");
+  }
+
+  @Test
+  void missingFileIsSaidPlainly() {
+    assertThatThrownBy(() -> ConfigLoader.load(dir.resolve("absent.yaml"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("absent.yaml: no such file");
+  }
+
+  @Test
+  void emptyFileIsAGatewayWithNoModels() throws IOException {
+    SluiceConfig c = load("", Map.of());
+    assertThat(c.modelList()).isEmpty();
+    assertThat(c.general().masterKey()).isNull();
+  }
+
+  @Test
+  void exampleConfigLoads() {
+    Path example = Path.of("..", "examples", "config.yaml");
+    SluiceConfig c = ConfigLoader.load(example, Map.of());
+    assertThat(c.modelList()).isNotEmpty();
+  }
+
+  @Test
+  void masterKeyPrecedenceConfigThenLitellmEnvThenSluiceEnv() throws IOException {
+    SluiceConfig withKey = load("general_settings: {master_key: " + MASTER + "}", Map.of());
+    SluiceConfig without = load("model_list: []", Map.of());
+    Map<String, String> both = Map.of("LITELLM_MASTER_KEY", "from-litellm-env", "SLUICE_MASTER_KEY", "from-sluice-env");
+    assertThat(MasterKeys.resolve(withKey, both).source()).isEqualTo(MasterKeys.Source.CONFIG);
+    assertThat(MasterKeys.resolve(withKey, both).key().reveal()).isEqualTo(MASTER);
+    assertThat(MasterKeys.resolve(without, both).key().reveal()).isEqualTo("from-litellm-env");
+    assertThat(MasterKeys.resolve(without, Map.of("SLUICE_MASTER_KEY", "s", "LITELLM_MASTER_KEY", "")).source())
+        .as("empty counts as unset").isEqualTo(MasterKeys.Source.ENV_SLUICE_MASTER_KEY);
+    assertThat(MasterKeys.resolve(without, Map.of()).key()).isNull();
+    assertThat(MasterKeys.resolve(without, Map.of()).source().describe()).isEqualTo("none");
+  }
+}
