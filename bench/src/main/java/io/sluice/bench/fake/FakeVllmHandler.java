@@ -1,0 +1,602 @@
+package io.sluice.bench.fake;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.nio.charset.StandardCharsets;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/** One connection of the fake vLLM. Event loop only. */
+final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+  private static final String SSE_TYPE = "text/event-stream; charset=utf-8";
+
+  private final FakeVllm fake;
+  private ChannelHandlerContext ctx;
+  private Stream stream;
+
+  FakeVllmHandler(FakeVllm fake) {
+    this.fake = fake;
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    fake.connectionsAccepted.incrementAndGet();
+    fake.openConnections.incrementAndGet();
+    if (fake.faults.refuseConnections) {
+      ctx.close();
+      return;
+    }
+    ctx.fireChannelActive();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    fake.openConnections.decrementAndGet();
+    if (stream != null && !stream.done) {
+      stream.cancel();
+      fake.aborted();
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable() && stream != null && stream.pausedForWritability) {
+      stream.pausedForWritability = false;
+      stream.next();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ctx.close();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    FullHttpRequest req = (FullHttpRequest) msg;
+    try {
+      String body = req.content().toString(StandardCharsets.UTF_8);
+      fake.record(new RecordedRequest(req.method().name(), req.uri(), req.headers().copy(), body, System.nanoTime()));
+      route(req, body);
+    } finally {
+      req.release();
+    }
+  }
+
+  private void route(FullHttpRequest req, String body) {
+    String uri = req.uri();
+    int q = uri.indexOf('?');
+    String path = q >= 0 ? uri.substring(0, q) : uri;
+    // vLLM's AuthenticationMiddleware guards only /v1 paths (vllm-wire.md §6).
+    if (fake.apiKey != null && path.startsWith("/v1") && !authorized(req)) {
+      send(HttpResponseStatus.UNAUTHORIZED, "{\"error\":\"Unauthorized\"}");
+      return;
+    }
+    boolean get = req.method().equals(HttpMethod.GET);
+    boolean post = req.method().equals(HttpMethod.POST);
+    switch (path) {
+      case "/health", "/ping" -> sendEmpty();
+      case "/version" -> send(HttpResponseStatus.OK, "{\"version\":\"0.11.0\"}");
+      case "/metrics" -> sendText(metrics());
+      case "/v1/models" -> send(HttpResponseStatus.OK, models());
+      case "/v1/chat/completions" -> {
+        if (post) {
+          generate(req, body, true);
+        } else {
+          methodNotAllowed();
+        }
+      }
+      case "/v1/completions" -> {
+        if (post) {
+          generate(req, body, false);
+        } else {
+          methodNotAllowed();
+        }
+      }
+      case "/v1/embeddings" -> embeddings(body);
+      case "/tokenize" -> tokenize(body);
+      case "/detokenize" -> detokenize(body);
+      default -> send(get || post ? HttpResponseStatus.NOT_FOUND : HttpResponseStatus.NOT_FOUND,
+          "{\"detail\":\"Not Found\"}");
+    }
+  }
+
+  private boolean authorized(FullHttpRequest req) {
+    String h = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+    return h != null && h.length() > 7 && h.regionMatches(true, 0, "Bearer ", 0, 7)
+        && h.substring(7).equals(fake.apiKey);
+  }
+
+  private void methodNotAllowed() {
+    send(HttpResponseStatus.METHOD_NOT_ALLOWED, "{\"detail\":\"Method Not Allowed\"}");
+  }
+
+  // ---- generation ---------------------------------------------------------------------------------------------
+
+  private void generate(FullHttpRequest req, String body, boolean chat) {
+    JsonNode n;
+    try {
+      n = JSON.readTree(body);
+    } catch (Exception e) {
+      error(400, "BadRequestError", "JSON decode error: " + e.getMessage().split("\n")[0], null);
+      return;
+    }
+    if (n == null || !n.isObject()) {
+      error(400, "BadRequestError", "Input should be a valid dictionary", null);
+      return;
+    }
+    Faults f = fake.faults;
+    if (f.status != 0) {
+      error(f.status, errorType(f.status), "Injected fault: status " + f.status, null);
+      return;
+    }
+    JsonNode modelNode = n.get("model");
+    String model = modelNode == null || modelNode.isNull() ? fake.servedModel : modelNode.asText();
+    if (!model.equals(fake.servedModel)) {
+      error(404, "NotFoundError", "The model `" + model + "` does not exist.", "model");
+      return;
+    }
+    boolean streaming = n.path("stream").asBoolean(false);
+    JsonNode so = n.get("stream_options");
+    if (so != null && !so.isNull() && !streaming) {
+      error(400, "BadRequestError", "Stream options can only be defined when `stream=True`.", null);
+      return;
+    }
+    // include_usage defaults to true whenever stream_options is present (vllm-wire.md §2).
+    boolean includeUsage = so != null && so.isObject() && so.path("include_usage").asBoolean(true);
+    int tokens = header(req, "x-fake-tokens", f.tokens);
+    boolean lengthCut = false;
+    JsonNode max = n.has("max_completion_tokens") ? n.get("max_completion_tokens") : n.get("max_tokens");
+    if (max != null && max.canConvertToInt() && max.asInt() < tokens) {
+      tokens = Math.max(0, max.asInt());
+      lengthCut = true;
+    }
+    int prompt = promptTokens(n, chat);
+    String rid = req.headers().get("x-request-id");
+    String id = (chat ? "chatcmpl-" : "cmpl-") + (rid != null ? rid : hex32());
+    long created = fake.createdNow();
+    long ttft = TimeUnit.MILLISECONDS.toNanos(header(req, "x-fake-ttft-ms", -1));
+    long itl = TimeUnit.MILLISECONDS.toNanos(header(req, "x-fake-itl-ms", -1));
+    Stream s = new Stream(chat, id, created, prompt, tokens, lengthCut, includeUsage,
+        ttft >= 0 ? ttft : f.ttftNanos, itl >= 0 ? itl : f.itlNanos, HttpUtil.isKeepAlive(req));
+    fake.promptTokensTotal.addAndGet(prompt);
+    if (streaming) {
+      stream = s;
+      s.start();
+    } else {
+      stream = s; // a client that leaves before the answer aborts it too
+      s.startFull();
+    }
+  }
+
+  private static int header(FullHttpRequest req, String name, int dflt) {
+    String v = req.headers().get(name);
+    if (v == null) {
+      return dflt;
+    }
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      return dflt;
+    }
+  }
+
+  private static int promptTokens(JsonNode n, boolean chat) {
+    StringBuilder text = new StringBuilder();
+    if (chat) {
+      for (JsonNode m : n.path("messages")) {
+        JsonNode c = m.get("content");
+        if (c != null && c.isTextual()) {
+          text.append(c.asText()).append(' ');
+        } else if (c != null && c.isArray()) {
+          for (JsonNode part : c) {
+            text.append(part.path("text").asText("")).append(' ');
+          }
+        }
+      }
+    } else {
+      JsonNode p = n.get("prompt");
+      if (p != null && p.isArray()) {
+        for (JsonNode x : p) {
+          text.append(x.asText()).append(' ');
+        }
+      } else if (p != null) {
+        text.append(p.asText());
+      }
+    }
+    String t = text.toString().trim();
+    return Math.max(1, t.isEmpty() ? 0 : t.split("\\s+").length);
+  }
+
+  /** One generation: streamed as SSE events, or answered as one JSON body at the end. */
+  private final class Stream {
+    final boolean chat;
+    final String id;
+    final long created;
+    final int prompt;
+    final int tokens;
+    final boolean lengthCut;
+    final boolean includeUsage;
+    final long ttftNanos;
+    final long itlNanos;
+    final boolean keepAlive;
+    final byte[] head;
+    int sent;
+    boolean done;
+    boolean full;
+    boolean pausedForWritability;
+    ScheduledFuture<?> timer;
+
+    Stream(boolean chat, String id, long created, int prompt, int tokens, boolean lengthCut, boolean includeUsage,
+        long ttftNanos, long itlNanos, boolean keepAlive) {
+      this.chat = chat;
+      this.id = id;
+      this.created = created;
+      this.prompt = prompt;
+      this.tokens = tokens;
+      this.lengthCut = lengthCut;
+      this.includeUsage = includeUsage;
+      this.ttftNanos = ttftNanos;
+      this.itlNanos = itlNanos;
+      this.keepAlive = keepAlive;
+      this.head = ("data: {\"id\":\"" + id + "\",\"object\":\"" + (chat ? "chat.completion.chunk" : "text_completion")
+          + "\",\"created\":" + created + ",\"model\":" + quote(fake.servedModel) + ",\"choices\":[")
+          .getBytes(StandardCharsets.UTF_8);
+    }
+
+    void start() {
+      fake.streamsStarted.incrementAndGet();
+      fake.running.incrementAndGet();
+      HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+      res.headers().set(HttpHeaderNames.DATE, date())
+          .set(HttpHeaderNames.SERVER, "uvicorn")
+          .set(HttpHeaderNames.CONTENT_TYPE, SSE_TYPE)
+          .set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+      if (!keepAlive) {
+        res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      }
+      ctx.write(res);
+      if (chat) {
+        event(ByteBufs.concat(ctx, head, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+            + "\"logprobs\":null,\"finish_reason\":null}]}\n\n"));
+      }
+      ctx.flush();
+      schedule(ttftNanos);
+    }
+
+    void startFull() {
+      full = true;
+      fake.running.incrementAndGet();
+      schedule(ttftNanos + Math.max(0, tokens - 1) * itlNanos);
+    }
+
+    private void schedule(long nanos) {
+      if (nanos <= 0) {
+        next();
+      } else {
+        timer = ctx.executor().schedule(this::next, nanos, TimeUnit.NANOSECONDS);
+      }
+    }
+
+    void cancel() {
+      done = true;
+      fake.running.decrementAndGet();
+      if (timer != null) {
+        timer.cancel(false);
+      }
+    }
+
+    /** Emits the next token(s); with no delay, as many as the socket takes, flushing in small batches. */
+    void next() {
+      timer = null;
+      if (done || !ctx.channel().isActive()) {
+        return;
+      }
+      if (full) {
+        finishFull();
+        return;
+      }
+      Faults f = fake.faults;
+      int batch = 0;
+      while (sent < tokens) {
+        if (sent == f.resetAfterTokens) {
+          ctx.flush();
+          ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+          ctx.close();
+          return;
+        }
+        if (sent == f.closeAfterTokens) {
+          ctx.flush();
+          ctx.close();
+          return;
+        }
+        if (sent == f.stallAfterTokens) {
+          ctx.flush();
+          return;
+        }
+        if (sent == f.errorAfterTokens) {
+          event(ByteBufs.concat(ctx, ("data: {\"error\":{\"message\":\"Injected mid-stream engine error\","
+              + "\"type\":\"InternalServerError\",\"param\":null,\"code\":500}}\n\n").getBytes(StandardCharsets.UTF_8)));
+          end(false);
+          return;
+        }
+        boolean last = sent == tokens - 1;
+        event(tokenEvent(sent, last));
+        sent++;
+        fake.tokensWritten.incrementAndGet();
+        fake.generationTokensTotal.incrementAndGet();
+        if (itlNanos > 0 && sent < tokens) {
+          ctx.flush();
+          schedule(itlNanos);
+          return;
+        }
+        if (++batch == 8) {
+          ctx.flush();
+          batch = 0;
+        }
+        if (!ctx.channel().isWritable() && sent < tokens) {
+          ctx.flush();
+          pausedForWritability = true; // resumed by channelWritabilityChanged, like uvicorn's await send()
+          return;
+        }
+      }
+      if (tokens == 0 && chat) {
+        event(ByteBufs.concat(ctx, head, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\""
+            + (lengthCut ? "length" : "stop") + "\",\"stop_reason\":null}]}\n\n"));
+      }
+      if (includeUsage) {
+        event(ByteBufs.concat(ctx, head, "],\"usage\":{\"prompt_tokens\":" + prompt + ",\"total_tokens\":"
+            + (prompt + tokens) + ",\"completion_tokens\":" + tokens + "}}\n\n"));
+      }
+      end(true);
+    }
+
+    private ByteBuf tokenEvent(int i, boolean last) {
+      String finish = last ? "\"" + (lengthCut ? "length" : "stop") + "\"" : "null";
+      String choice = chat
+          ? "{\"index\":0,\"delta\":{\"content\":\"tok" + i + " \"},\"logprobs\":null,\"finish_reason\":" + finish
+              + (last ? ",\"stop_reason\":null" : "") + "}]}\n\n"
+          : "{\"index\":0,\"text\":\"tok" + i + " \",\"logprobs\":null,\"finish_reason\":" + finish
+              + ",\"stop_reason\":null}]}\n\n";
+      return ByteBufs.concat(ctx, head, choice);
+    }
+
+    private void end(boolean completed) {
+      ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(DONE)));
+      ChannelFutureListener after = keepAlive ? ChannelFutureListener.CLOSE_ON_FAILURE : ChannelFutureListener.CLOSE;
+      ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(after);
+      done = true;
+      fake.running.decrementAndGet();
+      if (completed) {
+        fake.streamsCompleted.incrementAndGet();
+      }
+      stream = null;
+    }
+
+    private void event(ByteBuf b) {
+      ctx.write(new DefaultHttpContent(b));
+    }
+
+    private void finishFull() {
+      done = true;
+      fake.running.decrementAndGet();
+      stream = null;
+      Faults f = fake.faults;
+      if (f.resetAfterTokens >= 0) {
+        ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+        ctx.close();
+        return;
+      }
+      StringBuilder text = new StringBuilder();
+      for (int i = 0; i < tokens; i++) {
+        text.append("tok").append(i).append(' ');
+      }
+      fake.generationTokensTotal.addAndGet(tokens);
+      String finish = lengthCut ? "length" : "stop";
+      String usage = "\"usage\":{\"prompt_tokens\":" + prompt + ",\"total_tokens\":" + (prompt + tokens)
+          + ",\"completion_tokens\":" + tokens + ",\"prompt_tokens_details\":null}";
+      String json = chat
+          ? "{\"id\":\"" + id + "\",\"object\":\"chat.completion\",\"created\":" + created + ",\"model\":"
+              + quote(fake.servedModel) + ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+              + "\"content\":" + quote(text.toString()) + ",\"reasoning_content\":null,\"tool_calls\":[]},"
+              + "\"logprobs\":null,\"finish_reason\":\"" + finish + "\",\"stop_reason\":null}]," + usage
+              + ",\"prompt_logprobs\":null,\"kv_transfer_params\":null}"
+          : "{\"id\":\"" + id + "\",\"object\":\"text_completion\",\"created\":" + created + ",\"model\":"
+              + quote(fake.servedModel) + ",\"choices\":[{\"index\":0,\"text\":" + quote(text.toString())
+              + ",\"logprobs\":null,\"finish_reason\":\"" + finish + "\",\"stop_reason\":null,"
+              + "\"prompt_logprobs\":null}]," + usage + ",\"kv_transfer_params\":null}";
+      send(HttpResponseStatus.OK, json);
+    }
+  }
+
+  // ---- other routes -------------------------------------------------------------------------------------------
+
+  private void embeddings(String body) {
+    JsonNode n;
+    try {
+      n = JSON.readTree(body);
+    } catch (Exception e) {
+      error(400, "BadRequestError", "JSON decode error", null);
+      return;
+    }
+    if (fake.faults.status != 0) {
+      error(fake.faults.status, errorType(fake.faults.status), "Injected fault", null);
+      return;
+    }
+    JsonNode in = n.path("input");
+    int count = in.isArray() ? in.size() : 1;
+    String text = in.isArray() ? in.toString() : in.asText("");
+    int prompt = Math.max(1, text.split("\\s+").length);
+    ObjectNode o = JSON.createObjectNode();
+    o.put("id", "embd-" + hex32()).put("object", "list").put("created", fake.createdNow()).put("model", fake.servedModel);
+    ArrayNode data = o.putArray("data");
+    for (int i = 0; i < count; i++) {
+      ObjectNode d = data.addObject();
+      d.put("index", i).put("object", "embedding");
+      ArrayNode v = d.putArray("embedding");
+      for (int k = 0; k < 4; k++) {
+        v.add(0.125 * (k + 1));
+      }
+    }
+    ObjectNode u = o.putObject("usage");
+    u.put("prompt_tokens", prompt).put("total_tokens", prompt).put("completion_tokens", 0).putNull("prompt_tokens_details");
+    send(HttpResponseStatus.OK, o.toString());
+  }
+
+  private void tokenize(String body) {
+    try {
+      JsonNode n = JSON.readTree(body);
+      String text = n.has("prompt") ? n.get("prompt").asText() : n.path("messages").toString();
+      String[] words = text.trim().isEmpty() ? new String[0] : text.trim().split("\\s+");
+      ObjectNode o = JSON.createObjectNode();
+      o.put("count", words.length).put("max_model_len", 8192);
+      ArrayNode t = o.putArray("tokens");
+      for (int i = 0; i < words.length; i++) {
+        t.add(1000 + i);
+      }
+      o.putNull("token_strs");
+      send(HttpResponseStatus.OK, o.toString());
+    } catch (Exception e) {
+      error(400, "BadRequestError", "JSON decode error", null);
+    }
+  }
+
+  private void detokenize(String body) {
+    try {
+      JsonNode n = JSON.readTree(body);
+      StringBuilder sb = new StringBuilder();
+      for (JsonNode t : n.path("tokens")) {
+        sb.append("tok").append(t.asInt() - 1000).append(' ');
+      }
+      send(HttpResponseStatus.OK, JSON.createObjectNode().put("prompt", sb.toString().trim()).toString());
+    } catch (Exception e) {
+      error(400, "BadRequestError", "JSON decode error", null);
+    }
+  }
+
+  private String models() {
+    long t = fake.createdNow();
+    return "{\"object\":\"list\",\"data\":[{\"id\":" + quote(fake.servedModel) + ",\"object\":\"model\",\"created\":" + t
+        + ",\"owned_by\":\"vllm\",\"root\":" + quote(fake.servedModel) + ",\"parent\":null,\"max_model_len\":8192,"
+        + "\"permission\":[{\"id\":\"modelperm-" + hex32() + "\",\"object\":\"model_permission\",\"created\":" + t
+        + ",\"allow_create_engine\":false,\"allow_sampling\":true,\"allow_logprobs\":true,\"allow_search_indices\":false,"
+        + "\"allow_view\":true,\"allow_fine_tuning\":false,\"organization\":\"*\",\"group\":null,\"is_blocking\":false}]}]}";
+  }
+
+  private String metrics() {
+    String l = "{engine=\"0\",model_name=" + quote(fake.servedModel) + "}";
+    Faults f = fake.faults;
+    return "# HELP vllm:num_requests_running Number of requests in model execution batches.\n"
+        + "# TYPE vllm:num_requests_running gauge\n"
+        + "vllm:num_requests_running" + l + " " + (double) fake.running.get() + "\n"
+        + "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n"
+        + "# TYPE vllm:num_requests_waiting gauge\n"
+        + "vllm:num_requests_waiting" + l + " " + (double) f.numRequestsWaiting + "\n"
+        + "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n"
+        + "# TYPE vllm:kv_cache_usage_perc gauge\n"
+        + "vllm:kv_cache_usage_perc" + l + " " + f.kvCacheUsagePerc + "\n"
+        + "# HELP vllm:gpu_cache_usage_perc GPU KV-cache usage. 1 means 100 percent usage.\n"
+        + "# TYPE vllm:gpu_cache_usage_perc gauge\n"
+        + "vllm:gpu_cache_usage_perc" + l + " " + f.kvCacheUsagePerc + "\n"
+        + "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.\n"
+        + "# TYPE vllm:prompt_tokens_total counter\n"
+        + "vllm:prompt_tokens_total" + l + " " + (double) fake.promptTokensTotal.get() + "\n"
+        + "# HELP vllm:generation_tokens_total Number of generation tokens processed.\n"
+        + "# TYPE vllm:generation_tokens_total counter\n"
+        + "vllm:generation_tokens_total" + l + " " + (double) fake.generationTokensTotal.get() + "\n"
+        + "# HELP vllm:request_success_total Count of successfully processed requests.\n"
+        + "# TYPE vllm:request_success_total counter\n"
+        + "vllm:request_success_total{engine=\"0\",finished_reason=\"stop\",model_name=" + quote(fake.servedModel)
+        + "} " + (double) fake.streamsCompleted.get() + "\n"
+        + "vllm:request_success_total{engine=\"0\",finished_reason=\"abort\",model_name=" + quote(fake.servedModel)
+        + "} " + (double) fake.streamsAborted.get() + "\n";
+  }
+
+  // ---- responses ----------------------------------------------------------------------------------------------
+
+  /** vLLM ≥ 0.10.1's error shape; {@code code} is the HTTP status as an int. */
+  private void error(int status, String type, String message, String param) {
+    send(HttpResponseStatus.valueOf(status), "{\"error\":{\"message\":" + quote(message) + ",\"type\":\"" + type
+        + "\",\"param\":" + (param == null ? "null" : quote(param)) + ",\"code\":" + status + "}}");
+  }
+
+  private static String errorType(int status) {
+    return switch (status) {
+      case 400 -> "BadRequestError";
+      case 404 -> "NotFoundError";
+      case 500 -> "InternalServerError";
+      case 501 -> "NotImplementedError";
+      case 503 -> "ServiceUnavailableError";
+      default -> "Error";
+    };
+  }
+
+  private void send(HttpResponseStatus status, String json) {
+    respond(status, json.getBytes(StandardCharsets.UTF_8), HttpHeaderValues.APPLICATION_JSON.toString());
+  }
+
+  private void sendText(String text) {
+    respond(HttpResponseStatus.OK, text.getBytes(StandardCharsets.UTF_8), "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  private void sendEmpty() {
+    respond(HttpResponseStatus.OK, new byte[0], null);
+  }
+
+  private void respond(HttpResponseStatus status, byte[] body, String contentType) {
+    FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
+    res.headers().set(HttpHeaderNames.DATE, date()).set(HttpHeaderNames.SERVER, "uvicorn")
+        .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+    if (contentType != null) {
+      res.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+    }
+    ctx.writeAndFlush(res);
+  }
+
+  private static String date() {
+    return DateTimeFormatter.RFC_1123_DATE_TIME.format(ZonedDateTime.now(ZoneOffset.UTC));
+  }
+
+  private static String quote(String s) {
+    try {
+      return JSON.writeValueAsString(s);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static String hex32() {
+    ThreadLocalRandom r = ThreadLocalRandom.current();
+    return String.format("%016x%016x", r.nextLong(), r.nextLong());
+  }
+}

@@ -1,0 +1,279 @@
+package io.sluice.bench.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.sluice.bench.fake.FakeVllm;
+import io.sluice.bench.fake.RecordedRequest;
+import io.sluice.config.DeploymentConfig;
+import io.sluice.config.GeneralSettings;
+import io.sluice.config.LitellmSettings;
+import io.sluice.config.Provider;
+import io.sluice.config.RouterSettings;
+import io.sluice.config.Secret;
+import io.sluice.config.ServerSettings;
+import io.sluice.config.SluiceConfig;
+import io.sluice.server.SluiceServer;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Sluice in front of the fake vLLM, both on ephemeral ports, real sockets: what the relay must do (issue 3).
+ */
+class RelayTest {
+  static final String MASTER = "sk-master-SECRET-e2e-1234";
+  static final String REPLICA_KEY = "replica-SECRET-key-5678";
+  static final String SERVED = "meta-llama/Llama-3-8B-Instruct";
+
+  static FakeVllm fake;
+  static SluiceServer sluice;
+  static int deadPort;
+
+  @BeforeAll
+  static void start() throws Exception {
+    fake = FakeVllm.builder().host("127.0.0.1").port(0).servedModel(SERVED).apiKey(REPLICA_KEY).tokens(8)
+        .ttft(Duration.ZERO).interTokenDelay(Duration.ZERO).created(1718000000L).start();
+    try (ServerSocket s = new ServerSocket(0)) {
+      deadPort = s.getLocalPort();
+    }
+    List<DeploymentConfig> models = new ArrayList<>();
+    models.add(new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED,
+        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "fake-a"));
+    models.add(new DeploymentConfig("same-name", Provider.OPENAI, SERVED,
+        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "fake-b"));
+    models.add(new DeploymentConfig("dead", Provider.HOSTED_VLLM, SERVED,
+        URI.create("http://127.0.0.1:" + deadPort + "/v1"), null, null, null, null, null, "dead-1"));
+    models.add(new DeploymentConfig("slow", Provider.HOSTED_VLLM, SERVED,
+        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null,
+        Duration.ofMillis(300), "slow-1"));
+    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
+        LitellmSettings.defaults(), ServerSettings.defaults());
+    sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
+        io.sluice.auth.KeyStore.NONE, true));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (sluice != null) {
+      sluice.close();
+    }
+    if (fake != null) {
+      fake.close();
+    }
+  }
+
+  @BeforeEach
+  void reset() {
+    fake.clearRequests();
+    fake.faults().reset();
+  }
+
+  @AfterEach
+  void noSecretEverReachedTheReplicaExceptItsOwnKey() {
+    for (RecordedRequest r : fake.requests()) {
+      assertThat(r.headers().toString()).doesNotContain(MASTER);
+      assertThat(r.body()).doesNotContain(MASTER);
+    }
+  }
+
+  private static String chat(String model, boolean stream) {
+    return "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"say hello to me\"}]"
+        + (stream ? ",\"stream\":true" : "") + "}";
+  }
+
+  @Test
+  void jsonRelayIsByteForByteWhatTheReplicaSent() throws IOException {
+    try (RawHttp direct = new RawHttp(fake.port()); RawHttp via = new RawHttp(sluice.port())) {
+      RawHttp.Response d = direct.exchange("POST", "/v1/chat/completions", chat(SERVED, false),
+          "Authorization: Bearer " + REPLICA_KEY, "X-Request-Id: same-id-1");
+      RawHttp.Response s = via.exchange("POST", "/v1/chat/completions", chat("llama", false),
+          "Authorization: Bearer " + MASTER, "X-Request-Id: same-id-1");
+      assertThat(s.status()).isEqualTo(200);
+      assertThat(s.body()).isEqualTo(d.body());
+      assertThat(s.headers()).containsEntry("content-type", "application/json").containsEntry("x-request-id", "same-id-1");
+      assertThat(s.headers().get("content-length")).isEqualTo(String.valueOf(s.body().length));
+    }
+  }
+
+  @Test
+  void streamingRelayIsByteForByteWhatTheReplicaSentAndStaysChunked() throws IOException {
+    try (RawHttp direct = new RawHttp(fake.port()); RawHttp via = new RawHttp(sluice.port())) {
+      RawHttp.Response d = direct.exchange("POST", "/v1/chat/completions", chat(SERVED, true),
+          "Authorization: Bearer " + REPLICA_KEY, "X-Request-Id: same-id-2");
+      RawHttp.Response s = via.exchange("POST", "/v1/chat/completions", chat("llama", true),
+          "Authorization: Bearer " + MASTER, "X-Request-Id: same-id-2");
+      assertThat(s.status()).isEqualTo(200);
+      assertThat(s.chunked()).as("SSE stays chunked (no content-length)").isTrue();
+      assertThat(s.headers()).containsEntry("content-type", "text/event-stream; charset=utf-8");
+      assertThat(s.body()).isEqualTo(d.body());
+      assertThat(s.events()).hasSize(1 + 8 + 1).last().isEqualTo("data: [DONE]");
+    }
+  }
+
+  @Test
+  void replicaGetsItsOwnKeyAndTheUpstreamModelNameNeverTheMasterKey() throws IOException {
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      RawHttp.Response s = via.exchange("POST", "/chat/completions?trace=1", chat("llama", false),
+          "x-litellm-api-key: " + MASTER, "Authorization: Bearer sk-client-provider-SECRET", "traceparent: 00-abc-def-01",
+          "X-Custom-Thing: kept", "Connection: keep-alive, X-Hop", "X-Hop: dropped", "x-api-key: client-provider-SECRET");
+      assertThat(s.status()).isEqualTo(200);
+    }
+    RecordedRequest r = fake.requests().get(fake.requests().size() - 1);
+    assertThat(r.uri()).isEqualTo("/v1/chat/completions?trace=1");
+    assertThat(r.headers().get("authorization")).isEqualTo("Bearer " + REPLICA_KEY);
+    assertThat(r.headers().contains("x-litellm-api-key")).isFalse();
+    assertThat(r.headers().contains("x-api-key")).isFalse();
+    assertThat(r.headers().contains("x-hop")).as("Connection-listed headers are hop-by-hop").isFalse();
+    assertThat(r.headers().get("traceparent")).isEqualTo("00-abc-def-01");
+    assertThat(r.headers().get("x-custom-thing")).isEqualTo("kept");
+    assertThat(r.headers().get("host")).isEqualTo("127.0.0.1:" + fake.port());
+    assertThat(r.headers().get("x-request-id")).matches("[0-9a-f]{32}");
+    assertThat(r.body()).contains("\"model\":\"" + SERVED + "\"").doesNotContain("\"model\":\"llama\"");
+    assertThat(r.body()).isEqualTo(chat(SERVED, false));
+  }
+
+  @Test
+  void sameModelNameIsNotSpliced() throws IOException {
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      String body = chat("same-name", false);
+      assertThat(via.exchange("POST", "/v1/chat/completions", body, "Authorization: Bearer " + MASTER).status())
+          .isEqualTo(200);
+    }
+    // "same-name" is a model group whose upstream name is SERVED: it is spliced; a body already naming the served
+    // model under a group of that name would pass unchanged — covered by the byte-equality test above.
+    assertThat(fake.requests().get(fake.requests().size() - 1).body()).contains("\"model\":\"" + SERVED + "\"");
+  }
+
+  @Test
+  void sseEventsArriveOneByOneAsTheReplicaSendsThem() throws IOException {
+    fake.faults().interTokenDelay(Duration.ofMillis(60));
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      RawHttp.Response s = via.exchange("POST", "/v1/chat/completions", chat("llama", true),
+          "Authorization: Bearer " + MASTER, "x-fake-tokens: 5");
+      List<Long> t = s.chunkNanos();
+      List<String> chunks = s.chunks();
+      int firstToken = -1;
+      for (int i = 0; i < chunks.size(); i++) {
+        if (chunks.get(i).contains("tok0")) {
+          firstToken = i;
+        }
+      }
+      assertThat(firstToken).as("each token event is its own chunk").isGreaterThanOrEqualTo(0);
+      for (int i = firstToken + 1; i < firstToken + 5; i++) {
+        long gapMs = (t.get(i) - t.get(i - 1)) / 1_000_000;
+        assertThat(gapMs).as("event %s arrived %s ms after the previous: not coalesced, not delayed", i, gapMs)
+            .isBetween(30L, 1000L);
+      }
+    }
+  }
+
+  @Test
+  void clientDisconnectAbortsTheUpstreamWithin100ms() throws Exception {
+    fake.faults().interTokenDelay(Duration.ofMillis(50));
+    long abortedBefore = fake.streamsAborted();
+    RawHttp via = new RawHttp(sluice.port());
+    via.send("POST", "/v1/chat/completions", chat("llama", true), "Authorization: Bearer " + MASTER,
+        "x-fake-tokens: 1000");
+    int[] status = new int[1];
+    via.readHead(status);
+    assertThat(status[0]).isEqualTo(200);
+    via.line(); // first chunk size: the stream is running
+    long closed = System.nanoTime();
+    via.close();
+    assertThat(fake.awaitAborted((int) abortedBefore + 1, Duration.ofSeconds(5))).isTrue();
+    List<Long> aborts = fake.abortNanos();
+    long ms = (aborts.get(aborts.size() - 1) - closed) / 1_000_000;
+    assertThat(ms).as("generation aborted %s ms after the client left", ms).isLessThan(100);
+  }
+
+  @Test
+  void upstreamResetMidStreamEndsWithAnErrorEventAndDone() throws IOException {
+    fake.faults().resetAfterTokens(3);
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      RawHttp.Response s = via.exchange("POST", "/v1/chat/completions", chat("llama", true),
+          "Authorization: Bearer " + MASTER);
+      assertThat(s.status()).isEqualTo(200);
+      List<String> ev = s.events();
+      assertThat(ev.get(ev.size() - 1)).isEqualTo("data: [DONE]");
+      assertThat(ev.get(ev.size() - 2)).startsWith("data: {\"error\":{\"message\":\"Replica fake-a of model llama")
+          .contains("\"code\":\"502\"");
+      assertThat(s.bodyText()).contains("tok2").doesNotContain(REPLICA_KEY);
+    }
+    fake.faults().reset();
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      assertThat(via.exchange("POST", "/v1/chat/completions", chat("llama", false), "Authorization: Bearer " + MASTER)
+          .status()).as("the next request works: the broken connection was not reused").isEqualTo(200);
+    }
+  }
+
+  @Test
+  void unreachableReplicaIs502InLiteLLMShape() throws IOException {
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      RawHttp.Response s = via.exchange("POST", "/v1/chat/completions", chat("dead", false),
+          "Authorization: Bearer " + MASTER);
+      assertThat(s.status()).isEqualTo(502);
+      assertThat(s.bodyText()).startsWith("{\"error\":{\"message\":\"Replica dead-1 of model dead is unreachable")
+          .contains("\"type\":\"api_connection_error\"").contains("\"code\":\"502\"");
+      assertThat(via.exchange("GET", "/health/liveliness", null).status()).as("connection kept").isEqualTo(200);
+    }
+  }
+
+  @Test
+  void noResponseHeadWithinTheTimeoutIs504() throws IOException {
+    fake.faults().ttft(Duration.ofSeconds(3));
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      RawHttp.Response s = via.exchange("POST", "/v1/chat/completions", chat("slow", false),
+          "Authorization: Bearer " + MASTER);
+      assertThat(s.status()).isEqualTo(504);
+      assertThat(s.bodyText()).contains("sent no response within 300 ms");
+    }
+  }
+
+  @Test
+  void replicaErrorsAreRelayedAsTheReplicaSentThem() throws IOException {
+    fake.faults().status(503);
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      RawHttp.Response s = via.exchange("POST", "/v1/chat/completions", chat("llama", false),
+          "Authorization: Bearer " + MASTER);
+      assertThat(s.status()).isEqualTo(503);
+      assertThat(s.bodyText()).contains("\"code\":503");
+    }
+  }
+
+  @Test
+  void keepAliveConnectionsAreReusedOnBothSides() throws IOException {
+    long acceptedBefore = fake.connectionsAccepted();
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      for (int i = 0; i < 20; i++) {
+        assertThat(via.exchange("POST", "/v1/chat/completions", chat("llama", i % 2 == 0),
+            "Authorization: Bearer " + MASTER).status()).isEqualTo(200);
+      }
+    }
+    assertThat(fake.connectionsAccepted() - acceptedBefore).as("upstream connections opened for 20 requests")
+        .isLessThanOrEqualTo(1);
+  }
+
+  @Test
+  void pipelinedRequestsGetTheirResponsesInOrder() throws IOException {
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      via.send("POST", "/v1/chat/completions", chat("llama", true), "Authorization: Bearer " + MASTER,
+          "X-Request-Id: p1", "x-fake-tokens: 20");
+      via.send("POST", "/v1/completions", "{\"model\":\"llama\",\"prompt\":\"hi\"}", "Authorization: Bearer " + MASTER,
+          "X-Request-Id: p2");
+      via.send("GET", "/health/liveness", null, "X-Request-Id: p3");
+      assertThat(via.read().headers()).containsEntry("x-request-id", "p1");
+      RawHttp.Response second = via.read();
+      assertThat(second.headers()).containsEntry("x-request-id", "p2");
+      assertThat(second.bodyText()).contains("\"object\":\"text_completion\"");
+      assertThat(via.read().headers()).containsEntry("x-request-id", "p3");
+    }
+  }
+}
