@@ -27,7 +27,7 @@ final class RawHttp implements AutoCloseable {
     socket.connect(new InetSocketAddress("127.0.0.1", port), 2000);
     socket.setSoTimeout(10_000);
     socket.setTcpNoDelay(true);
-    in = socket.getInputStream();
+    in = new java.io.BufferedInputStream(socket.getInputStream(), 65536);
     out = socket.getOutputStream();
   }
 

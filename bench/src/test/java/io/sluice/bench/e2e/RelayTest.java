@@ -262,6 +262,66 @@ class RelayTest {
   }
 
   @Test
+  void slowClientStopsUpstreamReadsInsteadOfBufferingTheStream() throws Exception {
+    int tokens = 150_000; // ~25 MB of SSE: far more than socket buffers and watermarks can hide
+    long before = fake.tokensWritten();
+    try (RawHttp via = new RawHttp(sluice.port())) {
+      via.socket.setReceiveBufferSize(64 * 1024);
+      via.socket.setSoTimeout(30_000);
+      via.send("POST", "/v1/chat/completions", chat("llama", true), "Authorization: Bearer " + MASTER,
+          "x-fake-tokens: " + tokens);
+      int[] status = new int[1];
+      via.readHead(status);
+      assertThat(status[0]).isEqualTo(200);
+      // The client reads nothing more. Sluice must stop reading the replica, so the replica's writes stall too.
+      long plateau = awaitPlateau(Duration.ofSeconds(10));
+      long stalled = plateau - before;
+      Thread.sleep(500); // observe that nothing moves while the client stays stalled
+      assertThat(fake.tokensWritten() - before).as("no progress while the client does not read").isEqualTo(stalled);
+      assertThat(stalled).as("tokens the replica got out before backpressure held it (bounded by socket buffers and "
+          + "Sluice's 128 KiB high-water mark)").isLessThan(tokens / 4);
+      // Resume: everything arrives, in order, and the stream ends normally.
+      byte[] end = "data: [DONE]\n\n\r\n0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      byte[] buf = new byte[1 << 16];
+      byte[] window = new byte[end.length];
+      long total = 0;
+      int n;
+      while ((n = via.in().read(buf)) != -1) {
+        total += n;
+        int keep = Math.min(n, window.length);
+        System.arraycopy(window, keep, window, 0, window.length - keep);
+        System.arraycopy(buf, n - keep, window, window.length - keep, keep);
+        if (java.util.Arrays.equals(window, end)) {
+          break;
+        }
+      }
+      assertThat(window).as("the stream ends with [DONE] and the last chunk after %s bytes", total).isEqualTo(end);
+    } catch (java.net.SocketTimeoutException e) {
+      throw new AssertionError("stream did not finish after the client resumed", e);
+    }
+    assertThat(fake.tokensWritten() - before).isEqualTo(tokens);
+  }
+
+  /** Waits until the fake's written-token count stops moving for 300 ms; returns it. */
+  private static long awaitPlateau(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long last = fake.tokensWritten();
+    long stableSince = System.nanoTime();
+    while (System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      long now = fake.tokensWritten();
+      if (now != last) {
+        last = now;
+        stableSince = System.nanoTime();
+      } else if (System.nanoTime() - stableSince > 300_000_000L) {
+        return now;
+      }
+    }
+    throw new AssertionError("the replica kept writing for " + timeout + " while the client read nothing: "
+        + "no backpressure");
+  }
+
+  @Test
   void pipelinedRequestsGetTheirResponsesInOrder() throws IOException {
     try (RawHttp via = new RawHttp(sluice.port())) {
       via.send("POST", "/v1/chat/completions", chat("llama", true), "Authorization: Bearer " + MASTER,
