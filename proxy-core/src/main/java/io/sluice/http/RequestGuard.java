@@ -49,7 +49,13 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
   private ChannelHandlerContext ctx;
   private Exchange current;
   private long bodyBytes;
+  private static final int BUSY = 0;
+  private static final int IDLE = 1;
+  private static final int READING = 2;
+
   private ScheduledFuture<?> timer;
+  private int phase = BUSY;
+  private long deadline;
   private boolean draining;
 
   RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody) {
@@ -236,30 +242,62 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     }
   }
 
+  // Timeouts. One timer per connection, re-armed lazily: a phase change only moves the deadline, and the timer,
+  // when it fires early, schedules itself for the remainder. A keep-alive connection serving thousands of requests
+  // a second thus touches the event loop's timer queue about once per timeout period, not twice per request.
+
   private void armIdleTimer() {
-    cancelTimer();
-    long ms = settings.idleTimeout().toMillis();
-    timer = ctx.executor().schedule(() -> {
-      if (current == null && pipelined.isEmpty()) {
-        log.debug("{} idle for {} ms: closing", ctx.channel(), ms);
-        ctx.close();
-      }
-    }, ms, TimeUnit.MILLISECONDS);
+    phase = IDLE;
+    deadline = ctx.executor().ticker().nanoTime() + settings.idleTimeout().toNanos();
+    ensureTimer(settings.idleTimeout().toNanos());
   }
 
   private void armReadTimer(Exchange ex) {
-    cancelTimer();
-    long ms = settings.requestReadTimeout().toMillis();
-    timer = ctx.executor().schedule(() -> {
-      if (current == ex && !ex.requestComplete) {
-        ex.requestComplete = true;
-        ex.fail(ProxyError.REQUEST_TIMEOUT, "Request not received within " + ms + " ms "
-            + "(sluice_settings.request_read_timeout).", true);
-      }
-    }, ms, TimeUnit.MILLISECONDS);
+    phase = READING;
+    deadline = ctx.executor().ticker().nanoTime() + settings.requestReadTimeout().toNanos();
+    ensureTimer(settings.requestReadTimeout().toNanos());
   }
 
+  /** A request is in progress and fully read: no client-side deadline until the connection is idle again. */
   private void cancelTimer() {
+    phase = BUSY;
+  }
+
+  private void ensureTimer(long delayNanos) {
+    if (timer != null && timer.getDelay(TimeUnit.NANOSECONDS) <= delayNanos) {
+      return;
+    }
+    if (timer != null) {
+      timer.cancel(false);
+    }
+    timer = ctx.executor().schedule(this::onTimer, delayNanos, TimeUnit.NANOSECONDS);
+  }
+
+  private void onTimer() {
+    timer = null;
+    if (phase == BUSY || !ctx.channel().isActive()) {
+      return;
+    }
+    long left = deadline - ctx.executor().ticker().nanoTime();
+    if (left > 0) {
+      timer = ctx.executor().schedule(this::onTimer, left, TimeUnit.NANOSECONDS);
+      return;
+    }
+    if (phase == IDLE) {
+      if (current == null && pipelined.isEmpty()) {
+        log.debug("{} idle for {}: closing", ctx.channel(), settings.idleTimeout());
+        ctx.close();
+      }
+    } else if (current != null && !current.requestComplete) {
+      Exchange ex = current;
+      ex.requestComplete = true;
+      ex.fail(ProxyError.REQUEST_TIMEOUT, "Request not received within " + settings.requestReadTimeout().toMillis()
+          + " ms (sluice_settings.request_read_timeout).", true);
+    }
+  }
+
+  private void stopTimer() {
+    phase = BUSY;
     if (timer != null) {
       timer.cancel(false);
       timer = null;
@@ -268,7 +306,7 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    cancelTimer();
+    stopTimer();
     HttpObject o;
     while ((o = pipelined.poll()) != null) {
       ReferenceCountUtil.release(o);

@@ -45,6 +45,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   private Exchange active;
   private UpstreamHandler upstream;
   private ScheduledFuture<?> ttfbTimer;
+  private long ttfbDeadline;
+  private long ttfbMillis;
   private int staleRetries;
 
   UpstreamRelay(GatewayContext gw) {
@@ -122,19 +124,40 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     armTtfbTimer(ex, h);
   }
 
+  /**
+   * Arms the first-byte deadline. One timer per client connection is kept and re-armed lazily: when it fires early
+   * (the deadline moved on with a later request) it schedules itself for the remainder, so a keep-alive connection
+   * does not pay a schedule and a cancel on the event loop's timer queue for every request.
+   */
   private void armTtfbTimer(Exchange ex, UpstreamHandler h) {
-    cancelTimer();
     Duration t = ex.deployment.timeout() != null ? ex.deployment.timeout() : gw.defaultTimeout();
-    long ms = t.toMillis();
-    ttfbTimer = ctx.executor().schedule(() -> {
-      if (upstream == h && !h.responseStarted) {
-        detach(h, false);
-        active = null;
-        ex.fail(ProxyError.UPSTREAM_TIMEOUT, "Replica " + ex.deployment.id() + " of model " + ex.model
-            + " sent no response within " + ms + " ms (the deployment's timeout, else router_settings.timeout, "
-            + "else litellm_settings.request_timeout).");
-      }
-    }, ms, TimeUnit.MILLISECONDS);
+    ttfbMillis = t.toMillis();
+    ttfbDeadline = ctx.executor().ticker().nanoTime() + t.toNanos();
+    if (ttfbTimer == null) {
+      ttfbTimer = ctx.executor().schedule(this::onTtfbTimer, t.toNanos(), TimeUnit.NANOSECONDS);
+    } else if (ttfbTimer.getDelay(TimeUnit.NANOSECONDS) > t.toNanos()) {
+      ttfbTimer.cancel(false); // a shorter deadline than the pending check: check sooner
+      ttfbTimer = ctx.executor().schedule(this::onTtfbTimer, t.toNanos(), TimeUnit.NANOSECONDS);
+    }
+  }
+
+  private void onTtfbTimer() {
+    ttfbTimer = null;
+    UpstreamHandler h = upstream;
+    Exchange ex = active;
+    if (h == null || ex == null || h.responseStarted) {
+      return; // nothing waits for a first byte; the next request arms a new timer
+    }
+    long left = ttfbDeadline - ctx.executor().ticker().nanoTime();
+    if (left > 0) {
+      ttfbTimer = ctx.executor().schedule(this::onTtfbTimer, left, TimeUnit.NANOSECONDS);
+      return;
+    }
+    detach(h, false);
+    active = null;
+    ex.fail(ProxyError.UPSTREAM_TIMEOUT, "Replica " + ex.deployment.id() + " of model " + ex.model
+        + " sent no response within " + ttfbMillis + " ms (the deployment's timeout, else router_settings.timeout, "
+        + "else litellm_settings.request_timeout).");
   }
 
   private void cancelTimer() {
@@ -146,13 +169,11 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
 
   /** The replica's response head is about to go to the client: no retry from here on. */
   void responseStarted(Exchange ex, UpstreamHandler h) {
-    cancelTimer();
-    ex.releaseBody();
+    ex.releaseBody(); // no retry from here on; the lazy first-byte timer sees responseStarted and stands down
   }
 
   /** The response is complete. */
   void upstreamDone(Exchange ex, UpstreamHandler h, boolean reusable) {
-    cancelTimer();
     detach(h, reusable);
     if (active == ex) {
       active = null;
@@ -173,7 +194,6 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       acquire(ex);
       return;
     }
-    cancelTimer();
     if (active == ex) {
       active = null;
     }

@@ -40,7 +40,12 @@ public final class Deployment {
     literal[0] = '"';
     System.arraycopy(quoted, 0, literal, 1, quoted.length);
     literal[literal.length - 1] = '"';
-    this.upstreamModelJson = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(literal).asReadOnly());
+    // Direct, so a spliced body is all-direct and goes out with writev (a heap component would make the native
+    // transport copy the whole body). JDK-owned memory, freed by the GC with this deployment: registries are
+    // swapped without an explicit release.
+    java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(literal.length).put(literal);
+    direct.flip();
+    this.upstreamModelJson = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(direct).asReadOnly());
     this.weight = config.weight() != null ? config.weight() : 0;
   }
 

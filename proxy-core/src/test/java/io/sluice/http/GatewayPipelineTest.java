@@ -220,6 +220,33 @@ class GatewayPipelineTest {
   }
 
   @Test
+  void slowRequestIs408AndClosesWhileAKeepAliveConnectionIsServedAcrossManyRequests() {
+    String partial = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n" + bearer(MASTER)
+        + "\r\n{\"model\":";
+    assertThat(exchange(partial)).isEmpty();
+    ch.advanceTimeBy(59, java.util.concurrent.TimeUnit.SECONDS);
+    ch.runScheduledPendingTasks();
+    assertThat(drain()).as("not yet: request_read_timeout is 60 s").isEmpty();
+    ch.advanceTimeBy(2, java.util.concurrent.TimeUnit.SECONDS);
+    ch.runScheduledPendingTasks();
+    assertThat(drain()).startsWith("HTTP/1.1 408").contains("request_read_timeout").contains("connection: close");
+    assertThat(ch.isOpen()).isFalse();
+  }
+
+  @Test
+  void idleKeepAliveConnectionIsClosedAfterIdleTimeoutButNotBefore() {
+    for (int i = 0; i < 3; i++) {
+      assertThat(exchange(get("/health/liveness"))).startsWith("HTTP/1.1 200");
+      ch.advanceTimeBy(70, java.util.concurrent.TimeUnit.SECONDS);
+      ch.runScheduledPendingTasks();
+      assertThat(ch.isOpen()).as("activity every 70 s keeps a 75 s idle timeout from firing").isTrue();
+    }
+    ch.advanceTimeBy(6, java.util.concurrent.TimeUnit.SECONDS);
+    ch.runScheduledPendingTasks();
+    assertThat(ch.isOpen()).as("75 s after the last response").isFalse();
+  }
+
+  @Test
   void requestIdIsPropagatedOrGenerated() {
     assertThat(exchange(get("/health/liveness", "X-Request-Id: my-trace-1\r\n"))).contains("x-request-id: my-trace-1");
     assertThat(exchange(get("/health/liveness"))).containsPattern("x-request-id: [0-9a-f]{32}");
