@@ -89,6 +89,11 @@ final class RawHttp implements AutoCloseable {
     if (status[0] == 100) {
       return read();
     }
+    return readBody(status[0], h);
+  }
+
+  /** Reads the body of a response whose head {@link #readHead} already consumed. */
+  Response readBody(int status, Map<String, String> h) throws IOException {
     ByteArrayOutputStream body = new ByteArrayOutputStream();
     List<Long> times = new ArrayList<>();
     List<String> chunks = new ArrayList<>();
@@ -110,7 +115,7 @@ final class RawHttp implements AutoCloseable {
     } else if (h.containsKey("content-length")) {
       body.write(in.readNBytes(Integer.parseInt(h.get("content-length"))));
     }
-    return new Response(status[0], h, body.toByteArray(), times, chunks, chunked);
+    return new Response(status, h, body.toByteArray(), times, chunks, chunked);
   }
 
   String line() throws IOException {

@@ -322,6 +322,37 @@ class RelayTest {
   }
 
   @Test
+  void upstreamPoolIsBoundedAndAWaiterGivesUpWith503() throws Exception {
+    ServerSettings tight = new ServerSettings(8192, 16384, Duration.ofSeconds(60), Duration.ofSeconds(75),
+        Duration.ofMillis(300), Duration.ofSeconds(4), 1, 1);
+    SluiceConfig cfg = new SluiceConfig(null, List.of(new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED,
+        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "a")),
+        GeneralSettings.defaults(), RouterSettings.defaults(), LitellmSettings.defaults(), tight);
+    fake.faults().interTokenDelay(Duration.ofMillis(50));
+    try (SluiceServer one = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER),
+        false, io.sluice.auth.KeyStore.NONE, true));
+        RawHttp holder = new RawHttp(one.port()); RawHttp waiter = new RawHttp(one.port())) {
+      holder.send("POST", "/v1/chat/completions", chat("llama", true), "Authorization: Bearer " + MASTER,
+          "x-fake-tokens: 20");
+      int[] st = new int[1];
+      java.util.Map<String, String> head = holder.readHead(st); // the only connection to the replica is now busy
+      long t0 = System.nanoTime();
+      RawHttp.Response refused = waiter.exchange("POST", "/v1/chat/completions", chat("llama", false),
+          "Authorization: Bearer " + MASTER);
+      long waitedMs = (System.nanoTime() - t0) / 1_000_000;
+      assertThat(refused.status()).isEqualTo(503);
+      assertThat(refused.bodyText()).contains("is at its connection limit").contains("\"code\":\"503\"");
+      assertThat(waitedMs).as("waited for a connection up to connect_timeout").isBetween(250L, 2000L);
+      assertThat(holder.readBody(st[0], head).events()).last().as("the first stream completes normally")
+          .isEqualTo("data: [DONE]");
+      fake.faults().interTokenDelay(Duration.ZERO);
+      assertThat(waiter.exchange("POST", "/v1/chat/completions", chat("llama", false),
+          "Authorization: Bearer " + MASTER).status()).as("the released connection serves the next request")
+          .isEqualTo(200);
+    }
+  }
+
+  @Test
   void pipelinedRequestsGetTheirResponsesInOrder() throws IOException {
     try (RawHttp via = new RawHttp(sluice.port())) {
       via.send("POST", "/v1/chat/completions", chat("llama", true), "Authorization: Bearer " + MASTER,
