@@ -60,14 +60,15 @@ public final class ConfigLoader {
       "background_health_checks", "health_check_interval", "health_check_details",
       "require_auth_for_metrics_endpoint", "alerting", "proxy_batch_write_at", "disable_spend_logs",
       "database_connection_pool_limit", "max_response_size_mb");
-  private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout");
-  private static final Set<String> ROUTER_LATER = Set.of("num_retries", "allowed_fails", "cooldown_time",
-      "retry_policy", "fallbacks", "disable_cooldowns", "redis_host", "redis_port", "redis_password",
+  private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout", "num_retries", "allowed_fails",
+      "cooldown_time", "fallbacks");
+  private static final Set<String> ROUTER_LATER = Set.of(
+      "retry_policy", "disable_cooldowns", "redis_host", "redis_port", "redis_password",
       "stream_timeout", "enable_pre_call_checks", "model_group_alias");
   private static final Set<String> STRATEGIES = Set.of("simple-shuffle", "least-busy", "usage-based-routing",
       "usage-based-routing-v2", "latency-based-routing", "cost-based-routing", "vllm-load");
-  private static final Set<String> LITELLM = Set.of("request_timeout");
-  private static final Set<String> LITELLM_LATER = Set.of("drop_params", "num_retries", "fallbacks", "cache",
+  private static final Set<String> LITELLM = Set.of("request_timeout", "num_retries", "fallbacks");
+  private static final Set<String> LITELLM_LATER = Set.of("drop_params", "cache",
       "cache_params", "forward_llm_provider_auth_headers", "set_verbose", "json_logs", "success_callback",
       "failure_callback", "callbacks", "key_generation_settings", "context_window_fallbacks", "telemetry");
   private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
@@ -124,7 +125,8 @@ public final class ConfigLoader {
     object(root, "(top level)");
     report(root, "", TOP, Set.of());
     List<DeploymentConfig> models = modelList(root.get("model_list"));
-    return new SluiceConfig(source, models, general(root.get("general_settings")), router(root.get("router_settings")),
+    return new SluiceConfig(source, models, general(root.get("general_settings")),
+        router(root.get("router_settings"), root.get("litellm_settings"), models),
         litellm(root.get("litellm_settings")), server(root.get("sluice_settings")));
   }
 
@@ -278,14 +280,17 @@ public final class ConfigLoader {
     return new GeneralSettings(master, header, max);
   }
 
-  private RouterSettings router(JsonNode r) {
-    if (absent(r)) {
-      return RouterSettings.defaults();
-    }
+  /**
+   * {@code router_settings}; {@code num_retries} and {@code fallbacks} may also come from {@code litellm_settings}
+   * (LiteLLM's router falls back to the module-level settings), the router's value winning.
+   */
+  private RouterSettings router(JsonNode r, JsonNode litellm, List<DeploymentConfig> models) {
     String at = "router_settings";
-    object(r, at);
-    report(r, at + ".", ROUTER, ROUTER_LATER);
-    String strategy = optionalString(r, "routing_strategy", at);
+    JsonNode rs = absent(r) ? YAML.createObjectNode() : r;
+    object(rs, at);
+    report(rs, at + ".", ROUTER, ROUTER_LATER);
+    JsonNode ls = absent(litellm) || !litellm.isObject() ? YAML.createObjectNode() : litellm;
+    String strategy = optionalString(rs, "routing_strategy", at);
     if (strategy == null) {
       strategy = "simple-shuffle";
     } else if (!STRATEGIES.contains(strategy)) {
@@ -294,7 +299,67 @@ public final class ConfigLoader {
     } else if (!strategy.equals("simple-shuffle")) {
       log.warn("{}: {}.routing_strategy: {} is not implemented yet; using simple-shuffle", file, at, strategy);
     }
-    return new RouterSettings(strategy, seconds(r, "timeout", at));
+    Integer retries = nonNegativeInt(rs, "num_retries", at);
+    if (retries == null) {
+      retries = nonNegativeInt(ls, "num_retries", "litellm_settings");
+    }
+    Integer allowed = nonNegativeInt(rs, "allowed_fails", at);
+    if (allowed != null && allowed < 1) {
+      throw fail(at + ".allowed_fails", "0 (expected: >= 1)");
+    }
+    Duration cooldown = seconds(rs, "cooldown_time", at);
+    JsonNode fb = rs.get("fallbacks");
+    String fbAt = at + ".fallbacks";
+    if (absent(fb)) {
+      fb = ls.get("fallbacks");
+      fbAt = "litellm_settings.fallbacks";
+    }
+    return new RouterSettings(strategy, seconds(rs, "timeout", at),
+        retries == null ? RouterSettings.DEFAULT_NUM_RETRIES : retries,
+        allowed == null ? RouterSettings.DEFAULT_ALLOWED_FAILS : allowed,
+        cooldown == null ? RouterSettings.DEFAULT_COOLDOWN : cooldown, fallbacks(fb, fbAt, models));
+  }
+
+  /** {@code [{"group-a": ["group-b", …]}, …]}, LiteLLM's shape; every group must exist. */
+  private Map<String, List<String>> fallbacks(JsonNode fb, String at, List<DeploymentConfig> models) {
+    if (absent(fb)) {
+      return Map.of();
+    }
+    if (!fb.isArray()) {
+      throw fail(at, "expected a list like [{\"group-a\": [\"group-b\"]}], found " + kind(fb));
+    }
+    Set<String> groups = new java.util.HashSet<>();
+    for (DeploymentConfig d : models) {
+      groups.add(d.modelName());
+    }
+    Map<String, List<String>> out = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < fb.size(); i++) {
+      JsonNode e = fb.get(i);
+      String ai = at + "[" + i + "]";
+      object(e, ai);
+      Iterator<Map.Entry<String, JsonNode>> it = e.fields();
+      while (it.hasNext()) {
+        Map.Entry<String, JsonNode> kv = it.next();
+        String from = kv.getKey();
+        if (!groups.contains(from)) {
+          throw fail(ai + "." + from, "no model group named \"" + from + "\" in model_list");
+        }
+        JsonNode to = kv.getValue();
+        if (!to.isArray()) {
+          throw fail(ai + "." + from, "expected a list of model groups, found " + kind(to));
+        }
+        List<String> targets = new ArrayList<>();
+        for (int j = 0; j < to.size(); j++) {
+          JsonNode g = to.get(j);
+          if (!g.isTextual() || !groups.contains(g.asText())) {
+            throw fail(ai + "." + from + "[" + j + "]", show(g) + " is not a model group in model_list");
+          }
+          targets.add(g.asText());
+        }
+        out.put(from, List.copyOf(targets));
+      }
+    }
+    return out;
   }
 
   private LitellmSettings litellm(JsonNode l) {

@@ -1,15 +1,39 @@
 package io.sluice.config;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 /**
- * {@code router_settings}: the subset Sluice reads now.
+ * {@code router_settings}: the subset Sluice reads.
  *
  * @param routingStrategy {@code routing_strategy}; only {@code simple-shuffle} so far
  * @param timeout         {@code timeout} (seconds) or null
+ * @param numRetries      {@code num_retries}: attempts on other replicas of the group after the first fails before
+ *                        any response byte (default 2, LiteLLM's)
+ * @param allowedFails    {@code allowed_fails}: failures within a minute that cool a replica down (default 3)
+ * @param cooldownTime    {@code cooldown_time}: how long a cooled replica gets no traffic (default 5 s)
+ * @param fallbacks       {@code fallbacks}: model group → groups to try, in order, when it has no healthy replica
+ *                        or exhausted its retries
  */
-public record RouterSettings(String routingStrategy, Duration timeout) {
+public record RouterSettings(String routingStrategy, Duration timeout, int numRetries, int allowedFails,
+    Duration cooldownTime, Map<String, List<String>> fallbacks) {
+  public static final int DEFAULT_NUM_RETRIES = 2;
+  public static final int DEFAULT_ALLOWED_FAILS = 3;
+  public static final Duration DEFAULT_COOLDOWN = Duration.ofSeconds(5);
+
+  public RouterSettings {
+    if (numRetries < 0) {
+      throw new IllegalArgumentException("num_retries: " + numRetries + " (expected: >= 0)");
+    }
+    if (allowedFails < 1) {
+      throw new IllegalArgumentException("allowed_fails: " + allowedFails + " (expected: >= 1)");
+    }
+    fallbacks = Map.copyOf(fallbacks);
+  }
+
   public static RouterSettings defaults() {
-    return new RouterSettings("simple-shuffle", null);
+    return new RouterSettings("simple-shuffle", null, DEFAULT_NUM_RETRIES, DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN,
+        Map.of());
   }
 }

@@ -113,33 +113,36 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
           + ". Call `/v1/models` to view available models for your key.");
       return;
     }
-    Deployment d = group.choose();
     ex.model = model;
     ex.stream = s.stream();
-    ex.deployment = d;
-    ex.body = model.equals(d.upstreamModel()) ? b : splice(ctx, b, s.modelStart(), s.modelEnd(), d);
+    ex.group = group;
+    ex.body = b;
+    ex.modelStart = (int) s.modelStart();
+    ex.modelEnd = (int) s.modelEnd();
     ctx.fireChannelRead(ex);
   }
 
   /**
-   * Replaces bytes [start, end) of {@code body} — the {@code model} string literal — with the deployment's upstream
-   * model literal, without copying: the result is a composite of two slices of the original and the shared literal.
-   * Takes ownership of {@code body}; the caller owns the result.
+   * The body to send to {@code d}: the original when the replica's model name is what the client sent, else the
+   * original with bytes [modelStart, modelEnd) — the {@code model} string literal — replaced by the replica's,
+   * without copying: a composite of two retained slices of the original and the deployment's shared literal.
+   * Borrows {@code ex.body}; the caller owns the result.
    */
-  private static ByteBuf splice(ChannelHandlerContext ctx, ByteBuf body, long start, long end, Deployment d) {
+  static ByteBuf bodyFor(ChannelHandlerContext ctx, Exchange ex, Deployment d) {
+    ByteBuf body = ex.body;
+    if (ex.model.equals(d.upstreamModel())) {
+      return body.retainedDuplicate();
+    }
     int ri = body.readerIndex();
-    int s = (int) start;
-    int e = (int) end;
     CompositeByteBuf out = ctx.alloc().compositeBuffer(3);
-    if (s > 0) {
-      out.addComponent(true, body.retainedSlice(ri, s));
+    if (ex.modelStart > 0) {
+      out.addComponent(true, body.retainedSlice(ri, ex.modelStart));
     }
     out.addComponent(true, d.upstreamModelJson());
-    int tail = body.readableBytes() - e;
+    int tail = body.readableBytes() - ex.modelEnd;
     if (tail > 0) {
-      out.addComponent(true, body.retainedSlice(ri + e, tail));
+      out.addComponent(true, body.retainedSlice(ri + ex.modelEnd, tail));
     }
-    body.release();
     return out;
   }
 

@@ -63,9 +63,15 @@ final class Exchange {
   // Set by the body step.
   String model;
   boolean stream;
+  /** The model group serving the request now (the requested one, or a fallback). */
+  io.sluice.routing.ModelGroup group;
+  /** The deployment of the current attempt. */
   Deployment deployment;
-  /** The request body (spliced), owned by this exchange until {@link #releaseBody()}. */
+  /** The request body as the client sent it, owned by this exchange until {@link #releaseBody()}. */
   ByteBuf body;
+  /** Where the body's top-level {@code model} string literal sits, quotes included. */
+  int modelStart;
+  int modelEnd;
 
   Exchange(ClientConnection conn, HttpRequest request, Route route, String path, String query, String requestId,
       CompletionListener listener) {
@@ -123,6 +129,11 @@ final class Exchange {
 
   /** Replies with a complete response built by Sluice (health, models, errors). Takes ownership of {@code body}. */
   void reply(HttpResponseStatus status, ByteBuf body, boolean close) {
+    reply(status, body, close, 0);
+  }
+
+  /** As {@link #reply(HttpResponseStatus, ByteBuf, boolean)}, with {@code Retry-After} when above zero. */
+  void reply(HttpResponseStatus status, ByteBuf body, boolean close, long retryAfterSeconds) {
     if (responseStarted || !conn.channel.isActive()) {
       body.release();
       if (!responseComplete) {
@@ -136,6 +147,9 @@ final class Exchange {
     h.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
     h.setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
     h.set(X_REQUEST_ID, requestId);
+    if (retryAfterSeconds > 0) {
+      h.set(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
+    }
     // A reply before the body was read: with Expect: 100-continue the client may never send that body, so the
     // connection's framing is unknown; close (RFC 9110 §10.1.1). Otherwise the guard discards the rest and the
     // connection is kept.
@@ -152,12 +166,16 @@ final class Exchange {
    * response started: the connection is closed, the only honest signal left.
    */
   void fail(ProxyError error, String message, boolean close) {
+    fail(error, message, close, 0);
+  }
+
+  void fail(ProxyError error, String message, boolean close, long retryAfterSeconds) {
     if (responseComplete) {
       return;
     }
     log.debug("[{}] {} {} → {} {}", requestId, request.method(), path, error.status().code(), message);
     if (!responseStarted) {
-      reply(error.status(), error.json(conn.channel.alloc(), message), close);
+      reply(error.status(), error.json(conn.channel.alloc(), message), close, retryAfterSeconds);
     } else if (sseResponse && conn.channel.isActive()) {
       conn.channel.write(new DefaultHttpContent(error.sseEvents(conn.channel.alloc(), message)),
           conn.channel.voidPromise());

@@ -15,6 +15,8 @@ import java.util.Objects;
  * @param defaultTimeout      time to first upstream response byte when the deployment sets none
  *                            ({@code router_settings.timeout}, else {@code litellm_settings.request_timeout})
  * @param version             Sluice's version, for readiness
+ * @param numRetries          {@code router_settings.num_retries}
+ * @param cooldown            {@code router_settings.cooldown_time}, for messages
  */
 public record GatewayContext(
     ServerSettings server,
@@ -23,7 +25,9 @@ public record GatewayContext(
     Authenticator authenticator,
     RegistryHolder registry,
     UpstreamPools pools,
-    String version) {
+    String version,
+    int numRetries,
+    Duration cooldown) {
 
   public GatewayContext {
     Objects.requireNonNull(server);

@@ -54,11 +54,10 @@ final class HeaderRules {
   /**
    * Prepares a client request's headers to go to a replica: hop-by-hop removed, the proxy credential removed (the
    * header auth recorded, and {@code Authorization} and {@code x-litellm-api-key} in any case), client provider
-   * keys removed, {@code Expect} removed (the body was already read), {@code Host} set to the replica, the
-   * replica's own key set as {@code Authorization: Bearer} when it has one, and the request id set.
+   * keys removed, {@code Expect} removed (the body was already read), and the request id set. {@code Host},
+   * {@code Authorization} (the replica's own key) and {@code Content-Length} are set per attempt by the relay.
    */
-  static void toUpstream(HttpHeaders h, AsciiString credentialHeader, AsciiString hostHeader,
-      AsciiString authorization, String requestId) {
+  static void toUpstream(HttpHeaders h, AsciiString credentialHeader, String requestId) {
     removeHopByHop(h);
     if (credentialHeader != null) {
       h.remove(credentialHeader);
@@ -69,10 +68,6 @@ final class HeaderRules {
     h.remove(API_KEY);
     h.remove(HttpHeaderNames.EXPECT);
     h.remove(HttpHeaderNames.TRANSFER_ENCODING);
-    h.set(HttpHeaderNames.HOST, hostHeader);
-    if (authorization != null) {
-      h.set(HttpHeaderNames.AUTHORIZATION, authorization);
-    }
     h.set(Exchange.X_REQUEST_ID, requestId);
   }
 }

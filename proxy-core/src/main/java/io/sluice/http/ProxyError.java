@@ -26,6 +26,7 @@ public enum ProxyError {
   UPSTREAM_UNREACHABLE(HttpResponseStatus.BAD_GATEWAY, "api_connection_error"),
   UPSTREAM_BROKEN(HttpResponseStatus.BAD_GATEWAY, "api_connection_error"),
   UPSTREAM_POOL_EXHAUSTED(HttpResponseStatus.SERVICE_UNAVAILABLE, "api_connection_error"),
+  NO_HEALTHY_DEPLOYMENT(HttpResponseStatus.TOO_MANY_REQUESTS, "no_healthy_deployment"),
   UPSTREAM_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout_error");
 
   private final HttpResponseStatus status;

@@ -33,6 +33,9 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
   private boolean skipToEnd;
   boolean requestWritten;
   boolean responseStarted;
+  /** When this connection last went idle in the pool ({@link System#nanoTime()}), and how long it was idle. */
+  private long idleSince;
+  long idleBeforeBind;
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
@@ -46,11 +49,13 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     this.skipToEnd = false;
     this.requestWritten = false;
     this.responseStarted = false;
+    this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
   }
 
   void unbind() {
     relay = null;
     exchange = null;
+    idleSince = System.nanoTime();
   }
 
   boolean bound() {
@@ -75,6 +80,10 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
           && res.status().code() != 101) {
         skipToEnd = true; // 1xx: not for the client (we sent no Expect); its end marker follows
         ReferenceCountUtil.release(msg);
+        return;
+      }
+      if (res.status().code() >= 500 && relay.retryOnServerError(ex, this, res.status().code())) {
+        ReferenceCountUtil.release(msg); // dropped: the relay closed this connection and routes the request anew
         return;
       }
       responseStarted = true;

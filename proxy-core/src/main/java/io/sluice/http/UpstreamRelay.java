@@ -11,7 +11,12 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.sluice.routing.Deployment;
+import io.sluice.routing.DeploymentRegistry;
+import io.sluice.routing.ModelGroup;
+import java.util.ArrayList;
+import java.util.List;
 import io.sluice.upstream.PoolExhaustedException;
 import io.sluice.upstream.UpstreamPools;
 import java.time.Duration;
@@ -39,6 +44,7 @@ import org.slf4j.LoggerFactory;
 final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(UpstreamRelay.class);
   private static final int MAX_STALE_RETRIES = 2;
+  private static final long STALE_AFTER_IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   private final GatewayContext gw;
   private ChannelHandlerContext ctx;
@@ -48,6 +54,12 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   private long ttfbDeadline;
   private long ttfbMillis;
   private int staleRetries;
+  // Routing state of the active exchange (exchanges run one at a time per connection).
+  private final List<Deployment> tried = new ArrayList<>(4);
+  private int groupAttempts;
+  private int fallbackIndex;
+  private ProxyError lastError;
+  private String lastMessage;
 
   UpstreamRelay(GatewayContext gw) {
     this.gw = gw;
@@ -70,13 +82,127 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   private void start(Exchange ex) {
     active = ex;
     staleRetries = 0;
-    Deployment d = ex.deployment;
+    tried.clear();
+    groupAttempts = 0;
+    fallbackIndex = 0;
+    lastError = null;
+    lastMessage = null;
     HttpRequest req = ex.request;
     req.setProtocolVersion(HttpVersion.HTTP_1_1);
+    HeaderRules.toUpstream(req.headers(), ex.credentialHeader, ex.requestId);
+    route(ex);
+  }
+
+  /**
+   * Sends {@code ex} to the next deployment: a replica of the current group that is not cooling down and was not
+   * tried yet, while the group's attempts stay within {@code 1 + num_retries}; then the groups of
+   * {@code router_settings.fallbacks}, in order. With none left: the last attempt's error, or — when no attempt could
+   * be made because every replica is cooling down — 429 with {@code Retry-After} (LiteLLM's behaviour).
+   */
+  private void route(Exchange ex) {
+    long now = System.nanoTime();
+    DeploymentRegistry registry = gw.registry().get();
+    while (true) {
+      Deployment d = groupAttempts <= gw.numRetries() ? ex.group.choose(tried, now) : null;
+      if (d != null) {
+        send(ex, d);
+        return;
+      }
+      List<String> fallbacks = registry.fallbacks(ex.model);
+      if (fallbackIndex < fallbacks.size()) {
+        ModelGroup next = registry.group(fallbacks.get(fallbackIndex++));
+        if (next != null) {
+          log.debug("[{}] model group {} cannot serve: falling back to {}", ex.requestId, ex.group.name(), next.name());
+          ex.group = next;
+          groupAttempts = 0;
+        }
+        continue;
+      }
+      active = null;
+      if (lastError != null) {
+        ex.fail(lastError, lastMessage);
+      } else {
+        ModelGroup requested = registry.group(ex.model);
+        long wait = requested == null ? 0 : requested.nanosUntilAvailable(now);
+        long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(wait + 999_999_999L));
+        ex.fail(ProxyError.NO_HEALTHY_DEPLOYMENT, "No healthy deployment available for model " + ex.model
+            + ": every replica is cooling down after failures. Try again in " + seconds + " s.", false, seconds);
+      }
+      return;
+    }
+  }
+
+  private void send(Exchange ex, Deployment d) {
+    tried.add(d);
+    groupAttempts++;
+    ex.deployment = d;
+    HttpRequest req = ex.request;
     req.setUri(d.basePath() + ex.route.upstreamSuffix + ex.query);
-    HeaderRules.toUpstream(req.headers(), ex.credentialHeader, d.hostHeader(), d.authorization(), ex.requestId);
-    req.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, ex.body.readableBytes());
+    HttpHeaders h = req.headers();
+    h.set(HttpHeaderNames.HOST, d.hostHeader());
+    if (d.authorization() != null) {
+      h.set(HttpHeaderNames.AUTHORIZATION, d.authorization());
+    } else {
+      h.remove(HttpHeaderNames.AUTHORIZATION);
+    }
+    int length = ex.body.readableBytes();
+    if (!ex.model.equals(d.upstreamModel())) {
+      length += d.upstreamModelJson().readableBytes() - (ex.modelEnd - ex.modelStart);
+    }
+    h.setInt(HttpHeaderNames.CONTENT_LENGTH, length);
     acquire(ex);
+  }
+
+  /**
+   * An attempt failed before any response byte reached the client: count it against the replica when it is the
+   * replica's fault, and route again (another replica, a fallback group, or the final error).
+   */
+  private void attemptFailed(Exchange ex, ProxyError error, String message, boolean replicaFault) {
+    if (replicaFault && ex.deployment.health().failure(System.nanoTime())) {
+      log.warn("replica {} of model {} cooling down for {} after repeated failures (last: {})", ex.deployment.id(),
+          ex.deployment.modelGroup(), gw.cooldown(), message);
+    }
+    lastError = error;
+    lastMessage = message;
+    if (active == ex && ctx.channel().isActive() && !ex.responseComplete()) {
+      route(ex);
+    }
+  }
+
+  /** Whether a failed attempt of {@code ex} would be retried somewhere (without changing any state). */
+  boolean hasAlternative(Exchange ex) {
+    long now = System.nanoTime();
+    if (groupAttempts <= gw.numRetries() && ex.group.choose(tried, now) != null) {
+      return true;
+    }
+    DeploymentRegistry registry = gw.registry().get();
+    List<String> fallbacks = registry.fallbacks(ex.model);
+    for (int i = fallbackIndex; i < fallbacks.size(); i++) {
+      ModelGroup g = registry.group(fallbacks.get(i));
+      if (g != null && g.choose(tried, now) != null) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The replica answered with a 5xx head. Counted against it; when another attempt is possible the response is
+   * dropped (the connection closed, nothing reached the client) and the request goes elsewhere. Returns true when
+   * it did so, false when the caller should relay the response as the replica sent it.
+   */
+  boolean retryOnServerError(Exchange ex, UpstreamHandler h, int status) {
+    if (upstream != h) {
+      return false;
+    }
+    if (!hasAlternative(ex)) {
+      ex.deployment.health().failure(System.nanoTime());
+      return false;
+    }
+    detach(h, false);
+    attemptFailed(ex, ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model "
+        + ex.deployment.modelGroup() + " answered " + status + ".", true);
+    return true;
   }
 
   private void acquire(Exchange ex) {
@@ -96,14 +222,15 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       return;
     }
     if (!f.isSuccess()) {
-      active = null;
       Throwable cause = f.cause();
       if (cause instanceof PoolExhaustedException) {
-        ex.fail(ProxyError.UPSTREAM_POOL_EXHAUSTED, "Replica " + ex.deployment.id() + " of model " + ex.model
-            + " is at its connection limit: " + cause.getMessage() + ". Retry later.");
+        attemptFailed(ex, ProxyError.UPSTREAM_POOL_EXHAUSTED, "Replica " + ex.deployment.id() + " of model "
+            + ex.deployment.modelGroup() + " is at its connection limit: " + cause.getMessage() + ". Retry later.",
+            false);
       } else {
-        ex.fail(ProxyError.UPSTREAM_UNREACHABLE, "Replica " + ex.deployment.id() + " of model " + ex.model
-            + " is unreachable: " + cause.getClass().getSimpleName() + ": " + cause.getMessage());
+        attemptFailed(ex, ProxyError.UPSTREAM_UNREACHABLE, "Replica " + ex.deployment.id() + " of model "
+            + ex.deployment.modelGroup() + " is unreachable: " + cause.getClass().getSimpleName() + ": "
+            + cause.getMessage(), true);
       }
       return;
     }
@@ -113,7 +240,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     h.bind(this, ex);
     ch.config().setAutoRead(ctx.channel().isWritable());
     ch.write(ex.request, ch.voidPromise());
-    ch.writeAndFlush(new DefaultLastHttpContent(ex.body.retainedDuplicate())).addListener(
+    ch.writeAndFlush(new DefaultLastHttpContent(BodyInspector.bodyFor(ctx, ex, ex.deployment))).addListener(
         (ChannelFutureListener) wf -> {
           if (wf.isSuccess()) {
             h.requestWritten = true;
@@ -154,10 +281,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       return;
     }
     detach(h, false);
-    active = null;
-    ex.fail(ProxyError.UPSTREAM_TIMEOUT, "Replica " + ex.deployment.id() + " of model " + ex.model
-        + " sent no response within " + ttfbMillis + " ms (the deployment's timeout, else router_settings.timeout, "
-        + "else litellm_settings.request_timeout).");
+    attemptFailed(ex, ProxyError.UPSTREAM_TIMEOUT, "Replica " + ex.deployment.id() + " of model "
+        + ex.deployment.modelGroup() + " sent no response within " + ttfbMillis + " ms (the deployment's timeout, "
+        + "else router_settings.timeout, else litellm_settings.request_timeout).", true);
   }
 
   private void cancelTimer() {
@@ -186,7 +312,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       return;
     }
     boolean started = h.responseStarted;
-    boolean reused = h.served > 0;
+    // A pooled connection that sat idle and dies before any response byte was most likely closed by the replica's
+    // keep-alive timer meanwhile: the request never reached it. One that was busy a moment ago failed for real.
+    boolean reused = h.served > 0 && h.idleBeforeBind >= STALE_AFTER_IDLE_NANOS;
     detach(h, false);
     if (!started && reused && staleRetries < MAX_STALE_RETRIES && active == ex && ctx.channel().isActive()) {
       staleRetries++;
@@ -194,14 +322,15 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       acquire(ex);
       return;
     }
-    if (active == ex) {
-      active = null;
-    }
     if (!started) {
-      ex.fail(ProxyError.UPSTREAM_UNREACHABLE, "Replica " + ex.deployment.id() + " of model " + ex.model + " "
-          + what + " before responding.");
+      attemptFailed(ex, ProxyError.UPSTREAM_UNREACHABLE, "Replica " + ex.deployment.id() + " of model "
+          + ex.deployment.modelGroup() + " " + what + " before responding.", true);
     } else {
+      if (active == ex) {
+        active = null;
+      }
       log.info("[{}] replica {} {} mid-response", ex.requestId, ex.deployment.id(), what);
+      ex.deployment.health().failure(System.nanoTime());
       ex.fail(ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model " + ex.model + " " + what
           + " mid-response; the response is incomplete.");
     }

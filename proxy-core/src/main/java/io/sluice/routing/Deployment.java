@@ -21,8 +21,16 @@ public final class Deployment {
   private final ByteBuf upstreamModelJson;
   private final double weight;
 
+  private final DeploymentHealth health;
+
   public Deployment(DeploymentConfig config) {
+    this(config, new DeploymentHealth(io.sluice.config.RouterSettings.DEFAULT_ALLOWED_FAILS,
+        io.sluice.config.RouterSettings.DEFAULT_COOLDOWN));
+  }
+
+  public Deployment(DeploymentConfig config, DeploymentHealth health) {
     this.config = config;
+    this.health = health;
     URI base = config.apiBase();
     boolean tls = "https".equalsIgnoreCase(base.getScheme());
     int port = base.getPort() > 0 ? base.getPort() : tls ? 443 : 80;
@@ -98,6 +106,11 @@ public final class Deployment {
 
   double weight() {
     return weight;
+  }
+
+  /** Passive health: failures and cooldown, shared by all event loops. */
+  public DeploymentHealth health() {
+    return health;
   }
 
   @Override

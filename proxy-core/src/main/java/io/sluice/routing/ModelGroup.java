@@ -30,7 +30,7 @@ public final class ModelGroup {
     return deployments;
   }
 
-  /** Picks a deployment; allocation-free. */
+  /** Picks a deployment among all (cooldown ignored); allocation-free. */
   public Deployment choose() {
     int n = deployments.size();
     if (n == 1) {
@@ -47,6 +47,63 @@ public final class ModelGroup {
       }
     }
     return deployments.get(n - 1);
+  }
+
+  /**
+   * Picks a deployment that is not cooling down and not in {@code tried} (may be null), weighted as
+   * {@link #choose()}; null when there is none. Allocation-free.
+   */
+  public Deployment choose(java.util.List<Deployment> tried, long now) {
+    int n = deployments.size();
+    boolean allUsable = true;
+    for (int i = 0; i < n && allUsable; i++) {
+      Deployment d = deployments.get(i);
+      allUsable = !d.health().coolingAt(now) && (tried == null || !tried.contains(d));
+    }
+    if (allUsable) {
+      return choose();
+    }
+    double total = 0;
+    int usable = 0;
+    for (int i = 0; i < n; i++) {
+      Deployment d = deployments.get(i);
+      if (!d.health().coolingAt(now) && (tried == null || !tried.contains(d))) {
+        total += weightOf(i);
+        usable++;
+      }
+    }
+    if (usable == 0) {
+      return null;
+    }
+    ThreadLocalRandom rnd = ThreadLocalRandom.current();
+    double x = total > 0 ? rnd.nextDouble() * total : rnd.nextInt(usable);
+    for (int i = 0; i < n; i++) {
+      Deployment d = deployments.get(i);
+      if (!d.health().coolingAt(now) && (tried == null || !tried.contains(d))) {
+        double w = total > 0 ? weightOf(i) : 1;
+        if (x < w) {
+          return d;
+        }
+        x -= w;
+      }
+    }
+    return null; // only reachable through rounding with all weights zero; treat as none
+  }
+
+  /** Nanoseconds until the first cooling deployment recovers (0 if one is available now). */
+  public long nanosUntilAvailable(long now) {
+    long min = Long.MAX_VALUE;
+    for (Deployment d : deployments) {
+      min = Math.min(min, d.health().remainingNanos(now));
+    }
+    return min;
+  }
+
+  private double weightOf(int i) {
+    if (cumulative == null) {
+      return 1;
+    }
+    return i == 0 ? cumulative[0] : cumulative[i] - cumulative[i - 1];
   }
 
   /** The first of weight, rpm, tpm that any deployment sets decides; null means uniform. */

@@ -150,6 +150,40 @@ class ConfigLoaderTest {
     assertThat(msg).contains("model_list[1].model_info.id").contains("model_list[0]");
   }
 
+  static final String TWO_GROUPS = "model_list:\n"
+      + "  - {model_name: a, litellm_params: {model: openai/a, api_base: 'http://a'}}\n"
+      + "  - {model_name: b, litellm_params: {model: openai/b, api_base: 'http://b'}}\n";
+
+  @Test
+  void routerResilienceSettingsLoadWithLiteLLMsDefaultsAndFallbacks() throws IOException {
+    SluiceConfig d = load(TWO_GROUPS, Map.of());
+    assertThat(d.router().numRetries()).isEqualTo(2);
+    assertThat(d.router().allowedFails()).isEqualTo(3);
+    assertThat(d.router().cooldownTime()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(d.router().fallbacks()).isEmpty();
+    SluiceConfig c = load(TWO_GROUPS + "router_settings: {num_retries: 0, allowed_fails: 1, cooldown_time: 30, "
+        + "fallbacks: [{a: [b]}]}\n", Map.of());
+    assertThat(c.router().numRetries()).isZero();
+    assertThat(c.router().allowedFails()).isEqualTo(1);
+    assertThat(c.router().cooldownTime()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.router().fallbacks()).containsEntry("a", java.util.List.of("b"));
+    SluiceConfig l = load(TWO_GROUPS + "litellm_settings: {num_retries: 5, fallbacks: [{b: [a]}]}\n", Map.of());
+    assertThat(l.router().numRetries()).as("litellm_settings when the router has none").isEqualTo(5);
+    assertThat(l.router().fallbacks()).containsEntry("b", java.util.List.of("a"));
+  }
+
+  @Test
+  void fallbacksMustNameExistingGroups() {
+    assertThat(error(TWO_GROUPS + "router_settings: {fallbacks: [{a: [nope]}]}\n", Map.of()))
+        .contains("router_settings.fallbacks[0].a[0]: \"nope\" is not a model group in model_list");
+    assertThat(error(TWO_GROUPS + "router_settings: {fallbacks: [{zzz: [a]}]}\n", Map.of()))
+        .contains("router_settings.fallbacks[0].zzz: no model group named \"zzz\"");
+    assertThat(error(TWO_GROUPS + "router_settings: {fallbacks: {a: b}}\n", Map.of()))
+        .contains("router_settings.fallbacks: expected a list");
+    assertThat(error(TWO_GROUPS + "router_settings: {allowed_fails: 0}\n", Map.of()))
+        .contains("router_settings.allowed_fails");
+  }
+
   @Test
   void missingEnvironmentVariableNamesPathAndVariable() {
     String msg = error("general_settings: {master_key: os.environ/NOPE_KEY}", Map.of());

@@ -72,7 +72,7 @@ public final class SluiceServer implements AutoCloseable {
     DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(
         new DnsNameResolverBuilder().datagramChannelType(transport.datagramChannel()));
     try {
-      RegistryHolder registry = new RegistryHolder(DeploymentRegistry.of(config.modelList()));
+      RegistryHolder registry = new RegistryHolder(DeploymentRegistry.of(config.modelList(), config.router()));
       UpstreamPools pools = new UpstreamPools(config.server(), transport.clientChannels(), resolver,
           GatewayInitializer.upstreamHandlers());
       Authenticator auth = new Authenticator(o.masterKey(), o.allowUnauthenticated(),
@@ -80,7 +80,8 @@ public final class SluiceServer implements AutoCloseable {
       Duration defaultTimeout = config.router().timeout() != null ? config.router().timeout()
           : config.litellm().requestTimeout();
       GatewayContext gw = new GatewayContext(config.server(), config.general().maxRequestSizeBytes(),
-          defaultTimeout, auth, registry, pools, Version.get());
+          defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
+          config.router().cooldownTime());
       ServerBootstrap b = new ServerBootstrap()
           .group(group)
           .channel(transport.serverChannel())

@@ -1,0 +1,202 @@
+package io.sluice.bench.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.sluice.bench.fake.FakeVllm;
+import io.sluice.config.DeploymentConfig;
+import io.sluice.config.GeneralSettings;
+import io.sluice.config.LitellmSettings;
+import io.sluice.config.Provider;
+import io.sluice.config.RouterSettings;
+import io.sluice.config.Secret;
+import io.sluice.config.ServerSettings;
+import io.sluice.config.SluiceConfig;
+import io.sluice.server.SluiceServer;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two fake replicas behind Sluice: failures before the first response byte are retried on another replica, failing
+ * replicas cool down and recover, fallbacks serve a group that cannot, and nothing is retried after the first byte
+ * (issue 7, passive health and retries).
+ */
+class ResilienceTest {
+  static final String MASTER = "sk-master-SECRET-res";
+  static final String KEY = "replica-key-res";
+  static FakeVllm a;
+  static FakeVllm b;
+  static SluiceServer sluice;
+
+  static DeploymentConfig dep(String group, String model, int port, String id) {
+    return new DeploymentConfig(group, Provider.HOSTED_VLLM, model, URI.create("http://127.0.0.1:" + port + "/v1"),
+        Secret.of(KEY), null, null, null, null, id);
+  }
+
+  @BeforeAll
+  static void start() throws Exception {
+    a = FakeVllm.builder().servedModel("m").apiKey(KEY).tokens(4).start();
+    b = FakeVllm.builder().servedModel("m").apiKey(KEY).tokens(4).start();
+    int dead;
+    try (ServerSocket s = new ServerSocket(0)) {
+      dead = s.getLocalPort();
+    }
+    List<DeploymentConfig> models = List.of(
+        dep("pair", "m", a.port(), "a"), dep("pair", "m", b.port(), "b"),
+        dep("mixed", "m", dead, "mixed-dead"), dep("mixed", "m", b.port(), "mixed-b"),
+        dep("primary", "primary-model", dead, "primary-dead"),
+        dep("backup", "m", b.port(), "backup-b"),
+        dep("lonely", "m", dead, "lonely-dead"));
+    RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 2, Duration.ofSeconds(1),
+        Map.of("primary", List.of("backup")));
+    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), router, LitellmSettings.defaults(),
+        ServerSettings.defaults());
+    sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
+        io.sluice.auth.KeyStore.NONE, true));
+  }
+
+  @AfterAll
+  static void stop() {
+    sluice.close();
+    a.close();
+    b.close();
+  }
+
+  @BeforeEach
+  void reset() {
+    a.faults().reset();
+    b.faults().reset();
+  }
+
+  private static String chat(String model, boolean stream) {
+    return "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+        + (stream ? ",\"stream\":true" : "") + "}";
+  }
+
+  private static RawHttp.Response call(RawHttp c, String model, boolean stream) throws IOException {
+    return c.exchange("POST", "/v1/chat/completions", chat(model, stream), "Authorization: Bearer " + MASTER);
+  }
+
+  private static long requestsTo(FakeVllm f) {
+    return f.requests().stream().filter(r -> r.uri().startsWith("/v1/chat")).count();
+  }
+
+  @Test
+  void aReplicaAnswering503IsRetriedElsewhereCoolsDownAndRecovers() throws Exception {
+    // Let any earlier cooldown of "a" run out first.
+    Thread.sleep(1100);
+    a.clearRequests();
+    a.faults().status(503);
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      for (int i = 0; i < 30; i++) {
+        RawHttp.Response r = call(c, "pair", i % 2 == 0);
+        assertThat(r.status()).as("request %s: the client never sees the failing replica", i).isEqualTo(200);
+        assertThat(r.bodyText()).doesNotContain("error");
+      }
+      assertThat(requestsTo(a)).as("allowed_fails = 2: after two failures \"a\" cools down and gets nothing")
+          .isBetween(1L, 2L);
+      a.faults().reset();
+      long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      long before = requestsTo(a);
+      while (requestsTo(a) == before && System.nanoTime() < deadline) {
+        assertThat(call(c, "pair", false).status()).isEqualTo(200);
+        Thread.sleep(20);
+      }
+      assertThat(requestsTo(a)).as("after cooldown_time (1 s) \"a\" serves again").isGreaterThan(before);
+    }
+  }
+
+  @Test
+  void refusedConnectionsAreRetriedOnAnotherReplica() throws IOException {
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      for (int i = 0; i < 10; i++) {
+        assertThat(call(c, "mixed", i % 2 == 1).status()).isEqualTo(200);
+      }
+    }
+  }
+
+  /** Waits out cooldowns, then makes sure both replicas have just served a request on their pooled connection. */
+  private static void bothFreshlyServing() throws Exception {
+    Thread.sleep(1100);
+    long a0 = requestsTo(a);
+    long b0 = requestsTo(b);
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      while ((requestsTo(a) == a0 || requestsTo(b) == b0) && System.nanoTime() < deadline) {
+        assertThat(call(c, "pair", false).status()).isEqualTo(200);
+      }
+    }
+  }
+
+  @Test
+  void resetBeforeAnyResponseByteIsRetried() throws Exception {
+    bothFreshlyServing();
+    a.faults().resetAfterTokens(0); // non-streaming: RST before the response
+    b.faults().resetAfterTokens(0);
+    long aBefore = requestsTo(a);
+    long bBefore = requestsTo(b);
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      RawHttp.Response r = call(c, "pair", false);
+      assertThat(r.status()).as("both replicas reset: the last error").isEqualTo(502);
+      assertThat(r.bodyText()).contains("before responding");
+    }
+    assertThat(requestsTo(a) - aBefore).as("each replica tried once, never the same twice").isEqualTo(1);
+    assertThat(requestsTo(b) - bBefore).isEqualTo(1);
+    Thread.sleep(1100);
+    a.faults().reset();
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      for (int i = 0; i < 6; i++) {
+        assertThat(call(c, "pair", false).status()).as("b resets, a answers").isEqualTo(200);
+      }
+    }
+  }
+
+  @Test
+  void neverRetriedAfterTheFirstByteSoTheClientNeverSeesTwoStreams() throws Exception {
+    Thread.sleep(1100);
+    a.faults().resetAfterTokens(2);
+    b.faults().resetAfterTokens(2);
+    long started = a.streamsStarted() + b.streamsStarted();
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      RawHttp.Response r = call(c, "pair", true);
+      assertThat(r.status()).isEqualTo(200);
+      List<String> ev = r.events();
+      assertThat(ev.get(ev.size() - 1)).isEqualTo("data: [DONE]");
+      assertThat(ev.get(ev.size() - 2)).contains("\"error\"");
+      assertThat(ev.stream().filter(e -> e.contains("\"role\":\"assistant\"")).count())
+          .as("one stream, one role chunk").isEqualTo(1);
+    }
+    assertThat(a.streamsStarted() + b.streamsStarted() - started).as("exactly one generation started").isEqualTo(1);
+  }
+
+  @Test
+  void fallbackGroupServesWhenThePrimaryCannotWithTheModelRewritten() throws IOException {
+    long before = requestsTo(b);
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      RawHttp.Response r = call(c, "primary", false);
+      assertThat(r.status()).isEqualTo(200);
+    }
+    assertThat(requestsTo(b)).isEqualTo(before + 1);
+    assertThat(b.requests().get(b.requests().size() - 1).body()).contains("\"model\":\"m\"");
+  }
+
+  @Test
+  void everyReplicaCoolingIs429WithRetryAfter() throws IOException {
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      assertThat(call(c, "lonely", false).status()).isEqualTo(502);
+      assertThat(call(c, "lonely", false).status()).isEqualTo(502);
+      RawHttp.Response r = call(c, "lonely", false);
+      assertThat(r.status()).as("two failures within a minute cooled the only replica").isEqualTo(429);
+      assertThat(r.headers()).containsEntry("retry-after", "1");
+      assertThat(r.bodyText()).contains("No healthy deployment available for model lonely")
+          .contains("\"code\":\"429\"");
+    }
+  }
+}
