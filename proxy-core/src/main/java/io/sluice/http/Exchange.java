@@ -73,8 +73,11 @@ final class Exchange {
   int modelStart;
   int modelEnd;
 
+  private final Drain drain;
+  private boolean settled;
+
   Exchange(ClientConnection conn, HttpRequest request, Route route, String path, String query, String requestId,
-      CompletionListener listener) {
+      CompletionListener listener, Drain drain) {
     this.conn = conn;
     this.request = request;
     this.route = route;
@@ -84,6 +87,16 @@ final class Exchange {
     this.startNanos = System.nanoTime();
     this.expectContinue = request.headers().containsValue(HttpHeaderNames.EXPECT, HttpHeaderValues.CONTINUE, true);
     this.listener = listener;
+    this.drain = drain;
+    drain.exchangeStarted();
+  }
+
+  /** Ends this exchange's count in flight; idempotent (the response completed, or the client left). */
+  void settle() {
+    if (!settled) {
+      settled = true;
+      drain.exchangeEnded();
+    }
   }
 
   Channel client() {
@@ -104,6 +117,9 @@ final class Exchange {
     responseStarted = true;
     sseResponse = sse;
     head.headers().set(X_REQUEST_ID, requestId);
+    if (drain.draining()) {
+      head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
     conn.channel.write(head, conn.channel.voidPromise());
   }
 
@@ -153,7 +169,7 @@ final class Exchange {
     // A reply before the body was read: with Expect: 100-continue the client may never send that body, so the
     // connection's framing is unknown; close (RFC 9110 §10.1.1). Otherwise the guard discards the rest and the
     // connection is kept.
-    if (close || (!requestComplete && expectContinue)) {
+    if (close || (!requestComplete && expectContinue) || drain.draining()) {
       h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
     conn.channel.writeAndFlush(res, conn.channel.voidPromise());
@@ -193,6 +209,7 @@ final class Exchange {
 
   private void markComplete() {
     responseComplete = true;
+    settle();
     releaseBody();
     listener.onResponseComplete(this);
   }

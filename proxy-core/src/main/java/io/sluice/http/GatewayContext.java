@@ -17,6 +17,7 @@ import java.util.Objects;
  * @param version             Sluice's version, for readiness
  * @param numRetries          {@code router_settings.num_retries}
  * @param cooldown            {@code router_settings.cooldown_time}, for messages
+ * @param drain               the gateway's drain state
  */
 public record GatewayContext(
     ServerSettings server,
@@ -27,7 +28,8 @@ public record GatewayContext(
     UpstreamPools pools,
     String version,
     int numRetries,
-    Duration cooldown) {
+    Duration cooldown,
+    Drain drain) {
 
   public GatewayContext {
     Objects.requireNonNull(server);

@@ -46,9 +46,9 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
   }
 
   private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn) {
-    p.addLast("guard", new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes()));
+    p.addLast("guard", new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes(), gw.drain()));
     p.addLast("auth", new AuthHandler(conn, gw.authenticator()));
-    p.addLast("local", new LocalEndpoints(gw.registry(), gw.version()));
+    p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain()));
     p.addLast("body", new BodyInspector(gw.registry()));
     p.addLast("relay", new UpstreamRelay(gw));
   }

@@ -31,9 +31,15 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
 
   private final RegistryHolder registry;
   private final ByteBuf readiness;
+  private final Drain drain;
+  /** FastAPI's shape for an unwrapped HTTPException, as LiteLLM's readiness answers when unhealthy. */
+  private static final ByteBuf DRAINING = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(
+      "{\"detail\":\"Service Unhealthy (draining: this node is shutting down)\"}".getBytes(StandardCharsets.US_ASCII))
+      .asReadOnly());
 
-  LocalEndpoints(RegistryHolder registry, String version) {
+  LocalEndpoints(RegistryHolder registry, String version, Drain drain) {
     this.registry = registry;
+    this.drain = drain;
     this.readiness = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(
         ("{\"status\":\"healthy\",\"db\":\"Not connected\",\"cache\":null,\"litellm_version\":null,"
             + "\"sluice_version\":\"" + version + "\"}").getBytes(StandardCharsets.UTF_8)).asReadOnly());
@@ -44,7 +50,13 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
     if (msg instanceof Exchange ex) {
       switch (ex.route) {
         case LIVENESS -> ex.reply(HttpResponseStatus.OK, ALIVE.duplicate(), false);
-        case READINESS -> ex.reply(HttpResponseStatus.OK, readiness.duplicate(), false);
+        case READINESS -> {
+          if (drain.draining()) {
+            ex.reply(HttpResponseStatus.SERVICE_UNAVAILABLE, DRAINING.duplicate(), false);
+          } else {
+            ex.reply(HttpResponseStatus.OK, readiness.duplicate(), false);
+          }
+        }
         case MODELS -> ex.reply(HttpResponseStatus.OK, models(ctx, ex.principal), false);
         default -> ctx.fireChannelRead(ex);
       }

@@ -58,10 +58,13 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
   private long deadline;
   private boolean draining;
 
-  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody) {
+  private final Drain drain;
+
+  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain) {
     this.conn = conn;
     this.settings = settings;
     this.maxBody = maxBody;
+    this.drain = drain;
   }
 
   @Override
@@ -71,8 +74,20 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
+    drain.register(ctx.channel());
     armIdleTimer();
     ctx.fireChannelActive();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt == Drain.STARTED) {
+      if (current == null && pipelined.isEmpty()) {
+        ctx.close(); // idle keep-alive connection: nothing to finish
+      }
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
   }
 
   @Override
@@ -111,7 +126,7 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     String path = PathNormalizer.normalize(rawPath);
     String id = RequestIds.acceptOrGenerate(req.headers().get(Exchange.X_REQUEST_ID));
     Route route = path == null ? null : Route.forPath(path);
-    Exchange ex = new Exchange(conn, req, route, path == null ? rawPath : path, query, id, this);
+    Exchange ex = new Exchange(conn, req, route, path == null ? rawPath : path, query, id, this, drain);
     current = ex;
     ex.requestComplete = req instanceof LastHttpContent;
     if (ex.requestComplete) {
@@ -307,6 +322,9 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     stopTimer();
+    if (current != null) {
+      current.settle(); // the client left mid-exchange
+    }
     HttpObject o;
     while ((o = pipelined.poll()) != null) {
       ReferenceCountUtil.release(o);

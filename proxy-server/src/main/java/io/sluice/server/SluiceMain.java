@@ -8,12 +8,14 @@ import io.sluice.auth.KeyStore;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Map;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import sun.misc.Signal;
 
 /**
  * {@code sluice --config FILE [--host H] [--port P]}: loads and validates the configuration, resolves the master key
@@ -37,6 +39,11 @@ public final class SluiceMain implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "0",
       description = "Event loop threads; 0 = one per processor (default: ${DEFAULT-VALUE}).")
   int threads;
+
+  @Option(names = "--drain-timeout", defaultValue = "30s", converter = DurationConverter.class,
+      description = "On SIGTERM/SIGINT: how long in-flight requests and streams may take to finish, e.g. 30s, 2m "
+          + "(default: ${DEFAULT-VALUE}).")
+  Duration drainTimeout;
 
   @Option(names = "--allow-unauthenticated",
       description = "With no master key configured, admit every caller (LiteLLM's default; never do this on a "
@@ -64,10 +71,18 @@ public final class SluiceMain implements Callable<Integer> {
     if (server == null) {
       return 2;
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      log.info("Shutting down");
-      server.close();
-    }, "sluice-shutdown"));
+    // SIGTERM/SIGINT drain instead of dying: readiness 503, in-flight streams finish, then exit 0.
+    for (String name : new String[] {"TERM", "INT"}) {
+      Signal.handle(new Signal(name), sig -> new Thread(() -> {
+        try {
+          log.info("SIG{} received", name);
+          server.drainAndClose(drainTimeout);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          server.close();
+        }
+      }, "sluice-drain").start());
+    }
     server.awaitClose();
     return 0;
   }
@@ -99,6 +114,28 @@ public final class SluiceMain implements Callable<Integer> {
     }
     return SluiceServer.start(cfg, new SluiceServer.Options(host, port, threads, master.key(),
         allowUnauthenticated, KeyStore.NONE, true));
+  }
+
+  /** {@code 30s}, {@code 2m}, {@code 500ms}, or a plain number of seconds. */
+  static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String v) {
+      String s = v.trim().toLowerCase(java.util.Locale.ROOT);
+      try {
+        if (s.endsWith("ms")) {
+          return Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2)));
+        }
+        if (s.endsWith("s")) {
+          return Duration.ofSeconds(Long.parseLong(s.substring(0, s.length() - 1)));
+        }
+        if (s.endsWith("m")) {
+          return Duration.ofMinutes(Long.parseLong(s.substring(0, s.length() - 1)));
+        }
+        return Duration.ofSeconds(Long.parseLong(s));
+      } catch (NumberFormatException e) {
+        throw new CommandLine.TypeConversionException("'" + v + "' is not a duration (expected e.g. 30s, 2m, 500ms)");
+      }
+    }
   }
 
   static final class VersionProvider implements CommandLine.IVersionProvider {

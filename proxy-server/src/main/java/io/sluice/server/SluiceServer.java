@@ -11,6 +11,7 @@ import io.sluice.auth.Authenticator;
 import io.sluice.auth.KeyStore;
 import io.sluice.config.Secret;
 import io.sluice.config.SluiceConfig;
+import io.sluice.http.Drain;
 import io.sluice.http.GatewayContext;
 import io.sluice.http.GatewayInitializer;
 import io.sluice.routing.DeploymentRegistry;
@@ -35,13 +36,15 @@ public final class SluiceServer implements AutoCloseable {
   private final DnsAddressResolverGroup resolver;
   private final Channel serverChannel;
   private final RegistryHolder registry;
+  private final Drain drain;
 
   private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
-      RegistryHolder registry) {
+      RegistryHolder registry, Drain drain) {
     this.group = group;
     this.resolver = resolver;
     this.serverChannel = serverChannel;
     this.registry = registry;
+    this.drain = drain;
   }
 
   /** What to start. {@code threads} 0 = one event loop per available processor. */
@@ -79,9 +82,10 @@ public final class SluiceServer implements AutoCloseable {
           config.general().keyHeaderName(), o.keyStore(), Clock.systemUTC());
       Duration defaultTimeout = config.router().timeout() != null ? config.router().timeout()
           : config.litellm().requestTimeout();
+      Drain drain = new Drain();
       GatewayContext gw = new GatewayContext(config.server(), config.general().maxRequestSizeBytes(),
           defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
-          config.router().cooldownTime());
+          config.router().cooldownTime(), drain);
       ServerBootstrap b = new ServerBootstrap()
           .group(group)
           .channel(transport.serverChannel())
@@ -94,7 +98,7 @@ public final class SluiceServer implements AutoCloseable {
       Channel ch = b.bind(new InetSocketAddress(o.host(), o.port())).sync().channel();
       log.info("Sluice {} listening on {} ({} transport, {} event loops, {} model groups)", Version.get(),
           ch.localAddress(), transport.name(), threads, registry.get().size());
-      return new SluiceServer(group, resolver, ch, registry);
+      return new SluiceServer(group, resolver, ch, registry, drain);
     } catch (InterruptedException | RuntimeException e) {
       resolver.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -109,6 +113,27 @@ public final class SluiceServer implements AutoCloseable {
 
   public RegistryHolder registry() {
     return registry;
+  }
+
+  /**
+   * Drains, then closes: readiness answers 503 and every response says {@code Connection: close} while in-flight
+   * requests and streams finish, for at most {@code timeout}; new connections are still accepted meanwhile (so load
+   * balancers see the 503). Returns the number of exchanges cut short by the timeout.
+   */
+  public int drainAndClose(Duration timeout) throws InterruptedException {
+    log.info("Draining: readiness now 503; waiting up to {} for {} in-flight request(s)", timeout, drain.inFlight());
+    int left = drain.drain(timeout);
+    if (left > 0) {
+      log.warn("Drain timeout: closing with {} request(s) still in flight", left);
+    } else {
+      log.info("Drained");
+    }
+    close();
+    return left;
+  }
+
+  public Drain drain() {
+    return drain;
   }
 
   /** Blocks until the server socket closes. */
