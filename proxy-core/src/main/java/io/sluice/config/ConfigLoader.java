@@ -61,10 +61,10 @@ public final class ConfigLoader {
       "require_auth_for_metrics_endpoint", "alerting", "proxy_batch_write_at", "disable_spend_logs",
       "database_connection_pool_limit", "max_response_size_mb");
   private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout", "num_retries", "allowed_fails",
-      "cooldown_time", "fallbacks");
+      "cooldown_time", "fallbacks", "stream_timeout");
   private static final Set<String> ROUTER_LATER = Set.of(
       "retry_policy", "disable_cooldowns", "redis_host", "redis_port", "redis_password",
-      "stream_timeout", "enable_pre_call_checks", "model_group_alias");
+      "enable_pre_call_checks", "model_group_alias");
   private static final Set<String> STRATEGIES = Set.of("simple-shuffle", "least-busy", "usage-based-routing",
       "usage-based-routing-v2", "latency-based-routing", "cost-based-routing", "vllm-load");
   private static final Set<String> LITELLM = Set.of("request_timeout", "num_retries", "fallbacks");
@@ -317,7 +317,8 @@ public final class ConfigLoader {
     return new RouterSettings(strategy, seconds(rs, "timeout", at),
         retries == null ? RouterSettings.DEFAULT_NUM_RETRIES : retries,
         allowed == null ? RouterSettings.DEFAULT_ALLOWED_FAILS : allowed,
-        cooldown == null ? RouterSettings.DEFAULT_COOLDOWN : cooldown, fallbacks(fb, fbAt, models));
+        cooldown == null ? RouterSettings.DEFAULT_COOLDOWN : cooldown, fallbacks(fb, fbAt, models),
+        seconds(rs, "stream_timeout", at));
   }
 
   /** {@code [{"group-a": ["group-b", …]}, …]}, LiteLLM's shape; every group must exist. */

@@ -15,9 +15,10 @@ import java.util.Map;
  * @param cooldownTime    {@code cooldown_time}: how long a cooled replica gets no traffic (default 5 s)
  * @param fallbacks       {@code fallbacks}: model group → groups to try, in order, when it has no healthy replica
  *                        or exhausted its retries
+ * @param streamTimeout   {@code stream_timeout}: longest silence of a replica once its response started, or null
  */
 public record RouterSettings(String routingStrategy, Duration timeout, int numRetries, int allowedFails,
-    Duration cooldownTime, Map<String, List<String>> fallbacks) {
+    Duration cooldownTime, Map<String, List<String>> fallbacks, Duration streamTimeout) {
   public static final int DEFAULT_NUM_RETRIES = 2;
   public static final int DEFAULT_ALLOWED_FAILS = 3;
   public static final Duration DEFAULT_COOLDOWN = Duration.ofSeconds(5);
@@ -34,6 +35,6 @@ public record RouterSettings(String routingStrategy, Duration timeout, int numRe
 
   public static RouterSettings defaults() {
     return new RouterSettings("simple-shuffle", null, DEFAULT_NUM_RETRIES, DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN,
-        Map.of());
+        Map.of(), null);
   }
 }

@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param numRetries          {@code router_settings.num_retries}
  * @param cooldown            {@code router_settings.cooldown_time}, for messages
  * @param drain               the gateway's drain state
+ * @param streamTimeout       {@code router_settings.stream_timeout}: longest silence once a response started; null =
+ *                            none
  */
 public record GatewayContext(
     ServerSettings server,
@@ -29,7 +31,8 @@ public record GatewayContext(
     String version,
     int numRetries,
     Duration cooldown,
-    Drain drain) {
+    Drain drain,
+    Duration streamTimeout) {
 
   public GatewayContext {
     Objects.requireNonNull(server);

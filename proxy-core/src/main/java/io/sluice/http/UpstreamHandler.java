@@ -36,6 +36,8 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
   /** When this connection last went idle in the pool ({@link System#nanoTime()}), and how long it was idle. */
   private long idleSince;
   long idleBeforeBind;
+  /** When the replica last sent anything for the bound exchange (the executor's ticker). */
+  long lastReadNanos;
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
@@ -136,6 +138,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
   public void channelReadComplete(ChannelHandlerContext ctx) {
     Exchange ex = exchange;
     if (ex != null) {
+      lastReadNanos = ctx.executor().ticker().nanoTime();
       ex.client().flush();
     }
     ctx.fireChannelReadComplete();

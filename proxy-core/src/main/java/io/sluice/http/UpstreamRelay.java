@@ -223,7 +223,11 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     }
     if (!f.isSuccess()) {
       Throwable cause = f.cause();
-      if (cause instanceof PoolExhaustedException) {
+      if (cause instanceof io.netty.channel.ConnectTimeoutException) {
+        attemptFailed(ex, ProxyError.UPSTREAM_TIMEOUT, "Replica " + ex.deployment.id() + " of model "
+            + ex.deployment.modelGroup() + " did not accept a connection within "
+            + gw.server().connectTimeout().toMillis() + " ms (sluice_settings.connect_timeout).", true);
+      } else if (cause instanceof PoolExhaustedException) {
         attemptFailed(ex, ProxyError.UPSTREAM_POOL_EXHAUSTED, "Replica " + ex.deployment.id() + " of model "
             + ex.deployment.modelGroup() + " is at its connection limit: " + cause.getMessage() + ". Retry later.",
             false);
@@ -260,22 +264,50 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     Duration t = ex.deployment.timeout() != null ? ex.deployment.timeout() : gw.defaultTimeout();
     ttfbMillis = t.toMillis();
     ttfbDeadline = ctx.executor().ticker().nanoTime() + t.toNanos();
-    if (ttfbTimer == null) {
-      ttfbTimer = ctx.executor().schedule(this::onTtfbTimer, t.toNanos(), TimeUnit.NANOSECONDS);
-    } else if (ttfbTimer.getDelay(TimeUnit.NANOSECONDS) > t.toNanos()) {
-      ttfbTimer.cancel(false); // a shorter deadline than the pending check: check sooner
-      ttfbTimer = ctx.executor().schedule(this::onTtfbTimer, t.toNanos(), TimeUnit.NANOSECONDS);
-    }
+    ensureTimer(t.toNanos());
   }
 
+  private void ensureTimer(long delayNanos) {
+    if (ttfbTimer != null && ttfbTimer.getDelay(TimeUnit.NANOSECONDS) <= delayNanos) {
+      return;
+    }
+    if (ttfbTimer != null) {
+      ttfbTimer.cancel(false); // a shorter deadline than the pending check: check sooner
+    }
+    ttfbTimer = ctx.executor().schedule(this::onTtfbTimer, delayNanos, TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * The relay's one timer: before the response head, the first-byte deadline; after it, with
+   * {@code stream_timeout}, the longest silence between two reads from the replica.
+   */
   private void onTtfbTimer() {
     ttfbTimer = null;
     UpstreamHandler h = upstream;
     Exchange ex = active;
-    if (h == null || ex == null || h.responseStarted) {
-      return; // nothing waits for a first byte; the next request arms a new timer
+    if (h == null || ex == null) {
+      return; // nothing in flight; the next request arms a new timer
     }
-    long left = ttfbDeadline - ctx.executor().ticker().nanoTime();
+    long now = ctx.executor().ticker().nanoTime();
+    if (h.responseStarted) {
+      Duration st = gw.streamTimeout();
+      if (st == null) {
+        return;
+      }
+      long left = h.lastReadNanos + st.toNanos() - now;
+      if (left > 0) {
+        ttfbTimer = ctx.executor().schedule(this::onTtfbTimer, left, TimeUnit.NANOSECONDS);
+        return;
+      }
+      detach(h, false); // closing the connection is what makes vLLM abort the generation
+      active = null;
+      ex.deployment.health().failure(System.nanoTime());
+      ex.fail(ProxyError.UPSTREAM_TIMEOUT, "Replica " + ex.deployment.id() + " of model " + ex.model
+          + " sent nothing for " + st.toMillis() + " ms mid-response (router_settings.stream_timeout); "
+          + "the response is incomplete.");
+      return;
+    }
+    long left = ttfbDeadline - now;
     if (left > 0) {
       ttfbTimer = ctx.executor().schedule(this::onTtfbTimer, left, TimeUnit.NANOSECONDS);
       return;
@@ -295,7 +327,11 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
 
   /** The replica's response head is about to go to the client: no retry from here on. */
   void responseStarted(Exchange ex, UpstreamHandler h) {
-    ex.releaseBody(); // no retry from here on; the lazy first-byte timer sees responseStarted and stands down
+    ex.releaseBody(); // no retry from here on
+    Duration st = gw.streamTimeout();
+    if (st != null) {
+      ensureTimer(st.toNanos()); // from now on the timer watches the silence between reads
+    }
   }
 
   /** The response is complete. */

@@ -43,7 +43,7 @@ class GatewayPipelineTest {
         new Authenticator(Secret.of(MASTER), false, customHeader, KeyStore.NONE, Clock.systemUTC()),
         new RegistryHolder(DeploymentRegistry.of(List.of(d))),
         new UpstreamPools(s, NioSocketChannel::new, DefaultAddressResolverGroup.INSTANCE,
-            GatewayInitializer.upstreamHandlers()), "test", 2, Duration.ofSeconds(5), new Drain());
+            GatewayInitializer.upstreamHandlers()), "test", 2, Duration.ofSeconds(5), new Drain(), null);
   }
 
   private String exchange(String raw) {

@@ -85,7 +85,7 @@ public final class SluiceServer implements AutoCloseable {
       Drain drain = new Drain();
       GatewayContext gw = new GatewayContext(config.server(), config.general().maxRequestSizeBytes(),
           defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
-          config.router().cooldownTime(), drain);
+          config.router().cooldownTime(), drain, config.router().streamTimeout());
       ServerBootstrap b = new ServerBootstrap()
           .group(group)
           .channel(transport.serverChannel())

@@ -55,7 +55,7 @@ class RelayTest {
         URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null,
         Duration.ofMillis(300), "slow-1"));
     // Failures injected here must not cool the shared replica down for the next test (ResilienceTest covers that).
-    RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 1000, Duration.ofSeconds(5), java.util.Map.of());
+    RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 1000, Duration.ofSeconds(5), java.util.Map.of(), null);
     SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), router,
         LitellmSettings.defaults(), ServerSettings.defaults());
     sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,

@@ -55,7 +55,7 @@ class ResilienceTest {
         dep("backup", "m", b.port(), "backup-b"),
         dep("lonely", "m", dead, "lonely-dead"));
     RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 2, Duration.ofSeconds(1),
-        Map.of("primary", List.of("backup")));
+        Map.of("primary", List.of("backup")), null);
     SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), router, LitellmSettings.defaults(),
         ServerSettings.defaults());
     sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
@@ -185,6 +185,65 @@ class ResilienceTest {
     }
     assertThat(requestsTo(b)).isEqualTo(before + 1);
     assertThat(b.requests().get(b.requests().size() - 1).body()).contains("\"model\":\"m\"");
+  }
+
+  @Test
+  void aSilentStreamEndsWithAnErrorEventAfterStreamTimeoutAndTheGenerationIsAborted() throws Exception {
+    RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 100, Duration.ofSeconds(1), Map.of(),
+        Duration.ofMillis(300));
+    SluiceConfig cfg = new SluiceConfig(null, List.of(dep("pair", "m", b.port(), "b")), GeneralSettings.defaults(),
+        router, LitellmSettings.defaults(), ServerSettings.defaults());
+    b.faults().stallAfterTokens(2);
+    long aborted = b.streamsAborted();
+    try (SluiceServer s = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER),
+        false, io.sluice.auth.KeyStore.NONE, true)); RawHttp c = new RawHttp(s.port())) {
+      long t0 = System.nanoTime();
+      RawHttp.Response r = call(c, "pair", true);
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      List<String> ev = r.events();
+      assertThat(ev.get(ev.size() - 1)).isEqualTo("data: [DONE]");
+      assertThat(ev.get(ev.size() - 2)).contains("sent nothing for 300 ms mid-response").contains("stream_timeout")
+          .contains("\"code\":\"504\"");
+      assertThat(r.bodyText()).contains("tok1 ");
+      assertThat(ms).isBetween(250L, 3000L);
+      assertThat(b.awaitAborted((int) aborted + 1, Duration.ofSeconds(5))).as("the replica's generation aborted")
+          .isTrue();
+    }
+  }
+
+  @Test
+  void aReplicaThatNeverAcceptsTheConnectionIs504AfterConnectTimeout() throws Exception {
+    // A listening socket whose accept queue is full: the kernel drops further SYNs, so connecting hangs.
+    try (ServerSocket blackhole = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      List<java.net.Socket> fillers = new java.util.ArrayList<>();
+      try {
+        for (int i = 0; i < 4; i++) {
+          java.net.Socket f = new java.net.Socket();
+          try {
+            f.connect(blackhole.getLocalSocketAddress(), 200);
+            fillers.add(f);
+          } catch (IOException full) {
+            f.close();
+            break;
+          }
+        }
+        ServerSettings s = new ServerSettings(8192, 16384, Duration.ofSeconds(60), Duration.ofSeconds(75),
+            Duration.ofMillis(300), Duration.ofSeconds(4), 16, 4);
+        SluiceConfig cfg = new SluiceConfig(null, List.of(dep("hole", "m", blackhole.getLocalPort(), "hole-1")),
+            GeneralSettings.defaults(), RouterSettings.defaults(), LitellmSettings.defaults(), s);
+        try (SluiceServer sl = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1,
+            Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true)); RawHttp c = new RawHttp(sl.port())) {
+          RawHttp.Response r = call(c, "hole", false);
+          assertThat(r.status()).isEqualTo(504);
+          assertThat(r.bodyText()).contains("did not accept a connection within 300 ms")
+              .contains("sluice_settings.connect_timeout");
+        }
+      } finally {
+        for (java.net.Socket f : fillers) {
+          f.close();
+        }
+      }
+    }
   }
 
   @Test
