@@ -147,7 +147,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     }
     int length = ex.body.readableBytes();
     if (!ex.model.equals(d.upstreamModel())) {
-      length += d.upstreamModelJson().readableBytes() - (ex.modelEnd - ex.modelStart);
+      length += d.upstreamModelJsonLength() - (ex.modelEnd - ex.modelStart);
     }
     h.setInt(HttpHeaderNames.CONTENT_LENGTH, length);
     acquire(ex);

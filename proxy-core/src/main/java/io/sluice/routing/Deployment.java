@@ -91,6 +91,11 @@ public final class Deployment {
     return authorization;
   }
 
+  /** Length in bytes of {@link #upstreamModelJson()}. */
+  public int upstreamModelJsonLength() {
+    return upstreamModelJson.readableBytes();
+  }
+
   /**
    * The upstream model name as a JSON string literal (quotes included), spliced into request bodies. Shared,
    * read-only and unreleasable: callers take a {@code duplicate()} and need not release it.
