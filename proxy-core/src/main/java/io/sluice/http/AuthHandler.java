@@ -66,8 +66,8 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
     }
     pending = null;
     conn.resumeReads(ClientConnection.PAUSE_AUTH);
-    if (!ctx.channel().isActive()) {
-      releaseHeld();
+    if (!ctx.channel().isActive() || ex.responseStarted()) {
+      releaseHeld(); // the client left, or the exchange was answered meanwhile (e.g. 408)
       return;
     }
     if (err != null) {

@@ -38,9 +38,9 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       }
       current = ex;
       scanner = new RequestScanner();
-      if (ex.requestComplete) {
-        complete(ctx);
-      }
+      // The body ends with its LastHttpContent message, which always follows the head (EMPTY_LAST_CONTENT when there
+      // is no body). Not ex.requestComplete: after an async key lookup the guard has already seen the end while the
+      // chunks are still on their way here from the auth step.
       return;
     }
     if (current != null && msg instanceof HttpContent content) {

@@ -35,12 +35,16 @@ class GatewayPipelineTest {
   private EmbeddedChannel ch;
 
   static GatewayContext context(String customHeader) {
+    return context(customHeader, KeyStore.NONE);
+  }
+
+  static GatewayContext context(String customHeader, KeyStore keys) {
     ServerSettings s = new ServerSettings(512, 2048, Duration.ofSeconds(60), Duration.ofSeconds(75),
         Duration.ofSeconds(1), Duration.ofSeconds(4), 16, 4);
     DeploymentConfig d = new DeploymentConfig("llama", Provider.HOSTED_VLLM, "meta/llama", URI.create(
         "http://127.0.0.1:9/v1"), Secret.of("replica-SECRET-key"), null, null, null, null, "dep-a");
     return new GatewayContext(s, MAX_BODY, Duration.ofSeconds(5),
-        new Authenticator(Secret.of(MASTER), false, customHeader, KeyStore.NONE, Clock.systemUTC()),
+        new Authenticator(Secret.of(MASTER), false, customHeader, keys, Clock.systemUTC()),
         new RegistryHolder(DeploymentRegistry.of(List.of(d))),
         new UpstreamPools(s, NioSocketChannel::new, DefaultAddressResolverGroup.INSTANCE,
             GatewayInitializer.upstreamHandlers()), "test", 2, Duration.ofSeconds(5), new Drain(), null);
