@@ -296,7 +296,7 @@ public final class ConfigLoader {
     } else if (!STRATEGIES.contains(strategy)) {
       throw fail(at + ".routing_strategy", "\"" + strategy + "\" is not a routing strategy (expected one of "
           + String.join(", ", new java.util.TreeSet<>(STRATEGIES)) + ")");
-    } else if (!strategy.equals("simple-shuffle")) {
+    } else if (io.sluice.routing.Strategy.of(strategy) == null) {
       log.warn("{}: {}.routing_strategy: {} is not implemented yet; using simple-shuffle", file, at, strategy);
     }
     Integer retries = nonNegativeInt(rs, "num_retries", at);

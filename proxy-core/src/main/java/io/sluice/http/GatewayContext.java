@@ -20,6 +20,7 @@ import java.util.Objects;
  * @param drain               the gateway's drain state
  * @param streamTimeout       {@code router_settings.stream_timeout}: longest silence once a response started; null =
  *                            none
+ * @param strategy            {@code router_settings.routing_strategy}
  */
 public record GatewayContext(
     ServerSettings server,
@@ -32,7 +33,8 @@ public record GatewayContext(
     int numRetries,
     Duration cooldown,
     Drain drain,
-    Duration streamTimeout) {
+    Duration streamTimeout,
+    io.sluice.routing.Strategy strategy) {
 
   public GatewayContext {
     Objects.requireNonNull(server);

@@ -36,6 +36,8 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
   /** When this connection last went idle in the pool ({@link System#nanoTime()}), and how long it was idle. */
   private long idleSince;
   long idleBeforeBind;
+  /** The load counter this connection's current attempt was counted in; ended on detach. */
+  io.sluice.routing.DeploymentLoad load;
   /** When the replica last sent anything for the bound exchange (the executor's ticker). */
   long lastReadNanos;
 

@@ -103,7 +103,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     long now = System.nanoTime();
     DeploymentRegistry registry = gw.registry().get();
     while (true) {
-      Deployment d = groupAttempts <= gw.numRetries() ? ex.group.choose(tried, now) : null;
+      Deployment d = groupAttempts <= gw.numRetries() ? ex.group.choose(gw.strategy(), tried, now) : null;
       if (d != null) {
         send(ex, d);
         return;
@@ -172,14 +172,14 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   /** Whether a failed attempt of {@code ex} would be retried somewhere (without changing any state). */
   boolean hasAlternative(Exchange ex) {
     long now = System.nanoTime();
-    if (groupAttempts <= gw.numRetries() && ex.group.choose(tried, now) != null) {
+    if (groupAttempts <= gw.numRetries() && ex.group.choose(gw.strategy(), tried, now) != null) {
       return true;
     }
     DeploymentRegistry registry = gw.registry().get();
     List<String> fallbacks = registry.fallbacks(ex.model);
     for (int i = fallbackIndex; i < fallbacks.size(); i++) {
       ModelGroup g = registry.group(fallbacks.get(i));
-      if (g != null && g.choose(tried, now) != null) {
+      if (g != null && g.choose(gw.strategy(), tried, now) != null) {
         return true;
       }
     }
@@ -242,6 +242,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     UpstreamHandler h = (UpstreamHandler) ch.pipeline().get(UpstreamPools.RELAY_HANDLER);
     upstream = h;
     h.bind(this, ex);
+    h.load = ex.deployment.load();
+    h.load.started();
     ch.config().setAutoRead(ctx.channel().isWritable());
     ch.write(ex.request, ch.voidPromise());
     ch.writeAndFlush(new DefaultLastHttpContent(BodyInspector.bodyFor(ctx, ex, ex.deployment))).addListener(
@@ -376,6 +378,10 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   private void detach(UpstreamHandler h, boolean reusable) {
     if (upstream == h) {
       upstream = null;
+    }
+    if (h.load != null) {
+      h.load.ended();
+      h.load = null;
     }
     h.unbind();
     Channel ch = h.channel();

@@ -22,6 +22,7 @@ public final class Deployment {
   private final double weight;
 
   private final DeploymentHealth health;
+  private final DeploymentLoad load = new DeploymentLoad();
 
   public Deployment(DeploymentConfig config) {
     this(config, new DeploymentHealth(io.sluice.config.RouterSettings.DEFAULT_ALLOWED_FAILS,
@@ -111,6 +112,11 @@ public final class Deployment {
 
   double weight() {
     return weight;
+  }
+
+  /** In-flight requests and the last scraped vLLM load, shared by all event loops. */
+  public DeploymentLoad load() {
+    return load;
   }
 
   /** Passive health: failures and cooldown, shared by all event loops. */

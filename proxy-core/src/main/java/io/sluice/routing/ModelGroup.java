@@ -90,6 +90,65 @@ public final class ModelGroup {
     return null; // only reachable through rounding with all weights zero; treat as none
   }
 
+  /**
+   * Picks by {@code strategy} among deployments that are not cooling down and not in {@code tried}: weighted random
+   * for simple-shuffle; for least-busy and vllm-load, the better of two picked at random (power of two choices:
+   * near-best balance without every node herding to the same replica). Null when none is usable.
+   */
+  public Deployment choose(Strategy strategy, java.util.List<Deployment> tried, long now) {
+    if (strategy == Strategy.SIMPLE_SHUFFLE) {
+      return choose(tried, now);
+    }
+    int n = deployments.size();
+    int usable = 0;
+    for (int i = 0; i < n; i++) {
+      if (usable(deployments.get(i), tried, now)) {
+        usable++;
+      }
+    }
+    if (usable == 0) {
+      return null;
+    }
+    ThreadLocalRandom rnd = ThreadLocalRandom.current();
+    Deployment a = nthUsable(rnd.nextInt(usable), tried, now);
+    if (usable == 1) {
+      return a;
+    }
+    int j = rnd.nextInt(usable - 1);
+    Deployment b = nthUsable(j >= indexAmongUsable(a, tried, now) ? j + 1 : j, tried, now);
+    return score(strategy, b) < score(strategy, a) ? b : a;
+  }
+
+  private static double score(Strategy s, Deployment d) {
+    return s == Strategy.VLLM_LOAD ? d.load().vllmScore() : d.load().inFlight();
+  }
+
+  private static boolean usable(Deployment d, java.util.List<Deployment> tried, long now) {
+    return !d.health().coolingAt(now) && (tried == null || !tried.contains(d));
+  }
+
+  private Deployment nthUsable(int k, java.util.List<Deployment> tried, long now) {
+    for (Deployment d : deployments) {
+      if (usable(d, tried, now) && k-- == 0) {
+        return d;
+      }
+    }
+    throw new IllegalStateException("fewer usable deployments than counted");
+  }
+
+  private int indexAmongUsable(Deployment target, java.util.List<Deployment> tried, long now) {
+    int k = 0;
+    for (Deployment d : deployments) {
+      if (d == target) {
+        return k;
+      }
+      if (usable(d, tried, now)) {
+        k++;
+      }
+    }
+    return -1;
+  }
+
   /** Nanoseconds until the first cooling deployment recovers (0 if one is available now). */
   public long nanosUntilAvailable(long now) {
     long min = Long.MAX_VALUE;

@@ -47,7 +47,8 @@ class GatewayPipelineTest {
         new Authenticator(Secret.of(MASTER), false, customHeader, keys, Clock.systemUTC()),
         new RegistryHolder(DeploymentRegistry.of(List.of(d))),
         new UpstreamPools(s, NioSocketChannel::new, DefaultAddressResolverGroup.INSTANCE,
-            GatewayInitializer.upstreamHandlers()), "test", 2, Duration.ofSeconds(5), new Drain(), null);
+            GatewayInitializer.upstreamHandlers()), "test", 2, Duration.ofSeconds(5), new Drain(), null,
+        io.sluice.routing.Strategy.SIMPLE_SHUFFLE);
   }
 
   private String exchange(String raw) {

@@ -16,6 +16,7 @@ import io.sluice.http.GatewayContext;
 import io.sluice.http.GatewayInitializer;
 import io.sluice.routing.DeploymentRegistry;
 import io.sluice.routing.RegistryHolder;
+import io.sluice.routing.Strategy;
 import io.sluice.upstream.UpstreamPools;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -37,9 +38,11 @@ public final class SluiceServer implements AutoCloseable {
   private final Channel serverChannel;
   private final RegistryHolder registry;
   private final Drain drain;
+  private final VllmLoadScraper scraper;
 
   private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
-      RegistryHolder registry, Drain drain) {
+      RegistryHolder registry, Drain drain, VllmLoadScraper scraper) {
+    this.scraper = scraper;
     this.group = group;
     this.resolver = resolver;
     this.serverChannel = serverChannel;
@@ -83,9 +86,13 @@ public final class SluiceServer implements AutoCloseable {
       Duration defaultTimeout = config.router().timeout() != null ? config.router().timeout()
           : config.litellm().requestTimeout();
       Drain drain = new Drain();
+      Strategy strategy = Strategy.of(config.router().routingStrategy());
+      if (strategy == null) {
+        strategy = Strategy.SIMPLE_SHUFFLE;
+      }
       GatewayContext gw = new GatewayContext(config.server(), config.general().maxRequestSizeBytes(),
           defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
-          config.router().cooldownTime(), drain, config.router().streamTimeout());
+          config.router().cooldownTime(), drain, config.router().streamTimeout(), strategy);
       ServerBootstrap b = new ServerBootstrap()
           .group(group)
           .channel(transport.serverChannel())
@@ -98,7 +105,10 @@ public final class SluiceServer implements AutoCloseable {
       Channel ch = b.bind(new InetSocketAddress(o.host(), o.port())).sync().channel();
       log.info("Sluice {} listening on {} ({} transport, {} event loops, {} model groups)", Version.get(),
           ch.localAddress(), transport.name(), threads, registry.get().size());
-      return new SluiceServer(group, resolver, ch, registry, drain);
+      VllmLoadScraper scraper = strategy == Strategy.VLLM_LOAD ? new VllmLoadScraper(registry, Duration.ofSeconds(1))
+          : null;
+      log.info("Routing strategy {}", strategy.wireName());
+      return new SluiceServer(group, resolver, ch, registry, drain, scraper);
     } catch (InterruptedException | RuntimeException e) {
       resolver.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -143,6 +153,9 @@ public final class SluiceServer implements AutoCloseable {
 
   @Override
   public void close() {
+    if (scraper != null) {
+      scraper.close();
+    }
     serverChannel.close().awaitUninterruptibly();
     resolver.close();
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();

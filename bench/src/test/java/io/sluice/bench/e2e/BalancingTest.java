@@ -1,0 +1,121 @@
+package io.sluice.bench.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.sluice.bench.fake.FakeVllm;
+import io.sluice.config.DeploymentConfig;
+import io.sluice.config.GeneralSettings;
+import io.sluice.config.LitellmSettings;
+import io.sluice.config.Provider;
+import io.sluice.config.RouterSettings;
+import io.sluice.config.Secret;
+import io.sluice.config.ServerSettings;
+import io.sluice.config.SluiceConfig;
+import io.sluice.routing.Deployment;
+import io.sluice.server.SluiceServer;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Load-aware balancing (issue 7): least-busy and vllm-load. */
+class BalancingTest {
+  static final String MASTER = "sk-master-SECRET-bal";
+  FakeVllm a;
+  FakeVllm b;
+
+  @BeforeEach
+  void start() throws InterruptedException {
+    a = FakeVllm.builder().servedModel("m").tokens(3).start();
+    b = FakeVllm.builder().servedModel("m").tokens(3).start();
+  }
+
+  @AfterEach
+  void stop() {
+    a.close();
+    b.close();
+  }
+
+  private SluiceServer sluice(String strategy) throws InterruptedException {
+    List<DeploymentConfig> models = List.of(
+        new DeploymentConfig("pair", Provider.HOSTED_VLLM, "m", URI.create("http://127.0.0.1:" + a.port() + "/v1"),
+            null, null, null, null, null, "a"),
+        new DeploymentConfig("pair", Provider.HOSTED_VLLM, "m", URI.create("http://127.0.0.1:" + b.port() + "/v1"),
+            null, null, null, null, null, "b"));
+    RouterSettings router = new RouterSettings(strategy, null, 2, 3, Duration.ofSeconds(5), Map.of(), null);
+    return SluiceServer.start(new SluiceConfig(null, models, GeneralSettings.defaults(), router,
+        LitellmSettings.defaults(), ServerSettings.defaults()), new SluiceServer.Options("127.0.0.1", 0, 1,
+        Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true));
+  }
+
+  private static String chat(boolean stream) {
+    return "{\"model\":\"pair\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]" + (stream ? ",\"stream\":true" : "")
+        + "}";
+  }
+
+  private static long chats(FakeVllm f) {
+    return f.requests().stream().filter(r -> r.uri().startsWith("/v1/chat")).count();
+  }
+
+  private static void await(BooleanSupplier cond, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!cond.getAsBoolean() && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(cond.getAsBoolean()).as(what).isTrue();
+  }
+
+  private static List<Deployment> deployments(SluiceServer s) {
+    return s.registry().get().group("pair").deployments();
+  }
+
+  @Test
+  void leastBusySendsTheSecondStreamToTheIdleReplica() throws Exception {
+    a.faults().interTokenDelay(Duration.ofMillis(50)).tokens(20);
+    b.faults().interTokenDelay(Duration.ofMillis(50)).tokens(20);
+    try (SluiceServer s = sluice("least-busy"); RawHttp one = new RawHttp(s.port()); RawHttp two = new RawHttp(s.port())) {
+      one.send("POST", "/v1/chat/completions", chat(true), "Authorization: Bearer " + MASTER);
+      one.readHead(new int[1]);
+      two.send("POST", "/v1/chat/completions", chat(true), "Authorization: Bearer " + MASTER);
+      two.readHead(new int[1]);
+      assertThat(a.streamsStarted()).as("one stream each").isEqualTo(1);
+      assertThat(b.streamsStarted()).isEqualTo(1);
+      one.close();
+      two.close();
+      await(() -> deployments(s).stream().allMatch(d -> d.load().inFlight() == 0),
+          "in-flight counters return to zero once the streams end");
+    }
+  }
+
+  @Test
+  void vllmLoadSteersNewWorkAwayFromALongQueueAndAFullKvCache() throws Exception {
+    a.faults().numRequestsWaiting(50);
+    try (SluiceServer s = sluice("vllm-load"); RawHttp c = new RawHttp(s.port())) {
+      Deployment da = deployments(s).get(0);
+      await(() -> da.load().hasScrape() && da.load().waiting() == 50, "replica a's /metrics scraped");
+      long a0 = chats(a);
+      for (int i = 0; i < 20; i++) {
+        assertThat(c.exchange("POST", "/v1/chat/completions", chat(i % 2 == 0), "Authorization: Bearer " + MASTER)
+            .status()).isEqualTo(200);
+      }
+      assertThat(chats(a) - a0).as("nothing goes to the replica with 50 queued requests").isZero();
+      assertThat(chats(b)).isGreaterThanOrEqualTo(20);
+
+      a.faults().numRequestsWaiting(0);
+      b.faults().kvCacheUsagePerc(0.99);
+      Deployment db = deployments(s).get(1);
+      await(() -> db.load().kvCache() >= 0.99 && da.load().waiting() == 0, "new scrapes seen");
+      long b0 = chats(b);
+      for (int i = 0; i < 10; i++) {
+        assertThat(c.exchange("POST", "/v1/chat/completions", chat(false), "Authorization: Bearer " + MASTER)
+            .status()).isEqualTo(200);
+      }
+      assertThat(chats(b) - b0).as("a KV cache at 99 % takes no new work while another replica has room").isZero();
+      await(() -> deployments(s).stream().allMatch(d -> d.load().inFlight() == 0), "in-flight back to zero");
+    }
+  }
+}

@@ -1,0 +1,65 @@
+package io.sluice.routing;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * How busy a replica is: Sluice's own in-flight requests to it (exact, updated on the hot path) and, for
+ * {@code vllm-load}, the replica's last scraped {@code /metrics} (queue, running batch, KV-cache fill).
+ * Thread-safe; reads are volatile loads.
+ */
+public final class DeploymentLoad {
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private volatile double waiting;
+  private volatile double running;
+  private volatile double kvCache;
+  private volatile boolean scraped;
+
+  public int inFlight() {
+    return inFlight.get();
+  }
+
+  public void started() {
+    inFlight.incrementAndGet();
+  }
+
+  public void ended() {
+    inFlight.decrementAndGet();
+  }
+
+  /** Records a scrape of the replica's {@code /metrics}: sums over engines. */
+  public void scraped(double waiting, double running, double kvCacheUsage) {
+    this.waiting = waiting;
+    this.running = running;
+    this.kvCache = kvCacheUsage;
+    this.scraped = true;
+  }
+
+  public double waiting() {
+    return waiting;
+  }
+
+  public double running() {
+    return running;
+  }
+
+  public double kvCache() {
+    return kvCache;
+  }
+
+  public boolean hasScrape() {
+    return scraped;
+  }
+
+  /**
+   * The {@code vllm-load} score, lower is better: queued requests weigh double (they wait for a batch slot), the
+   * running batch and Sluice's in-flight count once (in-flight covers the time between scrapes), and a KV cache
+   * above 95 % — where vLLM starts preempting — adds a penalty larger than any queue.
+   */
+  public double vllmScore() {
+    double s = inFlight.get();
+    if (scraped) {
+      s += 2 * waiting + running + (kvCache >= 0.95 ? 1000 : 0);
+    }
+    return s;
+  }
+}

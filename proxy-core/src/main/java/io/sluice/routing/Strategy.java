@@ -1,0 +1,31 @@
+package io.sluice.routing;
+
+/** {@code router_settings.routing_strategy}, the ones Sluice implements. */
+public enum Strategy {
+  /** LiteLLM's default: weighted random by weight, else rpm, else tpm. */
+  SIMPLE_SHUFFLE("simple-shuffle"),
+  /** Fewest requests in flight from this node, power of two choices. */
+  LEAST_BUSY("least-busy"),
+  /** Sluice's: lowest vLLM load from each replica's /metrics (scraped every second) plus in-flight requests. */
+  VLLM_LOAD("vllm-load");
+
+  private final String wireName;
+
+  Strategy(String wireName) {
+    this.wireName = wireName;
+  }
+
+  public String wireName() {
+    return wireName;
+  }
+
+  /** The strategy for a configured name; null when Sluice does not implement it (yet). */
+  public static Strategy of(String name) {
+    for (Strategy s : values()) {
+      if (s.wireName.equals(name)) {
+        return s;
+      }
+    }
+    return null;
+  }
+}
