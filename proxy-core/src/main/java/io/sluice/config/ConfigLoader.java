@@ -46,8 +46,8 @@ public final class ConfigLoader {
       "litellm_settings", "sluice_settings", "environment_variables", "include");
   private static final Set<String> ENTRY = Set.of("model_name", "litellm_params", "model_info");
   private static final Set<String> PARAMS = Set.of("model", "api_base", "api_key", "rpm", "tpm", "weight",
-      "timeout");
-  private static final Set<String> PARAMS_LATER = Set.of("order", "max_parallel_requests", "stream_timeout",
+      "timeout", "order");
+  private static final Set<String> PARAMS_LATER = Set.of("max_parallel_requests", "stream_timeout",
       "max_retries", "use_in_pass_through", "input_cost_per_token", "output_cost_per_token", "tags",
       "api_version", "organization", "drop_params");
   private static final Set<String> INFO = Set.of("id");
@@ -207,6 +207,7 @@ public final class ConfigLoader {
     Integer tpm = nonNegativeInt(params, "tpm", p);
     Double weight = positiveNumber(params, "weight", p);
     Duration timeout = seconds(params, "timeout", p);
+    Integer order = nonNegativeInt(params, "order", p);
     String id = null;
     JsonNode info = e.get("model_info");
     if (!absent(info)) {
@@ -217,7 +218,7 @@ public final class ConfigLoader {
     if (id == null) {
       id = derivedId(name, model, apiBase.toString());
     }
-    return new DeploymentConfig(name, provider, upstream, apiBase, apiKey, rpm, tpm, weight, timeout, id);
+    return new DeploymentConfig(name, provider, upstream, apiBase, apiKey, rpm, tpm, weight, timeout, id, order);
   }
 
   /** A stable id from what identifies the replica — never from its key. */

@@ -18,6 +18,7 @@ import java.util.Objects;
  * @param weight        {@code litellm_params.weight} or null
  * @param timeout       {@code litellm_params.timeout} (seconds in YAML) or null
  * @param id            {@code model_info.id}; when absent, a stable id derived from the entry (never from the key)
+ * @param order         {@code litellm_params.order}: priority tier, lower first; null = after every ordered tier
  */
 public record DeploymentConfig(
     String modelName,
@@ -29,7 +30,14 @@ public record DeploymentConfig(
     Integer tpm,
     Double weight,
     Duration timeout,
-    String id) {
+    String id,
+    Integer order) {
+
+  /** Without a priority tier. */
+  public DeploymentConfig(String modelName, Provider provider, String upstreamModel, URI apiBase, Secret apiKey,
+      Integer rpm, Integer tpm, Double weight, Duration timeout, String id) {
+    this(modelName, provider, upstreamModel, apiBase, apiKey, rpm, tpm, weight, timeout, id, null);
+  }
 
   public DeploymentConfig {
     Objects.requireNonNull(modelName, "modelName");

@@ -57,6 +57,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   // Routing state of the active exchange (exchanges run one at a time per connection).
   private final List<Deployment> tried = new ArrayList<>(4);
   private int groupAttempts;
+  private long attemptStartNanos;
   private int fallbackIndex;
   private ProxyError lastError;
   private String lastMessage;
@@ -133,6 +134,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   }
 
   private void send(Exchange ex, Deployment d) {
+    attemptStartNanos = System.nanoTime();
     tried.add(d);
     groupAttempts++;
     ex.deployment = d;
@@ -330,6 +332,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   /** The replica's response head is about to go to the client: no retry from here on. */
   void responseStarted(Exchange ex, UpstreamHandler h) {
     ex.releaseBody(); // no retry from here on
+    ex.deployment.load().ttfb(System.nanoTime() - attemptStartNanos);
     Duration st = gw.streamTimeout();
     if (st != null) {
       ensureTimer(st.toNanos()); // from now on the timer watches the silence between reads

@@ -13,6 +13,7 @@ public final class DeploymentLoad {
   private volatile double running;
   private volatile double kvCache;
   private volatile boolean scraped;
+  private volatile double ttfbEwmaNanos = -1;
 
   public int inFlight() {
     return inFlight.get();
@@ -32,6 +33,20 @@ public final class DeploymentLoad {
     this.running = running;
     this.kvCache = kvCacheUsage;
     this.scraped = true;
+  }
+
+  /**
+   * Records a time to first byte; the average weighs the latest sample by 0.2 (about the last 10 requests). Racy
+   * read-modify-write across loops is acceptable: a lost sample only delays the average a little.
+   */
+  public void ttfb(long nanos) {
+    double old = ttfbEwmaNanos;
+    ttfbEwmaNanos = old < 0 ? nanos : 0.8 * old + 0.2 * nanos;
+  }
+
+  /** The average time to first byte in nanoseconds; 0 before any sample, so a new replica gets tried. */
+  public double ttfbEwmaNanos() {
+    return Math.max(0, ttfbEwmaNanos);
   }
 
   public double waiting() {

@@ -12,6 +12,8 @@ public final class ModelGroup {
   private final String name;
   private final List<Deployment> deployments;
   private final double[] cumulative;
+  /** True when deployments set different {@code order} tiers. */
+  private final boolean tiered;
 
   ModelGroup(String name, List<Deployment> deployments) {
     if (deployments.isEmpty()) {
@@ -20,6 +22,30 @@ public final class ModelGroup {
     this.name = name;
     this.deployments = List.copyOf(deployments);
     this.cumulative = cumulativeWeights(this.deployments);
+    this.tiered = this.deployments.stream().map(ModelGroup::order).distinct().count() > 1;
+  }
+
+  private static int order(Deployment d) {
+    Integer o = d.config().order();
+    return o == null ? Integer.MAX_VALUE : o;
+  }
+
+  private static final int ANY_TIER = Integer.MIN_VALUE;
+
+  /** The lowest {@code order} among usable deployments ({@link #ANY_TIER} when untiered or none is usable). */
+  private int tier(java.util.List<Deployment> tried, long now) {
+    if (!tiered) {
+      return ANY_TIER;
+    }
+    int min = Integer.MAX_VALUE;
+    boolean any = false;
+    for (Deployment d : deployments) {
+      if (!d.health().coolingAt(now) && (tried == null || !tried.contains(d))) {
+        min = Math.min(min, order(d));
+        any = true;
+      }
+    }
+    return any ? min : ANY_TIER;
   }
 
   public String name() {
@@ -55,7 +81,8 @@ public final class ModelGroup {
    */
   public Deployment choose(java.util.List<Deployment> tried, long now) {
     int n = deployments.size();
-    boolean allUsable = true;
+    int tier = tier(tried, now);
+    boolean allUsable = !tiered;
     for (int i = 0; i < n && allUsable; i++) {
       Deployment d = deployments.get(i);
       allUsable = !d.health().coolingAt(now) && (tried == null || !tried.contains(d));
@@ -67,7 +94,7 @@ public final class ModelGroup {
     int usable = 0;
     for (int i = 0; i < n; i++) {
       Deployment d = deployments.get(i);
-      if (!d.health().coolingAt(now) && (tried == null || !tried.contains(d))) {
+      if (usable(d, tried, now, tier)) {
         total += weightOf(i);
         usable++;
       }
@@ -79,7 +106,7 @@ public final class ModelGroup {
     double x = total > 0 ? rnd.nextDouble() * total : rnd.nextInt(usable);
     for (int i = 0; i < n; i++) {
       Deployment d = deployments.get(i);
-      if (!d.health().coolingAt(now) && (tried == null || !tried.contains(d))) {
+      if (usable(d, tried, now, tier)) {
         double w = total > 0 ? weightOf(i) : 1;
         if (x < w) {
           return d;
@@ -100,9 +127,10 @@ public final class ModelGroup {
       return choose(tried, now);
     }
     int n = deployments.size();
+    int tier = tier(tried, now);
     int usable = 0;
     for (int i = 0; i < n; i++) {
-      if (usable(deployments.get(i), tried, now)) {
+      if (usable(deployments.get(i), tried, now, tier)) {
         usable++;
       }
     }
@@ -110,39 +138,44 @@ public final class ModelGroup {
       return null;
     }
     ThreadLocalRandom rnd = ThreadLocalRandom.current();
-    Deployment a = nthUsable(rnd.nextInt(usable), tried, now);
+    Deployment a = nthUsable(rnd.nextInt(usable), tried, now, tier);
     if (usable == 1) {
       return a;
     }
     int j = rnd.nextInt(usable - 1);
-    Deployment b = nthUsable(j >= indexAmongUsable(a, tried, now) ? j + 1 : j, tried, now);
+    Deployment b = nthUsable(j >= indexAmongUsable(a, tried, now, tier) ? j + 1 : j, tried, now, tier);
     return score(strategy, b) < score(strategy, a) ? b : a;
   }
 
   private static double score(Strategy s, Deployment d) {
-    return s == Strategy.VLLM_LOAD ? d.load().vllmScore() : d.load().inFlight();
+    return switch (s) {
+      case VLLM_LOAD -> d.load().vllmScore();
+      case LATENCY_BASED -> d.load().ttfbEwmaNanos();
+      default -> d.load().inFlight();
+    };
   }
 
-  private static boolean usable(Deployment d, java.util.List<Deployment> tried, long now) {
-    return !d.health().coolingAt(now) && (tried == null || !tried.contains(d));
+  private static boolean usable(Deployment d, java.util.List<Deployment> tried, long now, int tier) {
+    return !d.health().coolingAt(now) && (tried == null || !tried.contains(d))
+        && (tier == ANY_TIER || order(d) == tier);
   }
 
-  private Deployment nthUsable(int k, java.util.List<Deployment> tried, long now) {
+  private Deployment nthUsable(int k, java.util.List<Deployment> tried, long now, int tier) {
     for (Deployment d : deployments) {
-      if (usable(d, tried, now) && k-- == 0) {
+      if (usable(d, tried, now, tier) && k-- == 0) {
         return d;
       }
     }
     throw new IllegalStateException("fewer usable deployments than counted");
   }
 
-  private int indexAmongUsable(Deployment target, java.util.List<Deployment> tried, long now) {
+  private int indexAmongUsable(Deployment target, java.util.List<Deployment> tried, long now, int tier) {
     int k = 0;
     for (Deployment d : deployments) {
       if (d == target) {
         return k;
       }
-      if (usable(d, tried, now)) {
+      if (usable(d, tried, now, tier)) {
         k++;
       }
     }

@@ -6,6 +6,8 @@ public enum Strategy {
   SIMPLE_SHUFFLE("simple-shuffle"),
   /** Fewest requests in flight from this node, power of two choices. */
   LEAST_BUSY("least-busy"),
+  /** Lowest recent time to first byte (an exponentially weighted average), power of two choices. */
+  LATENCY_BASED("latency-based-routing"),
   /** Sluice's: lowest vLLM load from each replica's /metrics (scraped every second) plus in-flight requests. */
   VLLM_LOAD("vllm-load");
 

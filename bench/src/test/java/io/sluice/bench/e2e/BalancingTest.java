@@ -41,11 +41,15 @@ class BalancingTest {
   }
 
   private SluiceServer sluice(String strategy) throws InterruptedException {
+    return sluice(strategy, null, null);
+  }
+
+  private SluiceServer sluice(String strategy, Integer orderA, Integer orderB) throws InterruptedException {
     List<DeploymentConfig> models = List.of(
         new DeploymentConfig("pair", Provider.HOSTED_VLLM, "m", URI.create("http://127.0.0.1:" + a.port() + "/v1"),
-            null, null, null, null, null, "a"),
+            null, null, null, null, null, "a", orderA),
         new DeploymentConfig("pair", Provider.HOSTED_VLLM, "m", URI.create("http://127.0.0.1:" + b.port() + "/v1"),
-            null, null, null, null, null, "b"));
+            null, null, null, null, null, "b", orderB));
     RouterSettings router = new RouterSettings(strategy, null, 2, 3, Duration.ofSeconds(5), Map.of(), null);
     return SluiceServer.start(new SluiceConfig(null, models, GeneralSettings.defaults(), router,
         LitellmSettings.defaults(), ServerSettings.defaults()), new SluiceServer.Options("127.0.0.1", 0, 1,
@@ -71,6 +75,42 @@ class BalancingTest {
 
   private static List<Deployment> deployments(SluiceServer s) {
     return s.registry().get().group("pair").deployments();
+  }
+
+  @Test
+  void orderTiersAreTriedLowestFirstAndTheNextTierOnlyWhenItCannotServe() throws Exception {
+    try (SluiceServer s = sluice("simple-shuffle", 1, 2); RawHttp c = new RawHttp(s.port())) {
+      for (int i = 0; i < 10; i++) {
+        assertThat(c.exchange("POST", "/v1/chat/completions", chat(false), "Authorization: Bearer " + MASTER)
+            .status()).isEqualTo(200);
+      }
+      assertThat(chats(a)).as("order 1 takes everything while healthy").isEqualTo(10);
+      assertThat(chats(b)).isZero();
+      a.faults().status(503);
+      for (int i = 0; i < 5; i++) {
+        assertThat(c.exchange("POST", "/v1/chat/completions", chat(false), "Authorization: Bearer " + MASTER)
+            .status()).as("order 2 serves when order 1 fails").isEqualTo(200);
+      }
+      assertThat(chats(b)).isEqualTo(5);
+    }
+  }
+
+  @Test
+  void latencyBasedPrefersTheReplicaThatAnswersFirst() throws Exception {
+    a.faults().ttft(Duration.ofMillis(150));
+    try (SluiceServer s = sluice("latency-based-routing"); RawHttp c = new RawHttp(s.port())) {
+      for (int i = 0; i < 4; i++) { // let both replicas be measured
+        c.exchange("POST", "/v1/chat/completions", chat(false), "Authorization: Bearer " + MASTER);
+      }
+      await(() -> deployments(s).stream().allMatch(d -> d.load().ttfbEwmaNanos() > 0) || chats(a) > 0 && chats(b) > 0,
+          "both measured");
+      long a0 = chats(a);
+      for (int i = 0; i < 20; i++) {
+        assertThat(c.exchange("POST", "/v1/chat/completions", chat(false), "Authorization: Bearer " + MASTER)
+            .status()).isEqualTo(200);
+      }
+      assertThat(chats(a) - a0).as("the slow replica gets (almost) nothing once measured").isLessThanOrEqualTo(1);
+    }
   }
 
   @Test
