@@ -54,10 +54,11 @@ public final class ConfigLoader {
   private static final Set<String> INFO_LATER = Set.of("mode", "input_cost_per_token", "output_cost_per_token",
       "use_in_pass_through", "base_model", "max_tokens", "max_input_tokens", "max_output_tokens", "db_model",
       "team_id", "access_groups");
-  private static final Set<String> GENERAL = Set.of("master_key", "litellm_key_header_name", "max_request_size_mb");
+  private static final Set<String> GENERAL = Set.of("master_key", "litellm_key_header_name", "max_request_size_mb",
+      "background_health_checks", "health_check_interval");
   private static final Set<String> GENERAL_LATER = Set.of("database_url", "pass_through_endpoints",
       "forward_llm_provider_auth_headers", "forward_client_headers_to_llm_api", "store_model_in_db",
-      "background_health_checks", "health_check_interval", "health_check_details",
+      "health_check_details",
       "require_auth_for_metrics_endpoint", "alerting", "proxy_batch_write_at", "disable_spend_logs",
       "database_connection_pool_limit", "max_response_size_mb");
   private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout", "num_retries", "allowed_fails",
@@ -278,7 +279,13 @@ public final class ConfigLoader {
     if (mb != null) {
       max = (long) (mb * 1024 * 1024);
     }
-    return new GeneralSettings(master, header, max);
+    JsonNode bhc = g.get("background_health_checks");
+    if (!absent(bhc) && !bhc.isBoolean()) {
+      throw fail(at + ".background_health_checks", "expected true or false, found " + show(bhc));
+    }
+    Duration interval = seconds(g, "health_check_interval", at);
+    return new GeneralSettings(master, header, max, !absent(bhc) && bhc.asBoolean(),
+        interval == null ? GeneralSettings.DEFAULT_HEALTH_CHECK_INTERVAL : interval);
   }
 
   /**

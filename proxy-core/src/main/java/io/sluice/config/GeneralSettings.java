@@ -8,8 +8,17 @@ package io.sluice.config;
  * @param keyHeaderName       {@code litellm_key_header_name}, or null: then {@code x-litellm-api-key}, else
  *                            {@code Authorization}
  * @param maxRequestSizeBytes {@code max_request_size_mb} (LiteLLM's name) in bytes; default 32 MiB
+ * @param backgroundHealthChecks {@code background_health_checks}: probe every replica's {@code /health}
+ * @param healthCheckInterval    {@code health_check_interval} between probes (LiteLLM's default 300 s)
  */
-public record GeneralSettings(Secret masterKey, String keyHeaderName, long maxRequestSizeBytes) {
+public record GeneralSettings(Secret masterKey, String keyHeaderName, long maxRequestSizeBytes,
+    boolean backgroundHealthChecks, java.time.Duration healthCheckInterval) {
+  public static final java.time.Duration DEFAULT_HEALTH_CHECK_INTERVAL = java.time.Duration.ofSeconds(300);
+
+  public GeneralSettings(Secret masterKey, String keyHeaderName, long maxRequestSizeBytes) {
+    this(masterKey, keyHeaderName, maxRequestSizeBytes, false, DEFAULT_HEALTH_CHECK_INTERVAL);
+  }
+
   public static final long DEFAULT_MAX_REQUEST_SIZE = 32L * 1024 * 1024;
 
   public GeneralSettings {

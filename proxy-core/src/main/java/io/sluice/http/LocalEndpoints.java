@@ -58,11 +58,58 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
           }
         }
         case MODELS -> ex.reply(HttpResponseStatus.OK, models(ctx, ex.principal), false);
+        case HEALTH -> ex.reply(HttpResponseStatus.OK, health(ctx, ex.principal), false);
         default -> ctx.fireChannelRead(ex);
       }
       return;
     }
     ctx.fireChannelRead(msg);
+  }
+
+  /**
+   * LiteLLM's {@code /health} shape: {@code healthy_endpoints}, {@code unhealthy_endpoints} and their counts, for the
+   * model groups the caller may use. A replica is unhealthy while it cools down (passive failures, or a failed
+   * background probe). Never a key: model, {@code api_base}, ids only.
+   */
+  private ByteBuf health(ChannelHandlerContext ctx, Principal principal) {
+    DeploymentRegistry reg = registry.get();
+    long now = System.nanoTime();
+    java.util.List<io.sluice.routing.Deployment> healthy = new java.util.ArrayList<>();
+    java.util.List<io.sluice.routing.Deployment> unhealthy = new java.util.ArrayList<>();
+    for (ModelGroup group : reg.groups()) {
+      if (principal == null || principal.mayUseModel(group.name())) {
+        for (io.sluice.routing.Deployment d : group.deployments()) {
+          (d.health().coolingAt(now) ? unhealthy : healthy).add(d);
+        }
+      }
+    }
+    ByteBuf buf = ctx.alloc().buffer(256);
+    try (JsonGenerator g = JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(buf))) {
+      g.writeStartObject();
+      writeEndpoints(g, "healthy_endpoints", healthy);
+      writeEndpoints(g, "unhealthy_endpoints", unhealthy);
+      g.writeNumberField("healthy_count", healthy.size());
+      g.writeNumberField("unhealthy_count", unhealthy.size());
+      g.writeEndObject();
+    } catch (IOException e) {
+      buf.release();
+      throw new UncheckedIOException(e);
+    }
+    return buf;
+  }
+
+  private static void writeEndpoints(JsonGenerator g, String field, java.util.List<io.sluice.routing.Deployment> ds)
+      throws IOException {
+    g.writeArrayFieldStart(field);
+    for (io.sluice.routing.Deployment d : ds) {
+      g.writeStartObject();
+      g.writeStringField("model", d.config().provider().prefix() + d.upstreamModel());
+      g.writeStringField("model_name", d.modelGroup());
+      g.writeStringField("model_id", d.id());
+      g.writeStringField("api_base", d.config().apiBase().toString());
+      g.writeEndObject();
+    }
+    g.writeEndArray();
   }
 
   /** OpenAI's list shape: {@code {"data":[{"id","object":"model","created","owned_by"}],"object":"list"}}. */

@@ -12,6 +12,7 @@ enum Route {
   LIVENESS(RouteClass.PUBLIC, HttpMethod.GET, null),
   READINESS(RouteClass.PUBLIC, HttpMethod.GET, null),
   MODELS(RouteClass.LLM_INFO, HttpMethod.GET, null),
+  HEALTH(RouteClass.LLM_INFO, HttpMethod.GET, null),
   CHAT_COMPLETIONS(RouteClass.LLM, HttpMethod.POST, "/chat/completions"),
   COMPLETIONS(RouteClass.LLM, HttpMethod.POST, "/completions"),
   EMBEDDINGS(RouteClass.LLM, HttpMethod.POST, "/embeddings"),
@@ -49,6 +50,7 @@ enum Route {
     BY_PATH.put("/health/liveliness", LIVENESS);
     BY_PATH.put("/health/liveness", LIVENESS);
     BY_PATH.put("/health/readiness", READINESS);
+    BY_PATH.put("/health", HEALTH);
     for (Route r : values()) {
       if (r == MODELS || r.upstreamSuffix != null) {
         String p = r == MODELS ? "/models" : r.upstreamSuffix;

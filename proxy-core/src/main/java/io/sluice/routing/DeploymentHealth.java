@@ -34,6 +34,17 @@ public final class DeploymentHealth {
     return coolingAt(now) ? coolUntil - now : 0;
   }
 
+  /** An active probe failed: cool down now, whatever the failure count. */
+  public synchronized void probeFailed(long now) {
+    coolUntil = now + cooldownNanos;
+    cooling = true;
+  }
+
+  /** An active probe passed: a cooled replica takes traffic again without waiting out its cooldown. */
+  public synchronized void probePassed() {
+    cooling = false;
+  }
+
   /** Records a failure at {@code now}; returns true if it started a cooldown. */
   public synchronized boolean failure(long now) {
     failures[next] = now;

@@ -77,6 +77,7 @@ class ConfigLoaderTest {
     assertThat(a.weight()).isEqualTo(2.0);
     assertThat(a.timeout()).isEqualTo(Duration.ofMillis(1500));
     assertThat(a.id()).isEqualTo("vllm-a");
+    assertThat(a.order()).isEqualTo(1);
     DeploymentConfig b = c.modelList().get(1);
     assertThat(b.provider()).isEqualTo(Provider.OPENAI);
     assertThat(b.upstreamModel()).isEqualTo("llama3");
@@ -170,6 +171,19 @@ class ConfigLoaderTest {
     SluiceConfig l = load(TWO_GROUPS + "litellm_settings: {num_retries: 5, fallbacks: [{b: [a]}]}\n", Map.of());
     assertThat(l.router().numRetries()).as("litellm_settings when the router has none").isEqualTo(5);
     assertThat(l.router().fallbacks()).containsEntry("b", java.util.List.of("a"));
+  }
+
+  @Test
+  void backgroundHealthChecksAndInterval() throws IOException {
+    SluiceConfig d = load(TWO_GROUPS, Map.of());
+    assertThat(d.general().backgroundHealthChecks()).isFalse();
+    assertThat(d.general().healthCheckInterval()).as("LiteLLM's default").isEqualTo(Duration.ofSeconds(300));
+    SluiceConfig c = load(TWO_GROUPS + "general_settings: {background_health_checks: true, health_check_interval: 15}\n",
+        Map.of());
+    assertThat(c.general().backgroundHealthChecks()).isTrue();
+    assertThat(c.general().healthCheckInterval()).isEqualTo(Duration.ofSeconds(15));
+    assertThat(error(TWO_GROUPS + "general_settings: {background_health_checks: sometimes}\n", Map.of()))
+        .contains("general_settings.background_health_checks: expected true or false");
   }
 
   @Test

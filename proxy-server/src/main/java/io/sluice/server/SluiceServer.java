@@ -39,10 +39,12 @@ public final class SluiceServer implements AutoCloseable {
   private final RegistryHolder registry;
   private final Drain drain;
   private final VllmLoadScraper scraper;
+  private final ReplicaProber prober;
 
   private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
-      RegistryHolder registry, Drain drain, VllmLoadScraper scraper) {
+      RegistryHolder registry, Drain drain, VllmLoadScraper scraper, ReplicaProber prober) {
     this.scraper = scraper;
+    this.prober = prober;
     this.group = group;
     this.resolver = resolver;
     this.serverChannel = serverChannel;
@@ -107,8 +109,11 @@ public final class SluiceServer implements AutoCloseable {
           ch.localAddress(), transport.name(), threads, registry.get().size());
       VllmLoadScraper scraper = strategy == Strategy.VLLM_LOAD ? new VllmLoadScraper(registry, Duration.ofSeconds(1))
           : null;
-      log.info("Routing strategy {}", strategy.wireName());
-      return new SluiceServer(group, resolver, ch, registry, drain, scraper);
+      ReplicaProber prober = config.general().backgroundHealthChecks()
+          ? new ReplicaProber(registry, config.general().healthCheckInterval()) : null;
+      log.info("Routing strategy {}{}", strategy.wireName(), prober == null ? ""
+          : ", background health checks every " + config.general().healthCheckInterval());
+      return new SluiceServer(group, resolver, ch, registry, drain, scraper, prober);
     } catch (InterruptedException | RuntimeException e) {
       resolver.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -155,6 +160,9 @@ public final class SluiceServer implements AutoCloseable {
   public void close() {
     if (scraper != null) {
       scraper.close();
+    }
+    if (prober != null) {
+      prober.close();
     }
     serverChannel.close().awaitUninterruptibly();
     resolver.close();

@@ -105,7 +105,13 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     boolean get = req.method().equals(HttpMethod.GET);
     boolean post = req.method().equals(HttpMethod.POST);
     switch (path) {
-      case "/health", "/ping" -> sendEmpty();
+      case "/health", "/ping" -> {
+        if (fake.faults.healthStatus == 200) {
+          sendEmpty();
+        } else {
+          respond(HttpResponseStatus.valueOf(fake.faults.healthStatus), new byte[0], null);
+        }
+      }
       case "/version" -> send(HttpResponseStatus.OK, "{\"version\":\"0.11.0\"}");
       case "/metrics" -> sendText(metrics());
       case "/v1/models" -> send(HttpResponseStatus.OK, models());

@@ -22,6 +22,7 @@ public final class Faults {
   volatile long itlNanos;
   volatile int numRequestsWaiting;
   volatile double kvCacheUsagePerc;
+  volatile int healthStatus;
 
   Faults(int tokens, Duration ttft, Duration itl) {
     this.defaultTokens = tokens;
@@ -43,6 +44,7 @@ public final class Faults {
     itlNanos = defaultItl.toNanos();
     numRequestsWaiting = 0;
     kvCacheUsagePerc = 0;
+    healthStatus = 200;
     return this;
   }
 
@@ -94,6 +96,12 @@ public final class Faults {
 
   public Faults interTokenDelay(Duration d) {
     this.itlNanos = d.toNanos();
+    return this;
+  }
+
+  /** What {@code /health} answers: 200, or 503 as newer vLLM does on {@code EngineDeadError}. */
+  public Faults healthStatus(int code) {
+    this.healthStatus = code;
     return this;
   }
 

@@ -78,6 +78,47 @@ class BalancingTest {
   }
 
   @Test
+  void backgroundProbesCoolAFailingReplicaAndBringItBackAndHealthReportsIt() throws Exception {
+    List<DeploymentConfig> models = List.of(
+        new DeploymentConfig("pair", Provider.HOSTED_VLLM, "m", URI.create("http://127.0.0.1:" + a.port() + "/v1"),
+            io.sluice.config.Secret.of("replica-SECRET-health"), null, null, null, null, "a"),
+        new DeploymentConfig("pair", Provider.HOSTED_VLLM, "m", URI.create("http://127.0.0.1:" + b.port() + "/v1"),
+            null, null, null, null, null, "b"));
+    GeneralSettings general = new GeneralSettings(null, null, GeneralSettings.DEFAULT_MAX_REQUEST_SIZE, true,
+        Duration.ofMillis(100));
+    RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 3, Duration.ofSeconds(60), Map.of(), null);
+    a.faults().healthStatus(503);
+    try (SluiceServer s = SluiceServer.start(new SluiceConfig(null, models, general, router,
+        LitellmSettings.defaults(), ServerSettings.defaults()), new SluiceServer.Options("127.0.0.1", 0, 1,
+        Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true)); RawHttp c = new RawHttp(s.port())) {
+      assertThat(c.exchange("GET", "/health", null).status()).as("/health needs a key").isEqualTo(401);
+      await(() -> deployments(s).get(0).health().coolingAt(System.nanoTime()), "a's failed probe cools it");
+      RawHttp.Response h = c.exchange("GET", "/health", null, "Authorization: Bearer " + MASTER);
+      assertThat(h.status()).isEqualTo(200);
+      assertThat(h.bodyText()).contains("\"healthy_count\":1").contains("\"unhealthy_count\":1")
+          .contains("\"unhealthy_endpoints\":[{\"model\":\"hosted_vllm/m\",\"model_name\":\"pair\",\"model_id\":\"a\"")
+          .doesNotContain("replica-SECRET-health");
+      long a0 = chats(a);
+      for (int i = 0; i < 10; i++) {
+        assertThat(c.exchange("POST", "/v1/chat/completions", chat(false), "Authorization: Bearer " + MASTER)
+            .status()).isEqualTo(200);
+      }
+      assertThat(chats(a) - a0).as("no traffic to a replica whose probe fails").isZero();
+      a.faults().healthStatus(200);
+      await(() -> !deployments(s).get(0).health().coolingAt(System.nanoTime()),
+          "a passing probe ends the 60 s cooldown early");
+      await(() -> {
+        try {
+          c.exchange("POST", "/v1/chat/completions", chat(false), "Authorization: Bearer " + MASTER);
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+        return chats(a) > a0;
+      }, "a serves again");
+    }
+  }
+
+  @Test
   void orderTiersAreTriedLowestFirstAndTheNextTierOnlyWhenItCannotServe() throws Exception {
     try (SluiceServer s = sluice("simple-shuffle", 1, 2); RawHttp c = new RawHttp(s.port())) {
       for (int i = 0; i < 10; i++) {
