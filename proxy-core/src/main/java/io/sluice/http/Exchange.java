@@ -72,6 +72,8 @@ final class Exchange {
   /** Where the body's top-level {@code model} string literal sits, quotes included. */
   int modelStart;
   int modelEnd;
+  /** The body's size, kept after the body is released (usage estimates). */
+  int requestBodyBytes;
 
   private final Drain drain;
   private boolean settled;

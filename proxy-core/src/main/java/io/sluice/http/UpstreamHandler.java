@@ -36,6 +36,8 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
   /** When this connection last went idle in the pool ({@link System#nanoTime()}), and how long it was idle. */
   private long idleSince;
   long idleBeforeBind;
+  /** Reads usage from the passing body bytes (no copy), for usage-based routing. */
+  private io.sluice.json.UsageScanner usage;
   /** The load counter this connection's current attempt was counted in; ended on detach. */
   io.sluice.routing.DeploymentLoad load;
   /** When the replica last sent anything for the bound exchange (the executor's ticker). */
@@ -54,6 +56,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     this.requestWritten = false;
     this.responseStarted = false;
     this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
+    this.usage = relay.countsUsage() ? new io.sluice.json.UsageScanner() : null;
   }
 
   void unbind() {
@@ -115,7 +118,13 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         }
         return;
       }
+      if (usage != null) {
+        usage.scan(content.content());
+      }
       if (content instanceof LastHttpContent last) {
+        if (usage != null) {
+          relay.usage(ex, usage);
+        }
         served++;
         // Back to the pool first, so a pipelined request that the finish starts can reuse this connection.
         relay.upstreamDone(ex, this, keepAlive && requestWritten && channel.isActive());

@@ -331,12 +331,31 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
 
   /** The replica's response head is about to go to the client: no retry from here on. */
   void responseStarted(Exchange ex, UpstreamHandler h) {
+    ex.requestBodyBytes = ex.body == null ? 0 : ex.body.readableBytes();
     ex.releaseBody(); // no retry from here on
     ex.deployment.load().ttfb(System.nanoTime() - attemptStartNanos);
     Duration st = gw.streamTimeout();
     if (st != null) {
       ensureTimer(st.toNanos()); // from now on the timer watches the silence between reads
     }
+  }
+
+  /** Whether responses are scanned for usage (only the usage-based strategy needs it today). */
+  boolean countsUsage() {
+    return gw.strategy() == io.sluice.routing.Strategy.USAGE_BASED;
+  }
+
+  /**
+   * A response ended: adds its tokens to the replica's tokens-per-minute. The replica's {@code total_tokens} when it
+   * reported one; otherwise (a stream whose client did not ask for usage) an estimate: the request body's bytes / 4
+   * for the prompt plus one token per content event.
+   */
+  void usage(Exchange ex, io.sluice.json.UsageScanner u) {
+    long tokens = u.totalTokens();
+    if (tokens < 0) {
+      tokens = ex.requestBodyBytes / 4 + Math.max(0, u.events() - 1);
+    }
+    ex.deployment.load().addTokens(tokens, System.nanoTime());
   }
 
   /** The response is complete. */

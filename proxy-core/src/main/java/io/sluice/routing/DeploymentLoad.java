@@ -14,6 +14,11 @@ public final class DeploymentLoad {
   private volatile double kvCache;
   private volatile boolean scraped;
   private volatile double ttfbEwmaNanos = -1;
+  // Tokens per minute: the current minute's count and the previous minute's, weighted by how much of the previous
+  // minute the sliding window still covers (the way rate limiters approximate a sliding window).
+  private long minute = Long.MIN_VALUE;
+  private long currentTokens;
+  private long previousTokens;
 
   public int inFlight() {
     return inFlight.get();
@@ -33,6 +38,28 @@ public final class DeploymentLoad {
     this.running = running;
     this.kvCache = kvCacheUsage;
     this.scraped = true;
+  }
+
+  /** Adds the tokens of one finished response at {@code nowNanos}. */
+  public synchronized void addTokens(long tokens, long nowNanos) {
+    roll(nowNanos);
+    currentTokens += tokens;
+  }
+
+  /** Tokens served in (approximately) the last 60 s. */
+  public synchronized double tokensPerMinute(long nowNanos) {
+    roll(nowNanos);
+    double intoMinute = (nowNanos % 60_000_000_000L) / 60_000_000_000.0;
+    return currentTokens + previousTokens * (1 - intoMinute);
+  }
+
+  private void roll(long nowNanos) {
+    long m = Math.floorDiv(nowNanos, 60_000_000_000L);
+    if (m != minute) {
+      previousTokens = m == minute + 1 ? currentTokens : 0;
+      currentTokens = 0;
+      minute = m;
+    }
   }
 
   /**

@@ -151,6 +151,7 @@ public final class ModelGroup {
     return switch (s) {
       case VLLM_LOAD -> d.load().vllmScore();
       case LATENCY_BASED -> d.load().ttfbEwmaNanos();
+      case USAGE_BASED -> d.load().tokensPerMinute(System.nanoTime());
       default -> d.load().inFlight();
     };
   }

@@ -6,6 +6,8 @@ public enum Strategy {
   SIMPLE_SHUFFLE("simple-shuffle"),
   /** Fewest requests in flight from this node, power of two choices. */
   LEAST_BUSY("least-busy"),
+  /** Fewest tokens served in the last minute (LiteLLM's usage-based-routing), power of two choices. */
+  USAGE_BASED("usage-based-routing"),
   /** Lowest recent time to first byte (an exponentially weighted average), power of two choices. */
   LATENCY_BASED("latency-based-routing"),
   /** Sluice's: lowest vLLM load from each replica's /metrics (scraped every second) plus in-flight requests. */
@@ -27,6 +29,9 @@ public enum Strategy {
       if (s.wireName.equals(name)) {
         return s;
       }
+    }
+    if ("usage-based-routing-v2".equals(name)) {
+      return USAGE_BASED; // LiteLLM's Redis-backed variant; the same choice per node here
     }
     return null;
   }

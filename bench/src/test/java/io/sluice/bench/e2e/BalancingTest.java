@@ -155,6 +155,23 @@ class BalancingTest {
   }
 
   @Test
+  void usageBasedSendsWorkToTheReplicaThatServedFewerTokensThisMinute() throws Exception {
+    a.faults().tokens(1000);
+    b.faults().tokens(10);
+    try (SluiceServer s = sluice("usage-based-routing"); RawHttp c = new RawHttp(s.port())) {
+      for (int i = 0; i < 20; i++) {
+        assertThat(c.exchange("POST", "/v1/chat/completions", chat(false), "Authorization: Bearer " + MASTER)
+            .status()).isEqualTo(200);
+      }
+      Deployment da = deployments(s).get(0);
+      assertThat(chats(a)).as("once a served 1000 tokens, b (10 per request) stays below it for 20 requests")
+          .isEqualTo(1);
+      assertThat(da.load().tokensPerMinute(System.nanoTime())).as("counted from the replica's usage")
+          .isGreaterThanOrEqualTo(1000);
+    }
+  }
+
+  @Test
   void leastBusySendsTheSecondStreamToTheIdleReplica() throws Exception {
     a.faults().interTokenDelay(Duration.ofMillis(50)).tokens(20);
     b.faults().interTokenDelay(Duration.ofMillis(50)).tokens(20);

@@ -1,0 +1,49 @@
+package io.sluice.json;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class UsageScannerTest {
+  private static UsageScanner scan(String text, int chunk) {
+    UsageScanner u = new UsageScanner();
+    byte[] b = text.getBytes(StandardCharsets.UTF_8);
+    for (int i = 0; i < b.length; i += chunk) {
+      ByteBuf buf = Unpooled.wrappedBuffer(b, i, Math.min(chunk, b.length - i));
+      int ri = buf.readerIndex();
+      u.scan(buf);
+      assertThat(buf.readerIndex()).as("borrowed, not consumed").isEqualTo(ri);
+      buf.release();
+    }
+    return u;
+  }
+
+  @Test
+  void readsTotalTokensFromJsonAcrossAnyChunking() {
+    String json = "{\"id\":\"x\",\"usage\":{\"prompt_tokens\":12,\"total_tokens\":15,\"completion_tokens\":3}}";
+    for (int chunk : new int[] {1, 2, 5, 1000}) {
+      assertThat(scan(json, chunk).totalTokens()).as("chunk %s", chunk).isEqualTo(15);
+    }
+    assertThat(scan("{\"usage\": {\"total_tokens\": 42}}", 3).totalTokens()).as("spaced JSON").isEqualTo(42);
+  }
+
+  @Test
+  void theLastUsageWinsAndEventsAreCounted() {
+    String sse = "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+        + "data: {\"choices\":[],\"usage\":{\"total_tokens\":3}}\n\n"
+        + "data: {\"choices\":[],\"usage\":{\"total_tokens\":9}}\n\n"
+        + "data: [DONE]\n\n";
+    UsageScanner u = scan(sse, 4);
+    assertThat(u.totalTokens()).isEqualTo(9);
+    assertThat(u.events()).as("[DONE] is not a JSON event").isEqualTo(3);
+  }
+
+  @Test
+  void noUsageIsMinusOne() {
+    assertThat(scan("data: {\"choices\":[]}\n\ndata: [DONE]\n\n", 7).totalTokens()).isEqualTo(-1);
+    assertThat(scan("{\"total_tokens\":\"x\"}", 2).totalTokens()).isEqualTo(-1);
+  }
+}
