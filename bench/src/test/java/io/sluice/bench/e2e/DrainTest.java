@@ -94,7 +94,7 @@ class DrainTest {
   }
 
   @Test
-  void sigtermDrainsStreamsAndExitsZero() throws Exception {
+  void sigtermDuringFiftyStreamsLetsAllFiftyCompleteAndExitsZero() throws Exception {
     try (FakeVllm fake = FakeVllm.builder().servedModel("m").tokens(30).interTokenDelay(Duration.ofMillis(30)).start()) {
       int port;
       try (ServerSocket s = new ServerSocket(0)) {
@@ -110,7 +110,7 @@ class DrainTest {
       File log = dir.resolve("sluice.log").toFile();
       pb.redirectErrorStream(true).redirectOutput(log);
       Process p = pb.start();
-      ExecutorService pool = Executors.newFixedThreadPool(10);
+      ExecutorService pool = Executors.newFixedThreadPool(50);
       try {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         boolean up = false;
@@ -122,8 +122,8 @@ class DrainTest {
           }
         }
         assertThat(up).as("sluice started: %s", Files.readString(log.toPath())).isTrue();
-        List<Future<RawHttp.Response>> running = streams(pool, port, 10);
-        awaitStarted(fake, 10);
+        List<Future<RawHttp.Response>> running = streams(pool, port, 50);
+        awaitStarted(fake, 50);
         p.destroy(); // SIGTERM
         for (Future<RawHttp.Response> f : running) {
           List<String> ev = f.get(30, TimeUnit.SECONDS).events();
