@@ -1,16 +1,11 @@
 package io.sluice.server;
 
 import io.sluice.routing.Deployment;
-import io.sluice.routing.ModelGroup;
 import io.sluice.routing.RegistryHolder;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,33 +15,15 @@ import org.slf4j.LoggerFactory;
  * cools the replica down at once; a pass ends a cooldown early, so a replica that recovered gets traffic again
  * without waiting for {@code cooldown_time}.
  */
-final class ReplicaProber implements AutoCloseable {
+final class ReplicaProber extends ReplicaPoller {
   private static final Logger log = LoggerFactory.getLogger(ReplicaProber.class);
 
-  private final RegistryHolder registry;
-  private final HttpClient http;
-  private final ScheduledExecutorService timer;
-
   ReplicaProber(RegistryHolder registry, Duration interval) {
-    this.registry = registry;
-    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "sluice-health-prober");
-      t.setDaemon(true);
-      return t;
-    });
-    this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).executor(timer).build();
-    timer.scheduleWithFixedDelay(this::probeAll, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+    super(registry, interval, "sluice-health-prober", Duration.ofSeconds(2));
   }
 
-  private void probeAll() {
-    for (ModelGroup g : registry.get().groups()) {
-      for (Deployment d : g.deployments()) {
-        probe(d);
-      }
-    }
-  }
-
-  private void probe(Deployment d) {
+  @Override
+  void poll(Deployment d) {
     HttpRequest req = HttpRequest.newBuilder(URI.create(d.endpoint() + "/health")).timeout(Duration.ofSeconds(5))
         .GET().build();
     http.sendAsync(req, HttpResponse.BodyHandlers.discarding()).whenComplete((res, err) -> {
@@ -58,10 +35,5 @@ final class ReplicaProber implements AutoCloseable {
         d.health().probeFailed(System.nanoTime());
       }
     });
-  }
-
-  @Override
-  public void close() {
-    timer.shutdownNow();
   }
 }

@@ -1,17 +1,11 @@
 package io.sluice.server;
 
 import io.sluice.routing.Deployment;
-import io.sluice.routing.DeploymentRegistry;
-import io.sluice.routing.ModelGroup;
 import io.sluice.routing.RegistryHolder;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,34 +16,15 @@ import org.slf4j.LoggerFactory;
  * {@code vllm:gpu_cache_usage_perc} — summed over engines (vllm-wire.md §9). {@code /metrics} needs no key on vLLM.
  * A failed scrape keeps the last values; the replica's passive health handles a dead one.
  */
-final class VllmLoadScraper implements AutoCloseable {
+final class VllmLoadScraper extends ReplicaPoller {
   private static final Logger log = LoggerFactory.getLogger(VllmLoadScraper.class);
 
-  private final RegistryHolder registry;
-  private final HttpClient http;
-  private final ScheduledExecutorService timer;
-
   VllmLoadScraper(RegistryHolder registry, Duration interval) {
-    this.registry = registry;
-    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "sluice-vllm-scraper");
-      t.setDaemon(true);
-      return t;
-    });
-    this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).executor(timer).build();
-    timer.scheduleWithFixedDelay(this::scrapeAll, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+    super(registry, interval, "sluice-vllm-scraper", Duration.ofSeconds(1));
   }
 
-  private void scrapeAll() {
-    DeploymentRegistry reg = registry.get();
-    for (ModelGroup g : reg.groups()) {
-      for (Deployment d : g.deployments()) {
-        scrape(d);
-      }
-    }
-  }
-
-  private void scrape(Deployment d) {
+  @Override
+  void poll(Deployment d) {
     URI uri = URI.create(d.endpoint() + "/metrics");
     HttpRequest req = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(1)).GET().build();
     http.sendAsync(req, HttpResponse.BodyHandlers.ofString()).whenComplete((res, err) -> {
@@ -92,10 +67,5 @@ final class VllmLoadScraper implements AutoCloseable {
       }
     }
     d.load().scraped(waiting, running, kv >= 0 ? kv : Math.max(0, gpuKv));
-  }
-
-  @Override
-  public void close() {
-    timer.shutdownNow();
   }
 }
