@@ -71,11 +71,20 @@ public final class Authenticator {
    * so later steps strip exactly that one.
    */
   public CompletionStage<Outcome> authenticate(HttpHeaders headers) {
+    return authenticate(headers, null);
+  }
+
+  /**
+   * As {@link #authenticate(HttpHeaders)}, reading the key from {@code routeHeader} when it is not null (a
+   * pass-through endpoint's {@code litellm_user_api_key}).
+   */
+  public CompletionStage<Outcome> authenticate(HttpHeaders headers, String routeHeader) {
     AsciiString header;
     String raw;
-    if (customHeader != null) {
-      header = customHeader;
-      raw = headers.get(customHeader);
+    AsciiString custom = routeHeader != null ? AsciiString.of(routeHeader) : customHeader;
+    if (custom != null) {
+      header = custom;
+      raw = headers.get(custom);
     } else {
       raw = headers.get(X_LITELLM_API_KEY);
       header = X_LITELLM_API_KEY;
@@ -94,10 +103,13 @@ public final class Authenticator {
         return done(Outcome.accept(Principal.UNAUTHENTICATED, null));
       }
       return done(Outcome.reject("Authentication Error, No api key passed in. Send the key as 'Authorization: Bearer "
-          + "<key>'" + (customHeader != null ? " in the " + customHeader + " header." : "."), null));
+          + "<key>'" + (custom != null ? " in the " + custom + " header." : "."), null));
     }
     String key = startsWithBearer(raw) ? raw.substring(7).trim() : raw.trim();
     if (masterKey != null && masterKey.matches(key)) {
+      if (routeHeader != null) {
+        return done(Outcome.accept(Principal.MASTER, header));
+      }
       return header == customHeader ? masterViaCustom
           : header == X_LITELLM_API_KEY ? masterViaLitellm : masterViaAuthorization;
     }
@@ -122,11 +134,16 @@ public final class Authenticator {
     if (k.blocked()) {
       return Outcome.reject("Authentication Error, Key is blocked. Key hash prefix=" + hash.prefix(), header);
     }
-    if (k.expires() != null && !clock.instant().isBefore(k.expires())) {
-      return new Outcome(null, header, "Authentication Error - Expired Key. Key hash prefix=" + hash.prefix()
-          + " expired at " + k.expires() + ".", true);
+    if (k.teamBlocked()) {
+      return Outcome.reject("Authentication Error, Team is blocked: team_id=" + k.teamId()
+          + ". A proxy admin can unblock it with /team/unblock.", header);
     }
-    return Outcome.accept(new Principal(k.role(), hash.prefix(), k.alias(), k.models()), header);
+    java.time.Instant now = clock.instant();
+    if (k.expires() != null && !now.isBefore(k.expires())) {
+      return new Outcome(null, header, "Authentication Error - Expired Key. Key Expiry time " + k.expires()
+          + " and current time " + now + ". Key hash prefix=" + hash.prefix() + ".", true);
+    }
+    return Outcome.accept(Principal.of(k), header);
   }
 
   private static boolean startsWithBearer(String v) {

@@ -1,20 +1,58 @@
 package io.sluice.auth;
 
 import java.time.Instant;
+import java.util.List;
 import java.util.Set;
 
 /**
- * What the data plane needs to know about a virtual key. Built by a {@link KeyStore}; immutable.
+ * What the data plane needs to know about a virtual key, joined with its owner and team. Built by a
+ * {@link KeyStore}; immutable, so it can be cached on every layer (also serialised into the shared Redis cache).
  *
- * @param hash    the key's hash
- * @param alias   {@code key_alias} or null
- * @param role    the role of the key's owner
- * @param models  model groups the key may call; empty = all
- * @param blocked {@code blocked}
- * @param expires expiry or null for never
+ * @param hash          the key's hash
+ * @param keyName       {@code sk-...abcd}: the only key text ever shown after creation
+ * @param alias         {@code key_alias} or null
+ * @param userId        the owning user, or null
+ * @param teamId        the key's team, or null
+ * @param role          the owner's role ({@code internal_user} for a key without a user)
+ * @param models        the key's own {@code models}; empty = no restriction of its own
+ * @param teamModels    the team's {@code models}; empty = no team restriction
+ * @param allowedRoutes the key's {@code allowed_routes}; empty = every route its role may call
+ * @param blocked       the key is blocked
+ * @param teamBlocked   the key's team is blocked
+ * @param expires       expiry or null for never
+ * @param limits        per-key limits, never null
  */
-public record KeyRecord(KeyHash hash, String alias, Role role, Set<String> models, boolean blocked, Instant expires) {
+public record KeyRecord(
+    KeyHash hash,
+    String keyName,
+    String alias,
+    String userId,
+    String teamId,
+    Role role,
+    Set<String> models,
+    Set<String> teamModels,
+    List<String> allowedRoutes,
+    boolean blocked,
+    boolean teamBlocked,
+    Instant expires,
+    KeyLimits limits) {
+
   public KeyRecord {
     models = Set.copyOf(models);
+    teamModels = Set.copyOf(teamModels);
+    allowedRoutes = List.copyOf(allowedRoutes);
+    if (role == null) {
+      role = Role.INTERNAL_USER;
+    }
+    if (limits == null) {
+      limits = KeyLimits.NONE;
+    }
+  }
+
+  /** A key with no owner, team, route list or limits (tests, simple stores). */
+  public static KeyRecord simple(KeyHash hash, String alias, Role role, Set<String> models, boolean blocked,
+      Instant expires) {
+    return new KeyRecord(hash, null, alias, null, null, role, models, Set.of(), List.of(), blocked, false, expires,
+        KeyLimits.NONE);
   }
 }

@@ -46,21 +46,21 @@ public final class ConfigLoader {
       "litellm_settings", "sluice_settings", "environment_variables", "include");
   private static final Set<String> ENTRY = Set.of("model_name", "litellm_params", "model_info");
   private static final Set<String> PARAMS = Set.of("model", "api_base", "api_key", "rpm", "tpm", "weight",
-      "timeout", "order");
+      "timeout", "order", "use_in_pass_through");
   private static final Set<String> PARAMS_LATER = Set.of("max_parallel_requests", "stream_timeout",
-      "max_retries", "use_in_pass_through", "input_cost_per_token", "output_cost_per_token", "tags",
+      "max_retries", "input_cost_per_token", "output_cost_per_token", "tags",
       "api_version", "organization", "drop_params");
   private static final Set<String> INFO = Set.of("id");
   private static final Set<String> INFO_LATER = Set.of("mode", "input_cost_per_token", "output_cost_per_token",
       "use_in_pass_through", "base_model", "max_tokens", "max_input_tokens", "max_output_tokens", "db_model",
       "team_id", "access_groups");
   private static final Set<String> GENERAL = Set.of("master_key", "litellm_key_header_name", "max_request_size_mb",
-      "background_health_checks", "health_check_interval");
-  private static final Set<String> GENERAL_LATER = Set.of("database_url", "pass_through_endpoints",
-      "forward_llm_provider_auth_headers", "forward_client_headers_to_llm_api", "store_model_in_db",
+      "background_health_checks", "health_check_interval", "database_url", "store_model_in_db",
+      "database_connection_pool_limit", "pass_through_endpoints", "forward_llm_provider_auth_headers");
+  private static final Set<String> GENERAL_LATER = Set.of("forward_client_headers_to_llm_api",
       "health_check_details",
       "require_auth_for_metrics_endpoint", "alerting", "proxy_batch_write_at", "disable_spend_logs",
-      "database_connection_pool_limit", "max_response_size_mb");
+      "max_response_size_mb");
   private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout", "num_retries", "allowed_fails",
       "cooldown_time", "fallbacks", "stream_timeout");
   private static final Set<String> ROUTER_LATER = Set.of(
@@ -68,9 +68,18 @@ public final class ConfigLoader {
       "enable_pre_call_checks", "model_group_alias");
   private static final Set<String> STRATEGIES = Set.of("simple-shuffle", "least-busy", "usage-based-routing",
       "usage-based-routing-v2", "latency-based-routing", "cost-based-routing", "vllm-load");
-  private static final Set<String> LITELLM = Set.of("request_timeout", "num_retries", "fallbacks");
+  private static final Set<String> LITELLM = Set.of("request_timeout", "num_retries", "fallbacks",
+      "forward_llm_provider_auth_headers");
+  private static final Set<String> PASS = Set.of("path", "target", "include_subpath", "headers", "forward_headers",
+      "auth", "methods", "default_query_params");
+  private static final Set<String> PASS_LATER = Set.of("id", "cost_per_request", "merge_query_params",
+      "guardrails");
+  private static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS");
+  /** Sluice's own route prefixes: a pass-through path may not shadow them. */
+  private static final List<String> BUILT_IN = List.of("/v1", "/chat", "/completions", "/embeddings", "/responses",
+      "/rerank", "/score", "/models", "/health", "/key", "/user", "/team", "/model", "/vllm", "/metrics", "/spend");
   private static final Set<String> LITELLM_LATER = Set.of("drop_params", "cache",
-      "cache_params", "forward_llm_provider_auth_headers", "set_verbose", "json_logs", "success_callback",
+      "cache_params", "set_verbose", "json_logs", "success_callback",
       "failure_callback", "callbacks", "key_generation_settings", "context_window_fallbacks", "telemetry");
   private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
@@ -79,6 +88,8 @@ public final class ConfigLoader {
   private final String file;
   private final Map<String, String> env;
   private final List<String> ignored = new ArrayList<>();
+  /** The id of the first model_list entry with {@code use_in_pass_through: true}. */
+  private String firstPassThroughId;
 
   private ConfigLoader(String file, Map<String, String> env) {
     this.file = file;
@@ -128,7 +139,155 @@ public final class ConfigLoader {
     List<DeploymentConfig> models = modelList(root.get("model_list"));
     return new SluiceConfig(source, models, general(root.get("general_settings")),
         router(root.get("router_settings"), root.get("litellm_settings"), models),
-        litellm(root.get("litellm_settings")), server(root.get("sluice_settings")));
+        litellm(root.get("litellm_settings")), server(root.get("sluice_settings")),
+        passThrough(root.get("general_settings"), root.get("litellm_settings")));
+  }
+
+  // ---- pass-through -------------------------------------------------------------------------------------------
+
+  private PassThroughSettings passThrough(JsonNode general, JsonNode litellm) {
+    List<PassThroughEndpoint> endpoints = new ArrayList<>();
+    boolean byok = false;
+    if (!absent(general)) {
+      JsonNode list = general.get("pass_through_endpoints");
+      if (!absent(list)) {
+        String at = "general_settings.pass_through_endpoints";
+        if (!list.isArray()) {
+          throw fail(at, "expected a list of {path, target, …} entries, found " + kind(list));
+        }
+        Map<String, Integer> paths = new HashMap<>();
+        for (int i = 0; i < list.size(); i++) {
+          PassThroughEndpoint e = passThroughEndpoint(list.get(i), at + "[" + i + "]");
+          Integer prev = paths.putIfAbsent(e.path(), i);
+          if (prev != null) {
+            throw fail(at + "[" + i + "].path", "\"" + e.path() + "\" is already the path of " + at + "[" + prev
+                + "] (paths must be unique)");
+          }
+          endpoints.add(e);
+        }
+      }
+      byok = bool(general, "forward_llm_provider_auth_headers", "general_settings");
+    }
+    if (!absent(litellm) && litellm.isObject()) {
+      byok |= bool(litellm, "forward_llm_provider_auth_headers", "litellm_settings");
+    }
+    URI vllmBase = null;
+    String base = env.get("VLLM_API_BASE");
+    if (nonEmpty(base)) {
+      try {
+        URI u = new URI(base.trim());
+        if (!("http".equalsIgnoreCase(u.getScheme()) || "https".equalsIgnoreCase(u.getScheme())) || u.getHost() == null) {
+          throw new URISyntaxException(base, "not an absolute http(s) URL");
+        }
+        String str = u.toString();
+        vllmBase = URI.create(str.endsWith("/") ? str.substring(0, str.length() - 1) : str);
+      } catch (URISyntaxException ex) {
+        throw new ConfigException("environment variable VLLM_API_BASE is not an absolute http(s) URL (expected e.g. "
+            + "http://vllm:8000)");
+      }
+    }
+    String key = env.get("VLLM_API_KEY");
+    return new PassThroughSettings(endpoints, vllmBase, nonEmpty(key) ? Secret.of(key) : null, firstPassThroughId,
+        byok);
+  }
+
+  private PassThroughEndpoint passThroughEndpoint(JsonNode e, String at) {
+    object(e, at);
+    report(e, at + ".", PASS, PASS_LATER);
+    String path = requiredString(e, "path", at);
+    if (!path.startsWith("/") || path.contains("//") || path.contains("%") || path.contains("?")
+        || path.contains("#") || path.contains("\\") || ("/" + path + "/").contains("/../")
+        || ("/" + path + "/").contains("/./")) {
+      throw fail(at + ".path", "\"" + path + "\" is not a plain path (expected e.g. /nvidia: starts with /, no "
+          + "//, . or .. segments, %-escapes, ? or #)");
+    }
+    if (path.length() > 1 && path.endsWith("/")) {
+      path = path.substring(0, path.length() - 1);
+    }
+    if (path.equals("/")) {
+      throw fail(at + ".path", "\"/\" would take every route; give the endpoint its own path, e.g. /nvidia");
+    }
+    for (String b : BUILT_IN) {
+      if (path.equals(b) || path.startsWith(b + "/") || b.startsWith(path + "/")) {
+        throw fail(at + ".path", "\"" + path + "\" would shadow Sluice's own " + b + " routes; choose another path");
+      }
+    }
+    String targetRaw = resolve(requiredString(e, "target", at), at + ".target");
+    URI target = httpUrl(targetRaw, at + ".target");
+    if (target.getRawQuery() != null || target.getRawFragment() != null) {
+      throw fail(at + ".target", "must not have a query or fragment (use default_query_params)");
+    }
+    String t = target.toString();
+    if (t.endsWith("/")) {
+      target = URI.create(t.substring(0, t.length() - 1));
+    }
+    Map<String, Secret> headers = new java.util.LinkedHashMap<>();
+    String keyHeader = null;
+    JsonNode hs = e.get("headers");
+    if (!absent(hs)) {
+      object(hs, at + ".headers");
+      for (Iterator<Map.Entry<String, JsonNode>> it = hs.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> h = it.next();
+        String name = h.getKey();
+        String hat = at + ".headers." + name;
+        if (!HEADER_TOKEN.matcher(name).matches()) {
+          throw fail(hat, "not a valid HTTP header name");
+        }
+        JsonNode v = h.getValue();
+        if (!v.isTextual() && !v.isNumber() && !v.isBoolean()) {
+          throw fail(hat, "expected a string, found " + kind(v));
+        }
+        if (name.equals("litellm_user_api_key")) {
+          if (!HEADER_TOKEN.matcher(v.asText()).matches()) {
+            throw fail(hat, "expected the name of the client header that carries the Sluice key, e.g. x-my-key");
+          }
+          keyHeader = v.asText().toLowerCase(java.util.Locale.ROOT);
+          continue;
+        }
+        headers.put(name, Secret.of(resolveEmbedded(v.asText(), env, file + ": " + hat)));
+      }
+    }
+    List<String> methods = new ArrayList<>();
+    JsonNode ms = e.get("methods");
+    if (!absent(ms)) {
+      if (!ms.isArray()) {
+        throw fail(at + ".methods", "expected a list such as [GET, POST], found " + kind(ms));
+      }
+      for (int i = 0; i < ms.size(); i++) {
+        String m = ms.get(i).asText("").toUpperCase(java.util.Locale.ROOT);
+        if (!ms.get(i).isTextual() || !METHODS.contains(m)) {
+          throw fail(at + ".methods[" + i + "]", show(ms.get(i)) + " is not one of GET, POST, PUT, DELETE, PATCH, "
+              + "HEAD, OPTIONS");
+        }
+        methods.add(m);
+      }
+    }
+    Map<String, String> query = new java.util.LinkedHashMap<>();
+    JsonNode qs = e.get("default_query_params");
+    if (!absent(qs)) {
+      object(qs, at + ".default_query_params");
+      for (Iterator<Map.Entry<String, JsonNode>> it = qs.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> q = it.next();
+        if (!q.getValue().isValueNode() || q.getValue().isNull()) {
+          throw fail(at + ".default_query_params." + q.getKey(), "expected a string or number, found "
+              + kind(q.getValue()));
+        }
+        query.put(q.getKey(), q.getValue().asText());
+      }
+    }
+    return new PassThroughEndpoint(path, target, bool(e, "include_subpath", at), headers, keyHeader,
+        bool(e, "forward_headers", at), bool(e, "auth", at), methods, query);
+  }
+
+  private boolean bool(JsonNode obj, String key, String at) {
+    JsonNode v = obj.get(key);
+    if (absent(v)) {
+      return false;
+    }
+    if (!v.isBoolean()) {
+      throw fail(sub(at, key), "expected true or false, found " + show(v));
+    }
+    return v.asBoolean();
   }
 
   // ---- model_list ---------------------------------------------------------------------------------------------
@@ -157,14 +316,14 @@ public final class ConfigLoader {
 
   private DeploymentConfig deployment(JsonNode e, String at) {
     object(e, at);
-    report(e, at + ".", ENTRY, Set.of());
+    report(e, at.isEmpty() ? "" : at + ".", ENTRY, Set.of());
     String name = requiredString(e, "model_name", at);
     JsonNode params = e.get("litellm_params");
     if (absent(params)) {
-      throw fail(at + ".litellm_params", "missing (expected e.g. {model: hosted_vllm/<served-name>, api_base: "
+      throw fail(sub(at, "litellm_params"), "missing (expected e.g. {model: hosted_vllm/<served-name>, api_base: "
           + "http://vllm:8000/v1})");
     }
-    String p = at + ".litellm_params";
+    String p = sub(at, "litellm_params");
     object(params, p);
     report(params, p + ".", PARAMS, PARAMS_LATER);
     String model = resolve(requiredString(params, "model", p), p + ".model");
@@ -212,14 +371,31 @@ public final class ConfigLoader {
     String id = null;
     JsonNode info = e.get("model_info");
     if (!absent(info)) {
-      object(info, at + ".model_info");
-      report(info, at + ".model_info.", INFO, INFO_LATER);
-      id = optionalString(info, "id", at + ".model_info");
+      object(info, sub(at, "model_info"));
+      report(info, sub(at, "model_info") + ".", INFO, INFO_LATER);
+      id = optionalString(info, "id", sub(at, "model_info"));
     }
     if (id == null) {
       id = derivedId(name, model, apiBase.toString());
     }
+    if (bool(params, "use_in_pass_through", p) && firstPassThroughId == null && !at.isEmpty()) {
+      firstPassThroughId = id;
+    }
     return new DeploymentConfig(name, provider, upstream, apiBase, apiKey, rpm, tpm, weight, timeout, id, order);
+  }
+
+  private static String sub(String at, String key) {
+    return at.isEmpty() ? key : at + "." + key;
+  }
+
+  /**
+   * Parses one deployment given outside a file (the {@code /model/new} body: {@code model_name},
+   * {@code litellm_params}, {@code model_info}) with the same rules as a {@code model_list} entry. Errors are
+   * {@link ConfigException}s that start with {@code source} and name the path, e.g.
+   * {@code "request body: litellm_params.api_base: missing …"}; never a secret value.
+   */
+  public static DeploymentConfig deployment(JsonNode entry, Map<String, String> env, String source) {
+    return new ConfigLoader(source, env).deployment(entry, "");
   }
 
   /** A stable id from what identifies the replica — never from its key. */
@@ -284,8 +460,32 @@ public final class ConfigLoader {
       throw fail(at + ".background_health_checks", "expected true or false, found " + show(bhc));
     }
     Duration interval = seconds(g, "health_check_interval", at);
+    Secret dbUrl = null;
+    String db = optionalString(g, "database_url", at);
+    if (db != null) {
+      db = resolve(db, at + ".database_url");
+      if (!db.isBlank()) {
+        dbUrl = Secret.of(db.trim());
+      }
+    }
+    JsonNode smid = g.get("store_model_in_db");
+    Boolean storeModelInDb = null;
+    if (!absent(smid)) {
+      if (smid.isBoolean()) {
+        storeModelInDb = smid.asBoolean();
+      } else if (smid.isTextual() && (smid.asText().equalsIgnoreCase("true")
+          || smid.asText().equalsIgnoreCase("false"))) {
+        storeModelInDb = Boolean.parseBoolean(smid.asText());
+      } else {
+        throw fail(at + ".store_model_in_db", "expected true or false, found " + show(smid));
+      }
+    }
+    Integer pool = nonNegativeInt(g, "database_connection_pool_limit", at);
+    if (pool != null && pool == 0) {
+      throw fail(at + ".database_connection_pool_limit", "expected a whole number >= 1, found 0");
+    }
     return new GeneralSettings(master, header, max, !absent(bhc) && bhc.asBoolean(),
-        interval == null ? GeneralSettings.DEFAULT_HEALTH_CHECK_INTERVAL : interval);
+        interval == null ? GeneralSettings.DEFAULT_HEALTH_CHECK_INTERVAL : interval, dbUrl, storeModelInDb, pool);
   }
 
   /**
@@ -458,7 +658,7 @@ public final class ConfigLoader {
   private String requiredString(JsonNode obj, String key, String at) {
     String v = optionalString(obj, key, at);
     if (v == null || v.isBlank()) {
-      throw fail(at + "." + key, "missing or empty");
+      throw fail(sub(at, key), "missing or empty");
     }
     return v;
   }
@@ -469,7 +669,7 @@ public final class ConfigLoader {
       return null;
     }
     if (!v.isTextual()) {
-      throw fail(at + "." + key, "expected a string, found " + kind(v));
+      throw fail(sub(at, key), "expected a string, found " + kind(v));
     }
     return v.asText();
   }
@@ -480,7 +680,7 @@ public final class ConfigLoader {
       return null;
     }
     if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 0) {
-      throw fail(at + "." + key, "expected a whole number >= 0, found " + show(v));
+      throw fail(sub(at, key), "expected a whole number >= 0, found " + show(v));
     }
     return v.asInt();
   }
@@ -491,7 +691,7 @@ public final class ConfigLoader {
       return null;
     }
     if (!v.isNumber() || !(v.asDouble() > 0)) {
-      throw fail(at + "." + key, "expected a number > 0, found " + show(v));
+      throw fail(sub(at, key), "expected a number > 0, found " + show(v));
     }
     return v.asDouble();
   }

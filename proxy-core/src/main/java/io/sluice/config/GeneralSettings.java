@@ -10,10 +10,21 @@ package io.sluice.config;
  * @param maxRequestSizeBytes {@code max_request_size_mb} (LiteLLM's name) in bytes; default 32 MiB
  * @param backgroundHealthChecks {@code background_health_checks}: probe every replica's {@code /health}
  * @param healthCheckInterval    {@code health_check_interval} between probes (LiteLLM's default 300 s)
+ * @param databaseUrl         {@code database_url} after {@code os.environ/} resolution (it may hold a password), or
+ *                            null
+ * @param storeModelInDb      {@code store_model_in_db}, or null when not set
+ * @param databasePoolSize    {@code database_connection_pool_limit}, or null for the default
  */
 public record GeneralSettings(Secret masterKey, String keyHeaderName, long maxRequestSizeBytes,
-    boolean backgroundHealthChecks, java.time.Duration healthCheckInterval) {
+    boolean backgroundHealthChecks, java.time.Duration healthCheckInterval, Secret databaseUrl,
+    Boolean storeModelInDb, Integer databasePoolSize) {
   public static final java.time.Duration DEFAULT_HEALTH_CHECK_INTERVAL = java.time.Duration.ofSeconds(300);
+
+  public GeneralSettings(Secret masterKey, String keyHeaderName, long maxRequestSizeBytes,
+      boolean backgroundHealthChecks, java.time.Duration healthCheckInterval) {
+    this(masterKey, keyHeaderName, maxRequestSizeBytes, backgroundHealthChecks, healthCheckInterval, null, null,
+        null);
+  }
 
   public GeneralSettings(Secret masterKey, String keyHeaderName, long maxRequestSizeBytes) {
     this(masterKey, keyHeaderName, maxRequestSizeBytes, false, DEFAULT_HEALTH_CHECK_INTERVAL);

@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ReferenceCountUtil;
 import io.sluice.auth.Authenticator;
 import io.sluice.auth.Authenticator.Outcome;
+import io.sluice.auth.KeyRecord;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
@@ -40,11 +41,12 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
     if (msg instanceof Exchange ex) {
       releaseHeld();
       pending = null;
-      if (!ex.route.requiresKey()) {
+      if (!ex.requiresKey()) {
         ctx.fireChannelRead(ex);
         return;
       }
-      CompletableFuture<Outcome> f = authenticator.authenticate(ex.request.headers()).toCompletableFuture();
+      CompletableFuture<Outcome> f = authenticator.authenticate(ex.request.headers(),
+          ex.passThrough == null ? null : ex.passThrough.keyHeader()).toCompletableFuture();
       if (f.isDone() && !f.isCompletedExceptionally()) {
         decide(ctx, ex, f.getNow(null));
         return;
@@ -83,10 +85,17 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
     ex.credentialHeader = outcome.credentialHeader();
     if (!outcome.accepted()) {
       releaseHeld();
-      ex.fail(ProxyError.AUTH, outcome.rejection());
+      ex.fail(outcome.expired() ? ProxyError.EXPIRED_KEY : ProxyError.AUTH, outcome.rejection());
       return;
     }
     ex.principal = outcome.principal();
+    KeyRecord key = ex.principal.key();
+    if (key != null && !RoutePolicy.allows(key.allowedRoutes(), ex.route, ex.path)) {
+      releaseHeld();
+      ex.fail(ProxyError.FORBIDDEN, "Virtual key is not allowed to call this route. Only allowed to call routes: "
+          + key.allowedRoutes() + ". Tried to call route: " + PathNormalizer.redacted(ex.path));
+      return;
+    }
     if (ex.expectContinue && !ex.requestComplete && held.isEmpty()) {
       ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE),
           ctx.voidPromise());

@@ -8,6 +8,8 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.sluice.json.RequestScanner;
 import io.sluice.routing.Deployment;
+import io.sluice.auth.KeyRecord;
+import io.sluice.auth.ModelAccess;
 import io.sluice.routing.ModelGroup;
 import io.sluice.routing.RegistryHolder;
 
@@ -19,24 +21,39 @@ import io.sluice.routing.RegistryHolder;
  * {@link Exchange#body} set. Bad bodies → 400 that says what is wrong; unknown model → 400 as LiteLLM words it.
  */
 final class BodyInspector extends ChannelInboundHandlerAdapter {
+  /** Chooses a replica explicitly on {@code /vllm/*}: its {@code model_info.id} (e.g. to scrape its /metrics). */
+  static final io.netty.util.AsciiString X_SLUICE_DEPLOYMENT = io.netty.util.AsciiString.cached("x-sluice-deployment");
+
   private final RegistryHolder registry;
+  private final io.sluice.routing.PassThroughTargets targets;
   private Exchange current;
   private RequestScanner scanner;
   private ByteBuf body;
+  private boolean passThroughMode;
 
-  BodyInspector(RegistryHolder registry) {
+  BodyInspector(RegistryHolder registry, io.sluice.routing.PassThroughTargets targets) {
     this.registry = registry;
+    this.targets = targets;
   }
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (msg instanceof Exchange ex) {
       reset();
+      if (ex.route.routeClass == Route.RouteClass.PASSTHROUGH) {
+        current = ex;
+        passThroughMode = true;
+        // /vllm/* routes by the body's model when it is a JSON object naming a model group; configured endpoints
+        // relay the body untouched.
+        scanner = ex.route == Route.VLLM ? new RequestScanner() : null;
+        return;
+      }
       if (ex.route.routeClass != Route.RouteClass.LLM) {
         ctx.fireChannelRead(ex);
         return;
       }
       current = ex;
+      passThroughMode = false;
       scanner = new RequestScanner();
       // The body ends with its LastHttpContent message, which always follows the head (EMPTY_LAST_CONTENT when there
       // is no body). Not ex.requestComplete: after an async key lookup the guard has already seen the end while the
@@ -70,12 +87,17 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         }
         composite.addComponent(true, data);
       }
-      if (!scanner.feed(data)) {
-        Exchange ex = current;
-        String why = scanner.error();
-        reset();
-        ex.fail(ProxyError.BAD_REQUEST, why);
-        return;
+      if (scanner != null && !scanner.feed(data)) {
+        if (passThroughMode) {
+          scanner.close(); // not JSON, or not an object: no model to route by; relay it as it is
+          scanner = null;
+        } else {
+          Exchange ex = current;
+          String why = scanner.error();
+          reset();
+          ex.fail(ProxyError.BAD_REQUEST, why);
+          return;
+        }
       }
     }
     if (last) {
@@ -84,6 +106,10 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   }
 
   private void complete(ChannelHandlerContext ctx) {
+    if (passThroughMode) {
+      completePassThrough(ctx);
+      return;
+    }
     Exchange ex = current;
     RequestScanner s = scanner;
     ByteBuf b = body;
@@ -104,11 +130,20 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
           + "{\"model\": \"llama-3-8b\", …}; GET /v1/models lists them.");
       return;
     }
-    ModelGroup group = registry.get().group(model);
-    if (group == null || !ex.principal.mayUseModel(model)) {
+    KeyRecord key = ex.principal.key();
+    ModelAccess.Denial denied = key == null ? null : ModelAccess.denial(key, model);
+    if (denied != null) {
       release(b);
-      // LiteLLM's wording (proxy/route_llm_request.py); a key without access to the model hears the same, so the
-      // answer does not reveal which model groups exist.
+      // LiteLLM checks the key's and the team's model lists before the router looks the model up
+      // (auth_checks.py::can_key_call_model), so a key hears only about its own lists.
+      ex.fail(denied.team() ? ProxyError.TEAM_MODEL_ACCESS_DENIED : ProxyError.KEY_MODEL_ACCESS_DENIED,
+          denied.message());
+      return;
+    }
+    ModelGroup group = registry.get().group(model);
+    if (group == null) {
+      release(b);
+      // LiteLLM's wording (proxy/route_llm_request.py).
       ex.fail(ProxyError.BAD_REQUEST, "Invalid model name passed in model=" + shorten(model)
           + ". Call `/v1/models` to view available models for your key.");
       return;
@@ -123,6 +158,83 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   }
 
   /**
+   * A pass-through request is complete. Configured endpoints: their target. {@code /vllm/*}: the replica named by
+   * {@code x-sluice-deployment}, else a replica of the model group the body names (the key must be allowed to use
+   * it; {@code model} rewritten as on the main routes), else the default vLLM target.
+   */
+  private void completePassThrough(ChannelHandlerContext ctx) {
+    Exchange ex = current;
+    RequestScanner s = scanner;
+    ByteBuf b = body;
+    current = null;
+    scanner = null;
+    body = null;
+    String model = null;
+    if (s != null) {
+      if (s.end()) {
+        model = s.model();
+        ex.stream = s.stream();
+        ex.modelStart = (int) s.modelStart();
+        ex.modelEnd = (int) s.modelEnd();
+      }
+      s.close();
+    }
+    ex.body = b == null ? io.netty.buffer.Unpooled.EMPTY_BUFFER : b;
+    if (ex.route == Route.PASSTHROUGH) {
+      ex.group = targets.endpoint(ex.passThrough);
+      ctx.fireChannelRead(ex);
+      return;
+    }
+    io.sluice.routing.DeploymentRegistry reg = registry.get();
+    KeyRecord key = ex.principal.key();
+    String chosen = ex.request.headers().get(X_SLUICE_DEPLOYMENT);
+    if (chosen != null) {
+      Deployment d = reg.deployment(chosen.trim());
+      if (d == null) {
+        ex.fail(ProxyError.NOT_FOUND, "No deployment with model_info.id=" + shorten(chosen.trim())
+            + " (x-sluice-deployment). GET /model/info lists them.");
+        return;
+      }
+      ModelAccess.Denial denied = key == null ? null : ModelAccess.denial(key, d.modelGroup());
+      if (denied != null) {
+        ex.fail(denied.team() ? ProxyError.TEAM_MODEL_ACCESS_DENIED : ProxyError.KEY_MODEL_ACCESS_DENIED,
+            denied.message());
+        return;
+      }
+      ex.group = targets.groupOf(d);
+      if (model != null && model.equals(d.modelGroup())) {
+        ex.model = model; // rewrite to the replica's name, as the main routes do
+      }
+      ctx.fireChannelRead(ex);
+      return;
+    }
+    ModelGroup group = model == null ? null : reg.group(model);
+    if (group != null) {
+      ModelAccess.Denial denied = key == null ? null : ModelAccess.denial(key, model);
+      if (denied != null) {
+        ex.fail(denied.team() ? ProxyError.TEAM_MODEL_ACCESS_DENIED : ProxyError.KEY_MODEL_ACCESS_DENIED,
+            denied.message());
+        return;
+      }
+      ex.group = group;
+      ex.model = model;
+      ctx.fireChannelRead(ex);
+      return;
+    }
+    ModelGroup fallback = targets.vllmDefault(reg);
+    if (fallback == null) {
+      ex.fail(ProxyError.BAD_REQUEST, (model == null ? "The request names no model group"
+          : "model=" + shorten(model) + " is not a model group of this proxy") + ", and no default vLLM target is "
+          + "configured for /vllm/*. Send a \"model\" from GET /v1/models, choose a replica with the "
+          + "x-sluice-deployment header (its model_info.id), or configure a default: set VLLM_API_BASE (and "
+          + "VLLM_API_KEY), or mark a model_list entry with litellm_params.use_in_pass_through: true.");
+      return;
+    }
+    ex.group = fallback;
+    ctx.fireChannelRead(ex);
+  }
+
+  /**
    * The body to send to {@code d}: the original when the replica's model name is what the client sent, else the
    * original with bytes [modelStart, modelEnd) — the {@code model} string literal — replaced by the replica's,
    * without copying: a composite of two retained slices of the original and the deployment's shared literal.
@@ -130,7 +242,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
    */
   static ByteBuf bodyFor(ChannelHandlerContext ctx, Exchange ex, Deployment d) {
     ByteBuf body = ex.body;
-    if (ex.model.equals(d.upstreamModel())) {
+    if (ex.model == null || ex.model.equals(d.upstreamModel())) {
       return body.retainedDuplicate();
     }
     int ri = body.readerIndex();
@@ -158,6 +270,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
 
   private void reset() {
     current = null;
+    passThroughMode = false;
     if (scanner != null) {
       scanner.close();
       scanner = null;

@@ -75,6 +75,21 @@ final class Exchange {
   /** The body's size, kept after the body is released (usage estimates). */
   int requestBodyBytes;
 
+  // Pass-through ({@link Route#VLLM}, {@link Route#PASSTHROUGH}).
+  /** The configured endpoint of a {@link Route#PASSTHROUGH} exchange, else null. */
+  io.sluice.config.PassThroughEndpoint passThrough;
+  /**
+   * For pass-through: the path to append to the target (e.g. {@code /v1/chat/completions} of
+   * {@code /vllm/v1/chat/completions}); null for the OpenAI routes (base path + route suffix).
+   */
+  String upstreamPath;
+  /** Append {@link #upstreamPath} to the deployment's base path as it is (configured targets), not its server root. */
+  boolean rawBase;
+  /** The query to send upstream, with its {@code ?}, or empty. */
+  String upstreamQuery;
+  /** BYOK: {@code Bearer <client provider key>} to send instead of the deployment's key; never logged. */
+  AsciiString providerAuthorization;
+
   private final Drain drain;
   private boolean settled;
 
@@ -85,12 +100,18 @@ final class Exchange {
     this.route = route;
     this.path = path;
     this.query = query;
+    this.upstreamQuery = query;
     this.requestId = requestId;
     this.startNanos = System.nanoTime();
     this.expectContinue = request.headers().containsValue(HttpHeaderNames.EXPECT, HttpHeaderValues.CONTINUE, true);
     this.listener = listener;
     this.drain = drain;
     drain.exchangeStarted();
+  }
+
+  /** Whether the caller must present a key: every route but the public ones and {@code auth: false} pass-throughs. */
+  boolean requiresKey() {
+    return route == Route.PASSTHROUGH ? passThrough.auth() : route.requiresKey();
   }
 
   /** Ends this exchange's count in flight; idempotent (the response completed, or the client left). */
@@ -191,7 +212,7 @@ final class Exchange {
     if (responseComplete) {
       return;
     }
-    log.debug("[{}] {} {} → {} {}", requestId, request.method(), path, error.status().code(), message);
+    log.debug("[{}] {} {} → {} {}", requestId, request.method(), PathNormalizer.redacted(path), error.status().code(), message);
     if (!responseStarted) {
       reply(error.status(), error.json(conn.channel.alloc(), message), close, retryAfterSeconds);
     } else if (sseResponse && conn.channel.isActive()) {

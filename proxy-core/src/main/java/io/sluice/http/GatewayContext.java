@@ -21,6 +21,10 @@ import java.util.Objects;
  * @param streamTimeout       {@code router_settings.stream_timeout}: longest silence once a response started; null =
  *                            none
  * @param strategy            {@code router_settings.routing_strategy}
+ * @param management          the admin plane's management API ({@link io.sluice.management.ManagementApi#NONE}
+ *                            without a database)
+ * @param readiness           what {@code /health/readiness} reports about the database
+ * @param passThrough         pass-through endpoints, the {@code /vllm/*} default target and BYOK
  */
 public record GatewayContext(
     ServerSettings server,
@@ -34,7 +38,10 @@ public record GatewayContext(
     Duration cooldown,
     Drain drain,
     Duration streamTimeout,
-    io.sluice.routing.Strategy strategy) {
+    io.sluice.routing.Strategy strategy,
+    io.sluice.management.ManagementApi management,
+    Readiness readiness,
+    io.sluice.routing.PassThroughTargets passThrough) {
 
   public GatewayContext {
     Objects.requireNonNull(server);
@@ -42,6 +49,9 @@ public record GatewayContext(
     Objects.requireNonNull(authenticator);
     Objects.requireNonNull(registry);
     Objects.requireNonNull(pools);
+    Objects.requireNonNull(management);
+    Objects.requireNonNull(readiness);
+    Objects.requireNonNull(passThrough);
     if (maxRequestBodyBytes <= 0) {
       throw new IllegalArgumentException("maxRequestBodyBytes: " + maxRequestBodyBytes + " (expected: > 0)");
     }

@@ -46,10 +46,12 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
   }
 
   private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn) {
-    p.addLast("guard", new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes(), gw.drain()));
+    p.addLast("guard", new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes(), gw.drain(),
+        gw.passThrough().endpoints()));
     p.addLast("auth", new AuthHandler(conn, gw.authenticator()));
-    p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain()));
-    p.addLast("body", new BodyInspector(gw.registry()));
+    p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness()));
+    p.addLast("management", new ManagementHandler(conn, gw.management()));
+    p.addLast("body", new BodyInspector(gw.registry(), gw.passThrough()));
     p.addLast("relay", new UpstreamRelay(gw));
   }
 }

@@ -70,4 +70,26 @@ final class HeaderRules {
     h.remove(HttpHeaderNames.TRANSFER_ENCODING);
     h.set(Exchange.X_REQUEST_ID, requestId);
   }
+
+  /**
+   * BYOK ({@code forward_llm_provider_auth_headers}): the client's provider key from {@code x-api-key}, else
+   * {@code api-key} (header names are case-insensitive), as {@code Bearer <key>} — unless that header carried the
+   * caller's Sluice credential, which is never a provider key. Null when there is none.
+   */
+  static AsciiString providerAuthorization(HttpHeaders h, AsciiString credentialHeader) {
+    for (AsciiString name : new AsciiString[] {X_API_KEY, API_KEY}) {
+      if (credentialHeader != null && credentialHeader.contentEqualsIgnoreCase(name)) {
+        continue;
+      }
+      String v = h.get(name);
+      if (v != null && !v.isBlank()) {
+        String key = v.trim();
+        if (key.regionMatches(true, 0, "Bearer ", 0, 7)) {
+          key = key.substring(7).trim();
+        }
+        return AsciiString.of("Bearer " + key);
+      }
+    }
+    return null;
+  }
 }

@@ -30,19 +30,19 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
   private static final long CREATED = 1677610602L;
 
   private final RegistryHolder registry;
-  private final ByteBuf readiness;
+  private final Readiness readiness;
+  private final String version;
   private final Drain drain;
   /** FastAPI's shape for an unwrapped HTTPException, as LiteLLM's readiness answers when unhealthy. */
   private static final ByteBuf DRAINING = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(
       "{\"detail\":\"Service Unhealthy (draining: this node is shutting down)\"}".getBytes(StandardCharsets.US_ASCII))
       .asReadOnly());
 
-  LocalEndpoints(RegistryHolder registry, String version, Drain drain) {
+  LocalEndpoints(RegistryHolder registry, String version, Drain drain, Readiness readiness) {
     this.registry = registry;
     this.drain = drain;
-    this.readiness = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(
-        ("{\"status\":\"healthy\",\"db\":\"Not connected\",\"cache\":null,\"litellm_version\":null,"
-            + "\"sluice_version\":\"" + version + "\"}").getBytes(StandardCharsets.UTF_8)).asReadOnly());
+    this.version = version;
+    this.readiness = readiness;
   }
 
   @Override
@@ -53,8 +53,14 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
         case READINESS -> {
           if (drain.draining()) {
             ex.reply(HttpResponseStatus.SERVICE_UNAVAILABLE, DRAINING.duplicate(), false);
+          } else if (readiness.databaseDown()) {
+            ex.reply(HttpResponseStatus.SERVICE_UNAVAILABLE, Unpooled.wrappedBuffer(("{\"detail\":\"Service "
+                + "Unhealthy (database: not reachable; see Sluice's log)\"}").getBytes(StandardCharsets.UTF_8)),
+                false);
           } else {
-            ex.reply(HttpResponseStatus.OK, readiness.duplicate(), false);
+            ex.reply(HttpResponseStatus.OK, Unpooled.wrappedBuffer(("{\"status\":\"healthy\",\"db\":\""
+                + readiness.database() + "\",\"cache\":null,\"litellm_version\":null,\"sluice_version\":\""
+                + version + "\"}").getBytes(StandardCharsets.UTF_8)), false);
           }
         }
         case MODELS -> ex.reply(HttpResponseStatus.OK, models(ctx, ex.principal), false);

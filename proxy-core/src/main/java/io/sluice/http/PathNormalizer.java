@@ -85,4 +85,44 @@ final class PathNormalizer {
     }
     return s;
   }
+
+  /**
+   * {@code path} with every segment that looks like a virtual key ({@code sk-…}, e.g. {@code /key/sk-…/regenerate})
+   * replaced by {@code sk-***}: what logs and error messages may show.
+   */
+  public static String redacted(String path) {
+    if (path == null || !path.contains("sk-")) {
+      return path;
+    }
+    return path.replaceAll("(^|/)sk-[^/]*", "$1sk-***");
+  }
+
+  private static final String PATH_SAFE =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/";
+
+  /**
+   * A normalised (decoded) path made safe for a request line again: every byte outside RFC 3986's path characters
+   * percent-encoded (UTF-8). A normalised path has no {@code ..} or {@code //}, so appending the result to a target's
+   * base path can never climb out of it.
+   */
+  static String encode(String path) {
+    boolean plain = true;
+    for (int i = 0; i < path.length() && plain; i++) {
+      plain = PATH_SAFE.indexOf(path.charAt(i)) >= 0;
+    }
+    if (plain) {
+      return path;
+    }
+    StringBuilder sb = new StringBuilder(path.length() + 16);
+    for (byte b : path.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+      char c = (char) (b & 0xff);
+      if (b >= 0 && PATH_SAFE.indexOf(c) >= 0) {
+        sb.append(c);
+      } else {
+        sb.append('%').append(Character.toUpperCase(Character.forDigit((b >> 4) & 0xf, 16)))
+            .append(Character.toUpperCase(Character.forDigit(b & 0xf, 16)));
+      }
+    }
+    return sb.toString();
+  }
 }

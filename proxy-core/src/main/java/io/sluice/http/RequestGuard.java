@@ -60,7 +60,11 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
 
   private final Drain drain;
 
-  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain) {
+  private final java.util.List<io.sluice.config.PassThroughEndpoint> passThrough;
+
+  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
+      java.util.List<io.sluice.config.PassThroughEndpoint> passThrough) {
+    this.passThrough = passThrough;
     this.conn = conn;
     this.settings = settings;
     this.maxBody = maxBody;
@@ -126,7 +130,25 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     String path = PathNormalizer.normalize(rawPath);
     String id = RequestIds.acceptOrGenerate(req.headers().get(Exchange.X_REQUEST_ID));
     Route route = path == null ? null : Route.forPath(path);
+    io.sluice.config.PassThroughEndpoint endpoint = null;
+    if (route == null && path != null) {
+      for (io.sluice.config.PassThroughEndpoint e : passThrough) {
+        if (e.matches(path)) {
+          endpoint = e;
+          route = Route.PASSTHROUGH;
+          break;
+        }
+      }
+    }
     Exchange ex = new Exchange(conn, req, route, path == null ? rawPath : path, query, id, this, drain);
+    if (endpoint != null) {
+      ex.passThrough = endpoint;
+      ex.upstreamPath = PathNormalizer.encode(path.substring(endpoint.path().length()));
+      ex.rawBase = true;
+      ex.upstreamQuery = PassThroughQuery.merge(query, endpoint.defaultQueryParams());
+    } else if (route == Route.VLLM) {
+      ex.upstreamPath = PathNormalizer.encode(path.substring("/vllm".length()));
+    }
     current = ex;
     ex.requestComplete = req instanceof LastHttpContent;
     if (ex.requestComplete) {
@@ -172,12 +194,24 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
       return;
     }
     if (route == null) {
-      ex.fail(ProxyError.NOT_FOUND, "Route " + shorten(path) + " not found. LLM routes: /v1/chat/completions, "
+      ex.fail(ProxyError.NOT_FOUND, "Route " + shorten(PathNormalizer.redacted(path)) + " not found. LLM routes: /v1/chat/completions, "
           + "/v1/completions, /v1/embeddings, /v1/responses, /v1/rerank, /v1/score, /v1/models.");
       return;
     }
-    if (!route.method.equals(req.method())) {
-      ex.fail(ProxyError.METHOD_NOT_ALLOWED, "Method " + req.method() + " not allowed on " + path + ": use "
+    if (route == Route.PASSTHROUGH && !ex.passThrough.methods().isEmpty()
+        && !ex.passThrough.methods().contains(req.method().name())) {
+      ex.fail(ProxyError.METHOD_NOT_ALLOWED, "Method " + req.method() + " not allowed on " + ex.passThrough.path()
+          + ": its pass_through_endpoints entry allows " + ex.passThrough.methods() + ".");
+      return;
+    }
+    if (route == Route.VLLM && (req.method().equals(io.netty.handler.codec.http.HttpMethod.CONNECT)
+        || req.method().equals(io.netty.handler.codec.http.HttpMethod.TRACE))) {
+      ex.fail(ProxyError.METHOD_NOT_ALLOWED, "Method " + req.method() + " not allowed on /vllm/*: use GET, POST, PUT, "
+          + "DELETE, PATCH, HEAD or OPTIONS.");
+      return;
+    }
+    if (route.method != null && !route.method.equals(req.method())) {
+      ex.fail(ProxyError.METHOD_NOT_ALLOWED, "Method " + req.method() + " not allowed on " + PathNormalizer.redacted(path) + ": use "
           + route.method + ".");
       return;
     }

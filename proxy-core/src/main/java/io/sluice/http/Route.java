@@ -18,7 +18,13 @@ enum Route {
   EMBEDDINGS(RouteClass.LLM, HttpMethod.POST, "/embeddings"),
   RESPONSES(RouteClass.LLM, HttpMethod.POST, "/responses"),
   RERANK(RouteClass.LLM, HttpMethod.POST, "/rerank"),
-  SCORE(RouteClass.LLM, HttpMethod.POST, "/score");
+  SCORE(RouteClass.LLM, HttpMethod.POST, "/score"),
+  /** LiteLLM's management API ({@code /key/*}, {@code /user/*}, {@code /team/*}, {@code /model/*}); any method. */
+  MANAGEMENT(RouteClass.MANAGEMENT, null, null),
+  /** {@code /vllm/<path>}: any vLLM endpoint, any method, relayed natively. */
+  VLLM(RouteClass.PASSTHROUGH, null, null),
+  /** A configured {@code general_settings.pass_through_endpoints} route (see {@link Exchange#passThrough}). */
+  PASSTHROUGH(RouteClass.PASSTHROUGH, null, null);
 
   enum RouteClass {
     /** No credential needed, never 401. */
@@ -26,10 +32,15 @@ enum Route {
     /** Any valid key; answered by Sluice itself. */
     LLM_INFO,
     /** Any valid key; model-routed and relayed to a replica. */
-    LLM
+    LLM,
+    /** Answered by the admin plane, which checks the caller's role per endpoint. */
+    MANAGEMENT,
+    /** Relayed to a target as it is ({@code /vllm/*} and configured pass-through endpoints). */
+    PASSTHROUGH
   }
 
   final RouteClass routeClass;
+  /** The one method allowed, or null when the route's handler decides. */
   final HttpMethod method;
   /** For LLM routes: the path under the deployment's {@code api_base} (which carries {@code /v1}). */
   final String upstreamSuffix;
@@ -62,6 +73,18 @@ enum Route {
 
   /** The route for a normalised path (no query), or null. */
   static Route forPath(String path) {
-    return BY_PATH.get(path);
+    Route r = BY_PATH.get(path);
+    if (r == null && isManagementPath(path)) {
+      return MANAGEMENT;
+    }
+    if (r == null && (path.equals("/vllm") || path.startsWith("/vllm/"))) {
+      return VLLM;
+    }
+    return r;
+  }
+
+  static boolean isManagementPath(String path) {
+    return path.startsWith("/key/") || path.startsWith("/user/") || path.startsWith("/team/")
+        || path.startsWith("/model/") || path.equals("/v1/model/info");
   }
 }

@@ -90,7 +90,17 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     lastMessage = null;
     HttpRequest req = ex.request;
     req.setProtocolVersion(HttpVersion.HTTP_1_1);
-    HeaderRules.toUpstream(req.headers(), ex.credentialHeader, ex.requestId);
+    if (ex.passThrough != null) {
+      PassThroughHeaders.toUpstream(ex.passThrough, req.headers(), ex.credentialHeader, ex.requestId);
+    } else {
+      if (gw.passThrough().settings().forwardProviderAuth()) {
+        ex.providerAuthorization = HeaderRules.providerAuthorization(req.headers(), ex.credentialHeader);
+      }
+      HeaderRules.toUpstream(req.headers(), ex.credentialHeader, ex.requestId);
+      if (ex.route == Route.VLLM) {
+        req.headers().remove(BodyInspector.X_SLUICE_DEPLOYMENT);
+      }
+    }
     route(ex);
   }
 
@@ -109,7 +119,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
         send(ex, d);
         return;
       }
-      List<String> fallbacks = registry.fallbacks(ex.model);
+      // Fallbacks are for the OpenAI routes; a pass-through request goes where it was sent or nowhere.
+      List<String> fallbacks = ex.model == null || ex.upstreamPath != null ? List.of() : registry.fallbacks(ex.model);
       if (fallbackIndex < fallbacks.size()) {
         ModelGroup next = registry.group(fallbacks.get(fallbackIndex++));
         if (next != null) {
@@ -123,10 +134,11 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       if (lastError != null) {
         ex.fail(lastError, lastMessage);
       } else {
-        ModelGroup requested = registry.group(ex.model);
+        ModelGroup requested = ex.model == null ? ex.group : registry.group(ex.model);
         long wait = requested == null ? 0 : requested.nanosUntilAvailable(now);
         long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(wait + 999_999_999L));
-        ex.fail(ProxyError.NO_HEALTHY_DEPLOYMENT, "No healthy deployment available for model " + ex.model
+        ex.fail(ProxyError.NO_HEALTHY_DEPLOYMENT, "No healthy deployment available for model "
+            + (ex.model == null ? ex.group.name() : ex.model)
             + ": every replica is cooling down after failures. Try again in " + seconds + " s.", false, seconds);
       }
       return;
@@ -139,16 +151,24 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     groupAttempts++;
     ex.deployment = d;
     HttpRequest req = ex.request;
-    req.setUri(d.basePath() + ex.route.upstreamSuffix + ex.query);
     HttpHeaders h = req.headers();
+    if (ex.upstreamPath == null) {
+      req.setUri(d.basePath() + ex.route.upstreamSuffix + ex.query);
+    } else {
+      req.setUri((ex.rawBase ? d.basePath() : d.rootPath()) + ex.upstreamPath + ex.upstreamQuery);
+    }
     h.set(HttpHeaderNames.HOST, d.hostHeader());
-    if (d.authorization() != null) {
+    if (ex.passThrough != null) {
+      PassThroughHeaders.apply(ex.passThrough, h); // the endpoint's own headers; never the deployment's key
+    } else if (ex.providerAuthorization != null) {
+      h.set(HttpHeaderNames.AUTHORIZATION, ex.providerAuthorization); // BYOK: the client's provider key wins
+    } else if (d.authorization() != null) {
       h.set(HttpHeaderNames.AUTHORIZATION, d.authorization());
     } else {
       h.remove(HttpHeaderNames.AUTHORIZATION);
     }
     int length = ex.body.readableBytes();
-    if (!ex.model.equals(d.upstreamModel())) {
+    if (ex.model != null && !ex.model.equals(d.upstreamModel())) {
       length += d.upstreamModelJsonLength() - (ex.modelEnd - ex.modelStart);
     }
     h.setInt(HttpHeaderNames.CONTENT_LENGTH, length);
@@ -178,7 +198,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       return true;
     }
     DeploymentRegistry registry = gw.registry().get();
-    List<String> fallbacks = registry.fallbacks(ex.model);
+    List<String> fallbacks = ex.model == null || ex.upstreamPath != null ? List.of() : registry.fallbacks(ex.model);
     for (int i = fallbackIndex; i < fallbacks.size(); i++) {
       ModelGroup g = registry.group(fallbacks.get(i));
       if (g != null && g.choose(gw.strategy(), tried, now) != null) {
@@ -306,7 +326,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       detach(h, false); // closing the connection is what makes vLLM abort the generation
       active = null;
       ex.deployment.health().failure(System.nanoTime());
-      ex.fail(ProxyError.UPSTREAM_TIMEOUT, "Replica " + ex.deployment.id() + " of model " + ex.model
+      ex.fail(ProxyError.UPSTREAM_TIMEOUT, "Replica " + ex.deployment.id() + " of model " + ex.deployment.modelGroup()
           + " sent nothing for " + st.toMillis() + " ms mid-response (router_settings.stream_timeout); "
           + "the response is incomplete.");
       return;
@@ -391,7 +411,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       }
       log.info("[{}] replica {} {} mid-response", ex.requestId, ex.deployment.id(), what);
       ex.deployment.health().failure(System.nanoTime());
-      ex.fail(ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model " + ex.model + " " + what
+      ex.fail(ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model " + ex.deployment.modelGroup() + " " + what
           + " mid-response; the response is incomplete.");
     }
   }

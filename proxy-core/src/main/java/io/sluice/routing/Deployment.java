@@ -93,6 +93,14 @@ public final class Deployment {
   }
 
   /** Length in bytes of {@link #upstreamModelJson()}. */
+  /**
+   * The replica server's root path: {@link #basePath()} without a trailing {@code /v1} — what {@code /vllm/<path>}
+   * is relative to (LiteLLM: "replace the vLLM base URL with {@code <proxy>/vllm}").
+   */
+  public String rootPath() {
+    return basePath.endsWith("/v1") ? basePath.substring(0, basePath.length() - 3) : basePath;
+  }
+
   public int upstreamModelJsonLength() {
     return upstreamModelJson.readableBytes();
   }

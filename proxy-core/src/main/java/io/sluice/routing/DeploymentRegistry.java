@@ -28,10 +28,29 @@ public final class DeploymentRegistry {
 
   /** With the router's cooldown policy for every deployment and its fallbacks between groups. */
   public static DeploymentRegistry of(List<DeploymentConfig> configs, RouterSettings router) {
+    return of(configs, router, null);
+  }
+
+  /**
+   * A new snapshot that keeps, from {@code previous}, every deployment whose configuration did not change — with
+   * its health, cooldown and load — so adding or removing one deployment (the admin API) disturbs no other.
+   */
+  public static DeploymentRegistry of(List<DeploymentConfig> configs, RouterSettings router,
+      DeploymentRegistry previous) {
+    Map<String, Deployment> old = new java.util.HashMap<>();
+    if (previous != null) {
+      for (ModelGroup g : previous.groups()) {
+        for (Deployment d : g.deployments()) {
+          old.put(d.id(), d);
+        }
+      }
+    }
     Map<String, List<Deployment>> byName = new LinkedHashMap<>();
     for (DeploymentConfig c : configs) {
-      byName.computeIfAbsent(c.modelName(), k -> new ArrayList<>())
-          .add(new Deployment(c, new DeploymentHealth(router.allowedFails(), router.cooldownTime())));
+      Deployment kept = old.get(c.id());
+      Deployment d = kept != null && kept.config().equals(c) ? kept
+          : new Deployment(c, new DeploymentHealth(router.allowedFails(), router.cooldownTime()));
+      byName.computeIfAbsent(c.modelName(), k -> new ArrayList<>()).add(d);
     }
     Map<String, ModelGroup> groups = new LinkedHashMap<>();
     byName.forEach((name, ds) -> groups.put(name, new ModelGroup(name, ds)));
@@ -41,6 +60,18 @@ public final class DeploymentRegistry {
   /** The groups to try, in order, when {@code group} cannot serve a request; empty when none. */
   public List<String> fallbacks(String group) {
     return fallbacks.getOrDefault(group, List.of());
+  }
+
+  /** The deployment with {@code model_info.id} {@code id}, or null. */
+  public Deployment deployment(String id) {
+    for (ModelGroup g : groups.values()) {
+      for (Deployment d : g.deployments()) {
+        if (d.id().equals(id)) {
+          return d;
+        }
+      }
+    }
+    return null;
   }
 
   /** The group for a public model name, or null. */

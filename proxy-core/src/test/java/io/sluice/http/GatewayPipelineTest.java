@@ -39,6 +39,10 @@ class GatewayPipelineTest {
   }
 
   static GatewayContext context(String customHeader, KeyStore keys) {
+    return context(customHeader, keys, io.sluice.management.ManagementApi.NONE);
+  }
+
+  static GatewayContext context(String customHeader, KeyStore keys, io.sluice.management.ManagementApi api) {
     ServerSettings s = new ServerSettings(512, 2048, Duration.ofSeconds(60), Duration.ofSeconds(75),
         Duration.ofSeconds(1), Duration.ofSeconds(4), 16, 4);
     DeploymentConfig d = new DeploymentConfig("llama", Provider.HOSTED_VLLM, "meta/llama", URI.create(
@@ -48,7 +52,7 @@ class GatewayPipelineTest {
         new RegistryHolder(DeploymentRegistry.of(List.of(d))),
         new UpstreamPools(s, NioSocketChannel::new, DefaultAddressResolverGroup.INSTANCE,
             GatewayInitializer.upstreamHandlers()), "test", 2, Duration.ofSeconds(5), new Drain(), null,
-        io.sluice.routing.Strategy.SIMPLE_SHUFFLE);
+        io.sluice.routing.Strategy.SIMPLE_SHUFFLE, api, Readiness.NO_DATABASE, io.sluice.routing.PassThroughTargets.NONE);
   }
 
   private String exchange(String raw) {

@@ -66,7 +66,7 @@ class VirtualKeyAuthTest {
   }
 
   private static KeyRecord record(boolean blocked, Set<String> models) {
-    return new KeyRecord(KeyHash.of(VKEY), "team-a-key", Role.INTERNAL_USER, models, blocked, null);
+    return KeyRecord.simple(KeyHash.of(VKEY), "team-a-key", Role.INTERNAL_USER, models, blocked, null);
   }
 
   @Test
@@ -91,7 +91,9 @@ class VirtualKeyAuthTest {
     write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + VKEY
         + "\r\nContent-Length: " + body.length() + "\r\n\r\n" + body);
     answer(Optional.of(record(false, Set.of("other-model"))));
-    assertThat(drain()).startsWith("HTTP/1.1 400").contains("Invalid model name passed in model=llama");
+    assertThat(drain()).startsWith("HTTP/1.1 401").contains("\"type\":\"key_model_access_denied\"")
+        .contains("key not allowed to access model. This key can only access models=['other-model']. "
+            + "Tried to access llama");
   }
 
   @Test
@@ -110,9 +112,9 @@ class VirtualKeyAuthTest {
   void expiredKeyIs401() throws Exception {
     ch = new EmbeddedChannel(new GatewayInitializer(GatewayPipelineTest.context(null, store)));
     write("GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + VKEY + "\r\n\r\n");
-    answer(Optional.of(new KeyRecord(KeyHash.of(VKEY), null, Role.INTERNAL_USER, Set.of(), false,
+    answer(Optional.of(KeyRecord.simple(KeyHash.of(VKEY), null, Role.INTERNAL_USER, Set.of(), false,
         Instant.now().minusSeconds(5))));
-    assertThat(drain()).startsWith("HTTP/1.1 401").contains("Expired Key");
+    assertThat(drain()).startsWith("HTTP/1.1 401").contains("Expired Key").contains("\"type\":\"expired_key\"");
   }
 
   @Test

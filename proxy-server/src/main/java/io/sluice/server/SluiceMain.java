@@ -4,7 +4,11 @@ import io.sluice.config.ConfigException;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.MasterKeys;
 import io.sluice.config.SluiceConfig;
+import io.sluice.auth.KeyCache;
 import io.sluice.auth.KeyStore;
+import io.sluice.server.redis.RedisConnection;
+import io.sluice.server.redis.RedisKeyCache;
+import io.sluice.server.redis.RedisSettings;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Map;
@@ -49,6 +53,16 @@ public final class SluiceMain implements Callable<Integer> {
       description = "With no master key configured, admit every caller (LiteLLM's default; never do this on a "
           + "network you do not control).")
   boolean allowUnauthenticated;
+
+  @Option(names = "--no-db",
+      description = "Run without a database: the master key is the only credential and the management API answers "
+          + "no_db_connection (a stateless relay node).")
+  boolean noDb;
+
+  @Option(names = "--data-dir", defaultValue = "data", paramLabel = "DIR",
+      description = "Where the embedded PostgreSQL keeps its data (DIR/pg) when no DATABASE_URL is set "
+          + "(default: ${DEFAULT-VALUE}).")
+  Path dataDir;
 
   private final Map<String, String> env;
   private final PrintWriter err;
@@ -112,8 +126,56 @@ public final class SluiceMain implements Callable<Integer> {
     } else {
       log.info("Master key from {}", master.source().describe());
     }
-    return SluiceServer.start(cfg, new SluiceServer.Options(host, port, threads, master.key(),
-        allowUnauthenticated, KeyStore.NONE, true));
+    SluiceServer.Options options = new SluiceServer.Options(host, port, threads, master.key(),
+        allowUnauthenticated, KeyStore.NONE, true);
+    if (noDb) {
+      log.info("No database (--no-db): virtual keys and the management API are off");
+      return SluiceServer.start(cfg, options);
+    }
+    AdminPlane plane;
+    RedisConnection redis = null;
+    try {
+      AdminPlane.Settings settings = AdminPlane.Settings.from(cfg, env, master.key())
+          .withEmbeddedDir(dataDir.resolve("pg"));
+      java.util.Optional<RedisSettings> rs = RedisSettings.fromEnv(env);
+      KeyCache shared = KeyCache.NONE;
+      if (rs.isPresent()) {
+        redis = RedisConnection.connect(rs.get());
+        shared = new RedisKeyCache(redis);
+        log.info("Shared key cache: Redis at {}", redis.describe());
+      } else {
+        log.info("No REDIS_URL / REDIS_HOST: key cache is per node only");
+      }
+      plane = AdminPlane.start(cfg, settings, env, shared);
+      if (redis != null) {
+        plane.closeWith(redis);
+      }
+    } catch (ConfigException | IllegalArgumentException e) {
+      closeQuietly(redis);
+      err.println("sluice: configuration error: " + e.getMessage());
+      return null;
+    } catch (RuntimeException e) {
+      closeQuietly(redis);
+      err.println("sluice: cannot start the admin plane: " + e.getMessage());
+      log.debug("admin plane start failed", e);
+      return null;
+    }
+    try {
+      return SluiceServer.start(cfg, options.withAdminPlane(plane));
+    } catch (InterruptedException | RuntimeException e) {
+      plane.close();
+      throw e;
+    }
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    if (c != null) {
+      try {
+        c.close();
+      } catch (Exception ignored) {
+        // already failing
+      }
+    }
   }
 
   /** {@code 30s}, {@code 2m}, {@code 500ms}, or a plain number of seconds. */

@@ -40,9 +40,11 @@ public final class SluiceServer implements AutoCloseable {
   private final Drain drain;
   private final VllmLoadScraper scraper;
   private final ReplicaProber prober;
+  private final AutoCloseable closeWith;
 
   private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
-      RegistryHolder registry, Drain drain, VllmLoadScraper scraper, ReplicaProber prober) {
+      RegistryHolder registry, Drain drain, VllmLoadScraper scraper, ReplicaProber prober, AutoCloseable closeWith) {
+    this.closeWith = closeWith;
     this.scraper = scraper;
     this.prober = prober;
     this.group = group;
@@ -54,8 +56,28 @@ public final class SluiceServer implements AutoCloseable {
 
   /** What to start. {@code threads} 0 = one event loop per available processor. */
   public record Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
-      KeyStore keyStore, boolean nativeTransport) {
+      KeyStore keyStore, boolean nativeTransport, io.sluice.management.ManagementApi management,
+      io.sluice.http.Readiness readiness, RegistryHolder registry, AutoCloseable closeWith) {
+
+    /** Without an admin plane: master key (or the given key store) only, deployments from the config. */
+    public Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
+        KeyStore keyStore, boolean nativeTransport) {
+      this(host, port, threads, masterKey, allowUnauthenticated, keyStore, nativeTransport,
+          io.sluice.management.ManagementApi.NONE, io.sluice.http.Readiness.NO_DATABASE, null, null);
+    }
+
+    /**
+     * With an admin plane: its key store, management API, readiness and the registry it keeps up to date; the
+     * plane is closed with the server.
+     */
+    public Options withAdminPlane(AdminPlane plane) {
+      return new Options(host, port, threads, masterKey, allowUnauthenticated, plane.keys(), nativeTransport,
+          plane.api(), plane.readiness(), plane.registry(), plane);
+    }
+
     public Options {
+      java.util.Objects.requireNonNull(management, "management");
+      java.util.Objects.requireNonNull(readiness, "readiness");
       if (port < 0 || port > 65535) {
         throw new IllegalArgumentException("port: " + port + " (expected: 0-65535)");
       }
@@ -80,7 +102,8 @@ public final class SluiceServer implements AutoCloseable {
     DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(
         new DnsNameResolverBuilder().datagramChannelType(transport.datagramChannel()));
     try {
-      RegistryHolder registry = new RegistryHolder(DeploymentRegistry.of(config.modelList(), config.router()));
+      RegistryHolder registry = o.registry() != null ? o.registry()
+          : new RegistryHolder(DeploymentRegistry.of(config.modelList(), config.router()));
       UpstreamPools pools = new UpstreamPools(config.server(), transport.clientChannels(), resolver,
           GatewayInitializer.upstreamHandlers());
       Authenticator auth = new Authenticator(o.masterKey(), o.allowUnauthenticated(),
@@ -94,7 +117,9 @@ public final class SluiceServer implements AutoCloseable {
       }
       GatewayContext gw = new GatewayContext(config.server(), config.general().maxRequestSizeBytes(),
           defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
-          config.router().cooldownTime(), drain, config.router().streamTimeout(), strategy);
+          config.router().cooldownTime(), drain, config.router().streamTimeout(), strategy,
+          o.management(), o.readiness(), io.sluice.routing.PassThroughTargets.of(config.passThrough(),
+              config.router()));
       ServerBootstrap b = new ServerBootstrap()
           .group(group)
           .channel(transport.serverChannel())
@@ -113,7 +138,7 @@ public final class SluiceServer implements AutoCloseable {
           ? new ReplicaProber(registry, config.general().healthCheckInterval()) : null;
       log.info("Routing strategy {}{}", strategy.wireName(), prober == null ? ""
           : ", background health checks every " + config.general().healthCheckInterval());
-      return new SluiceServer(group, resolver, ch, registry, drain, scraper, prober);
+      return new SluiceServer(group, resolver, ch, registry, drain, scraper, prober, o.closeWith());
     } catch (InterruptedException | RuntimeException e) {
       resolver.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -167,5 +192,12 @@ public final class SluiceServer implements AutoCloseable {
     serverChannel.close().awaitUninterruptibly();
     resolver.close();
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+    if (closeWith != null) {
+      try {
+        closeWith.close();
+      } catch (Exception e) {
+        log.warn("closing the admin plane failed: {}", e.toString());
+      }
+    }
   }
 }

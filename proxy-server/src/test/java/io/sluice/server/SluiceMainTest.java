@@ -35,14 +35,15 @@ class SluiceMainTest {
     Files.writeString(cfg, yaml);
     StringWriter err = new StringWriter();
     SluiceMain main = new SluiceMain(env, new PrintWriter(err, true));
-    String[] args = new String[extra.length + 6];
+    String[] args = new String[extra.length + 7];
     args[0] = "--config";
     args[1] = cfg.toString();
     args[2] = "--host";
     args[3] = "127.0.0.1";
     args[4] = "--port";
     args[5] = "0";
-    System.arraycopy(extra, 0, args, 6, extra.length);
+    args[6] = "--no-db"; // these tests are about master keys; AdminPlaneBootTest covers the database
+    System.arraycopy(extra, 0, args, 7, extra.length);
     new CommandLine(main).parseArgs(args);
     return new Run(main.boot(), err.toString());
   }
@@ -126,7 +127,7 @@ class SluiceMainTest {
     Files.writeString(cfg, "model_list: {not: a list}\n");
     StringWriter err = new StringWriter();
     int code = new CommandLine(new SluiceMain(env(), new PrintWriter(err, true)))
-        .execute("--config", cfg.toString(), "--port", "0");
+        .execute("--config", cfg.toString(), "--port", "0", "--no-db");
     assertThat(code).isEqualTo(2);
     assertThat(err.toString()).contains("bad.yaml").contains("model_list");
   }

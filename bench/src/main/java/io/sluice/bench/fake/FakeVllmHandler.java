@@ -131,6 +131,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       }
       case "/v1/embeddings" -> embeddings(body);
       case "/tokenize" -> tokenize(body);
+      case "/score", "/v1/score" -> score(body);
       case "/detokenize" -> detokenize(body);
       default -> send(get || post ? HttpResponseStatus.NOT_FOUND : HttpResponseStatus.NOT_FOUND,
           "{\"detail\":\"Not Found\"}");
@@ -491,6 +492,33 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         t.add(1000 + i);
       }
       o.putNull("token_strs");
+      send(HttpResponseStatus.OK, o.toString());
+    } catch (Exception e) {
+      error(400, "BadRequestError", "JSON decode error", null);
+    }
+  }
+
+  /**
+   * vLLM's score API (serving_score.py): {@code text_1} against {@code text_2} (a string or a list), one score per
+   * pair, in {@code ScoreResponse}'s shape. The scores are a deterministic stand-in.
+   */
+  private void score(String body) {
+    try {
+      JsonNode n = JSON.readTree(body);
+      JsonNode t2 = n.path("text_2");
+      int pairs = t2.isArray() ? t2.size() : 1;
+      ObjectNode o = JSON.createObjectNode();
+      o.put("id", "score-" + Long.toHexString(System.nanoTime()));
+      o.put("object", "list");
+      o.put("created", fake.created > 0 ? fake.created : System.currentTimeMillis() / 1000);
+      o.put("model", fake.servedModel);
+      ArrayNode data = o.putArray("data");
+      for (int i = 0; i < pairs; i++) {
+        data.addObject().put("index", i).put("object", "score").put("score", 0.9 - 0.1 * i);
+      }
+      int prompt = n.path("text_1").asText("").split("\\s+").length + pairs * 8;
+      o.putObject("usage").put("prompt_tokens", prompt).put("total_tokens", prompt).put("completion_tokens", 0)
+          .putNull("prompt_tokens_details");
       send(HttpResponseStatus.OK, o.toString());
     } catch (Exception e) {
       error(400, "BadRequestError", "JSON decode error", null);

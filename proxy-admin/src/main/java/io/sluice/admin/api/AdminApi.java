@@ -1,0 +1,235 @@
+package io.sluice.admin.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.sluice.admin.store.Deployments;
+import io.sluice.admin.store.SecretBox;
+import io.sluice.management.ManagementApi;
+import io.sluice.management.ManagementRequest;
+import io.sluice.management.ManagementResponse;
+import io.sluice.routing.RegistryHolder;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import org.jooq.DSLContext;
+import org.jooq.exception.DataAccessException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin plane's answer to the data plane's {@link ManagementApi} port: LiteLLM's {@code /key/*},
+ * {@code /user/*}, {@code /team/*} and {@code /model/*} endpoints over PostgreSQL. Each call runs on
+ * {@code executor} (never an event loop): it re-reads the caller, checks its role for the endpoint, does its work
+ * in one transaction, drops the changed keys from the caches ({@link KeyInvalidator}) and only then answers, so the
+ * next request on this node already sees the change.
+ */
+public final class AdminApi implements ManagementApi {
+  private static final Logger log = LoggerFactory.getLogger(AdminApi.class);
+
+  private final DSLContext dsl;
+  private final Executor executor;
+  private final KeyInvalidator invalidator;
+  private final KeyApi keys;
+  private final UserApi users;
+  private final TeamApi teams;
+  private final ModelApi models;
+
+  public AdminApi(DSLContext dsl, Executor executor, KeyInvalidator invalidator, Deployments deployments,
+      SecretBox box, RegistryHolder registry, Map<String, String> env, boolean storeModelInDb, Clock clock) {
+    this.dsl = dsl;
+    this.executor = executor;
+    this.invalidator = invalidator;
+    this.keys = new KeyApi(clock);
+    this.users = new UserApi(clock, keys);
+    this.teams = new TeamApi(clock);
+    this.models = new ModelApi(deployments, box, registry, env, storeModelInDb, clock);
+  }
+
+  @Override
+  public CompletionStage<ManagementResponse> handle(ManagementRequest req) {
+    try {
+      return CompletableFuture.supplyAsync(() -> call(req), executor)
+          .thenCompose(r -> r.invalidate().isEmpty() ? CompletableFuture.completedFuture(r.response())
+              : invalidator.invalidate(r.invalidate()).handle((v, e) -> {
+                if (e != null) {
+                  log.warn("[{}] cache invalidation after {} failed: {}", req.requestId(), safePath(req), e.toString());
+                }
+                return r.response();
+              }));
+    } catch (RejectedExecutionException e) {
+      return CompletableFuture.completedFuture(error(new ApiException(503, "internal_server_error", null,
+          "The admin plane is shutting down or overloaded; retry shortly.")));
+    }
+  }
+
+  private record Outcome(ManagementResponse response, List<io.sluice.auth.KeyHash> invalidate) {}
+
+  private Outcome call(ManagementRequest req) {
+    try {
+      Caller c = Caller.of(dsl, req.caller());
+      return route(req, c);
+    } catch (ApiException e) {
+      return new Outcome(error(e), List.of());
+    } catch (DataAccessException e) {
+      log.error("[{}] {} {}: database error: {}", req.requestId(), req.method(), safePath(req), e.getMessage());
+      return new Outcome(error(new ApiException(500, "internal_server_error", null, "Database error while handling "
+          + safePath(req) + "; nothing was changed. The operator can see the cause in Sluice's log (request id "
+          + req.requestId() + ").")), List.of());
+    }
+  }
+
+  private Outcome route(ManagementRequest req, Caller c) {
+    String path = req.path();
+    String m = req.method();
+    if (path.startsWith("/key/") && path.endsWith("/regenerate") && !path.equals("/key/regenerate")) {
+      post(m, path);
+      String inPath = path.substring("/key/".length(), path.length() - "/regenerate".length());
+      return write(keys.regenerate(dsl, c, body(req), inPath));
+    }
+    switch (path) {
+      case "/key/generate" -> {
+        post(m, path);
+        return write(keys.generate(dsl, c, body(req)));
+      }
+      case "/key/update" -> {
+        post(m, path);
+        return write(keys.update(dsl, c, body(req)));
+      }
+      case "/key/info" -> {
+        get(m, path);
+        return read(keys.info(dsl, c, req.queryParam("key")));
+      }
+      case "/key/list" -> {
+        get(m, path);
+        return read(keys.list(dsl, c, req.query()));
+      }
+      case "/key/delete" -> {
+        post(m, path);
+        return write(keys.delete(dsl, c, body(req)));
+      }
+      case "/key/block" -> {
+        post(m, path);
+        return write(keys.block(dsl, c, body(req), true));
+      }
+      case "/key/unblock" -> {
+        post(m, path);
+        return write(keys.block(dsl, c, body(req), false));
+      }
+      case "/key/regenerate" -> {
+        post(m, path);
+        return write(keys.regenerate(dsl, c, body(req), null));
+      }
+      case "/user/new" -> {
+        post(m, path);
+        return write(users.create(dsl, c, body(req)));
+      }
+      case "/user/info" -> {
+        get(m, path);
+        return read(users.info(dsl, c, req.queryParam("user_id")));
+      }
+      case "/user/update" -> {
+        post(m, path);
+        return write(users.update(dsl, c, body(req)));
+      }
+      case "/user/delete" -> {
+        post(m, path);
+        return write(users.delete(dsl, c, body(req)));
+      }
+      case "/user/list" -> {
+        get(m, path);
+        return read(users.list(dsl, c, req.query()));
+      }
+      case "/team/new" -> {
+        post(m, path);
+        return read(teams.create(dsl, c, body(req)));
+      }
+      case "/team/info" -> {
+        get(m, path);
+        return read(teams.info(dsl, c, req.queryParam("team_id")));
+      }
+      case "/team/update" -> {
+        post(m, path);
+        return write(teams.update(dsl, c, body(req)));
+      }
+      case "/team/delete" -> {
+        post(m, path);
+        return write(teams.delete(dsl, c, body(req)));
+      }
+      case "/team/list" -> {
+        get(m, path);
+        return read(teams.list(dsl, c, req.query()));
+      }
+      case "/team/member_add" -> {
+        post(m, path);
+        return write(teams.memberAdd(dsl, c, body(req)));
+      }
+      case "/team/member_delete" -> {
+        post(m, path);
+        return write(teams.memberDelete(dsl, c, body(req)));
+      }
+      case "/team/block" -> {
+        post(m, path);
+        return write(teams.block(dsl, c, body(req), true));
+      }
+      case "/team/unblock" -> {
+        post(m, path);
+        return write(teams.block(dsl, c, body(req), false));
+      }
+      case "/model/new" -> {
+        post(m, path);
+        return read(models.add(dsl, c, body(req)));
+      }
+      case "/model/update" -> {
+        post(m, path);
+        return read(models.update(dsl, c, body(req)));
+      }
+      case "/model/delete" -> {
+        post(m, path);
+        return read(models.delete(dsl, c, body(req)));
+      }
+      case "/model/info", "/v1/model/info" -> {
+        get(m, path);
+        return read(models.info(dsl, c, req.caller().key(), req.queryParam("litellm_model_id")));
+      }
+      default -> throw ApiException.notFound(null, "Route " + io.sluice.admin.api.Paths.redacted(path)
+          + " not found. Management routes: /key/{generate,update,info,list,delete,block,unblock,regenerate}, "
+          + "/user/{new,info,update,delete,list}, /team/{new,info,update,delete,list,member_add,member_delete,block,"
+          + "unblock}, /model/{new,update,delete,info}.");
+    }
+  }
+
+  private static Body body(ManagementRequest req) {
+    return Body.parse(req.body());
+  }
+
+  private static void post(String method, String path) {
+    if (!method.equals("POST")) {
+      throw ApiException.methodNotAllowed(Paths.redacted(path), "POST");
+    }
+  }
+
+  private static void get(String method, String path) {
+    if (!method.equals("GET")) {
+      throw ApiException.methodNotAllowed(Paths.redacted(path), "GET");
+    }
+  }
+
+  private static Outcome read(JsonNode body) {
+    return new Outcome(new ManagementResponse(200, Out.bytes(body)), List.of());
+  }
+
+  private static Outcome write(KeyApi.Result r) {
+    return new Outcome(new ManagementResponse(200, Out.bytes(r.body())), r.invalidate());
+  }
+
+  private static ManagementResponse error(ApiException e) {
+    return new ManagementResponse(e.status(), Out.bytes(Out.error(e)));
+  }
+
+  private static String safePath(ManagementRequest req) {
+    return Paths.redacted(req.path());
+  }
+}

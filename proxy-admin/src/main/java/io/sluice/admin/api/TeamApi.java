@@ -1,0 +1,343 @@
+package io.sluice.admin.api;
+
+import static io.sluice.admin.db.jooq.Tables.SLUICE_KEYS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAMS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAM_MEMBERS;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sluice.auth.KeyHash;
+import java.time.Clock;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.jooq.DSLContext;
+import org.jooq.Field;
+import org.jooq.Record;
+import org.jooq.impl.DSL;
+
+/**
+ * {@code /team/*} (LiteLLM's team_endpoints.py). Teams group keys and users; a team's {@code models} bound what
+ * its keys may call. Creating, changing, blocking and deleting teams is for {@code proxy_admin}; a team's
+ * {@code admin} members add and remove members; members read their team.
+ */
+final class TeamApi {
+  private final Clock clock;
+
+  TeamApi(Clock clock) {
+    this.clock = clock;
+  }
+
+  ObjectNode create(DSLContext dsl, Caller c, Body b) {
+    c.requireAdmin("/team/new");
+    String teamId = b.string("team_id");
+    if (teamId == null) {
+      teamId = UUID.randomUUID().toString();
+    }
+    Map<Field<?>, Object> values = fields(b);
+    List<Member> members = members(b.raw("members_with_roles"), "members_with_roles");
+    String tid = teamId;
+    return dsl.transactionResult(cfg -> {
+      DSLContext tx = DSL.using(cfg);
+      if (tx.fetchExists(SLUICE_TEAMS, SLUICE_TEAMS.TEAM_ID.eq(tid))) {
+        throw ApiException.badRequest("team_id", "team_id '" + tid + "' already exists. Use /team/update to change "
+            + "it, or choose another team_id.");
+      }
+      OffsetDateTime now = now();
+      values.put(SLUICE_TEAMS.TEAM_ID, tid);
+      values.put(SLUICE_TEAMS.CREATED_AT, now);
+      values.put(SLUICE_TEAMS.UPDATED_AT, now);
+      Uniques.insert(() -> tx.insertInto(SLUICE_TEAMS).set(values).execute(), "team_id", tid);
+      for (Member m : members) {
+        addMember(tx, tid, m, "members_with_roles");
+      }
+      return teamJson(tx, tx.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(tid)).fetchOne());
+    });
+  }
+
+  ObjectNode info(DSLContext dsl, Caller c, String teamId) {
+    if (teamId == null) {
+      throw ApiException.badRequest("team_id", "team_id is required: /team/info?team_id=<id>.");
+    }
+    if (!c.readsAll() && !c.member(teamId)) {
+      throw c.denied("/team/info", "only the team's members, proxy_admin and proxy_admin_viewer may read a team");
+    }
+    Record t = requireTeam(dsl, teamId);
+    ObjectNode out = Out.obj();
+    out.put("team_id", teamId);
+    out.set("team_info", teamJson(dsl, t));
+    ArrayNode keys = Out.F.arrayNode();
+    dsl.selectFrom(SLUICE_KEYS).where(SLUICE_KEYS.TEAM_ID.eq(teamId)).orderBy(SLUICE_KEYS.CREATED_AT)
+        .forEach(k -> keys.add(KeyApi.keyJson(k)));
+    out.set("keys", keys);
+    ArrayNode ms = Out.F.arrayNode();
+    dsl.selectFrom(SLUICE_TEAM_MEMBERS).where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId))
+        .orderBy(SLUICE_TEAM_MEMBERS.CREATED_AT).forEach(m -> {
+          ObjectNode o = Out.obj();
+          o.put("user_id", m.get(SLUICE_TEAM_MEMBERS.USER_ID));
+          o.put("team_id", teamId);
+          o.put("role", m.get(SLUICE_TEAM_MEMBERS.ROLE));
+          ms.add(o);
+        });
+    out.set("team_memberships", ms);
+    return out;
+  }
+
+  KeyApi.Result update(DSLContext dsl, Caller c, Body b) {
+    c.requireAdmin("/team/update");
+    String teamId = b.requiredString("team_id");
+    Map<Field<?>, Object> values = fields(b);
+    List<KeyHash> touched = new ArrayList<>();
+    ObjectNode row = dsl.transactionResult(cfg -> {
+      DSLContext tx = DSL.using(cfg);
+      requireTeam(tx, teamId);
+      values.put(SLUICE_TEAMS.UPDATED_AT, now());
+      tx.update(SLUICE_TEAMS).set(values).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).execute();
+      touched.addAll(teamKeys(tx, teamId));
+      return teamJson(tx, tx.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).fetchOne());
+    });
+    return new KeyApi.Result(row, touched);
+  }
+
+  KeyApi.Result block(DSLContext dsl, Caller c, Body b, boolean blocked) {
+    c.requireAdmin(blocked ? "/team/block" : "/team/unblock");
+    String teamId = b.requiredString("team_id");
+    List<KeyHash> touched = new ArrayList<>();
+    ObjectNode row = dsl.transactionResult(cfg -> {
+      DSLContext tx = DSL.using(cfg);
+      requireTeam(tx, teamId);
+      tx.update(SLUICE_TEAMS).set(SLUICE_TEAMS.BLOCKED, blocked).set(SLUICE_TEAMS.UPDATED_AT, now())
+          .where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).execute();
+      touched.addAll(teamKeys(tx, teamId));
+      return teamJson(tx, tx.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).fetchOne());
+    });
+    return new KeyApi.Result(row, touched);
+  }
+
+  KeyApi.Result delete(DSLContext dsl, Caller c, Body b) {
+    c.requireAdmin("/team/delete");
+    List<String> ids = b.strings("team_ids");
+    if (ids == null || ids.isEmpty()) {
+      throw ApiException.badRequest("team_ids", "Send {\"team_ids\": [\"…\"]}.");
+    }
+    List<KeyHash> touched = new ArrayList<>();
+    dsl.transaction(cfg -> {
+      DSLContext tx = DSL.using(cfg);
+      for (int i = 0; i < ids.size(); i++) {
+        if (!tx.fetchExists(SLUICE_TEAMS, SLUICE_TEAMS.TEAM_ID.eq(ids.get(i)))) {
+          throw ApiException.notFound("team_ids", "team_ids[" + i + "]: team_id=" + ids.get(i) + " not found. "
+              + "Nothing was deleted.");
+        }
+      }
+      // LiteLLM deletes the team's keys with the team.
+      tx.deleteFrom(SLUICE_KEYS).where(SLUICE_KEYS.TEAM_ID.in(ids)).returning(SLUICE_KEYS.TOKEN).fetch()
+          .forEach(k -> touched.add(new KeyHash(k.get(SLUICE_KEYS.TOKEN))));
+      tx.deleteFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.in(ids)).execute();
+    });
+    ObjectNode out = Out.obj();
+    out.set("deleted_teams", Out.arr(ids));
+    out.put("deleted_keys", touched.size());
+    return new KeyApi.Result(out, touched);
+  }
+
+  /** Every team for proxy admins and viewers; a user's own teams otherwise. LiteLLM answers a list. */
+  ArrayNode list(DSLContext dsl, Caller c, Map<String, List<String>> q) {
+    String userId = Query.string(q, "user_id");
+    if (!c.readsAll()) {
+      if (userId != null && !c.self(userId)) {
+        throw c.denied("/team/list", "a user may list only its own teams");
+      }
+      userId = c.userId() == null ? "\u0000" : c.userId();
+    }
+    ArrayNode out = Out.F.arrayNode();
+    var query = dsl.select(SLUICE_TEAMS.asterisk()).from(SLUICE_TEAMS);
+    List<Record> rows = userId == null
+        ? new ArrayList<>(query.orderBy(SLUICE_TEAMS.CREATED_AT).fetch())
+        : new ArrayList<>(query.join(SLUICE_TEAM_MEMBERS).on(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(SLUICE_TEAMS.TEAM_ID))
+            .where(SLUICE_TEAM_MEMBERS.USER_ID.eq(userId)).orderBy(SLUICE_TEAMS.CREATED_AT).fetch());
+    rows.forEach(t -> out.add(teamJson(dsl, t)));
+    return out;
+  }
+
+  KeyApi.Result memberAdd(DSLContext dsl, Caller c, Body b) {
+    String teamId = b.requiredString("team_id");
+    if (!c.admin() && !c.teamAdmin(teamId)) {
+      throw c.denied("/team/member_add", "it needs proxy_admin or an admin of team_id=" + teamId);
+    }
+    JsonNode raw = b.raw("member");
+    if (raw == null || raw.isNull()) {
+      throw ApiException.badRequest("member", "member is required: {\"role\": \"user\" or \"admin\", \"user_id\": "
+          + "\"…\"}, or a list of those.");
+    }
+    List<Member> members = members(raw.isArray() ? raw : Out.F.arrayNode().add(raw), "member");
+    List<KeyHash> touched = new ArrayList<>();
+    ObjectNode row = dsl.transactionResult(cfg -> {
+      DSLContext tx = DSL.using(cfg);
+      requireTeam(tx, teamId);
+      for (Member m : members) {
+        if (tx.fetchExists(SLUICE_TEAM_MEMBERS,
+            SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(m.userId)))) {
+          throw ApiException.badRequest("member", "user_id=" + m.userId + " is already a member of team_id="
+              + teamId + ". Remove it with /team/member_delete first to change its role.");
+        }
+        addMember(tx, teamId, m, "member");
+      }
+      return teamJson(tx, tx.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).fetchOne());
+    });
+    return new KeyApi.Result(row, touched);
+  }
+
+  KeyApi.Result memberDelete(DSLContext dsl, Caller c, Body b) {
+    String teamId = b.requiredString("team_id");
+    if (!c.admin() && !c.teamAdmin(teamId)) {
+      throw c.denied("/team/member_delete", "it needs proxy_admin or an admin of team_id=" + teamId);
+    }
+    String userId = b.requiredString("user_id");
+    List<KeyHash> touched = new ArrayList<>();
+    ObjectNode row = dsl.transactionResult(cfg -> {
+      DSLContext tx = DSL.using(cfg);
+      requireTeam(tx, teamId);
+      int n = tx.deleteFrom(SLUICE_TEAM_MEMBERS)
+          .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(userId))).execute();
+      if (n == 0) {
+        throw ApiException.notFound("user_id", "user_id=" + userId + " is not a member of team_id=" + teamId + ".");
+      }
+      return teamJson(tx, tx.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).fetchOne());
+    });
+    return new KeyApi.Result(row, touched);
+  }
+
+  // ----------------------------------------------------------------------------------------------------- helpers
+
+  private record Member(String userId, String role) {}
+
+  private static List<Member> members(JsonNode raw, String field) {
+    List<Member> out = new ArrayList<>();
+    if (raw == null || raw.isNull()) {
+      return out;
+    }
+    if (!raw.isArray()) {
+      throw ApiException.badRequest(field, field + ": expected a list of {\"role\", \"user_id\"} objects.");
+    }
+    for (int i = 0; i < raw.size(); i++) {
+      JsonNode m = raw.get(i);
+      String at = field + "[" + i + "]";
+      if (!m.isObject()) {
+        throw ApiException.badRequest(field, at + ": expected an object {\"role\": \"user\", \"user_id\": \"…\"}.");
+      }
+      JsonNode uid = m.get("user_id");
+      if (uid == null || !uid.isTextual() || uid.asText().isBlank()) {
+        throw ApiException.badRequest(field, at + ".user_id is required (a string).");
+      }
+      JsonNode role = m.get("role");
+      String r = role == null || role.isNull() ? "user" : role.asText();
+      if (!r.equals("user") && !r.equals("admin")) {
+        throw ApiException.badRequest(field, at + ".role: \"" + r + "\" is not one of user, admin.");
+      }
+      out.add(new Member(uid.asText(), r));
+    }
+    return out;
+  }
+
+  /** Adds a member; like LiteLLM, a user that does not exist yet is created ({@code internal_user}). */
+  private static void addMember(DSLContext tx, String teamId, Member m, String field) {
+    KeyApi.ensureUser(tx, m.userId);
+    tx.insertInto(SLUICE_TEAM_MEMBERS).set(SLUICE_TEAM_MEMBERS.TEAM_ID, teamId)
+        .set(SLUICE_TEAM_MEMBERS.USER_ID, m.userId).set(SLUICE_TEAM_MEMBERS.ROLE, m.role)
+        .onDuplicateKeyUpdate().set(SLUICE_TEAM_MEMBERS.ROLE, m.role).execute();
+  }
+
+  private static Record requireTeam(DSLContext dsl, String teamId) {
+    Record t = dsl.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).fetchOne();
+    if (t == null) {
+      throw ApiException.notFound("team_id", "team_id=" + teamId + " not found.");
+    }
+    return t;
+  }
+
+  private static List<KeyHash> teamKeys(DSLContext tx, String teamId) {
+    List<KeyHash> out = new ArrayList<>();
+    tx.select(SLUICE_KEYS.TOKEN).from(SLUICE_KEYS).where(SLUICE_KEYS.TEAM_ID.eq(teamId))
+        .forEach(k -> out.add(new KeyHash(k.value1())));
+    return out;
+  }
+
+  private static Map<Field<?>, Object> fields(Body b) {
+    Map<Field<?>, Object> v = new LinkedHashMap<>();
+    if (b.has("team_alias")) {
+      v.put(SLUICE_TEAMS.TEAM_ALIAS, b.string("team_alias"));
+    }
+    if (b.has("models")) {
+      List<String> m = b.strings("models");
+      v.put(SLUICE_TEAMS.MODELS, m == null ? new String[0] : m.toArray(String[]::new));
+    }
+    if (b.has("max_budget")) {
+      v.put(SLUICE_TEAMS.MAX_BUDGET, b.nonNegativeNumber("max_budget"));
+    }
+    if (b.has("budget_duration")) {
+      v.put(SLUICE_TEAMS.BUDGET_DURATION, Durations.check("budget_duration", b.string("budget_duration")));
+    }
+    if (b.has("tpm_limit")) {
+      v.put(SLUICE_TEAMS.TPM_LIMIT, b.nonNegativeLong("tpm_limit"));
+    }
+    if (b.has("rpm_limit")) {
+      v.put(SLUICE_TEAMS.RPM_LIMIT, b.nonNegativeLong("rpm_limit"));
+    }
+    if (b.has("max_parallel_requests")) {
+      v.put(SLUICE_TEAMS.MAX_PARALLEL_REQUESTS, b.nonNegativeInt("max_parallel_requests"));
+    }
+    if (b.has("metadata")) {
+      v.put(SLUICE_TEAMS.METADATA, Out.jsonb(b.object("metadata")));
+    }
+    if (b.has("blocked")) {
+      Boolean bl = b.bool("blocked");
+      v.put(SLUICE_TEAMS.BLOCKED, bl != null && bl);
+    }
+    return v;
+  }
+
+  static ObjectNode teamJson(DSLContext dsl, Record t) {
+    String teamId = t.get(SLUICE_TEAMS.TEAM_ID);
+    ObjectNode o = Out.obj();
+    o.put("team_id", teamId);
+    o.put("team_alias", t.get(SLUICE_TEAMS.TEAM_ALIAS));
+    o.set("models", Out.arr(t.get(SLUICE_TEAMS.MODELS)));
+    o.put("max_budget", t.get(SLUICE_TEAMS.MAX_BUDGET));
+    o.put("spend", t.get(SLUICE_TEAMS.SPEND));
+    o.put("budget_duration", t.get(SLUICE_TEAMS.BUDGET_DURATION));
+    o.set("budget_reset_at", Out.time(t.get(SLUICE_TEAMS.BUDGET_RESET_AT)));
+    o.put("tpm_limit", t.get(SLUICE_TEAMS.TPM_LIMIT));
+    o.put("rpm_limit", t.get(SLUICE_TEAMS.RPM_LIMIT));
+    o.put("max_parallel_requests", t.get(SLUICE_TEAMS.MAX_PARALLEL_REQUESTS));
+    o.put("blocked", t.get(SLUICE_TEAMS.BLOCKED));
+    o.set("metadata", Out.json(t.get(SLUICE_TEAMS.METADATA)));
+    ArrayNode members = Out.F.arrayNode();
+    ArrayNode admins = Out.F.arrayNode();
+    ArrayNode userIds = Out.F.arrayNode();
+    dsl.selectFrom(SLUICE_TEAM_MEMBERS).where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId))
+        .orderBy(SLUICE_TEAM_MEMBERS.CREATED_AT, SLUICE_TEAM_MEMBERS.USER_ID).forEach(m -> {
+          ObjectNode mo = Out.obj();
+          mo.put("role", m.get(SLUICE_TEAM_MEMBERS.ROLE));
+          mo.put("user_id", m.get(SLUICE_TEAM_MEMBERS.USER_ID));
+          mo.putNull("user_email");
+          members.add(mo);
+          (("admin".equals(m.get(SLUICE_TEAM_MEMBERS.ROLE))) ? admins : userIds)
+              .add(m.get(SLUICE_TEAM_MEMBERS.USER_ID));
+        });
+    o.set("members_with_roles", members);
+    o.set("admins", admins);
+    o.set("members", userIds);
+    o.set("created_at", Out.time(t.get(SLUICE_TEAMS.CREATED_AT)));
+    o.set("updated_at", Out.time(t.get(SLUICE_TEAMS.UPDATED_AT)));
+    return o;
+  }
+
+  private OffsetDateTime now() {
+    return OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC);
+  }
+}

@@ -1,0 +1,80 @@
+package io.sluice.admin.store;
+
+import static io.sluice.admin.db.jooq.Tables.SLUICE_KEYS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAMS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_USERS;
+
+import io.sluice.auth.KeyHash;
+import io.sluice.auth.KeyLimits;
+import io.sluice.auth.KeyRecord;
+import io.sluice.auth.KeyStore;
+import io.sluice.auth.Role;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+
+/**
+ * The source of truth for virtual keys: one indexed query (key ⋈ user ⋈ team) per lookup, on {@code executor},
+ * never on the caller's thread. Sits under the data plane's {@link io.sluice.auth.LayeredKeyStore}.
+ */
+public final class PgKeyStore implements KeyStore {
+  private final DSLContext dsl;
+  private final Executor executor;
+
+  public PgKeyStore(DSLContext dsl, Executor executor) {
+    this.dsl = dsl;
+    this.executor = executor;
+  }
+
+  @Override
+  public CompletionStage<Optional<KeyRecord>> find(KeyHash hash) {
+    return CompletableFuture.supplyAsync(() -> load(dsl, hash), executor);
+  }
+
+  /** Reads one key record now, on the calling thread (which must not be an event loop). */
+  public static Optional<KeyRecord> load(DSLContext dsl, KeyHash hash) {
+    Record r = dsl.select(SLUICE_KEYS.asterisk(), SLUICE_USERS.USER_ROLE, SLUICE_TEAMS.MODELS, SLUICE_TEAMS.BLOCKED)
+        .from(SLUICE_KEYS)
+        .leftJoin(SLUICE_USERS).on(SLUICE_USERS.USER_ID.eq(SLUICE_KEYS.USER_ID))
+        .leftJoin(SLUICE_TEAMS).on(SLUICE_TEAMS.TEAM_ID.eq(SLUICE_KEYS.TEAM_ID))
+        .where(SLUICE_KEYS.TOKEN.eq(hash.hex()))
+        .fetchOne();
+    if (r == null) {
+      return Optional.empty();
+    }
+    Role role = Roles.parse(r.get(SLUICE_USERS.USER_ROLE));
+    String[] teamModels = r.get(SLUICE_TEAMS.MODELS);
+    Boolean teamBlocked = r.get(SLUICE_TEAMS.BLOCKED);
+    java.time.OffsetDateTime expires = r.get(SLUICE_KEYS.EXPIRES);
+    return Optional.of(new KeyRecord(
+        hash,
+        r.get(SLUICE_KEYS.KEY_NAME),
+        r.get(SLUICE_KEYS.KEY_ALIAS),
+        r.get(SLUICE_KEYS.USER_ID),
+        r.get(SLUICE_KEYS.TEAM_ID),
+        role == null ? Role.INTERNAL_USER : role,
+        set(r.get(SLUICE_KEYS.MODELS)),
+        set(teamModels),
+        list(r.get(SLUICE_KEYS.ALLOWED_ROUTES)),
+        Boolean.TRUE.equals(r.get(SLUICE_KEYS.BLOCKED)),
+        Boolean.TRUE.equals(teamBlocked),
+        expires == null ? null : expires.toInstant(),
+        new KeyLimits(r.get(SLUICE_KEYS.TPM_LIMIT), r.get(SLUICE_KEYS.RPM_LIMIT),
+            r.get(SLUICE_KEYS.MAX_PARALLEL_REQUESTS), r.get(SLUICE_KEYS.MAX_BUDGET),
+            r.get(SLUICE_KEYS.SPEND) == null ? 0 : r.get(SLUICE_KEYS.SPEND))));
+  }
+
+  static Set<String> set(String[] a) {
+    return a == null ? Set.of() : Set.copyOf(Arrays.asList(a));
+  }
+
+  static List<String> list(String[] a) {
+    return a == null ? List.of() : List.of(a);
+  }
+}

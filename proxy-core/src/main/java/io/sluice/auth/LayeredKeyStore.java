@@ -1,0 +1,119 @@
+package io.sluice.auth;
+
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import com.github.benmanes.caffeine.cache.Ticker;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+
+/**
+ * The data plane's key lookup: L1 Caffeine (bounded, per node, short TTL, negative entries too) → L2
+ * {@link KeyCache} (shared by nodes; optional) → the source of truth ({@link KeyStore}, PostgreSQL). Concurrent
+ * misses for one key share one lookup (Caffeine's in-flight future), so a burst of requests with a new key makes
+ * one database query. Nothing here blocks: the source is asked on {@code executor}; callers get a future and hop
+ * back to their event loop. Failed lookups are not cached.
+ *
+ * <p>Admin writes call {@link #invalidate} so the next request on this node sees the change; other nodes learn of
+ * it through the L2 delete and the revocation channel.
+ */
+public final class LayeredKeyStore implements KeyStore {
+  /** Settings; {@link #DEFAULTS}: 100k keys, 60 s for a found key (LiteLLM's in-memory TTL), 10 s for a miss. */
+  public record Settings(long maxKeys, Duration positiveTtl, Duration negativeTtl) {
+    public static final Settings DEFAULTS = new Settings(100_000, Duration.ofSeconds(60), Duration.ofSeconds(10));
+
+    public Settings {
+      if (maxKeys <= 0 || positiveTtl.isNegative() || negativeTtl.isNegative()) {
+        throw new IllegalArgumentException("key cache settings must be positive");
+      }
+    }
+  }
+
+  private final KeyStore source;
+  private final KeyCache shared;
+  private final Executor executor;
+  private final Settings settings;
+  private final AsyncCache<KeyHash, Optional<KeyRecord>> local;
+
+  public LayeredKeyStore(KeyStore source, KeyCache shared, Executor executor, Settings settings) {
+    this(source, shared, executor, settings, Ticker.systemTicker());
+  }
+
+  LayeredKeyStore(KeyStore source, KeyCache shared, Executor executor, Settings settings, Ticker ticker) {
+    this.source = Objects.requireNonNull(source);
+    this.shared = Objects.requireNonNull(shared);
+    this.executor = Objects.requireNonNull(executor);
+    this.settings = Objects.requireNonNull(settings);
+    long pos = settings.positiveTtl().toNanos();
+    long neg = settings.negativeTtl().toNanos();
+    this.local = Caffeine.newBuilder()
+        .maximumSize(settings.maxKeys())
+        .ticker(ticker)
+        .executor(executor)
+        .expireAfter(new Expiry<KeyHash, Optional<KeyRecord>>() {
+          @Override
+          public long expireAfterCreate(KeyHash k, Optional<KeyRecord> v, long now) {
+            return v.isPresent() ? pos : neg;
+          }
+
+          @Override
+          public long expireAfterUpdate(KeyHash k, Optional<KeyRecord> v, long now, long current) {
+            return v.isPresent() ? pos : neg;
+          }
+
+          @Override
+          public long expireAfterRead(KeyHash k, Optional<KeyRecord> v, long now, long current) {
+            return current;
+          }
+        })
+        .buildAsync();
+  }
+
+  @Override
+  public CompletionStage<Optional<KeyRecord>> find(KeyHash hash) {
+    return local.get(hash, (h, ex) -> load(h));
+  }
+
+  private CompletableFuture<Optional<KeyRecord>> load(KeyHash hash) {
+    return shared.get(hash).toCompletableFuture()
+        .exceptionally(err -> KeyCache.Cached.MISS)
+        .thenComposeAsync(c -> {
+          if (c.known()) {
+            return CompletableFuture.completedFuture(c.asOptional());
+          }
+          return source.find(hash).toCompletableFuture().thenApply(found -> {
+            shared.put(hash, found, found.isPresent() ? settings.positiveTtl() : settings.negativeTtl(),
+                c.generation());
+            return found;
+          });
+        }, executor);
+  }
+
+  /**
+   * Forgets {@code hash} on this node and in the shared cache. The returned stage completes when the shared cache
+   * has dropped it, so an admin write can answer only once every node's next L2 read misses.
+   */
+  public CompletionStage<Void> invalidate(KeyHash hash) {
+    local.synchronous().invalidate(hash);
+    return shared.invalidate(hash).whenComplete((v, e) -> local.synchronous().invalidate(hash));
+  }
+
+  /** Forgets {@code hash} on this node only (a revocation message from another node). */
+  public void invalidateLocal(KeyHash hash) {
+    local.synchronous().invalidate(hash);
+  }
+
+  /** Forgets every key on this node (team or user changes touch many keys). */
+  public void invalidateAllLocal() {
+    local.synchronous().invalidateAll();
+  }
+
+  /** Keys cached on this node now (metrics). */
+  public long localSize() {
+    return local.synchronous().estimatedSize();
+  }
+}

@@ -1,0 +1,25 @@
+package io.sluice.http;
+
+/**
+ * What {@code /health/readiness} reports about the database: a cached answer (a background check keeps it fresh),
+ * never a query on the event loop.
+ */
+public interface Readiness {
+  /** LiteLLM's {@code db} field: {@code "connected"}, or {@code "Not connected"} when there is no database. */
+  String database();
+
+  /** True when a configured database does not answer: readiness is then 503. */
+  boolean databaseDown();
+
+  Readiness NO_DATABASE = new Readiness() {
+    @Override
+    public String database() {
+      return "Not connected";
+    }
+
+    @Override
+    public boolean databaseDown() {
+      return false;
+    }
+  };
+}

@@ -1,0 +1,41 @@
+package io.sluice.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class RoutePolicyTest {
+  @Test
+  void emptyAllowsEverything() {
+    assertThat(RoutePolicy.allows(List.of(), Route.MANAGEMENT, "/key/generate")).isTrue();
+  }
+
+  @Test
+  void exactPathsWithOrWithoutV1AndPrefixes() {
+    List<String> a = List.of("/chat/completions", "/key/*");
+    assertThat(RoutePolicy.allows(a, Route.CHAT_COMPLETIONS, "/v1/chat/completions")).isTrue();
+    assertThat(RoutePolicy.allows(a, Route.CHAT_COMPLETIONS, "/chat/completions")).isTrue();
+    assertThat(RoutePolicy.allows(a, Route.EMBEDDINGS, "/v1/embeddings")).isFalse();
+    assertThat(RoutePolicy.allows(a, Route.MANAGEMENT, "/key/info")).isTrue();
+    assertThat(RoutePolicy.allows(a, Route.MANAGEMENT, "/user/info")).isFalse();
+  }
+
+  @Test
+  void routeGroups() {
+    assertThat(RoutePolicy.allows(List.of("llm_api_routes"), Route.EMBEDDINGS, "/v1/embeddings")).isTrue();
+    assertThat(RoutePolicy.allows(List.of("llm_api_routes"), Route.MODELS, "/v1/models")).isTrue();
+    assertThat(RoutePolicy.allows(List.of("llm_api_routes"), Route.MANAGEMENT, "/key/generate")).isFalse();
+    assertThat(RoutePolicy.allows(List.of("management_routes"), Route.MANAGEMENT, "/key/generate")).isTrue();
+    assertThat(RoutePolicy.allows(List.of("management_routes"), Route.CHAT_COMPLETIONS, "/v1/chat/completions"))
+        .isFalse();
+    assertThat(RoutePolicy.allows(List.of("info_routes"), Route.MANAGEMENT, "/key/info")).isTrue();
+    assertThat(RoutePolicy.allows(List.of("info_routes"), Route.MANAGEMENT, "/key/generate")).isFalse();
+  }
+
+  @Test
+  void redactsKeysInPaths() {
+    assertThat(PathNormalizer.redacted("/key/sk-abc123/regenerate")).isEqualTo("/key/sk-***/regenerate");
+    assertThat(PathNormalizer.redacted("/v1/models")).isEqualTo("/v1/models");
+  }
+}

@@ -1,0 +1,233 @@
+package io.sluice.server;
+
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.sluice.admin.api.AdminApi;
+import io.sluice.admin.db.Database;
+import io.sluice.admin.db.DatabaseUrl;
+import io.sluice.admin.store.Deployments;
+import io.sluice.admin.store.PgKeyStore;
+import io.sluice.admin.store.SecretBox;
+import io.sluice.auth.KeyCache;
+import io.sluice.auth.LayeredKeyStore;
+import io.sluice.config.Secret;
+import io.sluice.config.SluiceConfig;
+import io.sluice.http.Readiness;
+import io.sluice.management.ManagementApi;
+import io.sluice.routing.DeploymentRegistry;
+import io.sluice.routing.RegistryHolder;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin plane wired for one node: PostgreSQL (a server, or the embedded one under {@code ./data/pg}), the data
+ * plane's layered key store (L1 Caffeine → L2 shared cache → PostgreSQL), the management API, the deployment
+ * registry (config ∪ stored, re-read every {@code reloadInterval} to pick up other nodes' changes) and a readiness
+ * probe of the database. All database work runs on its own threads, never on an event loop.
+ */
+public final class AdminPlane implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(AdminPlane.class);
+
+  /**
+   * @param url            the database, or null for the embedded PostgreSQL
+   * @param embeddedDir    the embedded PostgreSQL's data directory
+   * @param poolSize       database connections
+   * @param reloadInterval how often stored deployments are re-read
+   * @param cache          the L1 key cache
+   * @param storeModelInDb whether {@code /model/*} may write
+   * @param saltKey        encrypts stored replica keys ({@code LITELLM_SALT_KEY}, else the master key), or null
+   */
+  public record Settings(DatabaseUrl url, Path embeddedDir, int poolSize, Duration reloadInterval,
+      LayeredKeyStore.Settings cache, boolean storeModelInDb, Secret saltKey) {
+
+    /** From the configuration and the environment: config value → environment → default. */
+    public static Settings from(SluiceConfig cfg, Map<String, String> env, Secret masterKey) {
+      String raw = cfg.general().databaseUrl() != null ? cfg.general().databaseUrl().reveal() : env.get("DATABASE_URL");
+      if ((raw == null || raw.isBlank()) && env.get("DATABASE_HOST") != null) {
+        // LiteLLM builds the URL from these when DATABASE_URL is absent.
+        String user = env.getOrDefault("DATABASE_USERNAME", "postgres");
+        String pw = env.get("DATABASE_PASSWORD");
+        raw = "postgresql://" + enc(user) + (pw == null ? "" : ":" + enc(pw)) + "@" + env.get("DATABASE_HOST")
+            + "/" + env.getOrDefault("DATABASE_NAME", "postgres");
+      }
+      DatabaseUrl url;
+      try {
+        url = raw == null || raw.isBlank() ? null : DatabaseUrl.parse(raw);
+      } catch (IllegalArgumentException e) {
+        throw new io.sluice.config.ConfigException((cfg.general().databaseUrl() != null
+            ? "general_settings.database_url" : "DATABASE_URL") + ": " + e.getMessage());
+      }
+      Boolean store = cfg.general().storeModelInDb();
+      if (store == null && env.get("STORE_MODEL_IN_DB") != null) {
+        store = Boolean.parseBoolean(env.get("STORE_MODEL_IN_DB").trim());
+      }
+      String salt = env.get("LITELLM_SALT_KEY");
+      Secret saltKey = salt != null && !salt.isEmpty() ? Secret.of(salt) : masterKey;
+      int pool = cfg.general().databasePoolSize() != null ? cfg.general().databasePoolSize() : 10;
+      return new Settings(url, Database.Options.DEFAULT_EMBEDDED_DIR, pool, Duration.ofSeconds(10),
+          LayeredKeyStore.Settings.DEFAULTS, store == null || store, saltKey);
+    }
+
+    public Settings withEmbeddedDir(Path dir) {
+      return new Settings(url, dir, poolSize, reloadInterval, cache, storeModelInDb, saltKey);
+    }
+
+    public Settings withReloadInterval(Duration d) {
+      return new Settings(url, embeddedDir, poolSize, d, cache, storeModelInDb, saltKey);
+    }
+
+    private static String enc(String s) {
+      return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+    }
+  }
+
+  private final Database db;
+  private final ExecutorService keyLookups;
+  private final ExecutorService adminCalls;
+  private final ScheduledExecutorService scheduler;
+  private final LayeredKeyStore keys;
+  private final AdminApi api;
+  private final RegistryHolder registry;
+  private final Deployments deployments;
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private volatile boolean dbUp = true;
+
+  private AdminPlane(Database db, ExecutorService keyLookups, ExecutorService adminCalls,
+      ScheduledExecutorService scheduler, LayeredKeyStore keys, AdminApi api, RegistryHolder registry,
+      Deployments deployments) {
+    this.db = db;
+    this.keyLookups = keyLookups;
+    this.adminCalls = adminCalls;
+    this.scheduler = scheduler;
+    this.keys = keys;
+    this.api = api;
+    this.registry = registry;
+    this.deployments = deployments;
+  }
+
+  /**
+   * Opens the database (migrating it), loads the stored deployments and starts the background work. Blocking;
+   * call before the server starts. {@code shared} is the L2 key cache ({@link KeyCache#NONE} without Redis).
+   */
+  public static AdminPlane start(SluiceConfig cfg, Settings s, Map<String, String> env, KeyCache shared) {
+    Database db = Database.open(new Database.Options(s.url(), s.embeddedDir(), s.poolSize(),
+        List.of("classpath:db/migration")));
+    int lookupThreads = Math.max(2, s.poolSize() / 2);
+    ExecutorService keyLookups = Executors.newFixedThreadPool(lookupThreads,
+        new DefaultThreadFactory("sluice-key-lookup", true));
+    ExecutorService adminCalls = Executors.newFixedThreadPool(Math.max(2, s.poolSize() / 4),
+        new DefaultThreadFactory("sluice-admin", true));
+    ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
+        new DefaultThreadFactory("sluice-admin-bg", true));
+    try {
+      RegistryHolder registry = new RegistryHolder(DeploymentRegistry.of(cfg.modelList(), cfg.router()));
+      SecretBox box = s.saltKey() == null ? null : new SecretBox(s.saltKey().reveal());
+      Deployments deployments = new Deployments(db.dsl(), box, cfg.modelList(), cfg.router(), registry, env);
+      List<?> stored = deployments.reload();
+      LayeredKeyStore keys = new LayeredKeyStore(new PgKeyStore(db.dsl(), keyLookups), shared, keyLookups,
+          s.cache());
+      AdminApi api = new AdminApi(db.dsl(), adminCalls, hashes -> CompletableFuture.allOf(hashes.stream()
+          .map(h -> keys.invalidate(h).toCompletableFuture()).toArray(CompletableFuture[]::new)),
+          deployments, box, registry, env, s.storeModelInDb(), Clock.systemUTC());
+      AdminPlane plane = new AdminPlane(db, keyLookups, adminCalls, scheduler, keys, api, registry, deployments);
+      long reload = s.reloadInterval().toMillis();
+      scheduler.scheduleWithFixedDelay(plane::reloadQuietly, reload, reload, TimeUnit.MILLISECONDS);
+      scheduler.scheduleWithFixedDelay(plane::ping, 5, 5, TimeUnit.SECONDS);
+      log.info("admin plane: {} deployment(s) from the database, key cache {} keys / {} (negative {})",
+          stored.size(), s.cache().maxKeys(), s.cache().positiveTtl(), s.cache().negativeTtl());
+      return plane;
+    } catch (RuntimeException e) {
+      scheduler.shutdownNow();
+      adminCalls.shutdownNow();
+      keyLookups.shutdownNow();
+      db.close();
+      throw e;
+    }
+  }
+
+  private void reloadQuietly() {
+    try {
+      deployments.reload();
+    } catch (RuntimeException e) {
+      log.warn("re-reading stored deployments failed: {}", e.getMessage());
+    }
+  }
+
+  private void ping() {
+    boolean up = db.ping();
+    if (up != dbUp) {
+      if (up) {
+        log.info("database {} reachable again", db.description());
+      } else {
+        log.error("database {} does not answer; readiness now 503", db.description());
+      }
+    }
+    dbUp = up;
+  }
+
+  public LayeredKeyStore keys() {
+    return keys;
+  }
+
+  public ManagementApi api() {
+    return api;
+  }
+
+  public RegistryHolder registry() {
+    return registry;
+  }
+
+  public Database database() {
+    return db;
+  }
+
+  public Readiness readiness() {
+    return new Readiness() {
+      @Override
+      public String database() {
+        return dbUp ? "connected" : "disconnected";
+      }
+
+      @Override
+      public boolean databaseDown() {
+        return !dbUp;
+      }
+    };
+  }
+
+  /** Closed with this plane (after the database work stops), e.g. the Redis connection. */
+  public void closeWith(AutoCloseable c) {
+    closeables.add(c);
+  }
+
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+    adminCalls.shutdown();
+    keyLookups.shutdown();
+    try {
+      adminCalls.awaitTermination(5, TimeUnit.SECONDS);
+      keyLookups.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    db.close();
+    for (AutoCloseable c : closeables) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.warn("closing {} failed: {}", c, e.toString());
+      }
+    }
+  }
+}
