@@ -85,6 +85,7 @@ enum Route {
 
   static boolean isManagementPath(String path) {
     return path.startsWith("/key/") || path.startsWith("/user/") || path.startsWith("/team/")
-        || path.startsWith("/model/") || path.equals("/v1/model/info");
+        || path.startsWith("/model/") || path.equals("/v1/model/info") || path.startsWith("/spend/")
+        || path.startsWith("/global/spend");
   }
 }
