@@ -21,6 +21,8 @@ import java.util.Set;
  * @param teamBlocked   the key's team is blocked
  * @param expires       expiry or null for never
  * @param limits        per-key limits, never null
+ * @param userLimits    the owning user's limits and spend, never null ({@link KeyLimits#NONE} without a user)
+ * @param teamLimits    the team's limits and spend, never null ({@link KeyLimits#NONE} without a team)
  */
 public record KeyRecord(
     KeyHash hash,
@@ -35,7 +37,17 @@ public record KeyRecord(
     boolean blocked,
     boolean teamBlocked,
     Instant expires,
-    KeyLimits limits) {
+    KeyLimits limits,
+    KeyLimits userLimits,
+    KeyLimits teamLimits) {
+
+  /** Without user or team limits. */
+  public KeyRecord(KeyHash hash, String keyName, String alias, String userId, String teamId, Role role,
+      Set<String> models, Set<String> teamModels, List<String> allowedRoutes, boolean blocked, boolean teamBlocked,
+      Instant expires, KeyLimits limits) {
+    this(hash, keyName, alias, userId, teamId, role, models, teamModels, allowedRoutes, blocked, teamBlocked, expires,
+        limits, KeyLimits.NONE, KeyLimits.NONE);
+  }
 
   public KeyRecord {
     models = Set.copyOf(models);
@@ -47,6 +59,17 @@ public record KeyRecord(
     if (limits == null) {
       limits = KeyLimits.NONE;
     }
+    if (userLimits == null) {
+      userLimits = KeyLimits.NONE;
+    }
+    if (teamLimits == null) {
+      teamLimits = KeyLimits.NONE;
+    }
+  }
+
+  /** Whether the key, its user or its team has any limit (else the limiter is skipped). */
+  public boolean limited() {
+    return limits.limited() || userLimits.limited() || teamLimits.limited();
   }
 
   /** A key with no owner, team, route list or limits (tests, simple stores). */

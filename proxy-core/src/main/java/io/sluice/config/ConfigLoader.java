@@ -46,12 +46,12 @@ public final class ConfigLoader {
       "litellm_settings", "sluice_settings", "environment_variables", "include");
   private static final Set<String> ENTRY = Set.of("model_name", "litellm_params", "model_info");
   private static final Set<String> PARAMS = Set.of("model", "api_base", "api_key", "rpm", "tpm", "weight",
-      "timeout", "order", "use_in_pass_through");
+      "timeout", "order", "use_in_pass_through", "input_cost_per_token", "output_cost_per_token");
   private static final Set<String> PARAMS_LATER = Set.of("max_parallel_requests", "stream_timeout",
-      "max_retries", "input_cost_per_token", "output_cost_per_token", "tags",
+      "max_retries", "tags",
       "api_version", "organization", "drop_params");
-  private static final Set<String> INFO = Set.of("id");
-  private static final Set<String> INFO_LATER = Set.of("mode", "input_cost_per_token", "output_cost_per_token",
+  private static final Set<String> INFO = Set.of("id", "input_cost_per_token", "output_cost_per_token");
+  private static final Set<String> INFO_LATER = Set.of("mode",
       "use_in_pass_through", "base_model", "max_tokens", "max_input_tokens", "max_output_tokens", "db_model",
       "team_id", "access_groups");
   private static final Set<String> GENERAL = Set.of("master_key", "litellm_key_header_name", "max_request_size_mb",
@@ -369,11 +369,18 @@ public final class ConfigLoader {
     Duration timeout = seconds(params, "timeout", p);
     Integer order = nonNegativeInt(params, "order", p);
     String id = null;
+    Double inputCost = cost(params, "input_cost_per_token", p);
+    Double outputCost = cost(params, "output_cost_per_token", p);
     JsonNode info = e.get("model_info");
     if (!absent(info)) {
       object(info, sub(at, "model_info"));
       report(info, sub(at, "model_info") + ".", INFO, INFO_LATER);
       id = optionalString(info, "id", sub(at, "model_info"));
+      // model_info is where LiteLLM documents per-deployment pricing; litellm_params also works there. model_info wins.
+      Double in = cost(info, "input_cost_per_token", sub(at, "model_info"));
+      Double out = cost(info, "output_cost_per_token", sub(at, "model_info"));
+      inputCost = in != null ? in : inputCost;
+      outputCost = out != null ? out : outputCost;
     }
     if (id == null) {
       id = derivedId(name, model, apiBase.toString());
@@ -381,7 +388,33 @@ public final class ConfigLoader {
     if (bool(params, "use_in_pass_through", p) && firstPassThroughId == null && !at.isEmpty()) {
       firstPassThroughId = id;
     }
-    return new DeploymentConfig(name, provider, upstream, apiBase, apiKey, rpm, tpm, weight, timeout, id, order);
+    return new DeploymentConfig(name, provider, upstream, apiBase, apiKey, rpm, tpm, weight, timeout, id, order,
+        inputCost, outputCost);
+  }
+
+  /** A cost per token: a finite number ≥ 0 (strings of numbers too, as LiteLLM's YAML often has "0.0000015"). */
+  private Double cost(JsonNode o, String field, String at) {
+    JsonNode v = o.get(field);
+    if (absent(v)) {
+      return null;
+    }
+    double d;
+    if (v.isNumber()) {
+      d = v.asDouble();
+    } else if (v.isTextual()) {
+      try {
+        d = Double.parseDouble(v.asText().trim());
+      } catch (NumberFormatException ex) {
+        throw fail(at + "." + field, "\"" + shortText(v.asText()) + "\" is not a number (expected USD per token, "
+            + "e.g. 0.0000015)");
+      }
+    } else {
+      throw fail(at + "." + field, "expected a number (USD per token, e.g. 0.0000015)");
+    }
+    if (!Double.isFinite(d) || d < 0) {
+      throw fail(at + "." + field, d + " is not a cost (expected a number ≥ 0, USD per token)");
+    }
+    return d;
   }
 
   private static String sub(String at, String key) {
@@ -709,6 +742,10 @@ public final class ConfigLoader {
   private Duration orDuration(JsonNode obj, String key, String at, Duration dflt) {
     Duration v = seconds(obj, key, at);
     return v == null ? dflt : v;
+  }
+
+  private static String shortText(String s) {
+    return s.length() > 40 ? s.substring(0, 40) + "…" : s;
   }
 
   private static boolean absent(JsonNode n) {

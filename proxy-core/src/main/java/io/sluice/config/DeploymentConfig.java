@@ -19,6 +19,9 @@ import java.util.Objects;
  * @param timeout       {@code litellm_params.timeout} (seconds in YAML) or null
  * @param id            {@code model_info.id}; when absent, a stable id derived from the entry (never from the key)
  * @param order         {@code litellm_params.order}: priority tier, lower first; null = after every ordered tier
+ * @param inputCostPerToken  USD per prompt token ({@code model_info} or {@code litellm_params}
+ *                           {@code input_cost_per_token}); null = 0
+ * @param outputCostPerToken USD per completion token; null = 0
  */
 public record DeploymentConfig(
     String modelName,
@@ -31,7 +34,15 @@ public record DeploymentConfig(
     Double weight,
     Duration timeout,
     String id,
-    Integer order) {
+    Integer order,
+    Double inputCostPerToken,
+    Double outputCostPerToken) {
+
+  /** Without costs. */
+  public DeploymentConfig(String modelName, Provider provider, String upstreamModel, URI apiBase, Secret apiKey,
+      Integer rpm, Integer tpm, Double weight, Duration timeout, String id, Integer order) {
+    this(modelName, provider, upstreamModel, apiBase, apiKey, rpm, tpm, weight, timeout, id, order, null, null);
+  }
 
   /** Without a priority tier. */
   public DeploymentConfig(String modelName, Provider provider, String upstreamModel, URI apiBase, Secret apiKey,

@@ -30,10 +30,17 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   private RequestScanner scanner;
   private ByteBuf body;
   private boolean passThroughMode;
+  /** Ask replicas for the usage chunk of streams whose clients did not (token accounting is on). */
+  private final boolean meterStreams;
 
   BodyInspector(RegistryHolder registry, io.sluice.routing.PassThroughTargets targets) {
+    this(registry, targets, false);
+  }
+
+  BodyInspector(RegistryHolder registry, io.sluice.routing.PassThroughTargets targets, boolean meterStreams) {
     this.registry = registry;
     this.targets = targets;
+    this.meterStreams = meterStreams;
   }
 
   @Override
@@ -154,6 +161,9 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     ex.body = b;
     ex.modelStart = (int) s.modelStart();
     ex.modelEnd = (int) s.modelEnd();
+    if (ex.stream && meterStreams && (ex.route == Route.CHAT_COMPLETIONS || ex.route == Route.COMPLETIONS)) {
+      ex.usageSplice = s.usageSplice();
+    }
     ctx.fireChannelRead(ex);
   }
 
@@ -176,6 +186,10 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         ex.stream = s.stream();
         ex.modelStart = (int) s.modelStart();
         ex.modelEnd = (int) s.modelEnd();
+        if (ex.stream && meterStreams && ("/v1/chat/completions".equals(ex.upstreamPath)
+            || "/v1/completions".equals(ex.upstreamPath))) {
+          ex.usageSplice = s.usageSplice();
+        }
       }
       s.close();
     }
@@ -242,20 +256,60 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
    */
   static ByteBuf bodyFor(ChannelHandlerContext ctx, Exchange ex, Deployment d) {
     ByteBuf body = ex.body;
-    if (ex.model == null || ex.model.equals(d.upstreamModel())) {
+    boolean rewriteModel = ex.model != null && !ex.model.equals(d.upstreamModel());
+    io.sluice.json.UsageSplice usage = ex.usageSplice;
+    if (!rewriteModel && usage == null) {
       return body.retainedDuplicate();
     }
+    // Up to two edits, in body order: the model literal and the usage request (never overlapping: one is a
+    // top-level string, the other the stream_options member or the closing brace).
     int ri = body.readerIndex();
-    CompositeByteBuf out = ctx.alloc().compositeBuffer(3);
-    if (ex.modelStart > 0) {
-      out.addComponent(true, body.retainedSlice(ri, ex.modelStart));
+    int len = body.readableBytes();
+    CompositeByteBuf out = ctx.alloc().compositeBuffer(5);
+    int at = 0;
+    boolean modelFirst = !rewriteModel || usage == null || ex.modelStart < usage.start();
+    for (int i = 0; i < 2; i++) {
+      boolean model = (i == 0) == modelFirst;
+      int start;
+      int end;
+      ByteBuf with;
+      if (model) {
+        if (!rewriteModel) {
+          continue;
+        }
+        start = ex.modelStart;
+        end = ex.modelEnd;
+        with = d.upstreamModelJson();
+      } else {
+        if (usage == null) {
+          continue;
+        }
+        start = (int) usage.start();
+        end = (int) usage.end();
+        with = usage.bytes();
+      }
+      if (start > at) {
+        out.addComponent(true, body.retainedSlice(ri + at, start - at));
+      }
+      out.addComponent(true, with);
+      at = end;
     }
-    out.addComponent(true, d.upstreamModelJson());
-    int tail = body.readableBytes() - ex.modelEnd;
-    if (tail > 0) {
-      out.addComponent(true, body.retainedSlice(ri + ex.modelEnd, tail));
+    if (len > at) {
+      out.addComponent(true, body.retainedSlice(ri + at, len - at));
     }
     return out;
+  }
+
+  /** The length of {@link #bodyFor} for {@code d}. */
+  static int bodyLength(Exchange ex, Deployment d) {
+    int length = ex.body.readableBytes();
+    if (ex.model != null && !ex.model.equals(d.upstreamModel())) {
+      length += d.upstreamModelJsonLength() - (ex.modelEnd - ex.modelStart);
+    }
+    if (ex.usageSplice != null) {
+      length += ex.usageSplice.delta();
+    }
+    return length;
   }
 
   private static void release(ByteBuf b) {

@@ -11,6 +11,7 @@ final class ClientConnection {
   static final int PAUSE_PIPELINED = 1;
   static final int PAUSE_AUTH = 1 << 1;
   static final int PAUSE_UPSTREAM_BACKPRESSURE = 1 << 2;
+  static final int PAUSE_LIMITS = 1 << 3;
 
   final Channel channel;
   private int pauseReasons;

@@ -90,6 +90,28 @@ final class Exchange {
   /** BYOK: {@code Bearer <client provider key>} to send instead of the deployment's key; never logged. */
   AsciiString providerAuthorization;
 
+  // Metering: token accounting, spend, limits (see {@link Metering}).
+  /** Wall-clock start, for the spend row. */
+  final long startMillis;
+  /** The body edit that asks the replica for its usage chunk (a stream whose client did not ask); null = none. */
+  io.sluice.json.UsageSplice usageSplice;
+  /** Reads the response's usage as it passes; null when not metered. */
+  io.sluice.json.UsageScanner usage;
+  /** The limit scopes this request was admitted against and has not released yet; null = none. */
+  java.util.List<io.sluice.limits.LimitScope> limits;
+  /** The limiter's answer, for the {@code x-ratelimit-*} headers; null = no limits. */
+  io.sluice.limits.Admission admission;
+  /** Non-null once the exchange is metered: told once when it ends. */
+  Metering metering;
+  /** The status the client got; the replica's status (0 before its head). */
+  int status;
+  int upstreamStatus;
+  /** Why Sluice failed the exchange, or null. */
+  ProxyError failure;
+  /** The usage sink refused this exchange's event (its queue was full). */
+  boolean usageDropped;
+  private boolean metered;
+
   private final Drain drain;
   private boolean settled;
 
@@ -103,6 +125,7 @@ final class Exchange {
     this.upstreamQuery = query;
     this.requestId = requestId;
     this.startNanos = System.nanoTime();
+    this.startMillis = System.currentTimeMillis();
     this.expectContinue = request.headers().containsValue(HttpHeaderNames.EXPECT, HttpHeaderValues.CONTINUE, true);
     this.listener = listener;
     this.drain = drain;
@@ -139,7 +162,10 @@ final class Exchange {
     assert !responseStarted;
     responseStarted = true;
     sseResponse = sse;
+    status = head.status().code();
+    upstreamStatus = status;
     head.headers().set(X_REQUEST_ID, requestId);
+    rateLimitHeaders(head.headers());
     if (drain.draining()) {
       head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
@@ -181,8 +207,10 @@ final class Exchange {
       return;
     }
     responseStarted = true;
+    this.status = status.code();
     FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
     HttpHeaders h = res.headers();
+    rateLimitHeaders(h);
     h.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
     h.setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
     h.set(X_REQUEST_ID, requestId);
@@ -212,6 +240,7 @@ final class Exchange {
     if (responseComplete) {
       return;
     }
+    failure = error;
     log.debug("[{}] {} {} → {} {}", requestId, request.method(), PathNormalizer.redacted(path), error.status().code(), message);
     if (!responseStarted) {
       reply(error.status(), error.json(conn.channel.alloc(), message), close, retryAfterSeconds);
@@ -232,9 +261,42 @@ final class Exchange {
 
   private void markComplete() {
     responseComplete = true;
+    if (metering != null && !metered) {
+      metered = true;
+      metering.ended(this, false);
+    }
     settle();
     releaseBody();
     listener.onResponseComplete(this);
+  }
+
+  /** The client left before the response ended: counts what was generated so far, once. */
+  void abandon() {
+    if (metering != null && !metered && !responseComplete) {
+      metered = true;
+      metering.ended(this, true);
+    }
+  }
+
+  private static final AsciiString LIMIT_REQUESTS = AsciiString.cached("x-ratelimit-limit-requests");
+  private static final AsciiString REMAINING_REQUESTS = AsciiString.cached("x-ratelimit-remaining-requests");
+  private static final AsciiString LIMIT_TOKENS = AsciiString.cached("x-ratelimit-limit-tokens");
+  private static final AsciiString REMAINING_TOKENS = AsciiString.cached("x-ratelimit-remaining-tokens");
+
+  /** LiteLLM's (and OpenAI's) rate-limit headers, for a key with rpm/tpm limits. */
+  private void rateLimitHeaders(HttpHeaders h) {
+    io.sluice.limits.Admission a = admission;
+    if (a == null) {
+      return;
+    }
+    if (a.limitRequests() >= 0) {
+      h.set(LIMIT_REQUESTS, a.limitRequests());
+      h.set(REMAINING_REQUESTS, Math.max(0, a.remainingRequests()));
+    }
+    if (a.limitTokens() >= 0) {
+      h.set(LIMIT_TOKENS, a.limitTokens());
+      h.set(REMAINING_TOKENS, Math.max(0, a.remainingTokens()));
+    }
   }
 
   /** Releases the request body if this exchange still holds it. */

@@ -25,6 +25,7 @@ import java.util.Objects;
  *                            without a database)
  * @param readiness           what {@code /health/readiness} reports about the database
  * @param passThrough         pass-through endpoints, the {@code /vllm/*} default target and BYOK
+ * @param metering            token accounting, spend events and limits ({@link Metering#NONE}: none)
  */
 public record GatewayContext(
     ServerSettings server,
@@ -41,7 +42,18 @@ public record GatewayContext(
     io.sluice.routing.Strategy strategy,
     io.sluice.management.ManagementApi management,
     Readiness readiness,
-    io.sluice.routing.PassThroughTargets passThrough) {
+    io.sluice.routing.PassThroughTargets passThrough,
+    Metering metering) {
+
+  /** Without metering. */
+  public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
+      Authenticator authenticator, RegistryHolder registry, UpstreamPools pools, String version, int numRetries,
+      Duration cooldown, Drain drain, Duration streamTimeout, io.sluice.routing.Strategy strategy,
+      io.sluice.management.ManagementApi management, Readiness readiness,
+      io.sluice.routing.PassThroughTargets passThrough) {
+    this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
+        drain, streamTimeout, strategy, management, readiness, passThrough, Metering.NONE);
+  }
 
   public GatewayContext {
     Objects.requireNonNull(server);
@@ -52,6 +64,7 @@ public record GatewayContext(
     Objects.requireNonNull(management);
     Objects.requireNonNull(readiness);
     Objects.requireNonNull(passThrough);
+    Objects.requireNonNull(metering);
     if (maxRequestBodyBytes <= 0) {
       throw new IllegalArgumentException("maxRequestBodyBytes: " + maxRequestBodyBytes + " (expected: > 0)");
     }

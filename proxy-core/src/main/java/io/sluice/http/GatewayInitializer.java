@@ -51,7 +51,7 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
     p.addLast("auth", new AuthHandler(conn, gw.authenticator()));
     p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness()));
     p.addLast("management", new ManagementHandler(conn, gw.management()));
-    p.addLast("body", new BodyInspector(gw.registry(), gw.passThrough()));
+    p.addLast("body", new BodyInspector(gw.registry(), gw.passThrough(), UpstreamRelay.metered(gw)));
     p.addLast("relay", new UpstreamRelay(gw));
   }
 }

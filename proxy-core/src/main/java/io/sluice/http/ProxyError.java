@@ -31,7 +31,13 @@ public enum ProxyError {
   UPSTREAM_BROKEN(HttpResponseStatus.BAD_GATEWAY, "api_connection_error"),
   UPSTREAM_POOL_EXHAUSTED(HttpResponseStatus.SERVICE_UNAVAILABLE, "api_connection_error"),
   NO_HEALTHY_DEPLOYMENT(HttpResponseStatus.TOO_MANY_REQUESTS, "no_healthy_deployment"),
-  UPSTREAM_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout_error");
+  UPSTREAM_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout_error"),
+  /** rpm_limit, tpm_limit or max_parallel_requests of the key, its user or its team. */
+  RATE_LIMITED(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limit_error"),
+  /** max_budget of the key, its user or its team (LiteLLM's type; LiteLLM answers 400, Sluice 429). */
+  BUDGET_EXCEEDED(HttpResponseStatus.TOO_MANY_REQUESTS, "budget_exceeded"),
+  /** The shared limiter (Redis) is unreachable and limits fail closed. */
+  LIMITS_UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "service_unavailable");
 
   private final HttpResponseStatus status;
   private final String type;

@@ -1,5 +1,6 @@
 package io.sluice.http;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -36,8 +37,10 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
   /** When this connection last went idle in the pool ({@link System#nanoTime()}), and how long it was idle. */
   private long idleSince;
   long idleBeforeBind;
-  /** Reads usage from the passing body bytes (no copy), for usage-based routing. */
+  /** Reads usage from the passing body bytes (no copy): the exchange's, when it is metered. */
   private io.sluice.json.UsageScanner usage;
+  /** Removes the usage event Sluice asked for on the client's behalf; null when it did not ask. */
+  private io.sluice.json.SseUsageFilter usageFilter;
   /** The load counter this connection's current attempt was counted in; ended on detach. */
   io.sluice.routing.DeploymentLoad load;
   /** When the replica last sent anything for the bound exchange (the executor's ticker). */
@@ -56,10 +59,15 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     this.requestWritten = false;
     this.responseStarted = false;
     this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
-    this.usage = relay.countsUsage() ? new io.sluice.json.UsageScanner() : null;
+    this.usage = exchange.usage;
+    this.usageFilter = null;
   }
 
   void unbind() {
+    if (usageFilter != null) {
+      usageFilter.release();
+      usageFilter = null;
+    }
     relay = null;
     exchange = null;
     idleSince = System.nanoTime();
@@ -104,6 +112,9 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
       }
       String ct = h.get(HttpHeaderNames.CONTENT_TYPE);
       boolean sse = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
+      if (sse && ex.usageSplice != null && res.status().code() == 200) {
+        usageFilter = new io.sluice.json.SseUsageFilter();
+      }
       relay.responseStarted(ex, this);
       ex.respond(res, sse);
       if (!(msg instanceof HttpContent)) {
@@ -121,10 +132,10 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
       if (usage != null) {
         usage.scan(content.content());
       }
+      if (usageFilter != null) {
+        content = filtered(content);
+      }
       if (content instanceof LastHttpContent last) {
-        if (usage != null) {
-          relay.usage(ex, usage);
-        }
         served++;
         // Back to the pool first, so a pipelined request that the finish starts can reuse this connection.
         relay.upstreamDone(ex, this, keepAlive && requestWritten && channel.isActive());
@@ -138,6 +149,21 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     ReferenceCountUtil.release(msg);
+  }
+
+  /** {@code content} without the usage event the client did not ask for; takes ownership, returns the new owner. */
+  private HttpContent filtered(HttpContent content) {
+    ByteBuf kept = usageFilter.filter(content.content(), channel.alloc());
+    if (content instanceof LastHttpContent last) {
+      ByteBuf rest = usageFilter.finish();
+      if (rest.isReadable()) {
+        kept = channel.alloc().compositeBuffer(2).addComponent(true, kept).addComponent(true, rest);
+      } else {
+        rest.release();
+      }
+      return last.replace(kept);
+    }
+    return content.replace(kept);
   }
 
   private static boolean mayHaveBody(HttpResponse res) {

@@ -101,7 +101,99 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
         req.headers().remove(BodyInspector.X_SLUICE_DEPLOYMENT);
       }
     }
+    Metering m = gw.metering();
+    if (metered(gw)) {
+      ex.metering = m;
+      ex.usage = new io.sluice.json.UsageScanner();
+    }
+    io.sluice.limits.RateLimiter limiter = m.limiter();
+    io.sluice.auth.KeyRecord key = ex.principal == null ? null : ex.principal.key();
+    if (limiter != null && key != null && key.limited()) {
+      List<io.sluice.limits.LimitScope> scopes = Metering.scopes(key);
+      if (!scopes.isEmpty()) {
+        admit(ex, scopes, limiter);
+        return;
+      }
+    }
     route(ex);
+  }
+
+  /** Whether exchanges are metered: spend logging, limits, or usage-based routing need their tokens. */
+  static boolean metered(GatewayContext gw) {
+    Metering m = gw.metering();
+    return m.records() || m.limiter() != null || gw.strategy() == io.sluice.routing.Strategy.USAGE_BASED;
+  }
+
+  /**
+   * Checks the key's (user's, team's) limits before routing. A local limiter answers at once; a shared one (Redis)
+   * answers on its own thread: reads stay paused meanwhile and the answer resumes on this channel's loop.
+   */
+  private void admit(Exchange ex, List<io.sluice.limits.LimitScope> scopes, io.sluice.limits.RateLimiter limiter) {
+    java.util.concurrent.CompletableFuture<io.sluice.limits.Admission> f;
+    try {
+      f = limiter.acquire(scopes, System.currentTimeMillis()).toCompletableFuture();
+    } catch (RuntimeException e) {
+      f = java.util.concurrent.CompletableFuture.failedFuture(e);
+    }
+    if (f.isDone()) {
+      io.sluice.limits.Admission a = f.getNow(null);
+      admitted(ex, scopes, limiter, a, a == null ? new IllegalStateException("no answer") : null);
+      return;
+    }
+    ex.conn.pauseReads(ClientConnection.PAUSE_LIMITS);
+    f.whenCompleteAsync((a, err) -> {
+      ex.conn.resumeReads(ClientConnection.PAUSE_LIMITS);
+      admitted(ex, scopes, limiter, a, err);
+    }, ctx.executor());
+  }
+
+  private void admitted(Exchange ex, List<io.sluice.limits.LimitScope> scopes, io.sluice.limits.RateLimiter limiter,
+      io.sluice.limits.Admission a, Throwable err) {
+    if (err == null && a == null) {
+      err = new IllegalStateException("the limiter answered nothing");
+    }
+    if (err != null && !(err instanceof java.util.concurrent.CancellationException)
+        && err.getCause() != null && err instanceof java.util.concurrent.CompletionException) {
+      err = err.getCause();
+    }
+    if (active != ex || !ctx.channel().isActive() || ex.responseComplete()) {
+      if (err == null && a.admitted()) {
+        limiter.release(scopes, 0, 0, System.currentTimeMillis()); // the client left while we asked
+      }
+      return;
+    }
+    if (err != null) {
+      active = null;
+      log.debug("[{}] limits unavailable: {}", ex.requestId, err.toString());
+      ex.fail(ProxyError.LIMITS_UNAVAILABLE, "Rate limits cannot be checked right now (the shared limiter, "
+          + limiter.describe() + ", is unreachable and limits fail closed). Try again shortly.", false, 1);
+      return;
+    }
+    ex.admission = a;
+    if (!a.admitted()) {
+      active = null;
+      ex.fail(a.limit() == io.sluice.limits.Admission.Limit.BUDGET ? ProxyError.BUDGET_EXCEEDED : ProxyError.RATE_LIMITED,
+          limitMessage(ex, a), false, a.retryAfterSeconds());
+      return;
+    }
+    ex.limits = scopes;
+    route(ex);
+  }
+
+  private static String limitMessage(Exchange ex, io.sluice.limits.Admission a) {
+    io.sluice.auth.KeyRecord key = ex.principal.key();
+    String who = switch (a.scope()) {
+      case KEY -> "key " + (key.alias() != null ? key.alias() : key.keyName() != null ? key.keyName() : key.hash().prefix());
+      case USER -> "user " + key.userId();
+      case TEAM -> "team " + key.teamId();
+    };
+    String when = a.retryAfterSeconds() > 0 ? " Try again in " + a.retryAfterSeconds() + " s." : "";
+    if (a.limit() == io.sluice.limits.Admission.Limit.BUDGET) {
+      return "Budget has been exceeded for " + who + " (max_budget). " + (a.retryAfterSeconds() > 0
+          ? "The budget resets in " + a.retryAfterSeconds() + " s." : "Raise max_budget to continue.");
+    }
+    return "Rate limit exceeded for " + who + ": " + a.limit().field() + " (" + a.limit().words() + ") reached."
+        + when;
   }
 
   /**
@@ -167,11 +259,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     } else {
       h.remove(HttpHeaderNames.AUTHORIZATION);
     }
-    int length = ex.body.readableBytes();
-    if (ex.model != null && !ex.model.equals(d.upstreamModel())) {
-      length += d.upstreamModelJsonLength() - (ex.modelEnd - ex.modelStart);
-    }
-    h.setInt(HttpHeaderNames.CONTENT_LENGTH, length);
+    h.setInt(HttpHeaderNames.CONTENT_LENGTH, BodyInspector.bodyLength(ex, d));
     acquire(ex);
   }
 
@@ -360,24 +448,6 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** Whether responses are scanned for usage (only the usage-based strategy needs it today). */
-  boolean countsUsage() {
-    return gw.strategy() == io.sluice.routing.Strategy.USAGE_BASED;
-  }
-
-  /**
-   * A response ended: adds its tokens to the replica's tokens-per-minute. The replica's {@code total_tokens} when it
-   * reported one; otherwise (a stream whose client did not ask for usage) an estimate: the request body's bytes / 4
-   * for the prompt plus one token per content event.
-   */
-  void usage(Exchange ex, io.sluice.json.UsageScanner u) {
-    long tokens = u.totalTokens();
-    if (tokens < 0) {
-      tokens = ex.requestBodyBytes / 4 + Math.max(0, u.events() - 1);
-    }
-    ex.deployment.load().addTokens(tokens, System.nanoTime());
-  }
-
   /** The response is complete. */
   void upstreamDone(Exchange ex, UpstreamHandler h, boolean reusable) {
     detach(h, reusable);
@@ -455,6 +525,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       detach(h, false);
     }
     if (active != null) {
+      active.abandon(); // counts what was generated; frees its limiter slots
       active.releaseBody();
       active = null;
     }

@@ -27,6 +27,9 @@ public final class RequestScanner {
   private static final int NONE = 0;
   private static final int MODEL = 1;
   private static final int STREAM = 2;
+  private static final int STREAM_OPTIONS = 3;
+  private static final int INCLUDE_USAGE = 4;
+  private static final int CONTINUOUS_USAGE = 5;
 
   private final JsonParser parser;
   private final ByteBufferFeeder feeder;
@@ -40,6 +43,19 @@ public final class RequestScanner {
   private boolean streamSeen;
   private String error;
   private long fed;
+  /** Where the root object's closing brace sits, or -1. */
+  private long rootEnd = -1;
+  private boolean streamOptionsSeen;
+  /** {@code stream_options} is JSON null: [start, end) of the literal. */
+  private long streamOptionsNullStart = -1;
+  /** Depth 2, inside the top-level {@code stream_options} object. */
+  private boolean inStreamOptions;
+  private boolean streamOptionsObject;
+  /** {@code stream_options.include_usage}: null = absent; [start, end) of its literal. */
+  private Boolean includeUsage;
+  private long includeUsageStart = -1;
+  private long includeUsageEnd = -1;
+  private boolean continuousUsage;
 
   public RequestScanner() {
     try {
@@ -126,7 +142,23 @@ public final class RequestScanner {
     switch (t) {
       case START_OBJECT, START_ARRAY -> {
         if (depth == 1) {
-          checkScalarExpected();
+          if (pendingField == STREAM_OPTIONS && t == JsonToken.START_OBJECT) {
+            if (streamOptionsSeen) {
+              error = "Request body has more than one top-level \"stream_options\" field.";
+              return;
+            }
+            streamOptionsSeen = true;
+            streamOptionsObject = true;
+            inStreamOptions = true;
+            pendingField = NONE;
+          } else {
+            if (pendingField == STREAM_OPTIONS) {
+              streamOptionsSeen = true; // an array: vLLM refuses it; never add a second stream_options
+            }
+            checkScalarExpected();
+          }
+        } else if (depth == 2 && inStreamOptions) {
+          pendingField = NONE; // a structured value inside stream_options: not one of ours
         }
         depth++;
       }
@@ -134,10 +166,17 @@ public final class RequestScanner {
         depth--;
         if (depth == 0) {
           rootClosed = true;
+          rootEnd = parser.currentTokenLocation().getByteOffset();
+        } else if (depth == 1) {
+          inStreamOptions = false;
         }
       }
       case FIELD_NAME -> {
-        if (depth == 1) {
+        if (depth == 2 && inStreamOptions) {
+          String name = parser.currentName();
+          pendingField = "include_usage".equals(name) ? INCLUDE_USAGE
+              : "continuous_usage_stats".equals(name) ? CONTINUOUS_USAGE : NONE;
+        } else if (depth == 1) {
           String name = parser.currentName();
           if ("model".equals(name)) {
             if (modelStart >= 0 || pendingField == MODEL) {
@@ -147,12 +186,16 @@ public final class RequestScanner {
             pendingField = MODEL;
           } else if ("stream".equals(name)) {
             pendingField = STREAM;
+          } else if ("stream_options".equals(name)) {
+            pendingField = STREAM_OPTIONS;
           }
         }
       }
       default -> {
         if (depth == 1 && pendingField != NONE) {
           onTopLevelValue(t);
+        } else if (depth == 2 && inStreamOptions && pendingField != NONE) {
+          onStreamOptionsValue(t);
         }
       }
     }
@@ -167,7 +210,37 @@ public final class RequestScanner {
     pendingField = NONE;
   }
 
+  private void onStreamOptionsValue(JsonToken t) {
+    boolean bool = t == JsonToken.VALUE_TRUE || t == JsonToken.VALUE_FALSE;
+    if (pendingField == INCLUDE_USAGE) {
+      includeUsage = t == JsonToken.VALUE_TRUE ? Boolean.TRUE : t == JsonToken.VALUE_NULL ? null : Boolean.FALSE;
+      if (bool || t == JsonToken.VALUE_NULL) {
+        // The non-blocking parser's token-start offset is not reliable for literals; its end offset is.
+        includeUsageEnd = parser.currentLocation().getByteOffset();
+        includeUsageStart = includeUsageEnd - (t == JsonToken.VALUE_FALSE ? 5 : 4);
+      } else {
+        includeUsage = Boolean.TRUE; // not a boolean: vLLM refuses it; leave the request as it is
+        includeUsageStart = -1;
+      }
+    } else if (pendingField == CONTINUOUS_USAGE) {
+      continuousUsage = t == JsonToken.VALUE_TRUE;
+    }
+    pendingField = NONE;
+  }
+
   private void onTopLevelValue(JsonToken t) throws IOException {
+    if (pendingField == STREAM_OPTIONS) {
+      if (streamOptionsSeen) {
+        error = "Request body has more than one top-level \"stream_options\" field.";
+        return;
+      }
+      streamOptionsSeen = true;
+      if (t == JsonToken.VALUE_NULL) {
+        streamOptionsNullStart = parser.currentLocation().getByteOffset() - 4;
+      }
+      pendingField = NONE;
+      return;
+    }
     if (pendingField == MODEL) {
       if (t != JsonToken.VALUE_STRING) {
         error = "\"model\" must be a string.";
@@ -229,6 +302,31 @@ public final class RequestScanner {
 
   public boolean streamSeen() {
     return streamSeen;
+  }
+
+  /**
+   * How to make the replica send its usage chunk for a stream whose client did not ask for it (vLLM sends it only when
+   * {@code stream_options} is present and its {@code include_usage} is not false): the byte range to replace and with
+   * what. Null when the client asked already, or when the body's {@code stream_options} is something this scanner
+   * leaves alone (e.g. {@code continuous_usage_stats} without {@code include_usage}, a non-object value). Valid after
+   * a successful {@link #end()}.
+   */
+  public UsageSplice usageSplice() {
+    if (!streamOptionsSeen) {
+      return rootEnd < 0 ? null : new UsageSplice(rootEnd, rootEnd, UsageSplice.Kind.APPEND_FIELD);
+    }
+    if (streamOptionsNullStart >= 0) {
+      return new UsageSplice(streamOptionsNullStart, streamOptionsNullStart + 4, UsageSplice.Kind.REPLACE_NULL);
+    }
+    if (streamOptionsObject && !continuousUsage && includeUsageStart >= 0 && !Boolean.TRUE.equals(includeUsage)) {
+      return new UsageSplice(includeUsageStart, includeUsageEnd, UsageSplice.Kind.REPLACE_VALUE);
+    }
+    return null; // asked for (include_usage true or defaulted), or left as the client wrote it
+  }
+
+  /** Whether the client's {@code stream_options} asks vLLM for the usage chunk (present, include_usage not false). */
+  public boolean clientAskedUsage() {
+    return streamOptionsObject && (includeUsageStart < 0 || Boolean.TRUE.equals(includeUsage));
   }
 
   /** Why the body was refused, or null. Never contains more than a short excerpt of the parser's complaint. */

@@ -70,6 +70,16 @@ public final class Deployment {
     return config.modelName();
   }
 
+  /** USD per prompt token; 0 when unset. */
+  public double inputCostPerToken() {
+    return config.inputCostPerToken() == null ? 0 : config.inputCostPerToken();
+  }
+
+  /** USD per completion token; 0 when unset. */
+  public double outputCostPerToken() {
+    return config.outputCostPerToken() == null ? 0 : config.outputCostPerToken();
+  }
+
   public String upstreamModel() {
     return config.upstreamModel();
   }

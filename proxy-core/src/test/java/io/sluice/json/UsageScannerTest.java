@@ -46,4 +46,19 @@ class UsageScannerTest {
     assertThat(scan("data: {\"choices\":[]}\n\ndata: [DONE]\n\n", 7).totalTokens()).isEqualTo(-1);
     assertThat(scan("{\"total_tokens\":\"x\"}", 2).totalTokens()).isEqualTo(-1);
   }
+
+  @Test
+  void readsPromptAndCompletionTokensNotTheirDetails() {
+    String json = "{\"usage\":{\"prompt_tokens\":12,\"total_tokens\":15,\"completion_tokens\":3,"
+        + "\"prompt_tokens_details\":null,\"completion_tokens_details\":{\"reasoning_tokens\":7}}}";
+    for (int chunk : new int[] {1, 3, 7, 1000}) {
+      UsageScanner u = scan(json, chunk);
+      assertThat(u.promptTokens()).as("chunk %s", chunk).isEqualTo(12);
+      assertThat(u.completionTokens()).as("chunk %s", chunk).isEqualTo(3);
+      assertThat(u.reported()).isTrue();
+    }
+    UsageScanner none = scan("{\"choices\":[{\"text\":\"\\\"prompt_tokens\\\":99\"}]}", 2);
+    assertThat(none.reported()).as("an escaped quote in content is not a key").isFalse();
+    assertThat(none.promptTokens()).isEqualTo(-1);
+  }
 }

@@ -39,7 +39,11 @@ public final class PgKeyStore implements KeyStore {
 
   /** Reads one key record now, on the calling thread (which must not be an event loop). */
   public static Optional<KeyRecord> load(DSLContext dsl, KeyHash hash) {
-    Record r = dsl.select(SLUICE_KEYS.asterisk(), SLUICE_USERS.USER_ROLE, SLUICE_TEAMS.MODELS, SLUICE_TEAMS.BLOCKED)
+    Record r = dsl.select(SLUICE_KEYS.asterisk(), SLUICE_USERS.USER_ROLE, SLUICE_TEAMS.MODELS, SLUICE_TEAMS.BLOCKED,
+            SLUICE_USERS.TPM_LIMIT, SLUICE_USERS.RPM_LIMIT, SLUICE_USERS.MAX_PARALLEL_REQUESTS, SLUICE_USERS.MAX_BUDGET,
+            SLUICE_USERS.SPEND, SLUICE_USERS.BUDGET_RESET_AT,
+            SLUICE_TEAMS.TPM_LIMIT, SLUICE_TEAMS.RPM_LIMIT, SLUICE_TEAMS.MAX_PARALLEL_REQUESTS, SLUICE_TEAMS.MAX_BUDGET,
+            SLUICE_TEAMS.SPEND, SLUICE_TEAMS.BUDGET_RESET_AT)
         .from(SLUICE_KEYS)
         .leftJoin(SLUICE_USERS).on(SLUICE_USERS.USER_ID.eq(SLUICE_KEYS.USER_ID))
         .leftJoin(SLUICE_TEAMS).on(SLUICE_TEAMS.TEAM_ID.eq(SLUICE_KEYS.TEAM_ID))
@@ -65,9 +69,21 @@ public final class PgKeyStore implements KeyStore {
         Boolean.TRUE.equals(r.get(SLUICE_KEYS.BLOCKED)),
         Boolean.TRUE.equals(teamBlocked),
         expires == null ? null : expires.toInstant(),
-        new KeyLimits(r.get(SLUICE_KEYS.TPM_LIMIT), r.get(SLUICE_KEYS.RPM_LIMIT),
-            r.get(SLUICE_KEYS.MAX_PARALLEL_REQUESTS), r.get(SLUICE_KEYS.MAX_BUDGET),
-            r.get(SLUICE_KEYS.SPEND) == null ? 0 : r.get(SLUICE_KEYS.SPEND))));
+        limits(r.get(SLUICE_KEYS.TPM_LIMIT), r.get(SLUICE_KEYS.RPM_LIMIT), r.get(SLUICE_KEYS.MAX_PARALLEL_REQUESTS),
+            r.get(SLUICE_KEYS.MAX_BUDGET), r.get(SLUICE_KEYS.SPEND), r.get(SLUICE_KEYS.BUDGET_RESET_AT)),
+        r.get(SLUICE_KEYS.USER_ID) == null ? KeyLimits.NONE : limits(r.get(SLUICE_USERS.TPM_LIMIT),
+            r.get(SLUICE_USERS.RPM_LIMIT), r.get(SLUICE_USERS.MAX_PARALLEL_REQUESTS), r.get(SLUICE_USERS.MAX_BUDGET),
+            r.get(SLUICE_USERS.SPEND), r.get(SLUICE_USERS.BUDGET_RESET_AT)),
+        r.get(SLUICE_KEYS.TEAM_ID) == null ? KeyLimits.NONE : limits(r.get(SLUICE_TEAMS.TPM_LIMIT),
+            r.get(SLUICE_TEAMS.RPM_LIMIT), r.get(SLUICE_TEAMS.MAX_PARALLEL_REQUESTS), r.get(SLUICE_TEAMS.MAX_BUDGET),
+            r.get(SLUICE_TEAMS.SPEND), r.get(SLUICE_TEAMS.BUDGET_RESET_AT))));
+  }
+
+  private static KeyLimits limits(Long tpm, Long rpm, Integer parallel, Double budget, Double spend,
+      java.time.OffsetDateTime resetAt) {
+    KeyLimits l = new KeyLimits(tpm, rpm, parallel, budget, spend == null ? 0 : spend,
+        resetAt == null ? null : resetAt.toInstant());
+    return l.limited() || l.spend() != 0 ? l : KeyLimits.NONE;
   }
 
   static Set<String> set(String[] a) {

@@ -69,8 +69,10 @@ public final class KeyRecordCodec {
    */
   public static String encode(KeyRecord r) {
     KeyLimits l = r.limits();
-    if (!Double.isFinite(l.spend()) || (l.maxBudget() != null && !Double.isFinite(l.maxBudget()))) {
-      throw new IllegalArgumentException("key record " + r.hash().prefix() + ": spend and budget must be finite");
+    for (KeyLimits x : new KeyLimits[] {l, r.userLimits(), r.teamLimits()}) {
+      if (!Double.isFinite(x.spend()) || (x.maxBudget() != null && !Double.isFinite(x.maxBudget()))) {
+        throw new IllegalArgumentException("key record " + r.hash().prefix() + ": spend and budget must be finite");
+      }
     }
     StringWriter out = new StringWriter(256);
     try (JsonGenerator g = FACTORY.createGenerator(out)) {
@@ -91,21 +93,9 @@ public final class KeyRecordCodec {
       } else {
         g.writeNumberField("expires", r.expires().toEpochMilli());
       }
-      g.writeObjectFieldStart("limits");
-      writeNullable(g, "tpm_limit", l.tpmLimit());
-      writeNullable(g, "rpm_limit", l.rpmLimit());
-      if (l.maxParallelRequests() == null) {
-        g.writeNullField("max_parallel_requests");
-      } else {
-        g.writeNumberField("max_parallel_requests", l.maxParallelRequests());
-      }
-      if (l.maxBudget() == null) {
-        g.writeNullField("max_budget");
-      } else {
-        g.writeNumberField("max_budget", l.maxBudget());
-      }
-      g.writeNumberField("spend", l.spend());
-      g.writeEndObject();
+      writeLimits(g, "limits", l, true);
+      writeLimits(g, "user_limits", r.userLimits(), false);
+      writeLimits(g, "team_limits", r.teamLimits(), false);
       g.writeEndObject();
     } catch (IOException e) {
       throw new UncheckedIOException(e); // a StringWriter does not fail
@@ -138,24 +128,9 @@ public final class KeyRecordCodec {
     if (role == null) {
       throw new MalformedException("unknown role");
     }
-    JsonNode limitsNode = root.get("limits");
-    KeyLimits limits;
-    if (limitsNode == null || limitsNode.isNull()) {
-      limits = KeyLimits.NONE;
-    } else if (!limitsNode.isObject()) {
-      throw new MalformedException("limits: not an object");
-    } else {
-      Long tpm = optionalLong(limitsNode, "tpm_limit");
-      Long rpm = optionalLong(limitsNode, "rpm_limit");
-      Long parallel = optionalLong(limitsNode, "max_parallel_requests");
-      if (parallel != null && (parallel < Integer.MIN_VALUE || parallel > Integer.MAX_VALUE)) {
-        throw new MalformedException("limits.max_parallel_requests: out of range");
-      }
-      Double budget = optionalDouble(limitsNode, "max_budget");
-      Double spend = optionalDouble(limitsNode, "spend");
-      limits = new KeyLimits(tpm, rpm, parallel == null ? null : parallel.intValue(), budget,
-          spend == null ? 0 : spend);
-    }
+    KeyLimits limits = readLimits(root, "limits");
+    KeyLimits userLimits = readLimits(root, "user_limits");
+    KeyLimits teamLimits = readLimits(root, "team_limits");
     Long expires = optionalLong(root, "expires");
     return new KeyRecord(
         new KeyHash(hash),
@@ -170,7 +145,52 @@ public final class KeyRecordCodec {
         optionalBoolean(root, "blocked"),
         optionalBoolean(root, "team_blocked"),
         expires == null ? null : Instant.ofEpochMilli(expires),
-        limits);
+        limits, userLimits, teamLimits);
+  }
+
+  private static void writeLimits(JsonGenerator g, String name, KeyLimits l, boolean always) throws IOException {
+    if (!always && l.equals(KeyLimits.NONE)) {
+      return; // absent = none (also how records cached before user/team limits existed read back)
+    }
+    g.writeObjectFieldStart(name);
+    writeNullable(g, "tpm_limit", l.tpmLimit());
+    writeNullable(g, "rpm_limit", l.rpmLimit());
+    if (l.maxParallelRequests() == null) {
+      g.writeNullField("max_parallel_requests");
+    } else {
+      g.writeNumberField("max_parallel_requests", l.maxParallelRequests());
+    }
+    if (l.maxBudget() == null) {
+      g.writeNullField("max_budget");
+    } else {
+      g.writeNumberField("max_budget", l.maxBudget());
+    }
+    g.writeNumberField("spend", l.spend());
+    if (l.budgetResetAt() != null) {
+      g.writeNumberField("budget_reset_at", l.budgetResetAt().toEpochMilli());
+    }
+    g.writeEndObject();
+  }
+
+  private static KeyLimits readLimits(JsonNode root, String name) throws MalformedException {
+    JsonNode n = root.get(name);
+    if (n == null || n.isNull()) {
+      return KeyLimits.NONE;
+    }
+    if (!n.isObject()) {
+      throw new MalformedException(name + ": not an object");
+    }
+    Long tpm = optionalLong(n, "tpm_limit");
+    Long rpm = optionalLong(n, "rpm_limit");
+    Long parallel = optionalLong(n, "max_parallel_requests");
+    if (parallel != null && (parallel < Integer.MIN_VALUE || parallel > Integer.MAX_VALUE)) {
+      throw new MalformedException(name + ".max_parallel_requests: out of range");
+    }
+    Double budget = optionalDouble(n, "max_budget");
+    Double spend = optionalDouble(n, "spend");
+    Long reset = optionalLong(n, "budget_reset_at");
+    return new KeyLimits(tpm, rpm, parallel == null ? null : parallel.intValue(), budget, spend == null ? 0 : spend,
+        reset == null ? null : Instant.ofEpochMilli(reset));
   }
 
   private static void writeNullable(JsonGenerator g, String name, String value) throws IOException {

@@ -1,0 +1,139 @@
+package io.sluice.http;
+
+import io.sluice.auth.KeyLimits;
+import io.sluice.auth.KeyRecord;
+import io.sluice.json.UsageScanner;
+import io.sluice.limits.LimitScope;
+import io.sluice.limits.RateLimiter;
+import io.sluice.routing.Deployment;
+import io.sluice.usage.UsageEvent;
+import io.sluice.usage.UsageEvent.Outcome;
+import io.sluice.usage.UsageSink;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Token accounting and limits for relayed requests: which limits a key's request counts against, and — once per
+ * request, when it ends however it ends — its tokens (the replica's {@code usage} read from the passing bytes, else
+ * an estimate marked as such), its spend, one {@link UsageEvent} to the {@link UsageSink}, the limiter's release and
+ * the replica's tokens-per-minute for usage-based routing. Thread-safe (stateless apart from its parts).
+ */
+public final class Metering {
+  private static final Logger log = LoggerFactory.getLogger(Metering.class);
+
+  /** Nothing recorded, nothing limited. */
+  public static final Metering NONE = new Metering(UsageSink.NONE, null);
+
+  private final UsageSink sink;
+  private final RateLimiter limiter;
+
+  /**
+   * @param sink    where usage events go ({@link UsageSink#NONE}: nowhere)
+   * @param limiter the limiter, or null for no limits (no database, so no keys with limits)
+   */
+  public Metering(UsageSink sink, RateLimiter limiter) {
+    this.sink = sink;
+    this.limiter = limiter;
+  }
+
+  RateLimiter limiter() {
+    return limiter;
+  }
+
+  /** Whether usage events are recorded. */
+  boolean records() {
+    return sink != UsageSink.NONE;
+  }
+
+  /** The scopes a key's request counts against, in order key, user, team; empty when none has a limit. */
+  static List<LimitScope> scopes(KeyRecord key) {
+    List<LimitScope> out = new ArrayList<>(3);
+    add(out, LimitScope.Kind.KEY, key.hash().hex(), key.limits());
+    if (key.userId() != null) {
+      add(out, LimitScope.Kind.USER, key.userId(), key.userLimits());
+    }
+    if (key.teamId() != null) {
+      add(out, LimitScope.Kind.TEAM, key.teamId(), key.teamLimits());
+    }
+    return out;
+  }
+
+  private static void add(List<LimitScope> out, LimitScope.Kind kind, String id, KeyLimits l) {
+    if (!l.limited()) {
+      return;
+    }
+    long reset = l.budgetResetAt() == null ? 0 : l.budgetResetAt().getEpochSecond();
+    out.add(new LimitScope(kind, id, l.rpmLimit(), l.tpmLimit(), l.maxParallelRequests(), l.maxBudget(), l.spend(),
+        reset == 0 ? "-" : Long.toString(reset), reset));
+  }
+
+  /**
+   * The exchange ended (response complete, failed, or the client left): count it. Called once per metered exchange,
+   * on its event loop; never throws.
+   */
+  void ended(Exchange ex, boolean clientGone) {
+    try {
+      record(ex, clientGone);
+    } catch (RuntimeException e) {
+      log.warn("[{}] usage accounting failed: {}", ex.requestId, e.toString());
+    }
+  }
+
+  private void record(Exchange ex, boolean clientGone) {
+    Deployment d = ex.deployment;
+    UsageScanner u = ex.usage;
+    long prompt = 0;
+    long completion = 0;
+    boolean estimated = false;
+    if (u != null && u.reported()) {
+      prompt = u.promptTokens();
+      completion = u.completionTokens();
+    } else if (u != null && ex.upstreamStatus >= 200 && ex.upstreamStatus < 300) {
+      // The replica generated but reported no usage: a stream cut short, or a usage chunk that never came.
+      // One token per content event (the chat stream's first event carries only the role), the prompt from its bytes.
+      estimated = true;
+      completion = Math.max(0, u.events() - (ex.route == Route.CHAT_COMPLETIONS ? 1 : 0));
+      prompt = ex.requestBodyBytes / 4;
+    }
+    double spend = d == null ? 0 : prompt * d.inputCostPerToken() + completion * d.outputCostPerToken();
+    if (d != null && prompt + completion > 0) {
+      d.load().addTokens(prompt + completion, System.nanoTime());
+    }
+    if (ex.limits != null) {
+      List<LimitScope> scopes = ex.limits;
+      ex.limits = null;
+      limiter.release(scopes, prompt + completion, spend, System.currentTimeMillis());
+    }
+    if (sink == UsageSink.NONE) {
+      return;
+    }
+    KeyRecord key = ex.principal == null ? null : ex.principal.key();
+    Outcome outcome = outcome(ex, clientGone);
+    UsageEvent e = new UsageEvent(ex.requestId, key == null ? null : key.hash().hex(), key == null ? null : key.alias(),
+        key == null ? null : key.userId(), key == null ? null : key.teamId(), ex.path,
+        ex.group == null ? ex.model : ex.group.name(), d == null ? null : d.id(), prompt, completion, estimated, spend,
+        Instant.ofEpochMilli(ex.startMillis), Instant.now(), clientGone && !ex.responseStarted() ? 0 : ex.status,
+        outcome, ex.stream);
+    if (!sink.offer(e)) {
+      ex.usageDropped = true;
+    }
+  }
+
+  private static Outcome outcome(Exchange ex, boolean clientGone) {
+    if (clientGone) {
+      return Outcome.CLIENT_GONE;
+    }
+    ProxyError f = ex.failure;
+    if (f == null) {
+      return ex.status >= 500 ? Outcome.UPSTREAM_ERROR : Outcome.COMPLETED;
+    }
+    return switch (f) {
+      case UPSTREAM_TIMEOUT -> Outcome.TIMEOUT;
+      case UPSTREAM_BROKEN, UPSTREAM_UNREACHABLE, UPSTREAM_POOL_EXHAUSTED -> Outcome.UPSTREAM_ERROR;
+      default -> Outcome.REJECTED;
+    };
+  }
+}
