@@ -83,6 +83,7 @@ public final class ConfigLoader {
       "failure_callback", "callbacks", "key_generation_settings", "context_window_fallbacks", "telemetry");
   private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
+      "limits_on_redis_failure",
       "max_idle_per_replica");
 
   private final String file;
@@ -632,10 +633,23 @@ public final class ConfigLoader {
           orDuration(s, "connect_timeout", at, d.connectTimeout()),
           orDuration(s, "upstream_idle_timeout", at, d.upstreamIdleTimeout()),
           orInt(s, "max_connections_per_replica", at, d.maxConnectionsPerReplica()),
-          orInt(s, "max_idle_per_replica", at, d.maxIdlePerReplica()));
+          orInt(s, "max_idle_per_replica", at, d.maxIdlePerReplica()),
+          limitsFailClosed(s, at));
     } catch (IllegalArgumentException e) {
       throw new ConfigException(file + ": " + at + "." + e.getMessage());
     }
+  }
+
+  /** {@code sluice_settings.limits_on_redis_failure}: {@code open} (default, per-node limits) or {@code closed} (503). */
+  private boolean limitsFailClosed(JsonNode s, String at) {
+    String v = optionalString(s, "limits_on_redis_failure", at);
+    if (v == null || v.equalsIgnoreCase("open")) {
+      return false;
+    }
+    if (v.equalsIgnoreCase("closed")) {
+      return true;
+    }
+    throw fail(at + ".limits_on_redis_failure", "\"" + shortText(v) + "\" (expected open or closed)");
   }
 
   // ---- values -------------------------------------------------------------------------------------------------

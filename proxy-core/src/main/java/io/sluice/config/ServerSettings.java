@@ -25,7 +25,15 @@ public record ServerSettings(
     Duration connectTimeout,
     Duration upstreamIdleTimeout,
     int maxConnectionsPerReplica,
-    int maxIdlePerReplica) {
+    int maxIdlePerReplica,
+    boolean limitsFailClosed) {
+
+  /** Limits fail open (per-node counting) when Redis is unreachable. */
+  public ServerSettings(int maxUriLength, int maxHeaderSize, Duration requestReadTimeout, Duration idleTimeout,
+      Duration connectTimeout, Duration upstreamIdleTimeout, int maxConnectionsPerReplica, int maxIdlePerReplica) {
+    this(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout, upstreamIdleTimeout,
+        maxConnectionsPerReplica, maxIdlePerReplica, false);
+  }
 
   public ServerSettings {
     check(maxUriLength >= 256, "max_uri_length: %s (expected: >= 256)", maxUriLength);

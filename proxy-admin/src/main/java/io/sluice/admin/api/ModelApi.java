@@ -91,7 +91,7 @@ final class ModelApi {
           .set(SLUICE_DEPLOYMENTS.UPDATED_AT, now)
           .execute(), "model_info.id", modelId);
     });
-    deployments.reload();
+    deployments.reloadAfterWrite();
     return describe(dsl.selectFrom(SLUICE_DEPLOYMENTS).where(SLUICE_DEPLOYMENTS.MODEL_ID.eq(modelId)).fetchOne());
   }
 
@@ -148,7 +148,7 @@ final class ModelApi {
           .set(SLUICE_DEPLOYMENTS.UPDATED_AT, now())
           .where(SLUICE_DEPLOYMENTS.MODEL_ID.eq(id)).execute();
     });
-    deployments.reload();
+    deployments.reloadAfterWrite();
     return describe(dsl.selectFrom(SLUICE_DEPLOYMENTS).where(SLUICE_DEPLOYMENTS.MODEL_ID.eq(id)).fetchOne());
   }
 
@@ -169,7 +169,7 @@ final class ModelApi {
       throw ApiException.notFound("id", "No stored deployment with id \"" + modelId + "\". GET /model/info lists "
           + "them.");
     }
-    deployments.reload();
+    deployments.reloadAfterWrite();
     ObjectNode out = Out.obj();
     out.put("message", "Model: " + modelId + " deleted successfully");
     return out;

@@ -56,6 +56,24 @@ public final class Deployments {
     return fromConfig;
   }
 
+  private volatile Runnable onWrite = () -> {};
+
+  /** Told after this node changed stored deployments (e.g. to tell other nodes to re-read them at once). */
+  public void onWrite(Runnable listener) {
+    this.onWrite = listener;
+  }
+
+  /** {@link #reload()} after a write of this node's; then tells the {@link #onWrite} listener. */
+  public List<DeploymentConfig> reloadAfterWrite() {
+    List<DeploymentConfig> l = reload();
+    try {
+      onWrite.run();
+    } catch (RuntimeException e) {
+      org.slf4j.LoggerFactory.getLogger(Deployments.class).warn("deployment change listener failed: {}", e.toString());
+    }
+    return l;
+  }
+
   /** Reads the stored deployments and swaps the registry if the set changed; returns the stored ones. */
   public synchronized List<DeploymentConfig> reload() {
     List<DeploymentConfig> stored = new ArrayList<>();
