@@ -36,6 +36,7 @@ public final class AdminApi implements ManagementApi {
   private final UserApi users;
   private final TeamApi teams;
   private final ModelApi models;
+  private final SpendApi spend;
 
   public AdminApi(DSLContext dsl, Executor executor, KeyInvalidator invalidator, Deployments deployments,
       SecretBox box, RegistryHolder registry, Map<String, String> env, boolean storeModelInDb, Clock clock) {
@@ -46,6 +47,7 @@ public final class AdminApi implements ManagementApi {
     this.users = new UserApi(clock, keys);
     this.teams = new TeamApi(clock);
     this.models = new ModelApi(deployments, box, registry, env, storeModelInDb, clock);
+    this.spend = new SpendApi();
   }
 
   @Override
@@ -190,6 +192,10 @@ public final class AdminApi implements ManagementApi {
         post(m, path);
         return read(models.delete(dsl, c, body(req)));
       }
+      case "/spend/logs" -> {
+        get(m, path);
+        return read(spend.logs(dsl, c, req.query()));
+      }
       case "/model/info", "/v1/model/info" -> {
         get(m, path);
         return read(models.info(dsl, c, req.caller().key(), req.queryParam("litellm_model_id")));
@@ -197,7 +203,7 @@ public final class AdminApi implements ManagementApi {
       default -> throw ApiException.notFound(null, "Route " + io.sluice.admin.api.Paths.redacted(path)
           + " not found. Management routes: /key/{generate,update,info,list,delete,block,unblock,regenerate}, "
           + "/user/{new,info,update,delete,list}, /team/{new,info,update,delete,list,member_add,member_delete,block,"
-          + "unblock}, /model/{new,update,delete,info}.");
+          + "unblock}, /model/{new,update,delete,info}, /spend/logs.");
     }
   }
 
