@@ -7,6 +7,11 @@ import io.sluice.admin.db.DatabaseUrl;
 import io.sluice.admin.store.Deployments;
 import io.sluice.admin.store.PgKeyStore;
 import io.sluice.admin.store.SecretBox;
+import io.sluice.admin.spend.BudgetResets;
+import io.sluice.admin.spend.SpendWriter;
+import io.sluice.http.Metering;
+import io.sluice.limits.LocalRateLimiter;
+import io.sluice.limits.RateLimiter;
 import io.sluice.auth.KeyCache;
 import io.sluice.auth.LayeredKeyStore;
 import io.sluice.config.Secret;
@@ -48,7 +53,20 @@ public final class AdminPlane implements AutoCloseable {
    * @param saltKey        encrypts stored replica keys ({@code LITELLM_SALT_KEY}, else the master key), or null
    */
   public record Settings(DatabaseUrl url, Path embeddedDir, int poolSize, Duration reloadInterval,
-      LayeredKeyStore.Settings cache, boolean storeModelInDb, Secret saltKey) {
+      LayeredKeyStore.Settings cache, boolean storeModelInDb, Secret saltKey, Path spendSpillFile,
+      boolean limitsFailClosed) {
+
+    public Settings(DatabaseUrl url, Path embeddedDir, int poolSize, Duration reloadInterval,
+        LayeredKeyStore.Settings cache, boolean storeModelInDb, Secret saltKey) {
+      this(url, embeddedDir, poolSize, reloadInterval, cache, storeModelInDb, saltKey,
+          spillBeside(embeddedDir), false);
+    }
+
+    /** {@code <data dir>/spend-spill.jsonl}: beside the embedded database's directory. */
+    static Path spillBeside(Path embeddedDir) {
+      Path parent = embeddedDir.toAbsolutePath().getParent();
+      return (parent == null ? embeddedDir : parent).resolve("spend-spill.jsonl");
+    }
 
     /** From the configuration and the environment: config value → environment → default. */
     public static Settings from(SluiceConfig cfg, Map<String, String> env, Secret masterKey) {
@@ -75,15 +93,24 @@ public final class AdminPlane implements AutoCloseable {
       Secret saltKey = salt != null && !salt.isEmpty() ? Secret.of(salt) : masterKey;
       int pool = cfg.general().databasePoolSize() != null ? cfg.general().databasePoolSize() : 10;
       return new Settings(url, Database.Options.DEFAULT_EMBEDDED_DIR, pool, Duration.ofSeconds(10),
-          LayeredKeyStore.Settings.DEFAULTS, store == null || store, saltKey);
+          LayeredKeyStore.Settings.DEFAULTS, store == null || store, saltKey,
+          spillBeside(Database.Options.DEFAULT_EMBEDDED_DIR), cfg.server().limitsFailClosed());
     }
 
+    /** The embedded database's directory; the spend spill file moves beside it. */
     public Settings withEmbeddedDir(Path dir) {
-      return new Settings(url, dir, poolSize, reloadInterval, cache, storeModelInDb, saltKey);
+      return new Settings(url, dir, poolSize, reloadInterval, cache, storeModelInDb, saltKey, spillBeside(dir),
+          limitsFailClosed);
     }
 
     public Settings withReloadInterval(Duration d) {
-      return new Settings(url, embeddedDir, poolSize, d, cache, storeModelInDb, saltKey);
+      return new Settings(url, embeddedDir, poolSize, d, cache, storeModelInDb, saltKey, spendSpillFile,
+          limitsFailClosed);
+    }
+
+    public Settings withSpendSpillFile(Path f) {
+      return new Settings(url, embeddedDir, poolSize, reloadInterval, cache, storeModelInDb, saltKey, f,
+          limitsFailClosed);
     }
 
     private static String enc(String s) {
@@ -101,6 +128,10 @@ public final class AdminPlane implements AutoCloseable {
   private final Deployments deployments;
   private final List<AutoCloseable> closeables = new ArrayList<>();
   private volatile boolean dbUp = true;
+  private SpendWriter spend;
+  private RateLimiter limiter;
+  /** Tells other nodes which keys changed (Redis pub/sub); nothing without Redis. */
+  private volatile java.util.function.Consumer<java.util.Collection<io.sluice.auth.KeyHash>> publishKeys = x -> {};
 
   private AdminPlane(Database db, ExecutorService keyLookups, ExecutorService adminCalls,
       ScheduledExecutorService scheduler, LayeredKeyStore keys, AdminApi api, RegistryHolder registry,
@@ -120,6 +151,14 @@ public final class AdminPlane implements AutoCloseable {
    * call before the server starts. {@code shared} is the L2 key cache ({@link KeyCache#NONE} without Redis).
    */
   public static AdminPlane start(SluiceConfig cfg, Settings s, Map<String, String> env, KeyCache shared) {
+    return start(cfg, s, env, shared, null);
+  }
+
+  /**
+   * As {@link #start(SluiceConfig, Settings, Map, KeyCache)}, with a shared limiter ({@code null}: per-node limits).
+   */
+  public static AdminPlane start(SluiceConfig cfg, Settings s, Map<String, String> env, KeyCache shared,
+      RateLimiter sharedLimiter) {
     Database db = Database.open(new Database.Options(s.url(), s.embeddedDir(), s.poolSize(),
         List.of("classpath:db/migration")));
     int lookupThreads = Math.max(2, s.poolSize() / 2);
@@ -136,15 +175,23 @@ public final class AdminPlane implements AutoCloseable {
       List<?> stored = deployments.reload();
       LayeredKeyStore keys = new LayeredKeyStore(new PgKeyStore(db.dsl(), keyLookups), shared, keyLookups,
           s.cache());
-      AdminApi api = new AdminApi(db.dsl(), adminCalls, hashes -> CompletableFuture.allOf(hashes.stream()
-          .map(h -> keys.invalidate(h).toCompletableFuture()).toArray(CompletableFuture[]::new)),
-          deployments, box, registry, env, s.storeModelInDb(), Clock.systemUTC());
+      AdminPlane[] self = new AdminPlane[1];
+      AdminApi api = new AdminApi(db.dsl(), adminCalls, hashes -> {
+        self[0].publishKeys.accept(hashes);
+        return CompletableFuture.allOf(hashes.stream()
+            .map(h -> keys.invalidate(h).toCompletableFuture()).toArray(CompletableFuture[]::new));
+      }, deployments, box, registry, env, s.storeModelInDb(), Clock.systemUTC());
       AdminPlane plane = new AdminPlane(db, keyLookups, adminCalls, scheduler, keys, api, registry, deployments);
+      self[0] = plane;
+      plane.spend = new SpendWriter(db.dsl(), SpendWriter.Settings.defaults(s.spendSpillFile()));
+      plane.limiter = sharedLimiter != null ? sharedLimiter : new LocalRateLimiter();
       long reload = s.reloadInterval().toMillis();
       scheduler.scheduleWithFixedDelay(plane::reloadQuietly, reload, reload, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(plane::ping, 5, 5, TimeUnit.SECONDS);
-      log.info("admin plane: {} deployment(s) from the database, key cache {} keys / {} (negative {})",
-          stored.size(), s.cache().maxKeys(), s.cache().positiveTtl(), s.cache().negativeTtl());
+      scheduler.scheduleWithFixedDelay(plane::resetBudgets, 1, 60, TimeUnit.SECONDS);
+      log.info("admin plane: {} deployment(s) from the database, key cache {} keys / {} (negative {}), limits {}",
+          stored.size(), s.cache().maxKeys(), s.cache().positiveTtl(), s.cache().negativeTtl(),
+          plane.limiter.describe());
       return plane;
     } catch (RuntimeException e) {
       scheduler.shutdownNow();
@@ -152,6 +199,39 @@ public final class AdminPlane implements AutoCloseable {
       keyLookups.shutdownNow();
       db.close();
       throw e;
+    }
+  }
+
+  /** Token accounting for the data plane: spend rows to this plane's writer, limits to its limiter. */
+  public Metering metering() {
+    return new Metering(spend, limiter);
+  }
+
+  public SpendWriter spend() {
+    return spend;
+  }
+
+  public Deployments deployments() {
+    return deployments;
+  }
+
+  /** Where changed keys are announced to other nodes (set once, before serving). */
+  void publishKeysWith(java.util.function.Consumer<java.util.Collection<io.sluice.auth.KeyHash>> publisher) {
+    this.publishKeys = publisher;
+  }
+
+  private void resetBudgets() {
+    try {
+      List<io.sluice.auth.KeyHash> reset = BudgetResets.run(db.dsl(), java.time.Instant.now());
+      if (!reset.isEmpty()) {
+        log.info("budgets reset for {} key(s)", reset.size());
+        publishKeys.accept(reset);
+        for (io.sluice.auth.KeyHash h : reset) {
+          keys.invalidate(h);
+        }
+      }
+    } catch (RuntimeException e) {
+      log.warn("budget reset failed: {}", e.getMessage());
     }
   }
 
@@ -213,6 +293,9 @@ public final class AdminPlane implements AutoCloseable {
   @Override
   public void close() {
     scheduler.shutdownNow();
+    if (spend != null) {
+      spend.close(); // flushes the spend rows of the last requests (or keeps them in the spill file)
+    }
     adminCalls.shutdown();
     keyLookups.shutdown();
     try {

@@ -57,7 +57,15 @@ public final class SluiceServer implements AutoCloseable {
   /** What to start. {@code threads} 0 = one event loop per available processor. */
   public record Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
       KeyStore keyStore, boolean nativeTransport, io.sluice.management.ManagementApi management,
-      io.sluice.http.Readiness readiness, RegistryHolder registry, AutoCloseable closeWith) {
+      io.sluice.http.Readiness readiness, RegistryHolder registry, AutoCloseable closeWith,
+      io.sluice.http.Metering metering) {
+
+    public Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
+        KeyStore keyStore, boolean nativeTransport, io.sluice.management.ManagementApi management,
+        io.sluice.http.Readiness readiness, RegistryHolder registry, AutoCloseable closeWith) {
+      this(host, port, threads, masterKey, allowUnauthenticated, keyStore, nativeTransport, management, readiness,
+          registry, closeWith, io.sluice.http.Metering.NONE);
+    }
 
     /** Without an admin plane: master key (or the given key store) only, deployments from the config. */
     public Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
@@ -72,12 +80,13 @@ public final class SluiceServer implements AutoCloseable {
      */
     public Options withAdminPlane(AdminPlane plane) {
       return new Options(host, port, threads, masterKey, allowUnauthenticated, plane.keys(), nativeTransport,
-          plane.api(), plane.readiness(), plane.registry(), plane);
+          plane.api(), plane.readiness(), plane.registry(), plane, plane.metering());
     }
 
     public Options {
       java.util.Objects.requireNonNull(management, "management");
       java.util.Objects.requireNonNull(readiness, "readiness");
+      java.util.Objects.requireNonNull(metering, "metering");
       if (port < 0 || port > 65535) {
         throw new IllegalArgumentException("port: " + port + " (expected: 0-65535)");
       }
@@ -119,7 +128,7 @@ public final class SluiceServer implements AutoCloseable {
           defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
           config.router().cooldownTime(), drain, config.router().streamTimeout(), strategy,
           o.management(), o.readiness(), io.sluice.routing.PassThroughTargets.of(config.passThrough(),
-              config.router()));
+              config.router()), o.metering());
       ServerBootstrap b = new ServerBootstrap()
           .group(group)
           .channel(transport.serverChannel())
