@@ -202,6 +202,45 @@ public final class AdminPlane implements AutoCloseable {
     }
   }
 
+  /**
+   * The admin plane of one node of several sharing {@code redis}: the shared L2 key cache, {@code limiter} (shared
+   * counters), and the change bus that makes key and deployment changes effective on every node within a second.
+   * {@code redis} is closed with the plane.
+   */
+  public static AdminPlane start(SluiceConfig cfg, Settings s, Map<String, String> env,
+      io.sluice.server.redis.RedisConnection redis, RateLimiter limiter, String nodeId) {
+    AdminPlane plane = start(cfg, s, env, new io.sluice.server.redis.RedisKeyCache(redis), limiter);
+    try {
+      io.sluice.server.redis.RedisChangeBus bus = io.sluice.server.redis.RedisChangeBus.start(redis, nodeId,
+          new io.sluice.server.redis.RedisChangeBus.Listener() {
+            @Override
+            public void keysChanged(java.util.Collection<io.sluice.auth.KeyHash> hashes) {
+              hashes.forEach(plane.keys::invalidateLocal);
+            }
+
+            @Override
+            public void allKeysChanged() {
+              plane.keys.invalidateAllLocal();
+            }
+
+            @Override
+            public void deploymentsChanged() {
+              plane.scheduler.execute(plane::reloadQuietly); // JDBC: off the Redis thread
+            }
+          }, Duration.ofSeconds(1));
+      plane.publishKeysWith(bus::publishKeys);
+      plane.deployments.onWrite(bus::publishDeployments);
+      plane.closeWith(bus);
+      plane.closeWith(redis);
+      log.info("key and deployment changes shared with other nodes through Redis at {} (node {})", redis.describe(),
+          nodeId);
+      return plane;
+    } catch (RuntimeException e) {
+      plane.close();
+      throw e;
+    }
+  }
+
   /** Token accounting for the data plane: spend rows to this plane's writer, limits to its limiter. */
   public Metering metering() {
     return new Metering(spend, limiter);

@@ -118,6 +118,14 @@ public final class RedisConnection implements AutoCloseable {
     return settings.describe();
   }
 
+  /**
+   * A second connection for pub/sub (a subscribed connection can run no other command), with the same client,
+   * options and reconnect behaviour; Lettuce subscribes it again after a reconnect. The caller closes it.
+   */
+  public io.lettuce.core.pubsub.StatefulRedisPubSubConnection<String, String> connectPubSub() {
+    return client.connectPubSub(StringCodec.UTF8, uri(settings));
+  }
+
   public RedisSettings settings() {
     return settings;
   }
