@@ -17,7 +17,7 @@ import java.util.function.Function;
  * counters of all its scopes, in a fixed order (kind, then id) so that two requests sharing scopes cannot deadlock,
  * checks every scope and counts in every scope only if all admit. Each scope is checked budget, rpm, tpm, then
  * parallel; the first refusal (in list order) is the answer. Counters idle for {@link #IDLE_EVICTION} with no
- * request in flight are dropped by a sweep that some acquire runs at most every half of that, so their memory is
+ * request in flight are dropped by a sweep that some call runs at most every half of that, so their memory is
  * bounded by the scopes seen in the last few minutes. Spend counted here therefore only outlives that idle time in
  * the stored spend (the usage writer's), which the next request's scope brings back.
  *
@@ -145,6 +145,7 @@ public final class LocalRateLimiter implements RateLimiter {
   }
 
   private void settle(List<LimitScope> scopes, long tokens, double spend, long now, boolean freeSlot) {
+    maybeSweep(now);
     long minute = LimitWindows.epochMinute(now);
     for (int i = 0, n = scopes.size(); i < n; i++) {
       LimitScope s = scopes.get(i);
@@ -187,7 +188,7 @@ public final class LocalRateLimiter implements RateLimiter {
     return c != null ? c : m.computeIfAbsent(s.id(), factories[k]);
   }
 
-  /** Drops idle counters, at most once per {@link #sweepEveryMillis}, on the thread of the acquire that is due. */
+  /** Drops idle counters, at most once per {@link #sweepEveryMillis}, on the thread of the call that is due. */
   private void maybeSweep(long now) {
     long next = nextSweep.get();
     if (now < next || !nextSweep.compareAndSet(next, now + sweepEveryMillis)) {
