@@ -138,17 +138,19 @@ public final class SluiceMain implements Callable<Integer> {
       AdminPlane.Settings settings = AdminPlane.Settings.from(cfg, env, master.key())
           .withEmbeddedDir(dataDir.resolve("pg"));
       java.util.Optional<RedisSettings> rs = RedisSettings.fromEnv(env);
-      KeyCache shared = KeyCache.NONE;
       if (rs.isPresent()) {
         redis = RedisConnection.connect(rs.get());
-        shared = new RedisKeyCache(redis);
-        log.info("Shared key cache: Redis at {}", redis.describe());
+        io.sluice.server.redis.RedisRateLimiter limiter = new io.sluice.server.redis.RedisRateLimiter(redis,
+            cfg.server().limitsFailClosed() ? io.sluice.server.redis.RedisRateLimiter.FailureMode.CLOSED
+                : io.sluice.server.redis.RedisRateLimiter.FailureMode.OPEN);
+        log.info("Redis at {}: shared key cache, limits shared by every node (on Redis failure: {}), key and "
+            + "deployment changes pushed to every node", redis.describe(),
+            cfg.server().limitsFailClosed() ? "refuse with 503" : "per-node limits");
+        plane = AdminPlane.start(cfg, settings, env, redis, limiter, nodeId());
       } else {
-        log.info("No REDIS_URL / REDIS_HOST: key cache is per node only");
-      }
-      plane = AdminPlane.start(cfg, settings, env, shared);
-      if (redis != null) {
-        plane.closeWith(redis);
+        log.info("No REDIS_URL / REDIS_HOST: key cache and limits are per node; other nodes see key changes "
+            + "within their key cache TTL");
+        plane = AdminPlane.start(cfg, settings, env, KeyCache.NONE);
       }
     } catch (ConfigException | IllegalArgumentException e) {
       closeQuietly(redis);
@@ -166,6 +168,17 @@ public final class SluiceMain implements Callable<Integer> {
       plane.close();
       throw e;
     }
+  }
+
+  /** This process on this host, for change-bus messages and logs. */
+  private static String nodeId() {
+    String host;
+    try {
+      host = java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      host = "node";
+    }
+    return host.replace(' ', '_') + "-" + ProcessHandle.current().pid();
   }
 
   private static void closeQuietly(AutoCloseable c) {

@@ -1,0 +1,196 @@
+package io.sluice.bench.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sluice.admin.db.TestDatabases;
+import io.sluice.bench.fake.FakeVllm;
+import io.sluice.config.DeploymentConfig;
+import io.sluice.config.GeneralSettings;
+import io.sluice.config.LitellmSettings;
+import io.sluice.config.Provider;
+import io.sluice.config.RouterSettings;
+import io.sluice.config.Secret;
+import io.sluice.config.ServerSettings;
+import io.sluice.config.SluiceConfig;
+import io.sluice.server.AdminPlane;
+import io.sluice.server.SluiceServer;
+import io.sluice.server.redis.RedisConnection;
+import io.sluice.server.redis.RedisRateLimiter;
+import io.sluice.server.redis.RedisSettings;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two Sluice nodes on one PostgreSQL and one Redis (issue 6): limits hold for both together, and a key blocked or a
+ * deployment added on one node takes effect on the other within a second — not after the other node's key cache TTL
+ * (60 s) or deployment reload (10 s).
+ */
+class TwoNodesTest {
+  static final String MASTER = "sk-master-2N-SECRET";
+  static final String SERVED = "m";
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final String CHAT = "{\"model\":\"llama\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+  static TestDatabases.TestDatabase db;
+  static FakeVllm fake;
+  static SluiceServer a;
+  static SluiceServer b;
+
+  static RedisSettings redis() {
+    String url = System.getenv("REDIS_URL");
+    RedisSettings s = RedisSettings.fromEnv(Map.of("REDIS_URL", url != null ? url : "redis://127.0.0.1:6379"))
+        .orElseThrow();
+    try (RedisConnection c = RedisConnection.connect(s)) {
+      if (!c.ping()) {
+        fail("no Redis for the two-node tests: start one with `redis-server --port 6379` or set REDIS_URL");
+      }
+    }
+    return s;
+  }
+
+  static SluiceServer node(SluiceConfig cfg, RedisSettings rs, String name) throws Exception {
+    RedisConnection redis = RedisConnection.connect(rs);
+    AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL", db.litellmUrl()),
+        Secret.of(MASTER)), Map.of(), redis, new RedisRateLimiter(redis, RedisRateLimiter.FailureMode.OPEN), name);
+    return SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
+        io.sluice.auth.KeyStore.NONE, true).withAdminPlane(plane));
+  }
+
+  @BeforeAll
+  static void start() throws Exception {
+    RedisSettings rs = redis();
+    db = TestDatabases.create();
+    fake = FakeVllm.builder().host("127.0.0.1").port(0).servedModel(SERVED).tokens(2).ttft(Duration.ZERO)
+        .interTokenDelay(Duration.ZERO).start();
+    List<DeploymentConfig> models = List.of(new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED,
+        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), null, null, null, null, null, "fake-a"));
+    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
+        LitellmSettings.defaults(), ServerSettings.defaults());
+    a = node(cfg, rs, "node-a");
+    b = node(cfg, rs, "node-b");
+  }
+
+  @AfterAll
+  static void stop() {
+    for (SluiceServer s : new SluiceServer[] {a, b}) {
+      if (s != null) {
+        s.close();
+      }
+    }
+    if (fake != null) {
+      fake.close();
+    }
+    if (db != null) {
+      db.close();
+    }
+  }
+
+  static HttpResponse<String> send(SluiceServer node, String method, String path, String key, String body)
+      throws Exception {
+    return VirtualKeyE2ETestSupport.send(node.port(), method, path, key, body);
+  }
+
+  static String key(String body) throws Exception {
+    var r = send(a, "POST", "/key/generate", MASTER, body);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    return JSON.readTree(r.body()).get("key").asText();
+  }
+
+  @Test
+  void anRpmLimitHoldsAcrossBothNodes() throws Exception {
+    // Stay inside one one-minute window.
+    long intoMinute = System.currentTimeMillis() % 60_000;
+    if (intoMinute > 50_000) {
+      Thread.sleep(60_000 - intoMinute + 100);
+    }
+    String k = key("{\"rpm_limit\":20}");
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      List<Future<Integer>> all = new ArrayList<>();
+      for (int i = 0; i < 60; i++) {
+        SluiceServer node = i % 2 == 0 ? a : b;
+        all.add(pool.submit(() -> send(node, "POST", "/v1/chat/completions", k, CHAT).statusCode()));
+      }
+      int ok = 0;
+      int limited = 0;
+      for (Future<Integer> f : all) {
+        int s = f.get();
+        if (s == 200) {
+          ok++;
+        } else if (s == 429) {
+          limited++;
+        }
+      }
+      assertThat(ok).as("2xx over both nodes").isEqualTo(20);
+      assertThat(limited).isEqualTo(40);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aKeyBlockedOnNodeAIsRefusedOnNodeBWithinOneSecond() throws Exception {
+    String k = key("{}");
+    assertThat(send(b, "POST", "/v1/chat/completions", k, CHAT).statusCode()).isEqualTo(200); // cached on B
+    var block = send(a, "POST", "/key/block", MASTER, "{\"key\":\"" + k + "\"}");
+    assertThat(block.statusCode()).as(block.body()).isEqualTo(200);
+    long t0 = System.nanoTime();
+    int status;
+    do {
+      status = send(b, "POST", "/v1/chat/completions", k, CHAT).statusCode();
+    } while (status == 200 && System.nanoTime() - t0 < Duration.ofSeconds(3).toNanos());
+    assertThat(status).isEqualTo(401);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(1));
+    var unblock = send(a, "POST", "/key/unblock", MASTER, "{\"key\":\"" + k + "\"}");
+    assertThat(unblock.statusCode()).isEqualTo(200);
+    t0 = System.nanoTime();
+    do {
+      status = send(b, "POST", "/v1/chat/completions", k, CHAT).statusCode();
+    } while (status != 200 && System.nanoTime() - t0 < Duration.ofSeconds(3).toNanos());
+    assertThat(status).isEqualTo(200);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(1));
+  }
+
+  @Test
+  void aKeyDeletedOnNodeAIsRefusedOnNodeBWithinOneSecond() throws Exception {
+    String k = key("{}");
+    assertThat(send(b, "POST", "/v1/chat/completions", k, CHAT).statusCode()).isEqualTo(200);
+    assertThat(send(a, "POST", "/key/delete", MASTER, "{\"keys\":[\"" + k + "\"]}").statusCode()).isEqualTo(200);
+    long t0 = System.nanoTime();
+    int status;
+    do {
+      status = send(b, "POST", "/v1/chat/completions", k, CHAT).statusCode();
+    } while (status == 200 && System.nanoTime() - t0 < Duration.ofSeconds(3).toNanos());
+    assertThat(status).isEqualTo(401);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(1));
+  }
+
+  @Test
+  void aDeploymentAddedOnNodeAIsRoutableOnNodeBWithinOneSecond() throws Exception {
+    String body = "{\"model\":\"added\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assertThat(send(b, "POST", "/v1/chat/completions", MASTER, body).statusCode()).isEqualTo(400);
+    var add = send(a, "POST", "/model/new", MASTER, "{\"model_name\":\"added\",\"litellm_params\":{\"model\":"
+        + "\"hosted_vllm/" + SERVED + "\",\"api_base\":\"http://127.0.0.1:" + fake.port() + "/v1\"},"
+        + "\"model_info\":{\"id\":\"added-1\"}}");
+    assertThat(add.statusCode()).as(add.body()).isEqualTo(200);
+    long t0 = System.nanoTime();
+    int status;
+    do {
+      status = send(b, "POST", "/v1/chat/completions", MASTER, body).statusCode();
+    } while (status != 200 && System.nanoTime() - t0 < Duration.ofSeconds(5).toNanos());
+    assertThat(status).isEqualTo(200);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(1));
+  }
+}
