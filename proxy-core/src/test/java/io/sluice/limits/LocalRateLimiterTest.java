@@ -3,6 +3,7 @@ package io.sluice.limits;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.sluice.limits.LimitScope.Kind;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
@@ -32,11 +33,12 @@ class LocalRateLimiterTest extends RateLimiterConformance {
     release(t0, 0, 0, idle);
     assertThat(acquire(t0, busy).admitted()).isTrue();
     assertThat(acquire(t0, spender).admitted()).isTrue();
-    release(t0 + 100_000, 10, 0, spender);
+    release(t0 + 100_000, 10, 0, spender); // also a sweep: nothing idle yet
     // every admitted request holds its scopes until released, with or without a parallel limit
     assertThat(limiter.size()).isEqualTo(3);
 
-    long later = t0 + LocalRateLimiter.IDLE_EVICTION.toMillis() + 1;
+    // Dropped when idle for over 2 minutes, by a sweep that runs at most once a minute: within 3 minutes.
+    long later = t0 + Duration.ofMinutes(3).toMillis() + 1;
     LimitScope other = scope(Kind.KEY).rpm(1).build();
     assertThat(acquire(later, other).admitted()).as("runs the sweep").isTrue();
     assertThat(limiter.size()).as("idle dropped; in flight and recently released kept").isEqualTo(3);
@@ -44,7 +46,7 @@ class LocalRateLimiterTest extends RateLimiterConformance {
 
     release(later, 0, 0, busy);
     release(later, 0, 0, other);
-    long muchLater = later + LocalRateLimiter.IDLE_EVICTION.toMillis() + 1;
+    long muchLater = later + Duration.ofMinutes(3).toMillis() + 1;
     assertThat(acquire(muchLater, idle).admitted()).as("a dropped scope starts afresh").isTrue();
     assertThat(limiter.size()).as("only the scope just used").isEqualTo(1);
   }
