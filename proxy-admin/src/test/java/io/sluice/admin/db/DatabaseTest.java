@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 /** Migrations, failures and the pool on a real PostgreSQL (see {@link TestDatabases}). */
 class DatabaseTest {
   private static final List<String> TABLES = List.of("sluice_deployments", "sluice_keys", "sluice_team_members",
-      "sluice_teams", "sluice_users");
+      "sluice_teams", "sluice_users", "sluice_spend_logs");
 
   static TestDatabases.TestDatabase t;
 
@@ -36,12 +36,13 @@ class DatabaseTest {
   }
 
   @Test
-  void migrationsCreateTheFiveTablesInAFreshDatabase() {
+  void migrationsCreateTheSixTablesInAFreshDatabase() {
     List<String> tables = t.db.dsl().fetch("SELECT table_name FROM information_schema.tables WHERE "
         + "table_schema = 'public' ORDER BY 1").getValues(0, String.class);
     assertThat(tables).containsExactlyInAnyOrderElementsOf(concat(TABLES, Database.HISTORY_TABLE));
-    assertThat(t.db.dsl().fetchValue("SELECT string_agg(version || ':' || script || ':' || success, ',') FROM "
-        + Database.HISTORY_TABLE)).isEqualTo("1:V1__admin_plane.sql:true");
+    assertThat(t.db.dsl().fetchValue("SELECT string_agg(version || ':' || script || ':' || success, ',' ORDER BY "
+        + "installed_rank) FROM " + Database.HISTORY_TABLE))
+        .isEqualTo("1:V1__admin_plane.sql:true,2:V2__spend_logs.sql:true");
     // The PostgreSQL types behind the generated String[] / JSONB / OffsetDateTime fields.
     assertThat(t.db.dsl().fetch("SELECT column_name || ' ' || udt_name FROM information_schema.columns WHERE "
         + "table_name = 'sluice_keys' AND column_name IN ('models', 'metadata', 'expires', 'token') ORDER BY 1")
@@ -90,7 +91,7 @@ class DatabaseTest {
     try (Database viaLitellm = Database.open(Database.Options.fromUrl(t.litellmUrl()).withPoolSize(1))) {
       assertThat(viaLitellm.dsl().fetchValue("SELECT current_database()")).isEqualTo(t.name());
     }
-    assertThat(t.db.dsl().fetchValue("SELECT count(*) FROM " + Database.HISTORY_TABLE)).isEqualTo(1L);
+    assertThat(t.db.dsl().fetchValue("SELECT count(*) FROM " + Database.HISTORY_TABLE)).isEqualTo(2L);
   }
 
   @Test
@@ -108,9 +109,9 @@ class DatabaseTest {
           .hasMessageContaining("Sluice did not start")
           .hasMessageContaining(fresh.url.describe())
           .hasMessageContaining("rolled back");
-      // V99 left nothing behind: the schema is still at V1 and opens normally.
+      // V99 left nothing behind: the schema is still at V2 and opens normally.
       try (Database db = Database.open(Database.Options.of(fresh.url).withPoolSize(1))) {
-        assertThat(db.dsl().fetchValue("SELECT max(version) FROM " + Database.HISTORY_TABLE)).isEqualTo("1");
+        assertThat(db.dsl().fetchValue("SELECT max(version) FROM " + Database.HISTORY_TABLE)).isEqualTo("2");
       }
     }
   }

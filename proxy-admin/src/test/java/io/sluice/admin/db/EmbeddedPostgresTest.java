@@ -34,7 +34,7 @@ class EmbeddedPostgresTest {
       assertThat(db.dsl().selectFrom(SLUICE_USERS).where(SLUICE_USERS.USER_ID.eq("kept-user")).fetchOne())
           .isNotNull()
           .satisfies(r -> assertThat(r.getModels()).containsExactly("llama"));
-      assertThat(db.dsl().fetchValue("SELECT count(*) FROM " + Database.HISTORY_TABLE)).isEqualTo(1L);
+      assertThat(db.dsl().fetchValue("SELECT count(*) FROM " + Database.HISTORY_TABLE)).isEqualTo(2L);
       assertThat(String.valueOf(db.dsl().fetchValue("SHOW server_version"))).startsWith(pgVersion + ".");
     }
     // No second initdb: the cluster's files are the first run's.
