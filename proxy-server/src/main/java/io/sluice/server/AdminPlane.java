@@ -183,7 +183,7 @@ public final class AdminPlane implements AutoCloseable {
       }, deployments, box, registry, env, s.storeModelInDb(), Clock.systemUTC());
       AdminPlane plane = new AdminPlane(db, keyLookups, adminCalls, scheduler, keys, api, registry, deployments);
       self[0] = plane;
-      plane.spend = new SpendWriter(db.dsl(), SpendWriter.Settings.defaults(s.spendSpillFile()));
+      plane.spend = SpendWriter.start(db.dsl(), SpendWriter.Settings.DEFAULTS.withSpillFile(s.spendSpillFile()));
       plane.limiter = sharedLimiter != null ? sharedLimiter : new LocalRateLimiter();
       long reload = s.reloadInterval().toMillis();
       scheduler.scheduleWithFixedDelay(plane::reloadQuietly, reload, reload, TimeUnit.MILLISECONDS);
@@ -261,7 +261,7 @@ public final class AdminPlane implements AutoCloseable {
 
   private void resetBudgets() {
     try {
-      List<io.sluice.auth.KeyHash> reset = BudgetResets.run(db.dsl(), java.time.Instant.now());
+      List<io.sluice.auth.KeyHash> reset = new BudgetResets(db.dsl()).resetBudgets(java.time.Instant.now());
       if (!reset.isEmpty()) {
         log.info("budgets reset for {} key(s)", reset.size());
         publishKeys.accept(reset);

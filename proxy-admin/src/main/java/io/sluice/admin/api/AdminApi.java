@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The admin plane's answer to the data plane's {@link ManagementApi} port: LiteLLM's {@code /key/*},
- * {@code /user/*}, {@code /team/*} and {@code /model/*} endpoints over PostgreSQL. Each call runs on
+ * {@code /user/*}, {@code /team/*}, {@code /model/*} and {@code /spend/logs} endpoints over PostgreSQL. Each call runs on
  * {@code executor} (never an event loop): it re-reads the caller, checks its role for the endpoint, does its work
  * in one transaction, drops the changed keys from the caches ({@link KeyInvalidator}) and only then answers, so the
  * next request on this node already sees the change.
@@ -36,7 +36,7 @@ public final class AdminApi implements ManagementApi {
   private final UserApi users;
   private final TeamApi teams;
   private final ModelApi models;
-  private final SpendApi spend;
+  private final SpendApi spend = new SpendApi();
 
   public AdminApi(DSLContext dsl, Executor executor, KeyInvalidator invalidator, Deployments deployments,
       SecretBox box, RegistryHolder registry, Map<String, String> env, boolean storeModelInDb, Clock clock) {
@@ -47,7 +47,6 @@ public final class AdminApi implements ManagementApi {
     this.users = new UserApi(clock, keys);
     this.teams = new TeamApi(clock);
     this.models = new ModelApi(deployments, box, registry, env, storeModelInDb, clock);
-    this.spend = new SpendApi();
   }
 
   @Override
@@ -192,13 +191,13 @@ public final class AdminApi implements ManagementApi {
         post(m, path);
         return read(models.delete(dsl, c, body(req)));
       }
-      case "/spend/logs" -> {
-        get(m, path);
-        return read(spend.logs(dsl, c, req.query()));
-      }
       case "/model/info", "/v1/model/info" -> {
         get(m, path);
         return read(models.info(dsl, c, req.caller().key(), req.queryParam("litellm_model_id")));
+      }
+      case "/spend/logs" -> {
+        get(m, path);
+        return read(spend.logs(dsl, c, req.query()));
       }
       default -> throw ApiException.notFound(null, "Route " + io.sluice.admin.api.Paths.redacted(path)
           + " not found. Management routes: /key/{generate,update,info,list,delete,block,unblock,regenerate}, "

@@ -29,6 +29,24 @@ final class Query {
         + (s.length() > 20 ? s.substring(0, 20) + "…" : s) + "\".");
   }
 
+  /** A whole number from 0 to {@code max}, or {@code dflt} when absent. */
+  static long nonNegativeLong(Map<String, List<String>> q, String name, long dflt, long max) {
+    String s = string(q, name);
+    if (s == null) {
+      return dflt;
+    }
+    try {
+      long v = Long.parseLong(s);
+      if (v >= 0 && v <= max) {
+        return v;
+      }
+    } catch (NumberFormatException e) {
+      // fall through
+    }
+    throw ApiException.badRequest(name, name + ": expected a whole number from 0 to " + max + ", got \""
+        + (s.length() > 20 ? s.substring(0, 20) + "…" : s) + "\".");
+  }
+
   static boolean bool(Map<String, List<String>> q, String name, boolean dflt) {
     String s = string(q, name);
     if (s == null) {

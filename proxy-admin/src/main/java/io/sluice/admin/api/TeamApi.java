@@ -39,7 +39,7 @@ final class TeamApi {
     if (teamId == null) {
       teamId = UUID.randomUUID().toString();
     }
-    Map<Field<?>, Object> values = fields(b);
+    Map<Field<?>, Object> values = fields(b, now());
     List<Member> members = members(b.raw("members_with_roles"), "members_with_roles");
     String tid = teamId;
     return dsl.transactionResult(cfg -> {
@@ -91,7 +91,7 @@ final class TeamApi {
   KeyApi.Result update(DSLContext dsl, Caller c, Body b) {
     c.requireAdmin("/team/update");
     String teamId = b.requiredString("team_id");
-    Map<Field<?>, Object> values = fields(b);
+    Map<Field<?>, Object> values = fields(b, now());
     List<KeyHash> touched = new ArrayList<>();
     ObjectNode row = dsl.transactionResult(cfg -> {
       DSLContext tx = DSL.using(cfg);
@@ -267,7 +267,8 @@ final class TeamApi {
     return out;
   }
 
-  private static Map<Field<?>, Object> fields(Body b) {
+  /** The settable fields of {@code b}; a {@code budget_duration} starts its first period at {@code now}. */
+  private static Map<Field<?>, Object> fields(Body b, OffsetDateTime now) {
     Map<Field<?>, Object> v = new LinkedHashMap<>();
     if (b.has("team_alias")) {
       v.put(SLUICE_TEAMS.TEAM_ALIAS, b.string("team_alias"));
@@ -280,7 +281,9 @@ final class TeamApi {
       v.put(SLUICE_TEAMS.MAX_BUDGET, b.nonNegativeNumber("max_budget"));
     }
     if (b.has("budget_duration")) {
-      v.put(SLUICE_TEAMS.BUDGET_DURATION, Durations.check("budget_duration", b.string("budget_duration")));
+      String bd = Durations.check("budget_duration", b.string("budget_duration"));
+      v.put(SLUICE_TEAMS.BUDGET_DURATION, bd);
+      v.put(SLUICE_TEAMS.BUDGET_RESET_AT, bd == null ? null : Durations.after(now, bd));
     }
     if (b.has("tpm_limit")) {
       v.put(SLUICE_TEAMS.TPM_LIMIT, b.nonNegativeLong("tpm_limit"));

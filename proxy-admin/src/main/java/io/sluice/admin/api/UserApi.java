@@ -46,7 +46,7 @@ final class UserApi {
     String role = role(b);
     List<String> teams = b.strings("teams");
     Boolean auto = b.bool("auto_create_key");
-    Map<Field<?>, Object> values = fields(b);
+    Map<Field<?>, Object> values = fields(b, now());
     if (auto == null || auto) {
       KeyApi.Fields.read(b, clock, true); // validate the first key's fields before anything is written
     }
@@ -137,7 +137,7 @@ final class UserApi {
       throw ApiException.badRequest("user_id", "Send user_id (or user_email) of the user to update.");
     }
     String role = role(b);
-    Map<Field<?>, Object> values = fields(b);
+    Map<Field<?>, Object> values = fields(b, now());
     if (role != null) {
       values.put(SLUICE_USERS.USER_ROLE, role);
     }
@@ -238,7 +238,8 @@ final class UserApi {
     return role;
   }
 
-  private static Map<Field<?>, Object> fields(Body b) {
+  /** The settable fields of {@code b}; a {@code budget_duration} starts its first period at {@code now}. */
+  private static Map<Field<?>, Object> fields(Body b, OffsetDateTime now) {
     Map<Field<?>, Object> v = new LinkedHashMap<>();
     if (b.has("user_email")) {
       v.put(SLUICE_USERS.USER_EMAIL, b.string("user_email"));
@@ -254,7 +255,9 @@ final class UserApi {
       v.put(SLUICE_USERS.MAX_BUDGET, b.nonNegativeNumber("max_budget"));
     }
     if (b.has("budget_duration")) {
-      v.put(SLUICE_USERS.BUDGET_DURATION, Durations.check("budget_duration", b.string("budget_duration")));
+      String bd = Durations.check("budget_duration", b.string("budget_duration"));
+      v.put(SLUICE_USERS.BUDGET_DURATION, bd);
+      v.put(SLUICE_USERS.BUDGET_RESET_AT, bd == null ? null : Durations.after(now, bd));
     }
     if (b.has("tpm_limit")) {
       v.put(SLUICE_USERS.TPM_LIMIT, b.nonNegativeLong("tpm_limit"));

@@ -1,475 +1,671 @@
 package io.sluice.admin.spend;
 
-import static io.sluice.admin.db.jooq.Tables.SLUICE_KEYS;
-import static io.sluice.admin.db.jooq.Tables.SLUICE_SPEND_LOGS;
-import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAMS;
-import static io.sluice.admin.db.jooq.Tables.SLUICE_USERS;
-
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sluice.auth.KeyHash;
 import io.sluice.usage.UsageEvent;
 import io.sluice.usage.UsageSink;
-import java.io.BufferedWriter;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.sql.SQLException;
 import java.time.Duration;
-import java.time.ZoneOffset;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import org.jooq.DSLContext;
-import org.jooq.InsertValuesStep19;
-import org.jooq.Record1;
-import org.jooq.Result;
+import org.jooq.exception.DataAccessException;
+import org.jooq.exception.SQLStateClass;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes one spend-log row per {@link UsageEvent}, in batches, and adds each row's spend to its key, user and team in
- * the same transaction. {@link #offer} never blocks (event loops call it): a bounded queue, and a full queue drops,
- * counts and logs (at most once a minute). One writer thread drains it.
+ * The spend-log writer: the admin plane's {@link UsageSink}. Event loops {@link #offer} one {@link UsageEvent} per
+ * request into a bounded lock-free queue; the writer thread ({@code sluice-spend-writer}) moves them to memory it
+ * holds, cuts batches (up to {@link Settings#batchSize} rows, or what came within {@link Settings#flushInterval})
+ * and has each written in one transaction by {@link SpendStore} (idempotent per request id) on a database thread of
+ * its own ({@code sluice-spend-db}), one batch at a time.
  *
- * <p><b>No lost rows.</b> Rows are inserted with {@code ON CONFLICT (request_id) DO NOTHING RETURNING request_id}
- * and only the rows actually inserted add spend, so writing a batch again (after a commit whose answer was lost, or
- * from the spill file) never makes a second row and never counts spend twice. While PostgreSQL is down, rows wait in
- * memory (retried with back-off from 100 ms to 5 s); past {@link Settings#memoryLimit} they are appended to an
- * append-only spill file (JSON lines, fsync'd), replayed first when the database is back, then deleted. A spill
- * file left by an earlier run is replayed at start. {@link #close()} flushes; what the database cannot take within
- * the timeout goes to the spill file.
+ * <p>No row is lost while the process lives, and none at an orderly shutdown: a batch the database does not take
+ * stays held and is retried with back-off (100 ms doubling to 5 s) while events keep queueing; past
+ * {@link Settings#memoryLimit} held rows the oldest go to the spill file ({@link SpillFile}, fsync'd per append),
+ * which is replayed first once the database answers again — also at start, for a file a previous run left.
+ * {@link #flush} and {@link #close} write what is left to the spill file when the database does not take it in time.
+ * Only a full queue drops ({@link #dropped()}; a WARN at most once a minute): the queue absorbs the time the writer
+ * needs per tick, not the database's outages, so it does not fill at rated load.
+ *
+ * <p>Why the database calls run on a second thread: a database that stops answering can hold a JDBC call for the
+ * pool's connection timeout or, blackholed, for as long as TCP keepalive takes. Meanwhile the writer thread keeps
+ * draining the queue, spilling and honouring {@link #flush}'s deadline; a write it gave up on is harmless if it
+ * commits later (its rows are then in the spill file too, and replaying them inserts nothing).
+ *
+ * <p>Logs carry request ids and counts, never a key (only a key hash prefix would be shown, and none is needed).
  */
 public final class SpendWriter implements UsageSink, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SpendWriter.class);
-  private static final ObjectMapper JSON = new ObjectMapper();
+
+  static final long FIRST_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+  static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(5);
+  static final long LOG_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
+  /** While the spill file cannot be written, the writer stops draining the queue; it tries again this often. */
+  static final long SPILL_RETRY_NANOS = TimeUnit.SECONDS.toNanos(5);
+  /** How long {@link #close} waits for the database before the rest goes to the spill file. */
+  public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(10);
+  /** A larger transaction would hold its keys' row locks (and the admin API's writes to them) for too long. */
+  static final int MAX_BATCH_SIZE = 10_000;
 
   /**
-   * @param queueCapacity events queued between the event loops and the writer
-   * @param batchSize     rows per transaction
-   * @param flushInterval the longest a queued row waits for its batch
-   * @param memoryLimit   rows held in memory while the database is down; beyond, the spill file
-   * @param spillFile     the local append-only file for rows the database could not take
+   * How the writer buffers and batches.
+   *
+   * @param queueCapacity events the queue holds before {@link #offer} drops (default 100 000)
+   * @param batchSize     rows per insert transaction (default 1000; at most 10 000)
+   * @param flushInterval the longest a row waits in memory for its batch to fill (default 100 ms)
+   * @param memoryLimit   rows held in memory, not yet written, before the oldest go to the spill file (default
+   *                      200 000; at least {@code batchSize}). Should the spill file fail too, the writer stops
+   *                      taking from the queue at this bound (then the queue fills and drops): at worst
+   *                      {@code memoryLimit + queueCapacity} events are in memory
+   * @param spillFile     the spill file, {@code <data dir>/spend-spill.jsonl}
    */
   public record Settings(int queueCapacity, int batchSize, Duration flushInterval, int memoryLimit, Path spillFile) {
-    public static Settings defaults(Path spillFile) {
-      return new Settings(100_000, 1000, Duration.ofMillis(100), 200_000, spillFile);
+    public static final int DEFAULT_QUEUE_CAPACITY = 100_000;
+    public static final int DEFAULT_BATCH_SIZE = 1000;
+    public static final Duration DEFAULT_FLUSH_INTERVAL = Duration.ofMillis(100);
+    public static final int DEFAULT_MEMORY_LIMIT = 200_000;
+    public static final String SPILL_FILE_NAME = "spend-spill.jsonl";
+    /** The defaults, the spill file in {@code ./data} (as the embedded database's {@code ./data/pg}). */
+    public static final Settings DEFAULTS = defaults(Path.of(".", "data"));
+
+    public Settings {
+      check(queueCapacity > 0, "spend queue capacity: %s (expected: > 0)", queueCapacity);
+      check(batchSize > 0 && batchSize <= MAX_BATCH_SIZE, "spend batch size: %s (expected: 1 to %s)", batchSize,
+          MAX_BATCH_SIZE);
+      check(flushInterval != null && !flushInterval.isNegative() && !flushInterval.isZero(),
+          "spend flush interval: %s (expected: > 0)", flushInterval);
+      check(memoryLimit >= batchSize, "spend memory limit: %s rows (expected: >= batch size %s)", memoryLimit,
+          batchSize);
+      check(spillFile != null, "spend spill file: missing");
+    }
+
+    /** The defaults, with the spill file in {@code dataDir}. */
+    public static Settings defaults(Path dataDir) {
+      return new Settings(DEFAULT_QUEUE_CAPACITY, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MEMORY_LIMIT,
+          dataDir.resolve(SPILL_FILE_NAME));
+    }
+
+    public Settings withQueueCapacity(int n) {
+      return new Settings(n, batchSize, flushInterval, memoryLimit, spillFile);
+    }
+
+    public Settings withBatchSize(int n) {
+      return new Settings(queueCapacity, n, flushInterval, memoryLimit, spillFile);
+    }
+
+    public Settings withFlushInterval(Duration d) {
+      return new Settings(queueCapacity, batchSize, d, memoryLimit, spillFile);
+    }
+
+    public Settings withMemoryLimit(int n) {
+      return new Settings(queueCapacity, batchSize, flushInterval, n, spillFile);
+    }
+
+    public Settings withSpillFile(Path p) {
+      return new Settings(queueCapacity, batchSize, flushInterval, memoryLimit, p);
+    }
+
+    private static void check(boolean ok, String format, Object... args) {
+      if (!ok) {
+        throw new IllegalArgumentException(String.format(format, args));
+      }
     }
   }
 
-  private final DSLContext dsl;
   private final Settings settings;
-  private final ArrayBlockingQueue<UsageEvent> queue;
-  /** Rows taken from the queue and not yet written (database down): the writer thread's only. */
-  private final ArrayDeque<UsageEvent> held = new ArrayDeque<>();
-  private final Thread thread;
-  private final Object flushLock = new Object();
+  private final SpendStore store;
+  private final BudgetResets budgets;
+  private final SpillFile spill;
+  private final ConcurrentLinkedQueue<UsageEvent> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger queued = new AtomicInteger();
   private final AtomicLong dropped = new AtomicLong();
   private final AtomicLong droppedSinceLog = new AtomicLong();
   private final AtomicLong written = new AtomicLong();
-  private final AtomicLong spilledRows = new AtomicLong();
-  private volatile long lastDropLog;
+  private final AtomicLong rejected = new AtomicLong();
+  private final ConcurrentLinkedQueue<FlushRequest> flushes = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean closeCalled = new AtomicBoolean();
+  private final ExecutorService db;
+  private final Thread thread;
   private volatile boolean closed;
-  private volatile boolean dbDown;
+  private volatile boolean stop;
+  private volatile int pending;
+  private volatile long spilled;
   private volatile String lastError;
-  private volatile int pendingHeld;
-  /** Bumped after each loop pass: flush() waits for the queue and held rows to empty. */
-  private long passes;
 
-  public SpendWriter(DSLContext dsl, Settings settings) {
-    this.dsl = dsl;
+  // Writer thread only.
+  private final ArrayDeque<UsageEvent> held = new ArrayDeque<>();
+  private InFlight inFlight;
+  private long nextAttempt;
+  private long backoff;
+  private long lastSubmit;
+  private boolean failing;
+  private long lastFailureLog;
+  private long lastDropLog;
+  private long spillFailingUntil;
+  private long replayRetryAt;
+  private long lastSpillErrorLog;
+
+  /** A batch handed to the database thread; {@code replay} is set when its rows come from the spill file. */
+  private record InFlight(List<UsageEvent> rows, SpillFile.Batch replay, CompletableFuture<Written> result) {}
+
+  /** What a batch write did: rows inserted, and request ids of rows the database refused outright. */
+  private record Written(int inserted, List<String> refused) {}
+
+  private record FlushRequest(long deadline, CompletableFuture<Boolean> done) {}
+
+  private SpendWriter(DSLContext dsl, Settings settings) {
     this.settings = settings;
-    this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
+    this.store = new SpendStore(dsl);
+    this.budgets = new BudgetResets(dsl);
     try {
-      if (Files.exists(settings.spillFile())) {
-        spilledRows.set(countLines(settings.spillFile()));
-        log.info("spend: {} row(s) left in {} from an earlier run; written when the database answers",
-            spilledRows.get(), settings.spillFile());
-      }
+      this.spill = new SpillFile(settings.spillFile());
     } catch (IOException e) {
-      log.warn("spend: cannot read {}: {}", settings.spillFile(), e.toString());
+      throw new UncheckedIOException("cannot read the spend spill file " + settings.spillFile() + ": " + e
+          + ". Check that the data directory is writable.", e);
     }
-    this.thread = new Thread(this::run, "sluice-spend-writer");
-    thread.setDaemon(true);
-    thread.start();
+    this.spilled = spill.rows();
+    this.db = Executors.newSingleThreadExecutor(r -> daemon(r, "sluice-spend-db"));
+    this.thread = daemon(this::run, "sluice-spend-writer");
   }
 
+  /**
+   * Starts a writer over {@code dsl} (the admin plane's pool). A spill file a previous run left is replayed first,
+   * as soon as the database answers.
+   *
+   * @throws UncheckedIOException if an existing spill file cannot be read
+   */
+  public static SpendWriter start(DSLContext dsl, Settings settings) {
+    SpendWriter w = new SpendWriter(dsl, settings);
+    if (w.spilled > 0) {
+      log.info("spend spill file {} holds {} row(s) from a previous run; replaying them first",
+          settings.spillFile(), w.spilled);
+    }
+    w.thread.start();
+    return w;
+  }
+
+  // ------------------------------------------------------------------------------------------------ any thread
+
+  /** Queues {@code event}; false (and counted in {@link #dropped()}) when the queue is full or the writer closed. */
   @Override
   public boolean offer(UsageEvent event) {
-    if (!closed && queue.offer(event)) {
-      return true;
-    }
-    dropped.incrementAndGet();
-    droppedSinceLog.incrementAndGet();
-    long now = System.nanoTime();
-    if (now - lastDropLog > TimeUnit.MINUTES.toNanos(1)) {
-      lastDropLog = now;
-      log.warn("spend: queue full ({} rows): dropped {} spend row(s) since the last warning; the database cannot "
-          + "keep up", settings.queueCapacity(), droppedSinceLog.getAndSet(0));
-    }
-    return false;
-  }
-
-  private void run() {
-    long backoff = 100;
-    List<UsageEvent> batch = new ArrayList<>(settings.batchSize());
-    while (true) {
-      try {
-        if (held.isEmpty() && spilledRows.get() == 0) {
-          UsageEvent first = queue.poll(settings.flushInterval().toMillis(), TimeUnit.MILLISECONDS);
-          if (first == null) {
-            if (closed) {
-              return;
-            }
-            pass();
-            continue;
-          }
-          batch.add(first);
-        }
-        boolean ok = writeSpill();
-        if (ok) {
-          while (!held.isEmpty() && batch.size() < settings.batchSize()) {
-            batch.add(held.pollFirst()); // oldest first
-          }
-          queue.drainTo(batch, settings.batchSize() - batch.size());
-          ok = write(batch);
-        }
-        if (ok) {
-          batch.clear();
-          backoff = 100;
-          if (dbDown) {
-            dbDown = false;
-            log.info("spend: database reachable again; {} row(s) held in memory", held.size());
-          }
-        } else {
-          for (int i = batch.size() - 1; i >= 0; i--) {
-            held.addFirst(batch.get(i));
-          }
-          batch.clear();
-          queue.drainTo(held);
-          if (held.size() > settings.memoryLimit()) {
-            spill(held.size() - settings.memoryLimit() / 2);
-          }
-          pendingHeld = held.size();
-          if (closed) {
-            return;
-          }
-          pass();
-          Thread.sleep(backoff);
-          backoff = Math.min(5000, backoff * 2);
-          continue;
-        }
-        pendingHeld = held.size();
-        pass();
-      } catch (InterruptedException e) {
-        return;
-      } catch (RuntimeException e) {
-        log.error("spend writer: unexpected {}", e.toString(), e);
-      }
-    }
-  }
-
-  private void pass() {
-    synchronized (flushLock) {
-      passes++;
-      flushLock.notifyAll();
-    }
-  }
-
-  /** Inserts {@code batch} in one transaction; false (and nothing written) when the database failed. */
-  private boolean write(List<UsageEvent> batch) {
-    if (batch.isEmpty()) {
-      return true;
-    }
-    try {
-      int inserted = dsl.transactionResult(c -> insert(c.dsl(), batch));
-      written.addAndGet(inserted);
-      return true;
-    } catch (RuntimeException e) {
-      noteFailure(e);
+    if (closed) {
+      drop();
       return false;
     }
-  }
-
-  private void noteFailure(RuntimeException e) {
-    String why = rootMessage(e);
-    lastError = why;
-    if (!dbDown) {
-      dbDown = true;
-      log.error("spend: database write failed ({}); rows wait in memory (up to {}), then in {}", why,
-          settings.memoryLimit(), settings.spillFile());
-    }
-  }
-
-  private static int insert(DSLContext tx, List<UsageEvent> batch) {
-    Map<String, UsageEvent> byId = new HashMap<>();
-    InsertValuesStep19<?, String, String, String, String, String, String, String, String, Long, Long, Long, Boolean,
-        Double, java.time.OffsetDateTime, java.time.OffsetDateTime, Integer, String, Boolean, Boolean> insert =
-        tx.insertInto(SLUICE_SPEND_LOGS, SLUICE_SPEND_LOGS.REQUEST_ID, SLUICE_SPEND_LOGS.API_KEY,
-            SLUICE_SPEND_LOGS.KEY_ALIAS, SLUICE_SPEND_LOGS.USER_ID, SLUICE_SPEND_LOGS.TEAM_ID,
-            SLUICE_SPEND_LOGS.CALL_TYPE, SLUICE_SPEND_LOGS.MODEL_GROUP, SLUICE_SPEND_LOGS.MODEL_ID,
-            SLUICE_SPEND_LOGS.PROMPT_TOKENS, SLUICE_SPEND_LOGS.COMPLETION_TOKENS, SLUICE_SPEND_LOGS.TOTAL_TOKENS,
-            SLUICE_SPEND_LOGS.TOKENS_ESTIMATED, SLUICE_SPEND_LOGS.SPEND, SLUICE_SPEND_LOGS.START_TIME,
-            SLUICE_SPEND_LOGS.END_TIME, SLUICE_SPEND_LOGS.STATUS, SLUICE_SPEND_LOGS.OUTCOME, SLUICE_SPEND_LOGS.STREAM,
-            SLUICE_SPEND_LOGS.STREAM_FINISHED);
-    for (UsageEvent e : batch) {
-      if (byId.putIfAbsent(e.requestId(), e) != null) {
-        continue; // the same request twice in one batch (a replay): one row
-      }
-      insert = insert.values(e.requestId(), e.keyHash(), e.keyAlias(), e.userId(), e.teamId(), e.route(),
-          e.modelGroup(), e.deploymentId(), e.promptTokens(), e.completionTokens(), e.totalTokens(), e.estimated(),
-          e.spend(), e.start().atOffset(ZoneOffset.UTC), e.end().atOffset(ZoneOffset.UTC), e.status(),
-          e.outcome().label(), e.stream(), e.finished());
-    }
-    Result<Record1<String>> rows = insert.onConflict(SLUICE_SPEND_LOGS.REQUEST_ID).doNothing()
-        .returningResult(SLUICE_SPEND_LOGS.REQUEST_ID).fetch();
-    Map<String, Double> keys = new HashMap<>();
-    Map<String, Double> users = new HashMap<>();
-    Map<String, Double> teams = new HashMap<>();
-    for (Record1<String> r : rows) {
-      UsageEvent e = byId.get(r.value1());
-      if (e == null || e.spend() == 0) {
-        continue;
-      }
-      if (e.keyHash() != null) {
-        keys.merge(e.keyHash(), e.spend(), Double::sum);
-      }
-      if (e.userId() != null) {
-        users.merge(e.userId(), e.spend(), Double::sum);
-      }
-      if (e.teamId() != null) {
-        teams.merge(e.teamId(), e.spend(), Double::sum);
-      }
-    }
-    // Sorted ids: concurrent writers (several nodes) lock rows in one order, no deadlock.
-    for (String k : new java.util.TreeSet<>(keys.keySet())) {
-      tx.update(SLUICE_KEYS).set(SLUICE_KEYS.SPEND, SLUICE_KEYS.SPEND.plus(keys.get(k)))
-          .where(SLUICE_KEYS.TOKEN.eq(k)).execute();
-    }
-    for (String u : new java.util.TreeSet<>(users.keySet())) {
-      tx.update(SLUICE_USERS).set(SLUICE_USERS.SPEND, SLUICE_USERS.SPEND.plus(users.get(u)))
-          .where(SLUICE_USERS.USER_ID.eq(u)).execute();
-    }
-    for (String t : new java.util.TreeSet<>(teams.keySet())) {
-      tx.update(SLUICE_TEAMS).set(SLUICE_TEAMS.SPEND, SLUICE_TEAMS.SPEND.plus(teams.get(t)))
-          .where(SLUICE_TEAMS.TEAM_ID.eq(t)).execute();
-    }
-    return rows.size();
-  }
-
-  /** Moves the {@code n} oldest held rows to the spill file. */
-  private void spill(int n) {
-    List<UsageEvent> out = new ArrayList<>(n);
-    for (int i = 0; i < n && !held.isEmpty(); i++) {
-      out.add(held.pollFirst());
-    }
-    if (!appendToSpill(out)) {
-      for (int i = out.size() - 1; i >= 0; i--) {
-        held.addFirst(out.get(i)); // the disk failed too: keep them in memory
-      }
-    }
-  }
-
-  private boolean appendToSpill(List<UsageEvent> rows) {
-    if (rows.isEmpty()) {
-      return true;
-    }
-    try {
-      Path f = settings.spillFile();
-      if (f.getParent() != null) {
-        Files.createDirectories(f.getParent());
-      }
-      try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.APPEND);
-          BufferedWriter w = new BufferedWriter(java.nio.channels.Channels.newWriter(ch, StandardCharsets.UTF_8))) {
-        for (UsageEvent e : rows) {
-          w.write(JSON.writeValueAsString(SpillRow.of(e)));
-          w.write('\n');
-        }
-        w.flush();
-        ch.force(true);
-      }
-      spilledRows.addAndGet(rows.size());
-      log.warn("spend: {} row(s) written to {} while the database is down ({} there now)", rows.size(), f,
-          spilledRows.get());
-      return true;
-    } catch (IOException e) {
-      log.error("spend: cannot write {}: {}", settings.spillFile(), e.toString());
+    int n = queued.incrementAndGet();
+    if (n > settings.queueCapacity()) {
+      queued.decrementAndGet();
+      drop();
       return false;
     }
-  }
-
-  /** Replays the spill file into the database, then deletes it; false when the database failed. */
-  private boolean writeSpill() {
-    if (spilledRows.get() == 0) {
-      return true;
+    queue.offer(event);
+    if (n == settings.batchSize()) {
+      LockSupport.unpark(thread); // a full batch is waiting: no need to wait for the tick
     }
-    Path f = settings.spillFile();
-    List<UsageEvent> rows = new ArrayList<>();
-    try (var lines = Files.lines(f, StandardCharsets.UTF_8)) {
-      int n = 0;
-      for (String line : (Iterable<String>) lines::iterator) {
-        n++;
-        if (line.isBlank()) {
-          continue;
-        }
-        try {
-          rows.add(JSON.readValue(line, SpillRow.class).toEvent());
-        } catch (IOException | RuntimeException e) {
-          log.warn("spend: {} line {} is not a spend row; skipped", f, n);
-        }
-      }
-    } catch (java.nio.file.NoSuchFileException e) {
-      spilledRows.set(0);
-      return true;
-    } catch (IOException e) {
-      log.error("spend: cannot read {}: {}", f, e.toString());
-      return true; // do not hold up new rows behind an unreadable file
-    }
-    for (int i = 0; i < rows.size(); i += settings.batchSize()) {
-      if (!write(rows.subList(i, Math.min(rows.size(), i + settings.batchSize())))) {
-        return false; // written batches are idempotent: the next replay skips them
-      }
-    }
-    try {
-      Files.deleteIfExists(f);
-    } catch (IOException e) {
-      log.error("spend: cannot delete {} after replaying it: {}", f, e.toString());
-      return true;
-    }
-    log.info("spend: replayed {} row(s) from {}", rows.size(), f);
-    spilledRows.set(0);
     return true;
   }
 
+  private void drop() {
+    dropped.incrementAndGet();
+    droppedSinceLog.incrementAndGet();
+  }
+
   /**
-   * Waits until everything offered so far is written, at most {@code timeout}; true when it all reached the
-   * database.
+   * Writes everything queued and held to the database, waiting at most {@code timeout}; what the database has not
+   * taken by then goes to the spill file. Blocking: never call on an event loop.
+   *
+   * @return true if everything reached the database; false if some went to the spill file (or, should the spill
+   *     file fail too, is still only in memory: the log says so)
    */
-  public boolean flush(Duration timeout) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    synchronized (flushLock) {
-      while (!queue.isEmpty() || pendingHeld > 0 || spilledRows.get() > 0 || dbDown) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0 || !thread.isAlive()) {
-          return false;
-        }
-        long seen = passes;
-        while (passes == seen && left > 0) {
-          TimeUnit.NANOSECONDS.timedWait(flushLock, left);
-          left = deadline - System.nanoTime();
-        }
-      }
-      // The batch in hand when the queue emptied is written by the pass that follows.
-      long seen = passes;
-      long left = deadline - System.nanoTime();
-      while (passes <= seen + 1 && left > 0) {
-        TimeUnit.NANOSECONDS.timedWait(flushLock, left);
-        left = deadline - System.nanoTime();
-      }
-      return queue.isEmpty() && pendingHeld == 0 && spilledRows.get() == 0;
+  public boolean flush(Duration timeout) {
+    if (!thread.isAlive()) {
+      return queued.get() == 0 && pending == 0;
+    }
+    FlushRequest r = new FlushRequest(System.nanoTime() + timeout.toNanos(), new CompletableFuture<>());
+    flushes.add(r);
+    LockSupport.unpark(thread);
+    try {
+      return r.done().get(timeout.toMillis() + 5_000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (ExecutionException | TimeoutException e) {
+      return false;
     }
   }
 
   /**
-   * Stops taking rows and flushes: what the database does not take within {@code timeout} is appended to the spill
-   * file, so it is written by the next run. Called at SIGTERM, after the server stopped relaying.
+   * Stops accepting events, {@link #flush flushes} (at most {@link #CLOSE_TIMEOUT}) and stops the threads. For
+   * SIGTERM: when this returns, every accepted event is in the database or the spill file. Idempotent.
    */
+  @Override
+  public void close() {
+    close(CLOSE_TIMEOUT);
+  }
+
+  /** {@link #close()}, waiting at most {@code timeout} for the database before the rest goes to the spill file. */
   public void close(Duration timeout) {
-    if (closed) {
+    if (closeCalled.getAndSet(true)) {
       return;
     }
-    try {
-      flush(timeout);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
     closed = true;
-    thread.interrupt();
+    boolean all = flush(timeout);
+    stop = true;
+    LockSupport.unpark(thread);
     try {
       thread.join(TimeUnit.SECONDS.toMillis(5));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    List<UsageEvent> rest = new ArrayList<>(held);
-    held.clear();
-    queue.drainTo(rest);
-    if (!rest.isEmpty()) {
-      appendToSpill(rest);
-      log.warn("spend: {} row(s) could not reach the database before exit; kept in {} for the next start",
-          rest.size(), settings.spillFile());
+    db.shutdownNow();
+    if (!thread.isAlive()) {
+      try {
+        spill.close();
+      } catch (IOException e) {
+        log.warn("spend spill file {}: close failed: {}", spill.path(), e.toString());
+      }
     }
+    log.info("spend writer closed: {} row(s) written{}, {} in the spill file {}, {} dropped", written.get(),
+        all ? "" : " (the database did not take the rest in time)", spilled, spill.path(), dropped.get());
   }
 
-  @Override
-  public void close() {
-    close(Duration.ofSeconds(10));
+  /**
+   * Starts a new budget period where one is due: see {@link BudgetResets#resetBudgets}. Blocking JDBC on the
+   * caller's thread (never an event loop).
+   */
+  public List<KeyHash> resetBudgets(Instant now) {
+    return budgets.resetBudgets(now);
   }
 
+  /** Events in the queue, not yet taken by the writer thread. */
   public int queueDepth() {
-    return queue.size();
+    return queued.get();
   }
 
+  /** Events refused by {@link #offer} since start (queue full, or after {@link #close}). */
   public long dropped() {
     return dropped.get();
   }
 
+  /** Rows this writer inserted (a replayed row already in the table is not counted). */
   public long written() {
     return written.get();
   }
 
-  /** Rows held in memory because the database is down. */
+  /** Rows held in memory, taken from the queue but not yet in the database (nor in the spill file). */
   public int pending() {
-    return pendingHeld;
+    return pending;
   }
 
-  /** Rows in the spill file now. */
+  /** Rows in the spill file, waiting to be replayed. */
   public long spilled() {
-    return spilledRows.get();
+    return spilled;
   }
 
-  /** The last database error's message (never with a password), or null. */
+  /**
+   * Rows the database refused as data (a constraint or a value it cannot store), so never written; each is logged
+   * with its request id. Expected to stay 0.
+   */
+  public long rejected() {
+    return rejected.get();
+  }
+
+  /** The last database or spill-file error (its first line), or null if there has been none. */
   public String lastError() {
     return lastError;
   }
 
-  private static long countLines(Path f) throws IOException {
-    try (var lines = Files.lines(f, StandardCharsets.UTF_8)) {
-      return lines.filter(l -> !l.isBlank()).count();
+  // ------------------------------------------------------------------------------------------ writer thread only
+
+  private void run() {
+    // nanoTime has an arbitrary origin (it may be negative): every deadline starts from a reading, never from 0.
+    long now = System.nanoTime();
+    lastDropLog = now - LOG_INTERVAL_NANOS;
+    lastSpillErrorLog = now - LOG_INTERVAL_NANOS;
+    lastSubmit = now;
+    nextAttempt = now;
+    spillFailingUntil = now;
+    replayRetryAt = now;
+    while (!stop) {
+      try {
+        step();
+      } catch (RuntimeException | Error e) {
+        log.error("spend writer: unexpected failure; continuing", e);
+        LockSupport.parkNanos(settings.flushInterval().toNanos());
+      }
+    }
+    // close() flushed before stopping; anything that raced in after that goes to the spill file.
+    drainQueue(Integer.MAX_VALUE);
+    abandonInFlight();
+    if (!held.isEmpty()) {
+      spillHeld(held.size(), "at shutdown");
+    }
+    updateGauges();
+  }
+
+  private void step() {
+    long now = System.nanoTime();
+    completeInFlight(now);
+    boolean spillFailing = now - spillFailingUntil < 0;
+    drainQueue(spillFailing ? Math.max(0, settings.memoryLimit() - held.size()) : Integer.MAX_VALUE);
+    if (inFlight == null && now - nextAttempt >= 0) {
+      submit(now);
+    }
+    int over = pendingRows() - settings.memoryLimit();
+    if (over > 0 && !spillFailing) {
+      spillHeld(over, "over the memory limit of " + settings.memoryLimit() + " rows");
+    }
+    serveFlushes(now);
+    logDrops(now);
+    updateGauges();
+    park(now);
+  }
+
+  private void drainQueue(int max) {
+    for (int i = 0; i < max; i++) {
+      UsageEvent e = queue.poll();
+      if (e == null) {
+        return;
+      }
+      queued.decrementAndGet();
+      held.addLast(e);
     }
   }
 
-  private static String rootMessage(Throwable e) {
-    Throwable t = e;
-    Set<Throwable> seen = new HashSet<>();
-    while (t.getCause() != null && seen.add(t)) {
-      t = t.getCause();
+  /** Hands the next batch to the database thread: the spill file's front first, then held rows. */
+  private void submit(long now) {
+    if (replayable(now)) {
+      try {
+        SpillFile.Batch b = spill.read(settings.batchSize());
+        if (b.events().isEmpty()) {
+          spill.commit(b); // nothing but unreadable lines: skip them
+          return;
+        }
+        start(b.events(), b);
+        return;
+      } catch (IOException e) {
+        replayRetryAt = now + SPILL_RETRY_NANOS;
+        spillError("cannot be replayed", e); // write the held rows meanwhile
+      }
     }
-    String m = t.getMessage();
-    return t.getClass().getSimpleName() + (m == null ? "" : ": " + m.lines().findFirst().orElse(""));
+    if (held.isEmpty()) {
+      return;
+    }
+    boolean due = held.size() >= settings.batchSize() || !flushes.isEmpty() || closed
+        || now - lastSubmit >= settings.flushInterval().toNanos();
+    if (!due) {
+      return;
+    }
+    List<UsageEvent> batch = new ArrayList<>(Math.min(held.size(), settings.batchSize()));
+    while (batch.size() < settings.batchSize() && !held.isEmpty()) {
+      batch.add(held.pollFirst());
+    }
+    lastSubmit = now;
+    start(batch, null);
   }
 
-  /** A spill-file line: a {@link UsageEvent} with epoch-millisecond times. */
-  record SpillRow(String requestId, String keyHash, String keyAlias, String userId, String teamId, String route,
-      String modelGroup, String deploymentId, long promptTokens, long completionTokens, boolean estimated,
-      double spend, long startMillis, long endMillis, int status, String outcome, boolean stream) {
-    static SpillRow of(UsageEvent e) {
-      return new SpillRow(e.requestId(), e.keyHash(), e.keyAlias(), e.userId(), e.teamId(), e.route(),
-          e.modelGroup(), e.deploymentId(), e.promptTokens(), e.completionTokens(), e.estimated(), e.spend(),
-          e.start().toEpochMilli(), e.end().toEpochMilli(), e.status(), e.outcome().label(), e.stream());
-    }
+  private void start(List<UsageEvent> rows, SpillFile.Batch replay) {
+    CompletableFuture<Written> f = CompletableFuture.supplyAsync(() -> write(rows), db);
+    inFlight = new InFlight(rows, replay, f);
+    f.whenComplete((r, e) -> LockSupport.unpark(thread));
+  }
 
-    UsageEvent toEvent() {
-      return new UsageEvent(requestId, keyHash, keyAlias, userId, teamId, route, modelGroup, deploymentId,
-          promptTokens, completionTokens, estimated, spend, java.time.Instant.ofEpochMilli(startMillis),
-          java.time.Instant.ofEpochMilli(endMillis), status, UsageEvent.Outcome.parse(outcome), stream);
+  private void completeInFlight(long now) {
+    InFlight f = inFlight;
+    if (f == null || !f.result().isDone()) {
+      return;
     }
+    inFlight = null;
+    Written w;
+    try {
+      w = f.result().join();
+    } catch (CompletionException | java.util.concurrent.CancellationException e) {
+      failed(f, e.getCause() == null ? e : e.getCause(), now);
+      return;
+    }
+    written.addAndGet(w.inserted());
+    for (String id : w.refused()) {
+      rejected.incrementAndGet();
+      log.error("spend row of request {} refused by the database as data; it is not written (see the error "
+          + "above: {})", id, lastError);
+    }
+    if (f.replay() != null) {
+      try {
+        spill.commit(f.replay());
+      } catch (IOException e) {
+        spillError("cannot be truncated after replay (rows will be replayed again; harmless)", e);
+      }
+    }
+    backoff = 0;
+    nextAttempt = now;
+    if (failing) {
+      failing = false;
+      log.info("spend logging: the database takes writes again; {} row(s) held in memory, {} in the spill file",
+          pendingRows(), spill.rows());
+    }
+  }
+
+  private void failed(InFlight f, Throwable e, long now) {
+    if (f.replay() == null) {
+      // Back to the front, in order: the next attempt writes the same rows.
+      for (int i = f.rows().size() - 1; i >= 0; i--) {
+        held.addFirst(f.rows().get(i));
+      }
+    }
+    lastError = describe(e);
+    backoff = backoff == 0 ? FIRST_BACKOFF_NANOS : Math.min(MAX_BACKOFF_NANOS, backoff * 2);
+    nextAttempt = now + backoff;
+    if (!failing || now - lastFailureLog >= LOG_INTERVAL_NANOS) {
+      log.warn("spend logging: the database did not take a batch ({}); {} row(s) held in memory, {} in the spill "
+          + "file {}; retrying with back-off up to {} s", lastError, pendingRows(), spill.rows(), spill.path(),
+          TimeUnit.NANOSECONDS.toSeconds(MAX_BACKOFF_NANOS));
+      lastFailureLog = now;
+    } else {
+      log.debug("spend logging: retry failed ({}), next in {} ms", lastError, TimeUnit.NANOSECONDS.toMillis(backoff));
+    }
+    failing = true;
+  }
+
+  /** Moves the {@code n} oldest held rows to the spill file. */
+  private void spillHeld(int n, String why) {
+    List<UsageEvent> rows = new ArrayList<>(Math.min(n, held.size()));
+    Iterator<UsageEvent> it = held.iterator();
+    while (rows.size() < n && it.hasNext()) {
+      rows.add(it.next());
+    }
+    try {
+      boolean first = spill.rows() == 0;
+      spill.append(rows);
+      for (int i = 0; i < rows.size(); i++) {
+        held.pollFirst();
+      }
+      if (first) {
+        log.warn("spend logging: {} row(s) written to the spill file {} ({}); replayed when the database is back",
+            rows.size(), spill.path(), why);
+      } else {
+        log.debug("spend logging: {} more row(s) spilled ({})", rows.size(), why);
+      }
+    } catch (IOException | RuntimeException e) {
+      spillFailingUntil = System.nanoTime() + SPILL_RETRY_NANOS;
+      spillError("cannot be written; " + pendingRows() + " row(s) stay in memory and the queue is no longer "
+          + "drained past the memory limit (events beyond it are dropped)", e);
+    }
+  }
+
+  private void spillError(String what, Exception e) {
+    lastError = "spill file: " + e;
+    long now = System.nanoTime();
+    if (now - lastSpillErrorLog >= LOG_INTERVAL_NANOS) {
+      lastSpillErrorLog = now;
+      log.error("spend spill file {} {}: {}", spill.path(), what, e.toString());
+    }
+  }
+
+  /**
+   * Takes back the batch in flight, if its rows came from memory: they return to the front of {@link #held} (to be
+   * spilled). Its late result is ignored: had it committed, replaying the same rows inserts nothing.
+   */
+  private void abandonInFlight() {
+    InFlight f = inFlight;
+    if (f != null && f.replay() == null) {
+      for (int i = f.rows().size() - 1; i >= 0; i--) {
+        held.addFirst(f.rows().get(i));
+      }
+    }
+    inFlight = null;
+  }
+
+  private void serveFlushes(long now) {
+    if (flushes.isEmpty()) {
+      return;
+    }
+    boolean drained = queued.get() == 0 && held.isEmpty() && (inFlight == null || inFlight.replay() != null);
+    boolean late = false;
+    for (FlushRequest r : flushes) {
+      late |= now - r.deadline() >= 0;
+    }
+    if (!drained && late) {
+      // The database did not take it in time: everything not yet in it goes to the spill file.
+      drainQueue(Integer.MAX_VALUE);
+      abandonInFlight();
+      if (!held.isEmpty()) {
+        spillHeld(held.size(), "flush timed out");
+      }
+    }
+    updateGauges(); // the caller reads them as soon as its flush returns
+    for (Iterator<FlushRequest> it = flushes.iterator(); it.hasNext(); ) {
+      FlushRequest r = it.next();
+      if (drained) {
+        r.done().complete(true);
+        it.remove();
+      } else if (now - r.deadline() >= 0) {
+        if (!held.isEmpty()) {
+          log.error("spend logging: {} row(s) could be written neither to the database nor to the spill file {}; "
+              + "they are lost if the process exits now", held.size(), spill.path());
+        }
+        r.done().complete(false);
+        it.remove();
+      }
+    }
+  }
+
+  private void logDrops(long now) {
+    if (now - lastDropLog >= LOG_INTERVAL_NANOS && droppedSinceLog.get() > 0) {
+      lastDropLog = now;
+      log.warn("spend logging: {} usage event(s) dropped since the last report (queue of {} full{}); {} in total",
+          droppedSinceLog.getAndSet(0), settings.queueCapacity(), closed ? ", or offered after close" : "",
+          dropped.get());
+    }
+  }
+
+  private void park(long now) {
+    long wait = settings.flushInterval().toNanos();
+    if (inFlight == null && (!held.isEmpty() || replayable(now))) {
+      wait = Math.min(wait, Math.max(nextAttempt - now, 0));
+      if (!held.isEmpty() && held.size() < settings.batchSize() && !replayable(now)) {
+        wait = Math.max(wait, Math.min(settings.flushInterval().toNanos(),
+            lastSubmit + settings.flushInterval().toNanos() - now));
+      }
+    }
+    for (FlushRequest r : flushes) {
+      wait = Math.min(wait, r.deadline() - now);
+    }
+    if (wait > 0 && !stop) {
+      LockSupport.parkNanos(this, wait);
+    }
+  }
+
+  private boolean replayable(long now) {
+    return spill.rows() > 0 && now - replayRetryAt >= 0;
+  }
+
+  private void updateGauges() {
+    pending = pendingRows();
+    spilled = spill.rows();
+  }
+
+  private int pendingRows() {
+    InFlight f = inFlight;
+    return held.size() + (f != null && f.replay() == null ? f.rows().size() : 0);
+  }
+
+  // ------------------------------------------------------------------------------------- database thread only
+
+  /**
+   * Writes one batch. If the database refuses the batch's data (SQL state class 22 or 23: never expected, as the
+   * table has no constraint a valid event can break), the rows are written one by one so that one bad row cannot
+   * hold back every other; the ones refused again are reported. Anything else (the database unreachable) throws:
+   * the batch is retried whole.
+   */
+  private Written write(List<UsageEvent> rows) {
+    try {
+      return new Written(store.write(rows), List.of());
+    } catch (DataAccessException e) {
+      if (!refusedAsData(e)) {
+        throw e;
+      }
+      lastError = describe(e);
+    }
+    int inserted = 0;
+    List<String> refused = new ArrayList<>();
+    for (UsageEvent e : rows) {
+      try {
+        inserted += store.write(List.of(e));
+      } catch (DataAccessException ex) {
+        if (!refusedAsData(ex)) {
+          throw ex;
+        }
+        refused.add(e.requestId());
+      }
+    }
+    return new Written(inserted, refused);
+  }
+
+  private static boolean refusedAsData(DataAccessException e) {
+    SQLStateClass c = e.sqlStateClass();
+    return c == SQLStateClass.C22_DATA_EXCEPTION || c == SQLStateClass.C23_INTEGRITY_CONSTRAINT_VIOLATION;
+  }
+
+  /** The database's own words (first line, SQL state), for {@link #lastError()} and logs. */
+  static String describe(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof SQLException sql && sql.getMessage() != null) {
+        String state = sql.getSQLState() == null ? "" : " (SQL state " + sql.getSQLState() + ")";
+        return firstLine(sql.getMessage()) + state;
+      }
+    }
+    return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + firstLine(e.getMessage()));
+  }
+
+  private static String firstLine(String m) {
+    String s = m.strip();
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl).strip();
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
   }
 }

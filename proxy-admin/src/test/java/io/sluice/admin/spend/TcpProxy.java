@@ -11,8 +11,9 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * A TCP forwarder in front of the test PostgreSQL, to simulate a database that goes away ({@link #refuse}: drops every
- * connection and closes new ones at once) or hangs ({@link #blackhole}: stops moving bytes, links stay up).
+ * A TCP forwarder between the spend writer's pool and the test PostgreSQL (the idea of proxy-server's Redis
+ * TcpProxy), to simulate a database that goes away ({@link #refuse}: drops every connection and closes new ones at
+ * once) or hangs ({@link #blackhole}: stops moving bytes, links stay up).
  */
 final class TcpProxy implements AutoCloseable {
   private final ServerSocket server;
