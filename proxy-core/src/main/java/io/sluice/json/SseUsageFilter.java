@@ -4,7 +4,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.util.ByteProcessor;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -16,32 +15,33 @@ import java.nio.charset.StandardCharsets;
  * be recognised whole. A usage event is the one whose JSON has an empty {@code "choices":[]} (content events always
  * carry their choice). Not thread-safe; one per response, on its event loop.
  */
-public final class SseUsageFilter implements ByteProcessor {
-  private static final byte[] EMPTY_CHOICES = "\"choices\":[]".getBytes(StandardCharsets.US_ASCII);
+public final class SseUsageFilter {
+  private static final byte[] CHOICES_KEY = "\"choices\":".getBytes(StandardCharsets.US_ASCII);
 
+  /** The last byte of the previous read was a {@code \n} that did not end an event. */
   private boolean prevNewline;
-  private int choicesMatched;
-  private boolean usageEvent;
   private CompositeByteBuf held;
   private int removed;
 
   /**
    * Filters one read's bytes. Takes ownership of {@code in}; returns what to send now (possibly empty), owned by
-   * the caller.
+   * the caller. Event boundaries are found with {@link ByteBuf#indexOf} (a word at a time); only a completed event
+   * is checked for {@code "choices":[]}, by its {@code [} bytes.
    */
   public ByteBuf filter(ByteBuf in, ByteBufAllocator alloc) {
     int end = in.writerIndex();
-    int from = in.readerIndex();
-    int segStart = from;
+    int ri = in.readerIndex();
+    int segStart = ri;
+    int from = ri;
     CompositeByteBuf out = null;
+    lastBoundary = -1;
     while (from < end) {
-      int i = in.forEachByte(from, end - from, this);
+      int i = boundary(in, from, end, ri);
       if (i < 0) {
         break;
       }
-      // One event ends at i (its blank line).
-      boolean drop = usageEvent;
-      usageEvent = false;
+      // One event ends at i (its blank line): [segStart, i] here, plus what is held from earlier reads.
+      boolean drop = held == null ? isUsageEvent(in, segStart, i + 1) : isUsageEvent(held, in, segStart, i + 1);
       if (drop) {
         removed++;
         if (held != null) {
@@ -50,8 +50,8 @@ public final class SseUsageFilter implements ByteProcessor {
         }
         if (out == null) {
           out = alloc.compositeBuffer();
-          if (segStart > in.readerIndex()) { // the events this read completed before it: kept
-            out.addComponent(true, in.retainedSlice(in.readerIndex(), segStart - in.readerIndex()));
+          if (segStart > ri) { // the events this read completed before it: kept
+            out.addComponent(true, in.retainedSlice(ri, segStart - ri));
           }
         }
       } else if (held != null || out != null) {
@@ -67,14 +67,16 @@ public final class SseUsageFilter implements ByteProcessor {
       segStart = i + 1;
       from = i + 1;
     }
+    if (end > ri) {
+      prevNewline = in.getByte(end - 1) == '\n' && lastBoundary != end - 1;
+    }
     ByteBuf result;
     if (out == null) {
       // Nothing dropped and nothing was held before this read: the events completed here are in's prefix.
       if (segStart == end) {
         return in; // the common case: one or more whole events, passed through as they came
       }
-      result = segStart == in.readerIndex() ? Unpooled.EMPTY_BUFFER
-          : in.retainedSlice(in.readerIndex(), segStart - in.readerIndex());
+      result = segStart == ri ? Unpooled.EMPTY_BUFFER : in.retainedSlice(ri, segStart - ri);
     } else {
       result = out;
     }
@@ -88,11 +90,72 @@ public final class SseUsageFilter implements ByteProcessor {
     return result;
   }
 
+  /** Where, in the current read, the last event boundary ended; -1 before the first. */
+  private int lastBoundary = -1;
+
+  /**
+   * The index of the {@code \n} that completes the next blank line at or after {@code from} (a {@code \n} right
+   * after a {@code \n} that did not itself complete one), or -1.
+   */
+  private int boundary(ByteBuf in, int from, int end, int ri) {
+    int i = from;
+    while (i < end) {
+      int n = in.indexOf(i, end, (byte) '\n');
+      if (n < 0) {
+        return -1;
+      }
+      boolean afterLoneNewline = n == ri ? prevNewline : in.getByte(n - 1) == '\n' && lastBoundary != n - 1;
+      if (afterLoneNewline) {
+        lastBoundary = n;
+        return n;
+      }
+      i = n + 1;
+    }
+    return -1;
+  }
+
+  private static boolean isUsageEvent(ByteBuf b, int from, int to) {
+    int i = from;
+    while (i < to) {
+      int open = b.indexOf(i, to, (byte) '[');
+      if (open < 0) {
+        return false;
+      }
+      if (open + 1 < to && b.getByte(open + 1) == ']' && open - from >= CHOICES_KEY.length
+          && precededBy(b, open, CHOICES_KEY)) {
+        return true;
+      }
+      i = open + 1;
+    }
+    return false;
+  }
+
+  /** An event that began in earlier reads: rare (one event per HTTP chunk is vLLM's framing); checked whole. */
+  private static boolean isUsageEvent(CompositeByteBuf held, ByteBuf in, int from, int to) {
+    CompositeByteBuf whole = held.alloc().compositeBuffer(2);
+    try {
+      whole.addComponent(true, held.retainedDuplicate());
+      whole.addComponent(true, in.retainedSlice(from, to - from));
+      return isUsageEvent(whole, whole.readerIndex(), whole.writerIndex());
+    } finally {
+      whole.release();
+    }
+  }
+
+  private static boolean precededBy(ByteBuf b, int at, byte[] key) {
+    for (int j = 0; j < key.length; j++) {
+      if (b.getByte(at - key.length + j) != key[j]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** The response ended: whatever is held (an unterminated last event) goes out as it is. Caller owns it. */
   public ByteBuf finish() {
     ByteBuf h = held;
     held = null;
-    usageEvent = false;
+    prevNewline = false;
     return h == null ? Unpooled.EMPTY_BUFFER : h;
   }
 
@@ -109,26 +172,4 @@ public final class SseUsageFilter implements ByteProcessor {
     return removed;
   }
 
-  @Override
-  public boolean process(byte b) {
-    if (b == '\n') {
-      if (prevNewline) {
-        prevNewline = false;
-        choicesMatched = 0;
-        return false; // end of an event
-      }
-      prevNewline = true;
-    } else {
-      prevNewline = false;
-    }
-    if (EMPTY_CHOICES[choicesMatched] == b) {
-      if (++choicesMatched == EMPTY_CHOICES.length) {
-        usageEvent = true;
-        choicesMatched = 0;
-      }
-    } else {
-      choicesMatched = EMPTY_CHOICES[0] == b ? 1 : 0;
-    }
-    return true;
-  }
 }

@@ -1,125 +1,195 @@
 package io.sluice.json;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.util.ByteProcessor;
 import java.nio.charset.StandardCharsets;
 
 /**
  * Reads token usage from a response as its bytes pass, without copying or parsing JSON: the last
  * {@code "prompt_tokens":N}, {@code "completion_tokens":N} and {@code "total_tokens":N} seen (vLLM's JSON
- * {@code usage}, the SSE usage chunk, or cumulative {@code continuous_usage_stats}) win, matched across chunk
- * boundaries. It also counts SSE {@code data: {} events, so a stream that carried no usage (cut short, or a client
- * whose usage chunk never came) can be estimated: one content event is at least one engine step's token.
+ * {@code usage}, the SSE usage chunk, or cumulative {@code continuous_usage_stats}) win, across chunk boundaries.
+ * It also counts SSE events (blank-line boundaries), so a stream that carried no usage (cut short) can be estimated.
  *
- * <p>One small automaton per key name, stepped together per byte. JSON strings escape their quotes, so a message's
- * text cannot fake a match; {@code "prompt_tokens_details"} does not match {@code "prompt_tokens":}. Not thread-safe;
- * one per response, on its event loop.
+ * <p>It runs on every relayed byte, so it does not look at every byte: it jumps between the rare bytes that can start
+ * a match — {@code _} (every key ends in {@code _tokens":}) and {@code \n} (event boundaries) — with
+ * {@link ByteBuf#indexOf}, which Netty scans a word at a time, and checks the bytes around each hit. A key split
+ * across two chunks is found by running a byte-by-byte matcher over the last bytes of one chunk and the first of the
+ * next. JSON strings escape their quotes, so a message's text cannot fake a key, and
+ * {@code "prompt_tokens_details"} is not {@code "prompt_tokens":}. Not thread-safe; one per response, on its loop.
  */
-public final class UsageScanner implements ByteProcessor {
+public final class UsageScanner {
   private static final byte[] PROMPT = "\"prompt_tokens\":".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] COMPLETION = "\"completion_tokens\":".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] TOTAL = "\"total_tokens\":".getBytes(StandardCharsets.US_ASCII);
-  private static final byte[] EVENT = "data: {".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[][] KEYS = {PROMPT, COMPLETION, TOTAL};
+  /** The longest key: bytes kept from the end of one chunk to find keys that straddle into the next. */
+  private static final int CARRY = COMPLETION.length;
+  private static final int SUFFIX = "_tokens\":".length();
 
-  private int promptMatched;
-  private int completionMatched;
-  private int totalMatched;
-  private int eventMatched;
-  /** Which number is being read: 0 none, 1 prompt, 2 completion, 3 total. */
+  private final byte[] carry = new byte[CARRY];
+  private int carryLen;
+  private boolean endedWithNewline;
+  /** Which number is being read across a chunk boundary: 0 none, else 1 + index in {@link #KEYS}. */
   private int reading;
   private boolean seenDigit;
   private long number;
-  private long prompt = -1;
-  private long completion = -1;
-  private long total = -1;
+  private final long[] values = {-1, -1, -1};
   private int events;
 
   /** Scans {@code buf}'s readable bytes; borrows it (indexes untouched). */
   public void scan(ByteBuf buf) {
-    if (buf.isReadable()) {
-      buf.forEachByte(this);
+    int start = buf.readerIndex();
+    int end = buf.writerIndex();
+    if (start == end) {
+      return;
     }
+    countEvents(buf, start, end);
+    int i = start;
+    if (reading != 0) {
+      i = readNumber(buf, i, end);
+    }
+    if (carryLen > 0 && reading == 0) {
+      i = Math.max(i, straddling(buf, start, end));
+    }
+    while (i < end && reading == 0) {
+      int u = buf.indexOf(i, end, (byte) '_');
+      if (u < 0) {
+        break;
+      }
+      int which = keyAt(buf, u, start, end);
+      i = which < 0 ? u + 1 : readNumber(buf, startReading(which, u + SUFFIX), end);
+    }
+    keepCarry(buf, start, end);
   }
 
-  @Override
-  public boolean process(byte b) {
-    if (reading != 0) {
-      if (b >= '0' && b <= '9') {
-        number = number * 10 + (b - '0');
-        seenDigit = true;
-        return true;
-      }
-      if (b == ' ' && !seenDigit) {
-        return true;
-      }
-      if (seenDigit) {
-        switch (reading) {
-          case 1 -> prompt = number;
-          case 2 -> completion = number;
-          default -> total = number;
-        }
-      }
-      reading = 0;
+  /** Which key ends with the {@code _tokens":} at {@code u}, entirely inside [start, end); -1 if none. */
+  private static int keyAt(ByteBuf buf, int u, int start, int end) {
+    if (u + SUFFIX > end || buf.getByte(u + 1) != 't' || buf.getByte(u + SUFFIX - 1) != ':') {
+      return -1;
     }
-    promptMatched = step(PROMPT, promptMatched, b);
-    completionMatched = step(COMPLETION, completionMatched, b);
-    totalMatched = step(TOTAL, totalMatched, b);
-    if (promptMatched == PROMPT.length) {
-      start(1);
-    } else if (completionMatched == COMPLETION.length) {
-      start(2);
-    } else if (totalMatched == TOTAL.length) {
-      start(3);
+    for (int k = 0; k < KEYS.length; k++) {
+      byte[] key = KEYS[k];
+      int from = u + SUFFIX - key.length;
+      if (from >= start && matches(buf, from, key)) {
+        return k;
+      }
     }
-    eventMatched = step(EVENT, eventMatched, b);
-    if (eventMatched == EVENT.length) {
-      eventMatched = 0;
-      events++;
+    return -1;
+  }
+
+  private static boolean matches(ByteBuf buf, int at, byte[] key) {
+    for (int j = 0; j < key.length; j++) {
+      if (buf.getByte(at + j) != key[j]) {
+        return false;
+      }
     }
     return true;
   }
 
-  private void start(int which) {
-    promptMatched = 0;
-    completionMatched = 0;
-    totalMatched = 0;
-    reading = which;
-    seenDigit = false;
-    number = 0;
+  /**
+   * Keys that began in the previous chunk and end in this one: matched over carry + this chunk's first bytes.
+   * Returns where the fast scan may go on.
+   */
+  private int straddling(ByteBuf buf, int start, int end) {
+    int head = Math.min(CARRY, end - start);
+    byte[] window = new byte[carryLen + head];
+    System.arraycopy(carry, 0, window, 0, carryLen);
+    buf.getBytes(start, window, carryLen, head);
+    for (int k = 0; k < KEYS.length; k++) {
+      byte[] key = KEYS[k];
+      for (int from = Math.max(0, carryLen - key.length + 1); from < carryLen; from++) {
+        int to = from + key.length;
+        if (to > window.length || to <= carryLen) {
+          continue;
+        }
+        boolean ok = true;
+        for (int j = 0; j < key.length && ok; j++) {
+          ok = window[from + j] == key[j];
+        }
+        if (ok) {
+          return readNumber(buf, startReading(k, start + (to - carryLen)), end);
+        }
+      }
+    }
+    return start;
   }
 
-  /**
-   * Restarts at 0, or 1 when the byte opens a new match. Exact for JSON and SSE text: a partial match of these
-   * patterns cannot overlap a real one there (a key is followed by its colon).
-   */
-  private static int step(byte[] pattern, int at, byte b) {
-    if (pattern[at] == b) {
-      return at + 1;
+  private int startReading(int which, int at) {
+    reading = which + 1;
+    seenDigit = false;
+    number = 0;
+    return at;
+  }
+
+  /** Reads digits from {@code i}; returns where it stopped. A number that runs to the chunk's end continues next time. */
+  private int readNumber(ByteBuf buf, int i, int end) {
+    while (i < end) {
+      byte b = buf.getByte(i);
+      if (b >= '0' && b <= '9') {
+        number = number * 10 + (b - '0');
+        seenDigit = true;
+      } else if (!(b == ' ' && !seenDigit)) {
+        if (seenDigit) {
+          values[reading - 1] = number;
+        }
+        reading = 0;
+        return i;
+      }
+      i++;
     }
-    return pattern[0] == b ? 1 : 0;
+    return end;
+  }
+
+  private void countEvents(ByteBuf buf, int start, int end) {
+    int i = start;
+    boolean prev = endedWithNewline;
+    while (i < end) {
+      int n = buf.indexOf(i, end, (byte) '\n');
+      if (n < 0) {
+        break;
+      }
+      if ((n == start && prev) || (n > start && buf.getByte(n - 1) == '\n')) {
+        events++;
+      }
+      i = n + 1;
+    }
+    endedWithNewline = buf.getByte(end - 1) == '\n';
+  }
+
+  private void keepCarry(ByteBuf buf, int start, int end) {
+    int n = Math.min(CARRY - 1, end - start);
+    if (n < CARRY - 1 && carryLen > 0) {
+      // A short chunk: keep the older bytes too, so a key over three small chunks is still found.
+      int keep = Math.min(carryLen, CARRY - 1 - n);
+      System.arraycopy(carry, carryLen - keep, carry, 0, keep);
+      buf.getBytes(end - n, carry, keep, n);
+      carryLen = keep + n;
+    } else {
+      buf.getBytes(end - n, carry, 0, n);
+      carryLen = n;
+    }
   }
 
   /** The replica's reported total tokens, or -1 when it reported none. */
   public long totalTokens() {
-    return total;
+    return values[2];
   }
 
   /** The replica's reported prompt tokens, or -1. */
   public long promptTokens() {
-    return prompt;
+    return values[0];
   }
 
   /** The replica's reported completion tokens, or -1. */
   public long completionTokens() {
-    return completion;
+    return values[1];
   }
 
   /** Whether the replica reported prompt and completion tokens. */
   public boolean reported() {
-    return prompt >= 0 && completion >= 0;
+    return values[0] >= 0 && values[1] >= 0;
   }
 
-  /** SSE {@code data: {…}} events seen. */
+  /** SSE events completed so far (blank-line boundaries). */
   public int events() {
     return events;
   }

@@ -38,7 +38,7 @@ class UsageScannerTest {
         + "data: [DONE]\n\n";
     UsageScanner u = scan(sse, 4);
     assertThat(u.totalTokens()).isEqualTo(9);
-    assertThat(u.events()).as("[DONE] is not a JSON event").isEqualTo(3);
+    assertThat(u.events()).as("completed events, [DONE] included").isEqualTo(4);
   }
 
   @Test
@@ -60,5 +60,26 @@ class UsageScannerTest {
     UsageScanner none = scan("{\"choices\":[{\"text\":\"\\\"prompt_tokens\\\":99\"}]}", 2);
     assertThat(none.reported()).as("an escaped quote in content is not a key").isFalse();
     assertThat(none.promptTokens()).isEqualTo(-1);
+  }
+
+  @Test
+  void aKeySplitAcrossChunksAtEveryPointIsFound() {
+    String json = "{\"id\":\"x\",\"usage\":{\"prompt_tokens\":123,\"total_tokens\":456,\"completion_tokens\":333}}";
+    byte[] b = json.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    for (int cut = 1; cut < b.length; cut++) {
+      for (int cut2 = cut; cut2 < b.length; cut2 += 3) {
+        UsageScanner u = new UsageScanner();
+        for (int[] r : new int[][] {{0, cut}, {cut, cut2}, {cut2, b.length}}) {
+          if (r[1] > r[0]) {
+            ByteBuf buf = Unpooled.wrappedBuffer(b, r[0], r[1] - r[0]);
+            u.scan(buf);
+            buf.release();
+          }
+        }
+        assertThat(u.promptTokens()).as("cuts %s %s", cut, cut2).isEqualTo(123);
+        assertThat(u.completionTokens()).as("cuts %s %s", cut, cut2).isEqualTo(333);
+        assertThat(u.totalTokens()).as("cuts %s %s", cut, cut2).isEqualTo(456);
+      }
+    }
   }
 }
