@@ -41,6 +41,9 @@ public final class SluiceServer implements AutoCloseable {
   private final VllmLoadScraper scraper;
   private final ReplicaProber prober;
   private final AutoCloseable closeWith;
+  /** Counted down when {@link #close()} has finished (the admin plane flushed its spend rows). */
+  private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
+  private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
 
   private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
       RegistryHolder registry, Drain drain, VllmLoadScraper scraper, ReplicaProber prober, AutoCloseable closeWith) {
@@ -188,10 +191,24 @@ public final class SluiceServer implements AutoCloseable {
   /** Blocks until the server socket closes. */
   public void awaitClose() throws InterruptedException {
     serverChannel.closeFuture().sync();
+    if (closing.get()) {
+      closed.await(); // let close() finish (spend rows flushed) before the process exits
+    }
   }
 
   @Override
   public void close() {
+    if (!closing.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      closeNow();
+    } finally {
+      closed.countDown();
+    }
+  }
+
+  private void closeNow() {
     if (scraper != null) {
       scraper.close();
     }

@@ -105,7 +105,8 @@ class DrainTest {
           + "api_base: 'http://127.0.0.1:" + fake.port() + "/v1'}\n");
       ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
           "-cp", System.getProperty("java.class.path"), "io.sluice.server.SluiceMain", "--config", cfg.toString(),
-          "--host", "127.0.0.1", "--port", String.valueOf(port), "--drain-timeout", "20s");
+          "--host", "127.0.0.1", "--port", String.valueOf(port), "--drain-timeout", "20s",
+          "--data-dir", dir.resolve("data").toString());
       pb.environment().put("SLUICE_MASTER_KEY", MASTER);
       File log = dir.resolve("sluice.log").toFile();
       pb.redirectErrorStream(true).redirectOutput(log);
