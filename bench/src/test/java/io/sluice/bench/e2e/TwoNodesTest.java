@@ -6,20 +6,11 @@ import static org.assertj.core.api.Assertions.fail;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sluice.admin.db.TestDatabases;
 import io.sluice.bench.fake.FakeVllm;
-import io.sluice.config.DeploymentConfig;
-import io.sluice.config.GeneralSettings;
-import io.sluice.config.LitellmSettings;
-import io.sluice.config.Provider;
-import io.sluice.config.RouterSettings;
-import io.sluice.config.Secret;
-import io.sluice.config.ServerSettings;
-import io.sluice.config.SluiceConfig;
-import io.sluice.server.AdminPlane;
-import io.sluice.server.SluiceServer;
 import io.sluice.server.redis.RedisConnection;
-import io.sluice.server.redis.RedisRateLimiter;
 import io.sluice.server.redis.RedisSettings;
-import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,7 +24,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Two Sluice nodes on one PostgreSQL and one Redis (issue 6): limits hold for both together, and a key blocked or a
+ * Two Sluice processes on one PostgreSQL and one Redis (issue 6): limits hold for both together, and a key blocked or a
  * deployment added on one node takes effect on the other within a second — not after the other node's key cache TTL
  * (60 s) or deployment reload (10 s).
  */
@@ -45,8 +36,9 @@ class TwoNodesTest {
 
   static TestDatabases.TestDatabase db;
   static FakeVllm fake;
-  static SluiceServer a;
-  static SluiceServer b;
+  static Path dir;
+  static Node a;
+  static Node b;
 
   static RedisSettings redis() {
     String url = System.getenv("REDIS_URL");
@@ -60,33 +52,75 @@ class TwoNodesTest {
     return s;
   }
 
-  static SluiceServer node(SluiceConfig cfg, RedisSettings rs, String name) throws Exception {
-    RedisConnection redis = RedisConnection.connect(rs);
-    AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL", db.litellmUrl()),
-        Secret.of(MASTER)), Map.of(), redis, new RedisRateLimiter(redis, RedisRateLimiter.FailureMode.OPEN), name);
-    return SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
-        io.sluice.auth.KeyStore.NONE, true).withAdminPlane(plane));
+  /** One Sluice process: {@code SluiceMain} with the test's database, Redis and config. */
+  static final class Node implements AutoCloseable {
+    final Process process;
+    final int port;
+    final Path log;
+
+    Node(Path cfg, Path dir, String redisUrl, String name) throws Exception {
+      try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+        port = s.getLocalPort();
+      }
+      log = dir.resolve(name + ".log");
+      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-Xmx512m", "-cp", System.getProperty("java.class.path"), "io.sluice.server.SluiceMain", "--config",
+          cfg.toString(), "--host", "127.0.0.1", "--port", String.valueOf(port), "--threads", "1",
+          "--data-dir", dir.resolve(name).toString());
+      pb.environment().put("SLUICE_MASTER_KEY", MASTER);
+      pb.environment().put("DATABASE_URL", db.litellmUrl());
+      pb.environment().put("REDIS_URL", redisUrl);
+      pb.redirectErrorStream(true).redirectOutput(log.toFile());
+      process = pb.start();
+      long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
+      while (true) {
+        try {
+          if (VirtualKeyE2ETestSupport.send(port, "GET", "/health/liveliness", null, null).statusCode() == 200) {
+            break;
+          }
+        } catch (java.io.IOException e) {
+          // not listening yet
+        }
+        if (!process.isAlive() || System.nanoTime() > deadline) {
+          fail(name + " did not start: " + Files.readString(log));
+        }
+        Thread.sleep(50);
+      }
+    }
+
+    int port() {
+      return port;
+    }
+
+    @Override
+    public void close() throws Exception {
+      process.destroy(); // SIGTERM: drain, flush spend rows, exit
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+      }
+    }
   }
 
   @BeforeAll
   static void start() throws Exception {
-    RedisSettings rs = redis();
+    redis();
+    String url = System.getenv("REDIS_URL") != null ? System.getenv("REDIS_URL") : "redis://127.0.0.1:6379";
     db = TestDatabases.create();
     fake = FakeVllm.builder().host("127.0.0.1").port(0).servedModel(SERVED).tokens(2).ttft(Duration.ZERO)
         .interTokenDelay(Duration.ZERO).start();
-    List<DeploymentConfig> models = List.of(new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED,
-        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), null, null, null, null, null, "fake-a"));
-    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
-        LitellmSettings.defaults(), ServerSettings.defaults());
-    a = node(cfg, rs, "node-a");
-    b = node(cfg, rs, "node-b");
+    dir = Files.createTempDirectory("sluice-two-nodes");
+    Path cfg = dir.resolve("config.yaml");
+    Files.writeString(cfg, "model_list:\n  - model_name: llama\n    litellm_params: {model: hosted_vllm/" + SERVED
+        + ", api_base: 'http://127.0.0.1:" + fake.port() + "/v1'}\n    model_info: {id: fake-a}\n");
+    a = new Node(cfg, dir, url, "node-a");
+    b = new Node(cfg, dir, url, "node-b");
   }
 
   @AfterAll
-  static void stop() {
-    for (SluiceServer s : new SluiceServer[] {a, b}) {
-      if (s != null) {
-        s.close();
+  static void stop() throws Exception {
+    for (Node n : new Node[] {a, b}) {
+      if (n != null) {
+        n.close();
       }
     }
     if (fake != null) {
@@ -95,9 +129,14 @@ class TwoNodesTest {
     if (db != null) {
       db.close();
     }
+    for (Node n : new Node[] {a, b}) {
+      if (n != null) {
+        assertThat(Files.readString(n.log)).as("no secret in a node's log").doesNotContain(MASTER);
+      }
+    }
   }
 
-  static HttpResponse<String> send(SluiceServer node, String method, String path, String key, String body)
+  static HttpResponse<String> send(Node node, String method, String path, String key, String body)
       throws Exception {
     return VirtualKeyE2ETestSupport.send(node.port(), method, path, key, body);
   }
@@ -120,7 +159,7 @@ class TwoNodesTest {
     try {
       List<Future<Integer>> all = new ArrayList<>();
       for (int i = 0; i < 60; i++) {
-        SluiceServer node = i % 2 == 0 ? a : b;
+        Node node = i % 2 == 0 ? a : b;
         all.add(pool.submit(() -> send(node, "POST", "/v1/chat/completions", k, CHAT).statusCode()));
       }
       int ok = 0;
