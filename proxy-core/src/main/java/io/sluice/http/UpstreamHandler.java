@@ -130,10 +130,13 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       if (usage != null) {
-        usage.scan(content.content());
+        usage.scan(content.content(), usageFilter == null);
       }
       if (usageFilter != null) {
         content = filtered(content);
+        if (usage != null) {
+          usage.events(usageFilter.events());
+        }
       }
       if (content instanceof LastHttpContent last) {
         served++;

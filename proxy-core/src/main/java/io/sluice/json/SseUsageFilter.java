@@ -22,6 +22,7 @@ public final class SseUsageFilter {
   private boolean prevNewline;
   private CompositeByteBuf held;
   private int removed;
+  private int events;
 
   /**
    * Filters one read's bytes. Takes ownership of {@code in}; returns what to send now (possibly empty), owned by
@@ -107,6 +108,7 @@ public final class SseUsageFilter {
       boolean afterLoneNewline = n == ri ? prevNewline : in.getByte(n - 1) == '\n' && lastBoundary != n - 1;
       if (afterLoneNewline) {
         lastBoundary = n;
+        events++;
         return n;
       }
       i = n + 1;
@@ -165,6 +167,11 @@ public final class SseUsageFilter {
       held.release();
       held = null;
     }
+  }
+
+  /** Events completed so far (blank-line boundaries), the removed ones included. */
+  public int events() {
+    return events;
   }
 
   /** Usage events removed so far. */

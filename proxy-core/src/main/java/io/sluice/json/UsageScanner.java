@@ -37,12 +37,22 @@ public final class UsageScanner {
 
   /** Scans {@code buf}'s readable bytes; borrows it (indexes untouched). */
   public void scan(ByteBuf buf) {
+    scan(buf, true);
+  }
+
+  /**
+   * Scans {@code buf}; with {@code countEvents} false the caller counts events itself (an {@link SseUsageFilter}
+   * finds the same boundaries) and reports them with {@link #events(int)}.
+   */
+  public void scan(ByteBuf buf, boolean countEvents) {
     int start = buf.readerIndex();
     int end = buf.writerIndex();
     if (start == end) {
       return;
     }
-    countEvents(buf, start, end);
+    if (countEvents) {
+      countEvents(buf, start, end);
+    }
     int i = start;
     if (reading != 0) {
       i = readNumber(buf, i, end);
@@ -86,31 +96,37 @@ public final class UsageScanner {
   }
 
   /**
-   * Keys that began in the previous chunk and end in this one: matched over carry + this chunk's first bytes.
-   * Returns where the fast scan may go on.
+   * A key that began in the previous chunk (its start is in {@link #carry}) and ends in this one. Returns where the
+   * fast scan may go on.
    */
   private int straddling(ByteBuf buf, int start, int end) {
-    int head = Math.min(CARRY, end - start);
-    byte[] window = new byte[carryLen + head];
-    System.arraycopy(carry, 0, window, 0, carryLen);
-    buf.getBytes(start, window, carryLen, head);
-    for (int k = 0; k < KEYS.length; k++) {
-      byte[] key = KEYS[k];
-      for (int from = Math.max(0, carryLen - key.length + 1); from < carryLen; from++) {
-        int to = from + key.length;
-        if (to > window.length || to <= carryLen) {
+    for (int j = 0; j < carryLen; j++) {
+      int have = carryLen - j; // key bytes in the carry, from its opening quote
+      for (int k = 0; k < KEYS.length; k++) {
+        byte[] key = KEYS[k];
+        int need = key.length - have;
+        if (need <= 0 || need > end - start || !prefixInCarry(j, key)) {
           continue;
         }
         boolean ok = true;
-        for (int j = 0; j < key.length && ok; j++) {
-          ok = window[from + j] == key[j];
+        for (int x = 0; x < need && ok; x++) {
+          ok = buf.getByte(start + x) == key[have + x];
         }
         if (ok) {
-          return readNumber(buf, startReading(k, start + (to - carryLen)), end);
+          return readNumber(buf, startReading(k, start + need), end);
         }
       }
     }
     return start;
+  }
+
+  private boolean prefixInCarry(int from, byte[] key) {
+    for (int x = from; x < carryLen; x++) {
+      if (carry[x] != key[x - from]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private int startReading(int which, int at) {
@@ -155,18 +171,62 @@ public final class UsageScanner {
     endedWithNewline = buf.getByte(end - 1) == '\n';
   }
 
+  /**
+   * Keeps the chunk's last bytes when they may begin a key (a {@code "} followed by a prefix of one), so the next
+   * chunk can complete it; usually nothing is kept, and nothing copied.
+   */
   private void keepCarry(ByteBuf buf, int start, int end) {
-    int n = Math.min(CARRY - 1, end - start);
-    if (n < CARRY - 1 && carryLen > 0) {
-      // A short chunk: keep the older bytes too, so a key over three small chunks is still found.
-      int keep = Math.min(carryLen, CARRY - 1 - n);
-      System.arraycopy(carry, carryLen - keep, carry, 0, keep);
-      buf.getBytes(end - n, carry, keep, n);
-      carryLen = keep + n;
-    } else {
-      buf.getBytes(end - n, carry, 0, n);
-      carryLen = n;
+    if (carryLen > 0 && carryStillAKeyPrefix(buf, start, end)) {
+      buf.getBytes(start, carry, carryLen, end - start); // a short chunk in the middle of a key
+      carryLen += end - start;
+      return;
     }
+    int q = Math.max(start, end - (CARRY - 1));
+    while (q < end && (q = buf.indexOf(q, end, (byte) '"')) >= 0) {
+      if (mayBeginKey(buf, q, end)) {
+        carryLen = end - q;
+        buf.getBytes(q, carry, 0, carryLen);
+        return;
+      }
+      q++;
+    }
+    carryLen = 0;
+  }
+
+  private static boolean mayBeginKey(ByteBuf buf, int q, int end) {
+    for (byte[] key : KEYS) {
+      int n = end - q; // the bytes from the quote to the chunk's end must be a strict prefix of the key
+      if (n >= key.length) {
+        continue;
+      }
+      boolean ok = true;
+      for (int x = 0; x < n && ok; x++) {
+        ok = buf.getByte(q + x) == key[x];
+      }
+      if (ok) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private boolean carryStillAKeyPrefix(ByteBuf buf, int start, int end) {
+    if (carryLen + (end - start) > CARRY - 1) {
+      return false;
+    }
+    for (byte[] key : KEYS) {
+      if (carryLen + (end - start) >= key.length || !prefixInCarry(0, key)) {
+        continue;
+      }
+      boolean ok = true;
+      for (int x = 0; x < end - start && ok; x++) {
+        ok = buf.getByte(start + x) == key[carryLen + x];
+      }
+      if (ok) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The replica's reported total tokens, or -1 when it reported none. */
@@ -192,5 +252,10 @@ public final class UsageScanner {
   /** SSE events completed so far (blank-line boundaries). */
   public int events() {
     return events;
+  }
+
+  /** Sets the event count, for a caller that counts boundaries itself. */
+  public void events(int n) {
+    events = n;
   }
 }

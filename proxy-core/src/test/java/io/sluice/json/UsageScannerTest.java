@@ -82,4 +82,25 @@ class UsageScannerTest {
       }
     }
   }
+
+  @Test
+  void aKeySplitAcrossFourChunksIsFound() {
+    String json = "{\"usage\":{\"prompt_tokens\":12,\"total_tokens\":15,\"completion_tokens\":3}}";
+    byte[] b = json.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    for (int c1 = 1; c1 < b.length; c1++) {
+      for (int c2 = c1 + 1; c2 < Math.min(b.length, c1 + 8); c2++) {
+        for (int c3 = c2 + 1; c3 < Math.min(b.length, c2 + 8); c3++) {
+          UsageScanner u = new UsageScanner();
+          int[] cuts = {0, c1, c2, c3, b.length};
+          for (int i = 0; i + 1 < cuts.length; i++) {
+            ByteBuf buf = Unpooled.wrappedBuffer(b, cuts[i], cuts[i + 1] - cuts[i]);
+            u.scan(buf);
+            buf.release();
+          }
+          assertThat(new long[] {u.promptTokens(), u.completionTokens(), u.totalTokens()})
+              .as("cuts %s %s %s", c1, c2, c3).containsExactly(12, 3, 15);
+        }
+      }
+    }
+  }
 }
