@@ -126,6 +126,35 @@ class LayeredKeyStoreTest {
     assertThat(l2.map).as("stale put refused: generation moved on").doesNotContainKey(H);
   }
 
+  @Test
+  void localInvalidationDropsOnlyThisNodesEntriesAndLeavesL2Alone() throws Exception {
+    MapCache l2 = new MapCache();
+    LayeredKeyStore s = store(l2);
+    KeyHash h2 = KeyHash.of("sk-layered-2");
+    KeyRecord rec2 = KeyRecord.simple(h2, "b", Role.INTERNAL_USER, Set.of(), false, null);
+    assertThat(get(s.find(H))).contains(REC);
+    dbAnswer = Optional.of(rec2);
+    assertThat(get(s.find(h2))).contains(rec2);
+    assertThat(dbQueries.get()).isEqualTo(2);
+    // Another node blocked both keys: its write reached L2 (here, directly), this node's L1 still has the old rows.
+    KeyRecord blocked = KeyRecord.simple(H, "a", Role.INTERNAL_USER, Set.of(), true, null);
+    KeyRecord blocked2 = KeyRecord.simple(h2, "b", Role.INTERNAL_USER, Set.of(), true, null);
+    l2.map.put(H, Optional.of(blocked));
+    l2.map.put(h2, Optional.of(blocked2));
+    assertThat(get(s.find(H))).as("served from L1").contains(REC);
+
+    s.invalidateLocal(H); // the revocation message for H
+    assertThat(get(s.find(H))).as("re-read from L2").contains(blocked);
+    assertThat(get(s.find(h2))).as("other keys stay cached").contains(rec2);
+
+    s.invalidateAllLocal(); // e.g. missed messages
+    assertThat(s.localSize()).isZero();
+    assertThat(get(s.find(H))).contains(blocked);
+    assertThat(get(s.find(h2))).contains(blocked2);
+    assertThat(dbQueries.get()).as("L2 answered; nothing else asked").isEqualTo(2);
+    assertThat(l2.gens).as("no L2 invalidation").isEmpty();
+  }
+
   /** An in-memory L2 with generations, as the Redis implementation keeps them. */
   static class MapCache implements KeyCache {
     final Map<KeyHash, Optional<KeyRecord>> map = new ConcurrentHashMap<>();

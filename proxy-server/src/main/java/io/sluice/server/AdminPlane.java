@@ -131,7 +131,8 @@ public final class AdminPlane implements AutoCloseable {
   private SpendWriter spend;
   private RateLimiter limiter;
   /** Tells other nodes which keys changed (Redis pub/sub); nothing without Redis. */
-  private volatile java.util.function.Consumer<java.util.Collection<io.sluice.auth.KeyHash>> publishKeys = x -> {};
+  private volatile java.util.function.Function<java.util.Collection<io.sluice.auth.KeyHash>,
+      java.util.concurrent.CompletionStage<Void>> publishKeys = x -> CompletableFuture.completedFuture(null);
 
   private AdminPlane(Database db, ExecutorService keyLookups, ExecutorService adminCalls,
       ScheduledExecutorService scheduler, LayeredKeyStore keys, AdminApi api, RegistryHolder registry,
@@ -176,11 +177,11 @@ public final class AdminPlane implements AutoCloseable {
       LayeredKeyStore keys = new LayeredKeyStore(new PgKeyStore(db.dsl(), keyLookups), shared, keyLookups,
           s.cache());
       AdminPlane[] self = new AdminPlane[1];
-      AdminApi api = new AdminApi(db.dsl(), adminCalls, hashes -> {
-        self[0].publishKeys.accept(hashes);
-        return CompletableFuture.allOf(hashes.stream()
-            .map(h -> keys.invalidate(h).toCompletableFuture()).toArray(CompletableFuture[]::new));
-      }, deployments, box, registry, env, s.storeModelInDb(), Clock.systemUTC());
+      // L1 and L2 first, then the other nodes: a node told before L2 dropped the entry could re-read it from L2.
+      AdminApi api = new AdminApi(db.dsl(), adminCalls, hashes -> CompletableFuture.allOf(hashes.stream()
+          .map(h -> keys.invalidate(h).toCompletableFuture()).toArray(CompletableFuture[]::new))
+          .thenCompose(v -> self[0].publishKeys.apply(hashes)),
+          deployments, box, registry, env, s.storeModelInDb(), Clock.systemUTC());
       AdminPlane plane = new AdminPlane(db, keyLookups, adminCalls, scheduler, keys, api, registry, deployments);
       self[0] = plane;
       plane.spend = SpendWriter.start(db.dsl(), SpendWriter.Settings.DEFAULTS.withSpillFile(s.spendSpillFile()));
@@ -255,7 +256,8 @@ public final class AdminPlane implements AutoCloseable {
   }
 
   /** Where changed keys are announced to other nodes (set once, before serving). */
-  void publishKeysWith(java.util.function.Consumer<java.util.Collection<io.sluice.auth.KeyHash>> publisher) {
+  void publishKeysWith(java.util.function.Function<java.util.Collection<io.sluice.auth.KeyHash>,
+      java.util.concurrent.CompletionStage<Void>> publisher) {
     this.publishKeys = publisher;
   }
 
@@ -264,10 +266,8 @@ public final class AdminPlane implements AutoCloseable {
       List<io.sluice.auth.KeyHash> reset = new BudgetResets(db.dsl()).resetBudgets(java.time.Instant.now());
       if (!reset.isEmpty()) {
         log.info("budgets reset for {} key(s)", reset.size());
-        publishKeys.accept(reset);
-        for (io.sluice.auth.KeyHash h : reset) {
-          keys.invalidate(h);
-        }
+        CompletableFuture.allOf(reset.stream().map(h -> keys.invalidate(h).toCompletableFuture())
+            .toArray(CompletableFuture[]::new)).thenCompose(v -> publishKeys.apply(reset));
       }
     } catch (RuntimeException e) {
       log.warn("budget reset failed: {}", e.getMessage());

@@ -9,6 +9,7 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.metrics.CommandLatencyRecorder;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.DefaultClientResources;
 import io.lettuce.core.resource.Delay;
@@ -16,6 +17,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -118,14 +120,6 @@ public final class RedisConnection implements AutoCloseable {
     return settings.describe();
   }
 
-  /**
-   * A second connection for pub/sub (a subscribed connection can run no other command), with the same client,
-   * options and reconnect behaviour; Lettuce subscribes it again after a reconnect. The caller closes it.
-   */
-  public io.lettuce.core.pubsub.StatefulRedisPubSubConnection<String, String> connectPubSub() {
-    return client.connectPubSub(StringCodec.UTF8, uri(settings));
-  }
-
   public RedisSettings settings() {
     return settings;
   }
@@ -133,6 +127,25 @@ public final class RedisConnection implements AutoCloseable {
   /** The shared async command API (thread safe; commands are pipelined over the one connection). */
   public RedisAsyncCommands<String, String> async() {
     return connection.async();
+  }
+
+  /**
+   * A second, pub/sub connection on this client: same server, options and Lettuce threads. Blocking, like
+   * {@link #connect}; the caller closes it (before this connection).
+   *
+   * @throws IllegalStateException once this connection is closed
+   * @throws io.lettuce.core.RedisConnectionException if Redis cannot be reached
+   */
+  StatefulRedisPubSubConnection<String, String> connectPubSub() {
+    if (closed) {
+      throw new IllegalStateException("redis: the connection to " + settings.describe() + " is closed");
+    }
+    return client.connectPubSub(StringCodec.UTF8, uri(settings));
+  }
+
+  /** Lettuce's timer-capable computation threads, for small periodic tasks that must not block. */
+  ScheduledExecutorService scheduler() {
+    return resources.eventExecutorGroup();
   }
 
   /** Whether {@link #close()} was called. */
