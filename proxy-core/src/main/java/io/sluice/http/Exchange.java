@@ -110,6 +110,13 @@ final class Exchange {
   ProxyError failure;
   /** The usage sink refused this exchange's event (its queue was full). */
   boolean usageDropped;
+  /** As counted by {@link Metering} when the exchange ended (for the access log); 0 when not metered. */
+  long promptTokens;
+  long completionTokens;
+  io.sluice.usage.UsageEvent.Outcome outcome;
+  /** Response body bytes written to the client; when the response head went out ({@link System#nanoTime()}). */
+  long bytesOut;
+  long firstByteNanos;
   private boolean metered;
 
   private final Drain drain;
@@ -164,6 +171,7 @@ final class Exchange {
     sseResponse = sse;
     status = head.status().code();
     upstreamStatus = status;
+    firstByteNanos = System.nanoTime();
     head.headers().set(X_REQUEST_ID, requestId);
     rateLimitHeaders(head.headers());
     if (drain.draining()) {
@@ -178,6 +186,7 @@ final class Exchange {
       content.release();
       return;
     }
+    bytesOut += content.content().readableBytes();
     conn.channel.write(content, conn.channel.voidPromise());
   }
 
@@ -188,6 +197,7 @@ final class Exchange {
       markComplete();
       return;
     }
+    bytesOut += last.content().readableBytes();
     conn.channel.writeAndFlush(last, conn.channel.voidPromise());
     markComplete();
   }
@@ -208,6 +218,8 @@ final class Exchange {
     }
     responseStarted = true;
     this.status = status.code();
+    firstByteNanos = System.nanoTime();
+    bytesOut += body.readableBytes();
     FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
     HttpHeaders h = res.headers();
     rateLimitHeaders(h);

@@ -26,6 +26,7 @@ import java.util.Objects;
  * @param readiness           what {@code /health/readiness} reports about the database
  * @param passThrough         pass-through endpoints, the {@code /vllm/*} default target and BYOK
  * @param metering            token accounting, spend events and limits ({@link Metering#NONE}: none)
+ * @param accessLog           one JSON line per request ({@link AccessLog#NONE}: none)
  */
 public record GatewayContext(
     ServerSettings server,
@@ -43,7 +44,18 @@ public record GatewayContext(
     io.sluice.management.ManagementApi management,
     Readiness readiness,
     io.sluice.routing.PassThroughTargets passThrough,
-    Metering metering) {
+    Metering metering,
+    AccessLog accessLog) {
+
+  /** Without an access log. */
+  public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
+      Authenticator authenticator, RegistryHolder registry, UpstreamPools pools, String version, int numRetries,
+      Duration cooldown, Drain drain, Duration streamTimeout, io.sluice.routing.Strategy strategy,
+      io.sluice.management.ManagementApi management, Readiness readiness,
+      io.sluice.routing.PassThroughTargets passThrough, Metering metering) {
+    this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
+        drain, streamTimeout, strategy, management, readiness, passThrough, metering, AccessLog.NONE);
+  }
 
   /** Without metering. */
   public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
@@ -52,7 +64,7 @@ public record GatewayContext(
       io.sluice.management.ManagementApi management, Readiness readiness,
       io.sluice.routing.PassThroughTargets passThrough) {
     this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
-        drain, streamTimeout, strategy, management, readiness, passThrough, Metering.NONE);
+        drain, streamTimeout, strategy, management, readiness, passThrough, Metering.NONE, AccessLog.NONE);
   }
 
   public GatewayContext {
@@ -65,6 +77,7 @@ public record GatewayContext(
     Objects.requireNonNull(readiness);
     Objects.requireNonNull(passThrough);
     Objects.requireNonNull(metering);
+    Objects.requireNonNull(accessLog);
     if (maxRequestBodyBytes <= 0) {
       throw new IllegalArgumentException("maxRequestBodyBytes: " + maxRequestBodyBytes + " (expected: > 0)");
     }

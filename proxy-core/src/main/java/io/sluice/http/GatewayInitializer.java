@@ -47,7 +47,7 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
 
   private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn) {
     p.addLast("guard", new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes(), gw.drain(),
-        gw.passThrough().endpoints()));
+        gw.passThrough().endpoints(), gw.accessLog()));
     p.addLast("auth", new AuthHandler(conn, gw.authenticator()));
     p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness()));
     p.addLast("management", new ManagementHandler(conn, gw.management()));

@@ -99,6 +99,9 @@ public final class Metering {
       prompt = ex.requestBodyBytes / 4;
     }
     double spend = d == null ? 0 : prompt * d.inputCostPerToken() + completion * d.outputCostPerToken();
+    ex.promptTokens = prompt;
+    ex.completionTokens = completion;
+    ex.outcome = outcome(ex, clientGone);
     if (d != null && prompt + completion > 0) {
       d.load().addTokens(prompt + completion, System.nanoTime());
     }
@@ -111,7 +114,7 @@ public final class Metering {
       return;
     }
     KeyRecord key = ex.principal == null ? null : ex.principal.key();
-    Outcome outcome = outcome(ex, clientGone);
+    Outcome outcome = ex.outcome;
     UsageEvent e = new UsageEvent(ex.requestId, key == null ? null : key.hash().hex(), key == null ? null : key.alias(),
         key == null ? null : key.userId(), key == null ? null : key.teamId(), ex.path,
         ex.group == null ? ex.model : ex.group.name(), d == null ? null : d.id(), prompt, completion, estimated, spend,
@@ -122,7 +125,7 @@ public final class Metering {
     }
   }
 
-  private static Outcome outcome(Exchange ex, boolean clientGone) {
+  static Outcome outcome(Exchange ex, boolean clientGone) {
     if (clientGone) {
       return Outcome.CLIENT_GONE;
     }

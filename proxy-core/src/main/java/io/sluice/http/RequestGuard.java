@@ -61,6 +61,13 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
   private final Drain drain;
 
   private final java.util.List<io.sluice.config.PassThroughEndpoint> passThrough;
+  private AccessLog accessLog = AccessLog.NONE;
+
+  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
+      java.util.List<io.sluice.config.PassThroughEndpoint> passThrough, AccessLog accessLog) {
+    this(conn, settings, maxBody, drain, passThrough);
+    this.accessLog = accessLog;
+  }
 
   RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
       java.util.List<io.sluice.config.PassThroughEndpoint> passThrough) {
@@ -258,6 +265,7 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
 
   @Override
   public void onResponseComplete(Exchange ex) {
+    accessLog.record(ex, false);
     if (ex == current) {
       maybeNext();
     }
@@ -356,6 +364,7 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     stopTimer();
+    Exchange left = current != null && !current.responseComplete() ? current : null;
     if (current != null) {
       current.settle(); // the client left mid-exchange
     }
@@ -364,6 +373,9 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
       ReferenceCountUtil.release(o);
     }
     ctx.fireChannelInactive();
+    if (left != null) {
+      accessLog.record(left, true); // after the relay counted what was generated
+    }
   }
 
   @Override

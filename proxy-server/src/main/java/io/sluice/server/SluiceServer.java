@@ -44,10 +44,13 @@ public final class SluiceServer implements AutoCloseable {
   /** Counted down when {@link #close()} has finished (the admin plane flushed its spend rows). */
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
   private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
+  private final io.sluice.http.AccessLog accessLog;
 
   private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
-      RegistryHolder registry, Drain drain, VllmLoadScraper scraper, ReplicaProber prober, AutoCloseable closeWith) {
+      RegistryHolder registry, Drain drain, VllmLoadScraper scraper, ReplicaProber prober, AutoCloseable closeWith,
+      io.sluice.http.AccessLog accessLog) {
     this.closeWith = closeWith;
+    this.accessLog = accessLog;
     this.scraper = scraper;
     this.prober = prober;
     this.group = group;
@@ -113,6 +116,7 @@ public final class SluiceServer implements AutoCloseable {
     EventLoopGroup group = transport.newGroup(threads);
     DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(
         new DnsNameResolverBuilder().datagramChannelType(transport.datagramChannel()));
+    io.sluice.http.AccessLog accessLog = io.sluice.http.AccessLog.NONE;
     try {
       RegistryHolder registry = o.registry() != null ? o.registry()
           : new RegistryHolder(DeploymentRegistry.of(config.modelList(), config.router()));
@@ -123,6 +127,7 @@ public final class SluiceServer implements AutoCloseable {
       Duration defaultTimeout = config.router().timeout() != null ? config.router().timeout()
           : config.litellm().requestTimeout();
       Drain drain = new Drain();
+      accessLog = io.sluice.http.AccessLog.start();
       Strategy strategy = Strategy.of(config.router().routingStrategy());
       if (strategy == null) {
         strategy = Strategy.SIMPLE_SHUFFLE;
@@ -131,7 +136,7 @@ public final class SluiceServer implements AutoCloseable {
           defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
           config.router().cooldownTime(), drain, config.router().streamTimeout(), strategy,
           o.management(), o.readiness(), io.sluice.routing.PassThroughTargets.of(config.passThrough(),
-              config.router()), o.metering());
+              config.router()), o.metering(), accessLog);
       ServerBootstrap b = new ServerBootstrap()
           .group(group)
           .channel(transport.serverChannel())
@@ -150,8 +155,9 @@ public final class SluiceServer implements AutoCloseable {
           ? new ReplicaProber(registry, config.general().healthCheckInterval()) : null;
       log.info("Routing strategy {}{}", strategy.wireName(), prober == null ? ""
           : ", background health checks every " + config.general().healthCheckInterval());
-      return new SluiceServer(group, resolver, ch, registry, drain, scraper, prober, o.closeWith());
+      return new SluiceServer(group, resolver, ch, registry, drain, scraper, prober, o.closeWith(), accessLog);
     } catch (InterruptedException | RuntimeException e) {
+      accessLog.close();
       resolver.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw e;
@@ -218,6 +224,7 @@ public final class SluiceServer implements AutoCloseable {
     serverChannel.close().awaitUninterruptibly();
     resolver.close();
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+    accessLog.close(); // the last lines: every exchange has ended
     if (closeWith != null) {
       try {
         closeWith.close();
