@@ -185,4 +185,41 @@ class SpendDurabilityTest {
       }
     }
   }
+
+  @Test
+  void readinessAnswers503WhilePostgresIsDownAndHealthyAgainAfter() throws Exception {
+    int pgPort = freePort();
+    Path data = dir.resolve("pg-ready");
+    EmbeddedPostgres pg = startPg(data, pgPort);
+    try {
+      SluiceConfig cfg = new SluiceConfig(null, List.of(), GeneralSettings.defaults(), RouterSettings.defaults(),
+          LitellmSettings.defaults(), ServerSettings.defaults());
+      AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg,
+          Map.of("DATABASE_URL", "postgresql://postgres@127.0.0.1:" + pgPort + "/postgres"), Secret.of(MASTER))
+          .withSpendSpillFile(dir.resolve("spill-ready.jsonl")), Map.of(), KeyCache.NONE);
+      try (SluiceServer sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1,
+          Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true).withAdminPlane(plane))) {
+        var up = VirtualKeyE2ETestSupport.send(sluice.port(), "GET", "/health/readiness", null, null);
+        assertThat(up.statusCode()).isEqualTo(200);
+        assertThat(up.body()).contains("\"db\":\"connected\"");
+        pg.close();
+        assertThat(awaitReadiness(sluice.port(), 503)).as("503 once the database stops answering").isTrue();
+        pg = startPg(data, pgPort);
+        assertThat(awaitReadiness(sluice.port(), 200)).as("ready again").isTrue();
+      }
+    } finally {
+      pg.close();
+    }
+  }
+
+  static boolean awaitReadiness(int port, int status) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (System.nanoTime() < deadline) {
+      if (VirtualKeyE2ETestSupport.send(port, "GET", "/health/readiness", null, null).statusCode() == status) {
+        return true;
+      }
+      Thread.sleep(100);
+    }
+    return false;
+  }
 }
