@@ -1,5 +1,7 @@
 package io.sluice.admin.spend;
 
+import io.sluice.testing.TcpProxy;
+
 import static io.sluice.admin.db.jooq.Tables.SLUICE_KEYS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_SPEND_LOGS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAMS;

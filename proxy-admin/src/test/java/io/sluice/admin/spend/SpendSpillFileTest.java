@@ -1,5 +1,7 @@
 package io.sluice.admin.spend;
 
+import io.sluice.testing.TcpProxy;
+
 import static io.sluice.admin.spend.SpendFixture.await;
 import static io.sluice.admin.spend.SpendFixture.event;
 import static io.sluice.admin.spend.SpendFixture.hash;

@@ -1,5 +1,7 @@
 package io.sluice.server.redis;
 
+import io.sluice.testing.TcpProxy;
+
 import static io.sluice.server.redis.TestRedis.await;
 import static io.sluice.server.redis.TestRedis.randomHash;
 import static org.assertj.core.api.Assertions.assertThat;

@@ -1,5 +1,7 @@
 package io.sluice.server.redis;
 
+import io.sluice.testing.TcpProxy;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 

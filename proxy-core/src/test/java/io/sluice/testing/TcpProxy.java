@@ -1,4 +1,4 @@
-package io.sluice.server.redis;
+package io.sluice.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,10 +11,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * A TCP forwarder in front of the test Redis, to simulate a Redis that goes away ({@link #refuse}: drops every
- * connection and closes new ones at once) or hangs ({@link #blackhole}: stops moving bytes, links stay up).
+ * A TCP forwarder in front of a test server (Redis, PostgreSQL), to simulate one that goes away ({@link #refuse}:
+ * drops every connection and closes new ones at once) or hangs ({@link #blackhole}: stops moving bytes, links stay
+ * up). Shared by the modules' tests through proxy-core's test-jar.
  */
-final class TcpProxy implements AutoCloseable {
+public final class TcpProxy implements AutoCloseable {
   private final ServerSocket server;
   private final InetSocketAddress target;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
@@ -22,7 +23,7 @@ final class TcpProxy implements AutoCloseable {
   private volatile boolean blackhole;
   private volatile boolean closed;
 
-  TcpProxy(String targetHost, int targetPort) throws IOException {
+  public TcpProxy(String targetHost, int targetPort) throws IOException {
     this.target = new InetSocketAddress(targetHost, targetPort);
     this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     Thread t = new Thread(this::acceptLoop, "tcp-proxy-accept");
@@ -30,20 +31,20 @@ final class TcpProxy implements AutoCloseable {
     t.start();
   }
 
-  int port() {
+  public int port() {
     return server.getLocalPort();
   }
 
-  /** Redis "down": drops every link; new ones are closed as soon as accepted (until called with false). */
-  void refuse(boolean on) {
+  /** The server "down": drops every link; new ones are closed as soon as accepted (until called with false). */
+  public void refuse(boolean on) {
     refuse = on;
     if (on) {
       dropAll();
     }
   }
 
-  /** Redis "hung": bytes stop flowing both ways, connections stay open. */
-  void blackhole(boolean on) {
+  /** The server "hung": bytes stop flowing both ways, connections stay open. */
+  public void blackhole(boolean on) {
     blackhole = on;
   }
 
