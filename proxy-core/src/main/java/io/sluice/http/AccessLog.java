@@ -32,11 +32,14 @@ public final class AccessLog implements AutoCloseable {
   /** No access log. */
   public static final AccessLog NONE = new AccessLog(null, 0);
 
-  /** What the event loop hands over: plain values, no reference to the exchange or its buffers. */
-  record Entry(long endMillis, String requestId, String method, String route, String modelGroup,
+  /**
+   * What the event loop hands over: plain values, no reference to the exchange or its buffers. The path is redacted
+   * and the client address formatted on the writer thread, not on the loop.
+   */
+  record Entry(long endMillis, String requestId, String method, String path, String modelGroup,
       String deploymentId, int status, long ttfbMicros, long durationMicros, long promptTokens,
-      long completionTokens, long bytesIn, long bytesOut, String keyAlias, String user, String team, String client,
-      String outcome) {}
+      long completionTokens, long bytesIn, long bytesOut, String keyAlias, String user, String team,
+      SocketAddress client, String outcome) {}
 
   private final Logger out;
   private final ArrayBlockingQueue<Entry> queue;
@@ -74,13 +77,13 @@ public final class AccessLog implements AutoCloseable {
     KeyRecord key = ex.principal == null ? null : ex.principal.key();
     long now = System.nanoTime();
     Outcome o = ex.outcome != null ? ex.outcome : Metering.outcome(ex, clientGone);
-    Entry e = new Entry(System.currentTimeMillis(), ex.requestId, ex.request.method().name(),
-        PathNormalizer.redacted(ex.path), ex.group != null ? ex.group.name() : ex.model,
+    Entry e = new Entry(System.currentTimeMillis(), ex.requestId, ex.request.method().name(), ex.path,
+        ex.group != null ? ex.group.name() : ex.model,
         ex.deployment == null ? null : ex.deployment.id(), clientGone && !ex.responseStarted() ? 0 : ex.status,
         ex.firstByteNanos == 0 ? -1 : (ex.firstByteNanos - ex.startNanos) / 1000, (now - ex.startNanos) / 1000,
         ex.promptTokens, ex.completionTokens, ex.requestBodyBytes, ex.bytesOut,
         key == null ? null : key.alias(), key == null ? null : key.userId(), key == null ? null : key.teamId(),
-        client(ex.client().remoteAddress()), o.label());
+        ex.client().remoteAddress(), o.label());
     if (!queue.offer(e)) {
       long n = dropped.incrementAndGet();
       long t = System.nanoTime();
@@ -122,7 +125,7 @@ public final class AccessLog implements AutoCloseable {
       g.writeStringField("time", Instant.ofEpochMilli(e.endMillis()).toString());
       g.writeStringField("request_id", e.requestId());
       g.writeStringField("method", e.method());
-      g.writeStringField("route", e.route());
+      g.writeStringField("route", PathNormalizer.redacted(e.path()));
       g.writeStringField("model_group", e.modelGroup());
       g.writeStringField("deployment_id", e.deploymentId());
       g.writeNumberField("status", e.status());
@@ -139,7 +142,7 @@ public final class AccessLog implements AutoCloseable {
       g.writeStringField("key_alias", e.keyAlias());
       g.writeStringField("user", e.user());
       g.writeStringField("team", e.team());
-      g.writeStringField("client", e.client());
+      g.writeStringField("client", client(e.client()));
       g.writeStringField("outcome", e.outcome());
       g.writeEndObject();
     } catch (IOException impossible) {

@@ -108,8 +108,6 @@ final class Exchange {
   int upstreamStatus;
   /** Why Sluice failed the exchange, or null. */
   ProxyError failure;
-  /** The usage sink refused this exchange's event (its queue was full). */
-  boolean usageDropped;
   /** As counted by {@link Metering} when the exchange ended (for the access log); 0 when not metered. */
   long promptTokens;
   long completionTokens;

@@ -120,9 +120,7 @@ public final class Metering {
         ex.group == null ? ex.model : ex.group.name(), d == null ? null : d.id(), prompt, completion, estimated, spend,
         Instant.ofEpochMilli(ex.startMillis), Instant.now(), clientGone && !ex.responseStarted() ? 0 : ex.status,
         outcome, ex.stream);
-    if (!sink.offer(e)) {
-      ex.usageDropped = true;
-    }
+    sink.offer(e); // a full queue drops; the sink counts and logs it
   }
 
   static Outcome outcome(Exchange ex, boolean clientGone) {

@@ -152,8 +152,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     if (err == null && a == null) {
       err = new IllegalStateException("the limiter answered nothing");
     }
-    if (err != null && !(err instanceof java.util.concurrent.CancellationException)
-        && err.getCause() != null && err instanceof java.util.concurrent.CompletionException) {
+    if (err instanceof java.util.concurrent.CompletionException && err.getCause() != null) {
       err = err.getCause();
     }
     if (active != ex || !ctx.channel().isActive() || ex.responseComplete()) {
