@@ -38,6 +38,8 @@ public final class LayeredKeyStore implements KeyStore {
   private final Executor executor;
   private final Settings settings;
   private final AsyncCache<KeyHash, Optional<KeyRecord>> local;
+  private final java.util.concurrent.atomic.LongAdder l2Hits = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder l2Misses = new java.util.concurrent.atomic.LongAdder();
 
   public LayeredKeyStore(KeyStore source, KeyCache shared, Executor executor, Settings settings) {
     this(source, shared, executor, settings, Ticker.systemTicker());
@@ -52,6 +54,7 @@ public final class LayeredKeyStore implements KeyStore {
     long neg = settings.negativeTtl().toNanos();
     this.local = Caffeine.newBuilder()
         .maximumSize(settings.maxKeys())
+        .recordStats()
         .ticker(ticker)
         .executor(executor)
         .expireAfter(new Expiry<KeyHash, Optional<KeyRecord>>() {
@@ -83,8 +86,10 @@ public final class LayeredKeyStore implements KeyStore {
         .exceptionally(err -> KeyCache.Cached.MISS)
         .thenComposeAsync(c -> {
           if (c.known()) {
+            l2Hits.increment();
             return CompletableFuture.completedFuture(c.asOptional());
           }
+          l2Misses.increment();
           return source.find(hash).toCompletableFuture().thenApply(found -> {
             shared.put(hash, found, found.isPresent() ? settings.positiveTtl() : settings.negativeTtl(),
                 c.generation());
@@ -115,5 +120,25 @@ public final class LayeredKeyStore implements KeyStore {
   /** Keys cached on this node now (metrics). */
   public long localSize() {
     return local.synchronous().estimatedSize();
+  }
+
+  /** Lookups this node's cache answered (a known key or a cached "no such key"). */
+  public long l1Hits() {
+    return local.synchronous().stats().hitCount();
+  }
+
+  /** Lookups that went on to the shared cache (L2). */
+  public long l1Misses() {
+    return local.synchronous().stats().missCount();
+  }
+
+  /** L1 misses the shared cache answered. */
+  public long l2Hits() {
+    return l2Hits.sum();
+  }
+
+  /** L1 misses that went on to PostgreSQL (the shared cache missed, failed, or there is none). */
+  public long l2Misses() {
+    return l2Misses.sum();
   }
 }

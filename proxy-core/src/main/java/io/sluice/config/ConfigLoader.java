@@ -68,7 +68,7 @@ public final class ConfigLoader {
       "enable_pre_call_checks", "model_group_alias");
   private static final Set<String> STRATEGIES = Set.of("simple-shuffle", "least-busy", "usage-based-routing",
       "usage-based-routing-v2", "latency-based-routing", "cost-based-routing", "vllm-load");
-  private static final Set<String> LITELLM = Set.of("request_timeout", "num_retries", "fallbacks",
+  private static final Set<String> LITELLM = Set.of("request_timeout", "require_auth_for_metrics_endpoint", "num_retries", "fallbacks",
       "forward_llm_provider_auth_headers");
   private static final Set<String> PASS = Set.of("path", "target", "include_subpath", "headers", "forward_headers",
       "auth", "methods", "default_query_params");
@@ -83,7 +83,7 @@ public final class ConfigLoader {
       "failure_callback", "callbacks", "key_generation_settings", "context_window_fallbacks", "telemetry");
   private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
-      "limits_on_redis_failure",
+      "limits_on_redis_failure", "metrics_key_labels",
       "max_idle_per_replica");
 
   private final String file;
@@ -613,7 +613,9 @@ public final class ConfigLoader {
     object(l, at);
     report(l, at + ".", LITELLM, LITELLM_LATER);
     Duration t = seconds(l, "request_timeout", at);
-    return new LitellmSettings(t == null ? LitellmSettings.DEFAULT_REQUEST_TIMEOUT : t);
+    JsonNode auth = l.get("require_auth_for_metrics_endpoint");
+    return new LitellmSettings(t == null ? LitellmSettings.DEFAULT_REQUEST_TIMEOUT : t,
+        absent(auth) || bool(l, "require_auth_for_metrics_endpoint", at));
   }
 
   private ServerSettings server(JsonNode s) {
@@ -634,7 +636,8 @@ public final class ConfigLoader {
           orDuration(s, "upstream_idle_timeout", at, d.upstreamIdleTimeout()),
           orInt(s, "max_connections_per_replica", at, d.maxConnectionsPerReplica()),
           orInt(s, "max_idle_per_replica", at, d.maxIdlePerReplica()),
-          limitsFailClosed(s, at));
+          limitsFailClosed(s, at),
+          bool(s, "metrics_key_labels", at));
     } catch (IllegalArgumentException e) {
       throw new ConfigException(file + ": " + at + "." + e.getMessage());
     }

@@ -26,7 +26,16 @@ public record ServerSettings(
     Duration upstreamIdleTimeout,
     int maxConnectionsPerReplica,
     int maxIdlePerReplica,
-    boolean limitsFailClosed) {
+    boolean limitsFailClosed,
+    boolean metricsKeyLabels) {
+
+  /** Without per-key metric labels. */
+  public ServerSettings(int maxUriLength, int maxHeaderSize, Duration requestReadTimeout, Duration idleTimeout,
+      Duration connectTimeout, Duration upstreamIdleTimeout, int maxConnectionsPerReplica, int maxIdlePerReplica,
+      boolean limitsFailClosed) {
+    this(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout, upstreamIdleTimeout,
+        maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, false);
+  }
 
   /** Limits fail open (per-node counting) when Redis is unreachable. */
   public ServerSettings(int maxUriLength, int maxHeaderSize, Duration requestReadTimeout, Duration idleTimeout,

@@ -111,6 +111,12 @@ final class Exchange {
   /** As counted by {@link Metering} when the exchange ended (for the access log); 0 when not metered. */
   long promptTokens;
   long completionTokens;
+  /** USD, as counted by {@link Metering}. */
+  double spend;
+  /** Attempts sent to replicas (retries and fallbacks included). */
+  int attempts;
+  /** {@code /metrics} needs no key ({@code require_auth_for_metrics_endpoint: false}). */
+  boolean metricsPublic;
   io.sluice.usage.UsageEvent.Outcome outcome;
   /** Response body bytes written to the client; when the response head went out ({@link System#nanoTime()}). */
   long bytesOut;
@@ -139,6 +145,9 @@ final class Exchange {
 
   /** Whether the caller must present a key: every route but the public ones and {@code auth: false} pass-throughs. */
   boolean requiresKey() {
+    if (route == Route.METRICS) {
+      return !metricsPublic;
+    }
     return route == Route.PASSTHROUGH ? passThrough.auth() : route.requiresKey();
   }
 
@@ -207,6 +216,11 @@ final class Exchange {
 
   /** As {@link #reply(HttpResponseStatus, ByteBuf, boolean)}, with {@code Retry-After} when above zero. */
   void reply(HttpResponseStatus status, ByteBuf body, boolean close, long retryAfterSeconds) {
+    reply(status, body, close, retryAfterSeconds, HttpHeaderValues.APPLICATION_JSON);
+  }
+
+  /** As {@link #reply(HttpResponseStatus, ByteBuf, boolean, long)}, with another {@code Content-Type}. */
+  void reply(HttpResponseStatus status, ByteBuf body, boolean close, long retryAfterSeconds, CharSequence type) {
     if (responseStarted || !conn.channel.isActive()) {
       body.release();
       if (!responseComplete) {
@@ -221,7 +235,7 @@ final class Exchange {
     FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
     HttpHeaders h = res.headers();
     rateLimitHeaders(h);
-    h.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+    h.set(HttpHeaderNames.CONTENT_TYPE, type);
     h.setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
     h.set(X_REQUEST_ID, requestId);
     if (retryAfterSeconds > 0) {

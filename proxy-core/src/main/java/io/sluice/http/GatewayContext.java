@@ -27,6 +27,7 @@ import java.util.Objects;
  * @param passThrough         pass-through endpoints, the {@code /vllm/*} default target and BYOK
  * @param metering            token accounting, spend events and limits ({@link Metering#NONE}: none)
  * @param accessLog           one JSON line per request ({@link AccessLog#NONE}: none)
+ * @param metrics             the gateway's metrics and their {@code /metrics} exposition; null: none
  */
 public record GatewayContext(
     ServerSettings server,
@@ -45,7 +46,18 @@ public record GatewayContext(
     Readiness readiness,
     io.sluice.routing.PassThroughTargets passThrough,
     Metering metering,
-    AccessLog accessLog) {
+    AccessLog accessLog,
+    io.sluice.metrics.GatewayMetrics metrics) {
+
+  /** Without metrics. */
+  public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
+      Authenticator authenticator, RegistryHolder registry, UpstreamPools pools, String version, int numRetries,
+      Duration cooldown, Drain drain, Duration streamTimeout, io.sluice.routing.Strategy strategy,
+      io.sluice.management.ManagementApi management, Readiness readiness,
+      io.sluice.routing.PassThroughTargets passThrough, Metering metering, AccessLog accessLog) {
+    this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
+        drain, streamTimeout, strategy, management, readiness, passThrough, metering, accessLog, null);
+  }
 
   /** Without an access log. */
   public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
@@ -54,7 +66,7 @@ public record GatewayContext(
       io.sluice.management.ManagementApi management, Readiness readiness,
       io.sluice.routing.PassThroughTargets passThrough, Metering metering) {
     this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
-        drain, streamTimeout, strategy, management, readiness, passThrough, metering, AccessLog.NONE);
+        drain, streamTimeout, strategy, management, readiness, passThrough, metering, AccessLog.NONE, null);
   }
 
   /** Without metering. */
@@ -64,7 +76,7 @@ public record GatewayContext(
       io.sluice.management.ManagementApi management, Readiness readiness,
       io.sluice.routing.PassThroughTargets passThrough) {
     this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
-        drain, streamTimeout, strategy, management, readiness, passThrough, Metering.NONE, AccessLog.NONE);
+        drain, streamTimeout, strategy, management, readiness, passThrough, Metering.NONE, AccessLog.NONE, null);
   }
 
   public GatewayContext {

@@ -17,9 +17,22 @@ import java.util.function.Supplier;
 public final class GatewayInitializer extends ChannelInitializer<Channel> {
   private final GatewayContext gw;
   private final HttpDecoderConfig decoderConfig;
+  /** One per gateway (its series holders are shared by every channel); null without metrics. */
+  private final RequestMetrics metrics;
 
   public GatewayInitializer(GatewayContext gw) {
     this.gw = gw;
+    this.metrics = gw.metrics() == null ? null : new RequestMetrics(gw.metrics());
+    if (metrics != null) {
+      // Holders of deployments replaced or removed by /model/* are let go (their series stay).
+      gw.metrics().beforeScrape(() -> {
+        java.util.Set<io.sluice.routing.Deployment> live = new java.util.HashSet<>();
+        for (io.sluice.routing.ModelGroup g : gw.registry().get().groups()) {
+          live.addAll(g.deployments());
+        }
+        metrics.forget(live);
+      });
+    }
     ServerSettings s = gw.server();
     this.decoderConfig = new HttpDecoderConfig()
         .setMaxInitialLineLength(s.maxUriLength())
@@ -47,11 +60,11 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
 
   private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn) {
     p.addLast("guard", new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes(), gw.drain(),
-        gw.passThrough().endpoints(), gw.accessLog()));
+        gw.passThrough().endpoints(), gw.accessLog(), metrics, gw.metrics() != null && !gw.metrics().requireAuth()));
     p.addLast("auth", new AuthHandler(conn, gw.authenticator()));
-    p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness()));
+    p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness(), gw.metrics()));
     p.addLast("management", new ManagementHandler(conn, gw.management()));
     p.addLast("body", new BodyInspector(gw.registry(), gw.passThrough(), UpstreamRelay.metered(gw)));
-    p.addLast("relay", new UpstreamRelay(gw));
+    p.addLast("relay", new UpstreamRelay(gw, metrics));
   }
 }

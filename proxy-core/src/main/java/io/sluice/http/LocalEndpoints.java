@@ -38,7 +38,16 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
       "{\"detail\":\"Service Unhealthy (draining: this node is shutting down)\"}".getBytes(StandardCharsets.US_ASCII))
       .asReadOnly());
 
+  /** Null: no metrics ({@code /metrics} answers 404). */
+  private final io.sluice.metrics.GatewayMetrics metrics;
+
   LocalEndpoints(RegistryHolder registry, String version, Drain drain, Readiness readiness) {
+    this(registry, version, drain, readiness, null);
+  }
+
+  LocalEndpoints(RegistryHolder registry, String version, Drain drain, Readiness readiness,
+      io.sluice.metrics.GatewayMetrics metrics) {
+    this.metrics = metrics;
     this.registry = registry;
     this.drain = drain;
     this.version = version;
@@ -65,11 +74,60 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
         }
         case MODELS -> ex.reply(HttpResponseStatus.OK, models(ctx, ex.principal), false);
         case HEALTH -> ex.reply(HttpResponseStatus.OK, health(ctx, ex.principal), false);
+        case METRICS -> metrics(ctx, ex);
         default -> ctx.fireChannelRead(ex);
       }
       return;
     }
     ctx.fireChannelRead(msg);
+  }
+
+  private static final java.util.concurrent.ExecutorService SCRAPES =
+      java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "sluice-metrics-scrape");
+        t.setDaemon(true);
+        return t;
+      });
+
+  /**
+   * {@code GET /metrics}: an admin's key (master key, {@code proxy_admin} or {@code proxy_admin_viewer}) unless
+   * {@code require_auth_for_metrics_endpoint: false}. Rendered on a scrape thread, never on the event loop (a few
+   * thousand series take milliseconds); the answer is written from the channel's loop.
+   */
+  private void metrics(ChannelHandlerContext ctx, Exchange ex) {
+    io.sluice.metrics.MetricsExposition exposition = metrics == null ? null : metrics.exposition();
+    if (exposition == null) {
+      ex.fail(ProxyError.NOT_FOUND, "Metrics are not available on this gateway.");
+      return;
+    }
+    Principal p = ex.principal;
+    if (p != null && p != Principal.UNAUTHENTICATED && p.role() != io.sluice.auth.Role.PROXY_ADMIN
+        && p.role() != io.sluice.auth.Role.PROXY_ADMIN_VIEWER) {
+      ex.fail(ProxyError.FORBIDDEN, "Only the master key or a proxy_admin / proxy_admin_viewer key may read "
+          + "/metrics (role of this key: " + p.role().wireName() + "). To let Prometheus scrape without a key, set "
+          + "require_auth_for_metrics_endpoint: false.");
+      return;
+    }
+    try {
+      SCRAPES.execute(() -> {
+        byte[] text;
+        try {
+          java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(64 * 1024);
+          exposition.write(out);
+          text = out.toByteArray();
+        } catch (IOException | RuntimeException e) {
+          org.slf4j.LoggerFactory.getLogger(LocalEndpoints.class).warn("[{}] rendering /metrics failed", ex.requestId,
+              e);
+          ctx.executor().execute(() -> ex.fail(ProxyError.INTERNAL, "Rendering the metrics failed; the operator can "
+              + "see the cause in Sluice's log (request id " + ex.requestId + ")."));
+          return;
+        }
+        String type = exposition.contentType();
+        ctx.executor().execute(() -> ex.reply(HttpResponseStatus.OK, Unpooled.wrappedBuffer(text), false, 0, type));
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      ex.fail(ProxyError.INTERNAL, "Metrics cannot be rendered right now.");
+    }
   }
 
   /**

@@ -101,6 +101,7 @@ public final class Metering {
     double spend = d == null ? 0 : prompt * d.inputCostPerToken() + completion * d.outputCostPerToken();
     ex.promptTokens = prompt;
     ex.completionTokens = completion;
+    ex.spend = spend;
     ex.outcome = outcome(ex, clientGone);
     if (d != null && prompt + completion > 0) {
       d.load().addTokens(prompt + completion, System.nanoTime());

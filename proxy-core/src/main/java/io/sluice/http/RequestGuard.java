@@ -62,11 +62,21 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
 
   private final java.util.List<io.sluice.config.PassThroughEndpoint> passThrough;
   private AccessLog accessLog = AccessLog.NONE;
+  private RequestMetrics metrics;
+  private boolean metricsPublic;
 
   RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
       java.util.List<io.sluice.config.PassThroughEndpoint> passThrough, AccessLog accessLog) {
     this(conn, settings, maxBody, drain, passThrough);
     this.accessLog = accessLog;
+  }
+
+  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
+      java.util.List<io.sluice.config.PassThroughEndpoint> passThrough, AccessLog accessLog,
+      RequestMetrics metrics, boolean metricsPublic) {
+    this(conn, settings, maxBody, drain, passThrough, accessLog);
+    this.metrics = metrics;
+    this.metricsPublic = metricsPublic;
   }
 
   RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
@@ -148,6 +158,7 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
       }
     }
     Exchange ex = new Exchange(conn, req, route, path == null ? rawPath : path, query, id, this, drain);
+    ex.metricsPublic = metricsPublic;
     if (endpoint != null) {
       ex.passThrough = endpoint;
       ex.upstreamPath = PathNormalizer.encode(path.substring(endpoint.path().length()));
@@ -265,6 +276,9 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
 
   @Override
   public void onResponseComplete(Exchange ex) {
+    if (metrics != null) {
+      metrics.ended(ex, false);
+    }
     accessLog.record(ex, false);
     if (ex == current) {
       maybeNext();
@@ -374,6 +388,9 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     }
     ctx.fireChannelInactive();
     if (left != null) {
+      if (metrics != null) {
+        metrics.ended(left, true);
+      }
       accessLog.record(left, true); // after the relay counted what was generated
     }
   }

@@ -24,7 +24,9 @@ enum Route {
   /** {@code /vllm/<path>}: any vLLM endpoint, any method, relayed natively. */
   VLLM(RouteClass.PASSTHROUGH, null, null),
   /** A configured {@code general_settings.pass_through_endpoints} route (see {@link Exchange#passThrough}). */
-  PASSTHROUGH(RouteClass.PASSTHROUGH, null, null);
+  PASSTHROUGH(RouteClass.PASSTHROUGH, null, null),
+  /** Prometheus metrics; an admin's key unless {@code require_auth_for_metrics_endpoint: false}. */
+  METRICS(RouteClass.METRICS, HttpMethod.GET, null);
 
   enum RouteClass {
     /** No credential needed, never 401. */
@@ -36,7 +38,9 @@ enum Route {
     /** Answered by the admin plane, which checks the caller's role per endpoint. */
     MANAGEMENT,
     /** Relayed to a target as it is ({@code /vllm/*} and configured pass-through endpoints). */
-    PASSTHROUGH
+    PASSTHROUGH,
+    /** {@code /metrics}: admins only, or public when configured so. */
+    METRICS
   }
 
   final RouteClass routeClass;
@@ -45,10 +49,17 @@ enum Route {
   /** For LLM routes: the path under the deployment's {@code api_base} (which carries {@code /v1}). */
   final String upstreamSuffix;
 
+  private final String label = name().toLowerCase(java.util.Locale.ROOT);
+
   Route(RouteClass routeClass, HttpMethod method, String upstreamSuffix) {
     this.routeClass = routeClass;
     this.method = method;
     this.upstreamSuffix = upstreamSuffix;
+  }
+
+  /** The {@code route} label of the metrics: the route's name in lower case. */
+  String label() {
+    return label;
   }
 
   boolean requiresKey() {
@@ -62,6 +73,8 @@ enum Route {
     BY_PATH.put("/health/liveness", LIVENESS);
     BY_PATH.put("/health/readiness", READINESS);
     BY_PATH.put("/health", HEALTH);
+    BY_PATH.put("/metrics", METRICS);
+    BY_PATH.put("/metrics/", METRICS);
     for (Route r : values()) {
       if (r == MODELS || r.upstreamSuffix != null) {
         String p = r == MODELS ? "/models" : r.upstreamSuffix;

@@ -43,6 +43,8 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
   private io.sluice.json.SseUsageFilter usageFilter;
   /** The load counter this connection's current attempt was counted in; ended on detach. */
   io.sluice.routing.DeploymentLoad load;
+  /** Whether that attempt is a stream (counted in the deployment's streams in flight). */
+  boolean stream;
   /** When the replica last sent anything for the bound exchange (the executor's ticker). */
   long lastReadNanos;
 

@@ -62,8 +62,16 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   private ProxyError lastError;
   private String lastMessage;
 
+  /** Null: no metrics. */
+  private final RequestMetrics metrics;
+
   UpstreamRelay(GatewayContext gw) {
+    this(gw, null);
+  }
+
+  UpstreamRelay(GatewayContext gw, RequestMetrics metrics) {
     this.gw = gw;
+    this.metrics = metrics;
   }
 
   @Override
@@ -118,10 +126,11 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     route(ex);
   }
 
-  /** Whether exchanges are metered: spend logging, limits, or usage-based routing need their tokens. */
+  /** Whether exchanges are metered: spend logging, limits, usage-based routing or the token metrics need tokens. */
   static boolean metered(GatewayContext gw) {
     Metering m = gw.metering();
-    return m.records() || m.limiter() != null || gw.strategy() == io.sluice.routing.Strategy.USAGE_BASED;
+    return m.records() || m.limiter() != null || gw.strategy() == io.sluice.routing.Strategy.USAGE_BASED
+        || gw.metrics() != null;
   }
 
   /**
@@ -171,6 +180,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     ex.admission = a;
     if (!a.admitted()) {
       active = null;
+      if (metrics != null) {
+        metrics.limited(a);
+      }
       ex.fail(a.limit() == io.sluice.limits.Admission.Limit.BUDGET ? ProxyError.BUDGET_EXCEEDED : ProxyError.RATE_LIMITED,
           limitMessage(ex, a), false, a.retryAfterSeconds());
       return;
@@ -240,6 +252,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     attemptStartNanos = System.nanoTime();
     tried.add(d);
     groupAttempts++;
+    ex.attempts++;
     ex.deployment = d;
     HttpRequest req = ex.request;
     HttpHeaders h = req.headers();
@@ -267,6 +280,14 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
    * replica's fault, and route again (another replica, a fallback group, or the final error).
    */
   private void attemptFailed(Exchange ex, ProxyError error, String message, boolean replicaFault) {
+    attemptFailed(ex, error, message, replicaFault, error.status().code());
+  }
+
+  /** As above; {@code status} is what the attempt is counted as in the deployment metrics. */
+  private void attemptFailed(Exchange ex, ProxyError error, String message, boolean replicaFault, int status) {
+    if (metrics != null) {
+      metrics.attemptFailed(ex, ex.deployment, status);
+    }
     if (replicaFault && ex.deployment.health().failure(System.nanoTime())) {
       log.warn("replica {} of model {} cooling down for {} after repeated failures (last: {})", ex.deployment.id(),
           ex.deployment.modelGroup(), gw.cooldown(), message);
@@ -310,7 +331,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     }
     detach(h, false);
     attemptFailed(ex, ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model "
-        + ex.deployment.modelGroup() + " answered " + status + ".", true);
+        + ex.deployment.modelGroup() + " answered " + status + ".", true, status);
     return true;
   }
 
@@ -352,7 +373,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     upstream = h;
     h.bind(this, ex);
     h.load = ex.deployment.load();
-    h.load.started();
+    h.stream = ex.stream;
+    h.load.started(ex.stream);
     ch.config().setAutoRead(ctx.channel().isWritable());
     ch.write(ex.request, ch.voidPromise());
     ch.writeAndFlush(new DefaultLastHttpContent(BodyInspector.bodyFor(ctx, ex, ex.deployment))).addListener(
@@ -491,7 +513,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       upstream = null;
     }
     if (h.load != null) {
-      h.load.ended();
+      h.load.ended(h.stream);
       h.load = null;
     }
     h.unbind();

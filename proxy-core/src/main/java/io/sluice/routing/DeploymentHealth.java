@@ -16,6 +16,9 @@ public final class DeploymentHealth {
   private int next;
   private volatile long coolUntil;
   private volatile boolean cooling;
+  private final java.util.concurrent.atomic.AtomicLong cooldowns = new java.util.concurrent.atomic.AtomicLong();
+  /** When the last failure was recorded ({@link System#nanoTime()}), or {@link Long#MIN_VALUE}. */
+  private volatile long lastFailure = Long.MIN_VALUE;
 
   public DeploymentHealth(int allowedFails, Duration cooldown) {
     this.allowedFails = allowedFails;
@@ -36,6 +39,9 @@ public final class DeploymentHealth {
 
   /** An active probe failed: cool down now, whatever the failure count. */
   public synchronized void probeFailed(long now) {
+    if (!coolingAt(now)) {
+      cooldowns.incrementAndGet();
+    }
     coolUntil = now + cooldownNanos;
     cooling = true;
   }
@@ -47,15 +53,34 @@ public final class DeploymentHealth {
 
   /** Records a failure at {@code now}; returns true if it started a cooldown. */
   public synchronized boolean failure(long now) {
+    lastFailure = now;
     failures[next] = now;
     next = (next + 1) % allowedFails;
     long oldest = failures[next]; // the failure allowed_fails - 1 failures ago
     if (oldest != Long.MIN_VALUE && now - oldest <= WINDOW && !coolingAt(now)) {
       coolUntil = now + cooldownNanos;
       cooling = true;
+      cooldowns.incrementAndGet();
       java.util.Arrays.fill(failures, Long.MIN_VALUE);
       return true;
     }
     return false;
+  }
+
+  /** Cooldowns started since this replica joined routing. */
+  public long cooldowns() {
+    return cooldowns.get();
+  }
+
+  /**
+   * LiteLLM's {@code litellm_deployment_state}: 2 (complete outage) while cooling down, 1 (partial outage) when a
+   * failure was recorded within the last minute, else 0 (healthy).
+   */
+  public int state(long now) {
+    if (coolingAt(now)) {
+      return 2;
+    }
+    long f = lastFailure;
+    return f != Long.MIN_VALUE && now - f <= WINDOW ? 1 : 0;
   }
 }

@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class DeploymentLoad {
   private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicInteger streams = new AtomicInteger();
   private volatile double waiting;
   private volatile double running;
   private volatile double kvCache;
@@ -30,6 +31,26 @@ public final class DeploymentLoad {
 
   public void ended() {
     inFlight.decrementAndGet();
+  }
+
+  /** Streaming requests in flight (a subset of {@link #inFlight()}). */
+  public int streams() {
+    return streams.get();
+  }
+
+  /** As {@link #started()}; a stream is also counted in {@link #streams()}. */
+  public void started(boolean stream) {
+    inFlight.incrementAndGet();
+    if (stream) {
+      streams.incrementAndGet();
+    }
+  }
+
+  public void ended(boolean stream) {
+    inFlight.decrementAndGet();
+    if (stream) {
+      streams.decrementAndGet();
+    }
   }
 
   /** Records a scrape of the replica's {@code /metrics}: sums over engines. */

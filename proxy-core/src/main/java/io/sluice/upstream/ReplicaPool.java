@@ -115,4 +115,12 @@ final class ReplicaPool {
   int idle() {
     return idle.size();
   }
+
+  int pending() {
+    return waiters.size();
+  }
+
+  Endpoint endpoint() {
+    return endpoint;
+  }
 }

@@ -57,6 +57,8 @@ public final class UpstreamPools {
       return new HashMap<>();
     }
   };
+  /** The loops that have pools, for {@link #stats()}. */
+  private final java.util.Set<EventLoop> loops = java.util.concurrent.ConcurrentHashMap.newKeySet();
   final LongAdder connects = new LongAdder();
   final LongAdder connectFailures = new LongAdder();
   private volatile SslContext ssl;
@@ -93,6 +95,52 @@ public final class UpstreamPools {
     }
   }
 
+  /** Connections to one endpoint summed over every event loop. */
+  public record PoolStats(Endpoint endpoint, int open, int idle, int pending) {}
+
+  /**
+   * Open, idle and waiting counts per endpoint, summed over the loops: each loop reads its own pools (they are not
+   * thread-safe), so the answer comes once every loop has run the read. For metrics; never on the hot path.
+   */
+  public java.util.concurrent.CompletableFuture<java.util.List<PoolStats>> stats() {
+    java.util.List<java.util.concurrent.CompletableFuture<java.util.List<PoolStats>>> parts = new java.util.ArrayList<>();
+    for (EventLoop loop : loops) {
+      java.util.concurrent.CompletableFuture<java.util.List<PoolStats>> f = new java.util.concurrent.CompletableFuture<>();
+      try {
+        loop.execute(() -> {
+          java.util.List<PoolStats> out = new java.util.ArrayList<>();
+          for (ReplicaPool p : perLoop.get().values()) {
+            out.add(new PoolStats(p.endpoint(), p.open(), p.idle(), p.pending()));
+          }
+          f.complete(out);
+        });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        f.complete(java.util.List.of()); // the loop is shutting down
+      }
+      parts.add(f);
+    }
+    return java.util.concurrent.CompletableFuture.allOf(parts.toArray(java.util.concurrent.CompletableFuture[]::new))
+        .thenApply(v -> {
+          java.util.Map<Endpoint, int[]> sum = new java.util.LinkedHashMap<>();
+          for (var part : parts) {
+            for (PoolStats s : part.join()) {
+              int[] a = sum.computeIfAbsent(s.endpoint(), e -> new int[3]);
+              a[0] += s.open();
+              a[1] += s.idle();
+              a[2] += s.pending();
+            }
+          }
+          java.util.List<PoolStats> out = new java.util.ArrayList<>();
+          sum.forEach((e, a) -> out.add(new PoolStats(e, a[0], a[1], a[2])));
+          return out;
+        });
+  }
+
+  /** Connections that failed to open since start (all loops). */
+  public long connectFailuresTotal() {
+    return connectFailures.sum();
+  }
+
   /** Total connections opened since start (all loops). */
   public long connectsTotal() {
     return connects.sum();
@@ -104,6 +152,7 @@ public final class UpstreamPools {
     if (p == null) {
       p = new ReplicaPool(this, loop, endpoint, bootstrap(loop, endpoint), settings);
       m.put(endpoint, p);
+      loops.add(loop);
     }
     return p;
   }

@@ -134,6 +134,22 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void metricsSettingsDefaultToAuthAndNoKeyLabelsAndAreReadFromTheirSections() throws IOException {
+    String base = "model_list:\n  - {model_name: a, litellm_params: {model: openai/a, api_base: 'http://a:1/v1'}}\n";
+    SluiceConfig d = load(base, Map.of());
+    assertThat(d.litellm().requireAuthForMetrics()).isTrue();
+    assertThat(d.server().metricsKeyLabels()).isFalse();
+    SluiceConfig c = load(base + "litellm_settings: {require_auth_for_metrics_endpoint: false}\n"
+        + "sluice_settings: {metrics_key_labels: true}\n", Map.of());
+    assertThat(c.litellm().requireAuthForMetrics()).isFalse();
+    assertThat(c.server().metricsKeyLabels()).isTrue();
+    assertThat(error(base + "litellm_settings: {require_auth_for_metrics_endpoint: nope}\n", Map.of()))
+        .contains("litellm_settings.require_auth_for_metrics_endpoint").contains("expected true or false");
+    assertThat(error(base + "sluice_settings: {metrics_key_labels: 1}\n", Map.of()))
+        .contains("sluice_settings.metrics_key_labels");
+  }
+
+  @Test
   void indexInTheMessageIsTheEntrysIndex() {
     String yaml = "model_list:\n"
         + "  - {model_name: a, litellm_params: {model: openai/a, api_base: 'http://a:1/v1', api_key: " + REPLICA + "}}\n"

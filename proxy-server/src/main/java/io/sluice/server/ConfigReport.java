@@ -56,6 +56,11 @@ final class ConfigReport {
         : REDACTED + "  # env " + redis));
     defaults("router_settings", root, cfg.router(), RouterSettings.class, out);
     defaults("sluice_settings", root, cfg.server(), ServerSettings.class, out);
+    JsonNode litellm = root == null ? null : root.get("litellm_settings");
+    if (litellm == null || !litellm.has("require_auth_for_metrics_endpoint")) {
+      out.println("litellm_settings.require_auth_for_metrics_endpoint = " + cfg.litellm().requireAuthForMetrics()
+          + "  # default");
+    }
   }
 
   private static void walk(JsonNode n, String path, Map<String, String> env, PrintWriter out) {

@@ -45,10 +45,12 @@ public final class SluiceServer implements AutoCloseable {
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
   private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
   private final io.sluice.http.AccessLog accessLog;
+  private final io.sluice.metrics.GatewayMetrics metrics;
 
   private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
       RegistryHolder registry, Drain drain, VllmLoadScraper scraper, ReplicaProber prober, AutoCloseable closeWith,
-      io.sluice.http.AccessLog accessLog) {
+      io.sluice.http.AccessLog accessLog, io.sluice.metrics.GatewayMetrics metrics) {
+    this.metrics = metrics;
     this.closeWith = closeWith;
     this.accessLog = accessLog;
     this.scraper = scraper;
@@ -132,11 +134,17 @@ public final class SluiceServer implements AutoCloseable {
       if (strategy == null) {
         strategy = Strategy.SIMPLE_SHUFFLE;
       }
+      io.sluice.metrics.GatewayMetrics metrics = new io.sluice.metrics.GatewayMetrics(
+          config.server().metricsKeyLabels(), config.litellm().requireAuthForMetrics());
       GatewayContext gw = new GatewayContext(config.server(), config.general().maxRequestSizeBytes(),
           defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
           config.router().cooldownTime(), drain, config.router().streamTimeout(), strategy,
           o.management(), o.readiness(), io.sluice.routing.PassThroughTargets.of(config.passThrough(),
-              config.router()), o.metering(), accessLog);
+              config.router()), o.metering(), accessLog, metrics);
+      io.sluice.http.GatewayGauges.install(metrics, gw,
+          o.keyStore() instanceof io.sluice.auth.LayeredKeyStore keys ? keys : null);
+      ServerMetrics.install(metrics, group, o.closeWith() instanceof AdminPlane plane ? plane : null);
+      metrics.exposition(new PrometheusExposition(metrics));
       ServerBootstrap b = new ServerBootstrap()
           .group(group)
           .channel(transport.serverChannel())
@@ -155,7 +163,7 @@ public final class SluiceServer implements AutoCloseable {
           ? new ReplicaProber(registry, config.general().healthCheckInterval()) : null;
       log.info("Routing strategy {}{}", strategy.wireName(), prober == null ? ""
           : ", background health checks every " + config.general().healthCheckInterval());
-      return new SluiceServer(group, resolver, ch, registry, drain, scraper, prober, o.closeWith(), accessLog);
+      return new SluiceServer(group, resolver, ch, registry, drain, scraper, prober, o.closeWith(), accessLog, metrics);
     } catch (InterruptedException | RuntimeException e) {
       accessLog.close();
       resolver.close();
@@ -171,6 +179,11 @@ public final class SluiceServer implements AutoCloseable {
 
   public RegistryHolder registry() {
     return registry;
+  }
+
+  /** The gateway's metrics (what {@code /metrics} shows). */
+  public io.sluice.metrics.GatewayMetrics metrics() {
+    return metrics;
   }
 
   /**

@@ -225,6 +225,11 @@ class MeteringTest {
     assertThat(err.get("type").asText()).isEqualTo("rate_limit_error");
     assertThat(err.get("code").asText()).isEqualTo("429");
     assertThat(err.get("message").asText()).contains("rpm_limit").doesNotContain(k);
+    PromText m = PromText.parse(send("GET", "/metrics", MASTER, null).body());
+    assertThat(m.sum("sluice_rate_limit_rejections_total", Map.of("scope", "key", "limit", "rpm_limit")))
+        .isGreaterThanOrEqualTo(1.0);
+    assertThat(m.sum("litellm_proxy_failed_requests_metric_total", Map.of("exception_status", "429",
+        "exception_class", "rate_limit_error"))).isGreaterThanOrEqualTo(1.0);
   }
 
   @Test

@@ -84,6 +84,18 @@ class ResilienceTest {
     return c.exchange("POST", "/v1/chat/completions", chat(model, stream), "Authorization: Bearer " + MASTER);
   }
 
+  private static PromText metrics() throws IOException {
+    try {
+      var r = VirtualKeyE2ETestSupport.send(sluice.port(), "GET", "/metrics", MASTER, null);
+      assertThat(r.statusCode()).isEqualTo(200);
+      return PromText.parse(r.body());
+    } catch (IOException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IOException(e);
+    }
+  }
+
   private static long requestsTo(FakeVllm f) {
     return f.requests().stream().filter(r -> r.uri().startsWith("/v1/chat")).count();
   }
@@ -102,6 +114,15 @@ class ResilienceTest {
       }
       assertThat(requestsTo(a)).as("allowed_fails = 2: after two failures \"a\" cools down and gets nothing")
           .isBetween(1L, 2L);
+      PromText m = metrics();
+      assertThat(m.sum("litellm_deployment_failure_responses_total", Map.of("model_id", "a",
+          "exception_status", "503", "requested_model", "pair"))).isGreaterThanOrEqualTo(1.0);
+      assertThat(m.sum("litellm_deployment_cooled_down_total", Map.of("model_id", "a"))).isGreaterThanOrEqualTo(1.0);
+      assertThat(m.value("litellm_deployment_state", Map.of("model_id", "a", "litellm_model_name", "hosted_vllm/m",
+          "api_base", "http://127.0.0.1:" + a.port() + "/v1", "api_provider", "hosted_vllm"))).isEqualTo(2.0);
+      assertThat(m.sum("sluice_retries_total", Map.of("requested_model", "pair"))).isGreaterThanOrEqualTo(1.0);
+      assertThat(m.sum("litellm_proxy_total_requests_metric_total", Map.of("requested_model", "pair",
+          "status_code", "200"))).isGreaterThanOrEqualTo(30.0);
       a.faults().reset();
       long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
       long before = requestsTo(a);
@@ -185,6 +206,12 @@ class ResilienceTest {
     }
     assertThat(requestsTo(b)).isEqualTo(before + 1);
     assertThat(b.requests().get(b.requests().size() - 1).body()).contains("\"model\":\"m\"");
+    PromText m = metrics();
+    assertThat(m.sum("litellm_deployment_successful_fallbacks_total", Map.of("requested_model", "primary",
+        "fallback_model", "backup"))).isGreaterThanOrEqualTo(1.0);
+    assertThat(m.sum("litellm_deployment_failure_responses_total", Map.of("model_id", "primary-dead",
+        "exception_status", "502"))).isGreaterThanOrEqualTo(1.0);
+    assertThat(m.sum("litellm_requests_metric_total", Map.of("model", "backup"))).isGreaterThanOrEqualTo(1.0);
   }
 
   @Test
