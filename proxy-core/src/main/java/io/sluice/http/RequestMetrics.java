@@ -53,31 +53,49 @@ final class RequestMetrics {
     return route != Route.LIVENESS && route != Route.READINESS && route != Route.METRICS;
   }
 
-  /** The exchange ended (completed, failed, or the client left); after {@link Metering} counted its tokens. */
+  /** The {@code route} label: the route's name, {@code unknown} for a path Sluice does not serve (404). */
+  static String routeLabel(Exchange ex) {
+    return ex.route == null ? "unknown" : ex.route.label();
+  }
+
+  /**
+   * The exchange ended (completed, failed, or the client left); after {@link Metering} counted its tokens. Never
+   * throws: a metrics fault is logged, the exchange goes on.
+   */
   void ended(Exchange ex, boolean clientGone) {
+    try {
+      record(ex, clientGone);
+    } catch (RuntimeException e) {
+      org.slf4j.LoggerFactory.getLogger(RequestMetrics.class).warn("[{}] counting the request in the metrics "
+          + "failed: {}", ex.requestId, e.toString());
+    }
+  }
+
+  private void record(Exchange ex, boolean clientGone) {
     if (!counted(ex.route)) {
       return;
     }
+    String route = routeLabel(ex);
     String requested = ex.model != null ? ex.model : ex.group != null ? ex.group.name() : "";
     String served = ex.group != null ? ex.group.name() : requested;
     boolean started = ex.responseStarted();
     int status = clientGone && !started ? 499 : ex.status;
     KeyRecord key = keyLabels && ex.principal != null ? ex.principal.key() : null;
     String[] keyValues = keyLabels ? keyValues(key) : null;
-    RequestSeries s = byRequest.get(new RequestKey(requested, served, ex.route, status, keyValues));
+    RequestSeries s = byRequest.get(new RequestKey(requested, served, route, status, keyValues));
     if (s == null) {
-      s = byRequest.computeIfAbsent(new RequestKey(requested, served, ex.route, status, keyValues),
+      s = byRequest.computeIfAbsent(new RequestKey(requested, served, route, status, keyValues),
           k -> new RequestSeries(k));
     }
     s.total.inc();
     boolean failed = status >= 400 || clientGone || ex.failure != null;
     if (failed) {
       String cls = ex.failure != null ? ex.failure.type() : clientGone ? "client_gone" : "replica_error";
-      FailureKey fk = new FailureKey(requested, ex.route, status, cls, keyValues);
+      FailureKey fk = new FailureKey(requested, route, status, cls, keyValues);
       Counter c = failures.get(fk);
       if (c == null) {
         c = failures.computeIfAbsent(fk, k -> m.counter(proxyFailed, with(k.keyValues, k.requested,
-            k.route.label(), Integer.toString(k.status), k.exceptionClass)));
+            k.route, Integer.toString(k.status), k.exceptionClass)));
       }
       c.inc();
     }
@@ -95,7 +113,7 @@ final class RequestMetrics {
     }
     Deployment d = ex.deployment;
     long now = System.nanoTime();
-    DeploymentSeries ds = deployment(d, requested, served, ex.route);
+    DeploymentSeries ds = deployment(d, requested, served, route);
     ds.latency.update(now - ex.startNanos);
     if (ex.firstByteNanos != 0 && d != null) {
       ds.ttfb.update(ex.firstByteNanos - ex.startNanos);
@@ -125,10 +143,15 @@ final class RequestMetrics {
     if (d == null) {
       return;
     }
-    String requested = ex.model != null ? ex.model : ex.group != null ? ex.group.name() : "";
-    DeploymentSeries ds = deployment(d, requested, d.modelGroup(), ex.route);
-    ds.attempts[status / 100 % 6].inc();
-    ds.failure(status).inc();
+    try {
+      String requested = ex.model != null ? ex.model : ex.group != null ? ex.group.name() : "";
+      DeploymentSeries ds = deployment(d, requested, d.modelGroup(), routeLabel(ex));
+      ds.attempts[status / 100 % 6].inc();
+      ds.failure(status).inc();
+    } catch (RuntimeException e) {
+      org.slf4j.LoggerFactory.getLogger(RequestMetrics.class).warn("[{}] counting a failed attempt in the metrics "
+          + "failed: {}", ex.requestId, e.toString());
+    }
   }
 
   /** A limit refused a request (429). */
@@ -138,7 +161,7 @@ final class RequestMetrics {
     m.counter(Families.RATE_LIMITED, scope, limit).inc();
   }
 
-  private DeploymentSeries deployment(Deployment d, String requested, String served, Route route) {
+  private DeploymentSeries deployment(Deployment d, String requested, String served, String route) {
     DeploymentKey k = new DeploymentKey(d, requested, served, route);
     DeploymentSeries ds = byDeployment.get(k);
     if (ds == null) {
@@ -199,10 +222,10 @@ final class RequestMetrics {
     return p.endsWith("/") ? p.substring(0, p.length() - 1) : p;
   }
 
-  private record RequestKey(String requested, String served, Route route, int status, String[] keyValues) {
+  private record RequestKey(String requested, String served, String route, int status, String[] keyValues) {
     @Override
     public boolean equals(Object o) {
-      return o instanceof RequestKey k && status == k.status && route == k.route && requested.equals(k.requested)
+      return o instanceof RequestKey k && status == k.status && route.equals(k.route) && requested.equals(k.requested)
           && served.equals(k.served) && java.util.Arrays.equals(keyValues, k.keyValues);
     }
 
@@ -213,10 +236,10 @@ final class RequestMetrics {
     }
   }
 
-  private record FailureKey(String requested, Route route, int status, String exceptionClass, String[] keyValues) {
+  private record FailureKey(String requested, String route, int status, String exceptionClass, String[] keyValues) {
     @Override
     public boolean equals(Object o) {
-      return o instanceof FailureKey k && status == k.status && route == k.route && requested.equals(k.requested)
+      return o instanceof FailureKey k && status == k.status && route.equals(k.route) && requested.equals(k.requested)
           && exceptionClass.equals(k.exceptionClass) && java.util.Arrays.equals(keyValues, k.keyValues);
     }
 
@@ -228,7 +251,7 @@ final class RequestMetrics {
   }
 
   /** Identity of the deployment object: a changed deployment is a new object with fresh holders. */
-  private record DeploymentKey(Deployment deployment, String requested, String served, Route route) {}
+  private record DeploymentKey(Deployment deployment, String requested, String served, String route) {}
 
   private final class RequestSeries {
     final RequestKey key;
@@ -238,7 +261,7 @@ final class RequestMetrics {
 
     RequestSeries(RequestKey k) {
       this.key = k;
-      total = m.counter(proxyTotal, with(k.keyValues, k.requested, k.route.label(), Integer.toString(k.status)));
+      total = m.counter(proxyTotal, with(k.keyValues, k.requested, k.route, Integer.toString(k.status)));
     }
 
     LlmSeries llm() {
@@ -296,7 +319,7 @@ final class RequestMetrics {
       labels = new String[] {k.requested, modelName(d), id, apiBase(d), provider(d)};
       success = m.counter(Families.DEPLOYMENT_SUCCESS, labels);
       for (int i = 0; i < attempts.length; i++) {
-        attempts[i] = m.counter(Families.DEPLOYMENT_TOTAL, with(new String[] {k.route.label(), STATUS_CLASS[i]},
+        attempts[i] = m.counter(Families.DEPLOYMENT_TOTAL, with(new String[] {k.route, STATUS_CLASS[i]},
             labels));
       }
     }

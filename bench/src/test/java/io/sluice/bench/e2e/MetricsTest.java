@@ -79,6 +79,8 @@ class MetricsTest {
             "x-api-key", PROVIDER_KEY).statusCode()).isEqualTo(200);
         assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", "sk-wrong-MT-SECRET", chat)
             .statusCode()).isEqualTo(401);
+        assertThat(VirtualKeyE2ETestSupport.send(port, "GET", "/no/such/route", key, null).statusCode())
+            .isEqualTo(404);
 
         HttpResponse<String> r = VirtualKeyE2ETestSupport.send(port, "GET", "/metrics", MASTER, null);
         assertThat(r.statusCode()).isEqualTo(200);
@@ -93,6 +95,8 @@ class MetricsTest {
         assertThat(p.sum("litellm_proxy_failed_requests_metric_total", Map.of("exception_status", "401",
             "exception_class", "auth_error", "route", "chat_completions"))).isEqualTo(1.0);
         assertThat(p.value("litellm_requests_metric_total", with(owner, "model", "llama"))).isEqualTo(3.0);
+        assertThat(p.sum("litellm_proxy_total_requests_metric_total", Map.of("route", "unknown", "status_code",
+            "404"))).isEqualTo(1.0);
         Map<String, String> tokens = with(owner, "model", "llama", "requested_model", "llama");
         assertThat(p.value("litellm_input_tokens_total", tokens)).isEqualTo(6.0); // "a b" = 2, three times
         assertThat(p.value("litellm_output_tokens_total", tokens)).isEqualTo(9.0);
