@@ -26,7 +26,7 @@ public final class GatewayGauges {
    * @param keys the layered key store, or null without a database
    */
   public static void install(GatewayMetrics m, GatewayContext gw, LayeredKeyStore keys) {
-    m.gauge(Families.BUILD_INFO, () -> 1, gw.version());
+    m.gauge(Families.BUILD, () -> 1, gw.version());
     m.gauge(Families.IN_FLIGHT_ALL, () -> gw.drain().inFlight());
     AccessLog log = gw.accessLog();
     m.readCounter(Families.ACCESS_LOG_DROPPED, log::dropped);
@@ -55,8 +55,7 @@ public final class GatewayGauges {
         live.add(d);
         ids.add(d.id());
         if (done.add(d)) {
-          String[] labels = {RequestMetrics.modelName(d), d.id(), RequestMetrics.apiBase(d),
-              RequestMetrics.provider(d)};
+          String[] labels = RequestMetrics.deploymentLabels(d);
           m.gauge(Families.DEPLOYMENT_STATE, () -> d.health().state(System.nanoTime()), labels);
           m.readCounter(Families.DEPLOYMENT_COOLED_DOWN, () -> d.health().cooldowns(), labels);
           m.gauge(Families.IN_FLIGHT, () -> d.load().inFlight(), d.modelGroup(), d.id());

@@ -53,6 +53,11 @@ final class RequestMetrics {
     return route != Route.LIVENESS && route != Route.READINESS && route != Route.METRICS;
   }
 
+  /** The {@code requested_model} label: the body's model, else the group chosen (pass-through), else empty. */
+  private static String requested(Exchange ex) {
+    return ex.model != null ? ex.model : ex.group != null ? ex.group.name() : "";
+  }
+
   /** The {@code route} label: the route's name, {@code unknown} for a path Sluice does not serve (404). */
   static String routeLabel(Exchange ex) {
     return ex.route == null ? "unknown" : ex.route.label();
@@ -76,7 +81,7 @@ final class RequestMetrics {
       return;
     }
     String route = routeLabel(ex);
-    String requested = ex.model != null ? ex.model : ex.group != null ? ex.group.name() : "";
+    String requested = requested(ex);
     String served = ex.group != null ? ex.group.name() : requested;
     boolean started = ex.responseStarted();
     int status = clientGone && !started ? 499 : ex.status;
@@ -144,7 +149,7 @@ final class RequestMetrics {
       return;
     }
     try {
-      String requested = ex.model != null ? ex.model : ex.group != null ? ex.group.name() : "";
+      String requested = requested(ex);
       DeploymentSeries ds = deployment(d, requested, d.modelGroup(), routeLabel(ex));
       ds.attempts[status / 100 % 6].inc();
       ds.failure(status).inc();
@@ -211,6 +216,14 @@ final class RequestMetrics {
       b.append(u.getRawPath());
     }
     return b.toString();
+  }
+
+  /**
+   * A deployment's labels, in LiteLLM's order: {@code litellm_model_name}, {@code model_id}, {@code api_base},
+   * {@code api_provider}.
+   */
+  static String[] deploymentLabels(Deployment d) {
+    return new String[] {modelName(d), d.id(), apiBase(d), provider(d)};
   }
 
   static String modelName(Deployment d) {
@@ -316,7 +329,7 @@ final class RequestMetrics {
         return;
       }
       retries = m.counter(Families.RETRIES, k.requested);
-      labels = new String[] {k.requested, modelName(d), id, apiBase(d), provider(d)};
+      labels = with(deploymentLabels(d), k.requested);
       success = m.counter(Families.DEPLOYMENT_SUCCESS, labels);
       for (int i = 0; i < attempts.length; i++) {
         attempts[i] = m.counter(Families.DEPLOYMENT_TOTAL, with(new String[] {k.route, STATUS_CLASS[i]},

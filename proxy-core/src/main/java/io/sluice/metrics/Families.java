@@ -117,7 +117,7 @@ public final class Families {
       "Direct memory held by Netty's pooled allocator");
   public static final Family BUFFER_LEAKS = Family.counter("sluice_buffer_leaks",
       "Buffer leaks Netty's leak detector reported (sampled; expected 0)");
-  public static final Family BUILD_INFO = Family.gauge("sluice_build",
+  public static final Family BUILD = Family.gauge("sluice_build",
       "Always 1; the version label is Sluice's version", "version");
 
   /** {@code f} with the key labels appended when they are on. */
@@ -132,7 +132,7 @@ public final class Families {
         DEPLOYMENT_COOLED_DOWN, IN_FLIGHT, IN_FLIGHT_STREAMS, RETRIES, FALLBACKS_OK, FALLBACKS_FAILED, POOL_OPEN,
         POOL_PENDING, POOL_CONNECTS, POOL_CONNECT_FAILURES, KEY_CACHE_HITS, KEY_CACHE_MISSES, RATE_LIMITED,
         SPEND_QUEUE_DEPTH, SPEND_PENDING, SPEND_SPILLED, SPEND_DROPPED, SPEND_WRITTEN, ACCESS_LOG_DROPPED,
-        IN_FLIGHT_ALL, EVENT_LOOP_PENDING, DIRECT_MEMORY, BUFFER_LEAKS, BUILD_INFO);
+        IN_FLIGHT_ALL, EVENT_LOOP_PENDING, DIRECT_MEMORY, BUFFER_LEAKS, BUILD);
   }
 
   private static String[] concat(String[] a, String... b) {

@@ -64,6 +64,7 @@ public final class PrometheusExposition implements MetricsExposition {
   /** Every metric as snapshots, one per family. */
   public MetricSnapshots collect() {
     metrics.prepareScrape();
+    Map<String, Family> known = metrics.families();
     Map<String, Merged> families = new LinkedHashMap<>();
     List<MetricSnapshot> plain = new ArrayList<>();
     for (MetricSnapshot s : bridge.collect()) {
@@ -73,7 +74,7 @@ public final class PrometheusExposition implements MetricsExposition {
         plain.add(s); // a metric without a family (the JVM's): unique name, no labels
         continue;
       }
-      Family f = familyOf(name.substring(0, at));
+      Family f = known.get(name.substring(0, at));
       if (f == null) {
         continue; // removed between the bridge's read and now
       }
@@ -105,10 +106,6 @@ public final class PrometheusExposition implements MetricsExposition {
       }
     }
     return b.build();
-  }
-
-  private Family familyOf(String name) {
-    return metrics.families().get(name);
   }
 
   static Labels labels(GatewayMetrics.Series s) {

@@ -71,11 +71,9 @@ final class ServerMetrics {
 
   private static void registerJvm(GatewayMetrics m) {
     var r = m.registry();
-    if (!r.getNames().contains("jvm.memory.total.used")) {
-      r.register("jvm.memory", new MemoryUsageGaugeSet());
-      r.register("jvm.gc", new GarbageCollectorMetricSet());
-      r.register("jvm.threads", new ThreadStatesGaugeSet());
-    }
+    r.register("jvm.memory", new MemoryUsageGaugeSet());
+    r.register("jvm.gc", new GarbageCollectorMetricSet());
+    r.register("jvm.threads", new ThreadStatesGaugeSet());
   }
 
   /** One counter per process, attached to Netty's leak logger when logback is the logging backend. */
