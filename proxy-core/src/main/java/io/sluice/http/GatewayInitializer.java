@@ -49,18 +49,21 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
   protected void initChannel(Channel ch) {
     ClientConnection conn = new ClientConnection(ch);
     ChannelPipeline p = ch.pipeline();
-    addHttp1Handlers(p);
-    addGatewayHandlers(p, conn);
+    RequestGuard guard = new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes(), gw.drain(),
+        gw.passThrough().endpoints(), gw.accessLog(), metrics, gw.metrics() != null && !gw.metrics().requireAuth());
+    addHttp1Handlers(p, guard);
+    addGatewayHandlers(p, conn, guard);
+    p.addLast("last-resort", new LastResort(guard));
   }
 
-  private void addHttp1Handlers(ChannelPipeline p) {
+  private void addHttp1Handlers(ChannelPipeline p, RequestGuard guard) {
+    p.addLast("headwatch", guard.headWatch()); // request_read_timeout from a head's first byte
     p.addLast("codec", new HttpServerCodec(decoderConfig));
     p.addLast("keepalive", new HttpServerKeepAliveHandler());
   }
 
-  private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn) {
-    p.addLast("guard", new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes(), gw.drain(),
-        gw.passThrough().endpoints(), gw.accessLog(), metrics, gw.metrics() != null && !gw.metrics().requireAuth()));
+  private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn, RequestGuard guard) {
+    p.addLast("guard", guard);
     p.addLast("auth", new AuthHandler(conn, gw.authenticator()));
     p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness(), gw.metrics()));
     p.addLast("management", new ManagementHandler(conn, gw.management()));

@@ -26,6 +26,8 @@ public enum ProxyError {
   URI_TOO_LONG(HttpResponseStatus.REQUEST_URI_TOO_LONG, "bad_request_error"),
   HEADERS_TOO_LARGE(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "bad_request_error"),
   EXPECTATION_FAILED(HttpResponseStatus.EXPECTATION_FAILED, "bad_request_error"),
+  /** A transfer coding Sluice does not implement (RFC 9112 §6.1). */
+  NOT_IMPLEMENTED(HttpResponseStatus.NOT_IMPLEMENTED, "bad_request_error"),
   INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_server_error"),
   UPSTREAM_UNREACHABLE(HttpResponseStatus.BAD_GATEWAY, "api_connection_error"),
   UPSTREAM_BROKEN(HttpResponseStatus.BAD_GATEWAY, "api_connection_error"),

@@ -98,17 +98,21 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     lastMessage = null;
     HttpRequest req = ex.request;
     req.setProtocolVersion(HttpVersion.HTTP_1_1);
+    io.sluice.auth.Authenticator auth = gw.authenticator();
     if (ex.passThrough != null) {
       PassThroughHeaders.toUpstream(ex.passThrough, req.headers(), ex.credentialHeader, ex.requestId);
     } else {
       if (gw.passThrough().settings().forwardProviderAuth()) {
-        ex.providerAuthorization = HeaderRules.providerAuthorization(req.headers(), ex.credentialHeader);
+        ex.providerAuthorization = HeaderRules.providerAuthorization(req.headers(), ex.credentialHeader,
+            ex.credentials, auth);
       }
       HeaderRules.toUpstream(req.headers(), ex.credentialHeader, ex.requestId);
       if (ex.route == Route.VLLM) {
         req.headers().remove(BodyInspector.X_SLUICE_DEPLOYMENT);
       }
     }
+    // Whatever the route's rules kept: no header carries a Sluice credential upstream (issue 13, finding 1).
+    ex.credentials.scrub(req.headers(), auth);
     Metering m = gw.metering();
     if (metered(gw)) {
       ex.metering = m;
@@ -124,6 +128,15 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       }
     }
     route(ex);
+  }
+
+  /** Runs an async resume; a throw goes to the pipeline's last-resort handler instead of vanishing in a future. */
+  private void guarded(Runnable resume) {
+    try {
+      resume.run();
+    } catch (RuntimeException e) {
+      ctx.fireExceptionCaught(e);
+    }
   }
 
   /** Whether exchanges are metered: spend logging, limits, usage-based routing or the token metrics need tokens. */
@@ -152,7 +165,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     ex.conn.pauseReads(ClientConnection.PAUSE_LIMITS);
     f.whenCompleteAsync((a, err) -> {
       ex.conn.resumeReads(ClientConnection.PAUSE_LIMITS);
-      admitted(ex, scopes, limiter, a, err);
+      guarded(() -> admitted(ex, scopes, limiter, a, err));
     }, ctx.executor());
   }
 
@@ -259,7 +272,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     if (ex.upstreamPath == null) {
       req.setUri(d.basePath() + ex.route.upstreamSuffix + ex.query);
     } else {
-      req.setUri((ex.rawBase ? d.basePath() : d.rootPath()) + ex.upstreamPath + ex.upstreamQuery);
+      req.setUri(originForm((ex.rawBase ? d.basePath() : d.rootPath()) + ex.upstreamPath, ex.upstreamQuery));
     }
     h.set(HttpHeaderNames.HOST, d.hostHeader());
     if (ex.passThrough != null) {
@@ -273,6 +286,17 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     }
     h.setInt(HttpHeaderNames.CONTENT_LENGTH, BodyInspector.bodyLength(ex, d));
     acquire(ex);
+  }
+
+  /**
+   * The request target in origin-form (RFC 9112 §3.2.1: an absolute path, then the query): {@code /vllm?x=1} on a
+   * target without a path is {@code /?x=1}, never {@code ?x=1} (issue 13, finding 7).
+   */
+  static String originForm(String path, String query) {
+    if (path.isEmpty() || path.charAt(0) != '/') {
+      path = "/" + path;
+    }
+    return query.isEmpty() ? path : path + query;
   }
 
   /**
@@ -340,7 +364,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     if (f.isDone()) {
       onAcquired(ex, f);
     } else {
-      f.addListener(x -> onAcquired(ex, f));
+      f.addListener(x -> guarded(() -> onAcquired(ex, f)));
     }
   }
 

@@ -157,6 +157,9 @@ public final class SluiceServer implements AutoCloseable {
       Channel ch = b.bind(new InetSocketAddress(o.host(), o.port())).sync().channel();
       log.info("Sluice {} listening on {} ({} transport, {} event loops, {} model groups)", Version.get(),
           ch.localAddress(), transport.name(), threads, registry.get().size());
+      for (String w : ConfigReport.publicPassThroughWarnings(config)) {
+        log.warn("{}", w);
+      }
       VllmLoadScraper scraper = strategy == Strategy.VLLM_LOAD ? new VllmLoadScraper(registry, Duration.ofSeconds(1))
           : null;
       ReplicaProber prober = config.general().backgroundHealthChecks()
