@@ -33,10 +33,13 @@ final class ConfigReport {
   private ConfigReport() {}
 
   static void print(Path file, SluiceConfig cfg, MasterKeys.Resolved master, Map<String, String> env,
-      PrintWriter out) throws IOException {
+      java.util.List<String> loaderWarnings, PrintWriter out) throws IOException {
     JsonNode root = YAML.readTree(file.toFile());
     out.println("# sluice check: " + file + " is valid: " + cfg.modelList().size() + " deployment(s), "
         + cfg.modelList().stream().map(d -> d.modelName()).distinct().count() + " model group(s)");
+    for (String w : loaderWarnings) {
+      out.println("# WARNING: " + w);
+    }
     for (String w : publicPassThroughWarnings(cfg)) {
       out.println("# WARNING: " + w);
     }

@@ -160,6 +160,11 @@ public final class SluiceServer implements AutoCloseable {
       for (String w : ConfigReport.publicPassThroughWarnings(config)) {
         log.warn("{}", w);
       }
+      if (registry.get().size() == 0) {
+        log.warn("NO MODEL DEPLOYMENTS: model_list {} and the database holds none, so every model request is "
+            + "refused with 400. Add model_list entries (sluice check --config FILE shows what was read) or "
+            + "POST /model/new.", config.modelList().isEmpty() ? "is empty" : "has none");
+      }
       VllmLoadScraper scraper = strategy == Strategy.VLLM_LOAD ? new VllmLoadScraper(registry, Duration.ofSeconds(1))
           : null;
       ReplicaProber prober = config.general().backgroundHealthChecks()

@@ -458,6 +458,21 @@ class SecurityRegressionTest {
     return out.toByteArray();
   }
 
+  // ---- 10. a pass-through entry without auth is public: a start-up WARN says so (sluice check too: CheckCommandTest)
+
+  @Test
+  void finding10_aPublicPassThroughRouteIsAStartUpWarning() throws Exception {
+    PassThroughSettings pt = new PassThroughSettings(List.of(new PassThroughEndpoint("/pub",
+        URI.create("http://127.0.0.1:" + open.port() + "/?token=" + DEFAULT_KEY), false, Map.of(), null, false, false,
+        List.of(), Map.of())), null, null, null, false);
+    SluiceConfig cfg = new SluiceConfig(null, List.of(), GeneralSettings.defaults(), RouterSettings.defaults(),
+        LitellmSettings.defaults(), ServerSettings.defaults(), pt);
+    String logged = VirtualKeyE2ETestSupport.captureLogs(() -> SluiceServer.start(cfg, new SluiceServer.Options(
+        "127.0.0.1", 0, 1, Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true)).close());
+    assertThat(logged).contains("pass-through route /pub is public").contains("auth: true")
+        .doesNotContain(DEFAULT_KEY);
+  }
+
   // ---- issue 14, finding 1: an admin call with a cold key keeps its body
 
   @Test
