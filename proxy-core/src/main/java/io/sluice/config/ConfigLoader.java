@@ -100,6 +100,19 @@ public final class ConfigLoader {
   private final List<String> ignored = new ArrayList<>();
   /** What loads but will not do what its author likely meant (logged at WARN, printed by {@code sluice check}). */
   private final List<String> warnings = new ArrayList<>();
+  /** Loading a file: a model_list entry for a provider Sluice does not serve is skipped with a warning, not fatal. */
+  private boolean skipUnservedProviders;
+  /** Model groups of the entries skipped so (fallbacks naming them are dropped with a warning, not fatal). */
+  private final Set<String> skippedGroups = new java.util.HashSet<>();
+
+  private static String prefixes() {
+    StringBuilder sb = new StringBuilder();
+    for (Provider pr : Provider.values()) {
+      sb.append(sb.length() == 0 ? "" : ", ").append(pr.prefix());
+    }
+    return sb.toString();
+  }
+
   /** The id of the first model_list entry with {@code use_in_pass_through: true}. */
   private String firstPassThroughId;
 
@@ -128,6 +141,7 @@ public final class ConfigLoader {
 
   public static LoadResult loadWithReport(Path file, Map<String, String> env) {
     ConfigLoader l = new ConfigLoader(file.toString(), env);
+    l.skipUnservedProviders = true; // a LiteLLM config fronting vLLM and a cloud provider serves its vLLM part
     JsonNode root;
     try {
       root = YAML.readTree(Files.readString(file, StandardCharsets.UTF_8));
@@ -346,6 +360,9 @@ public final class ConfigLoader {
     for (int i = 0; i < list.size(); i++) {
       String at = "model_list[" + i + "]";
       DeploymentConfig d = deployment(list.get(i), at);
+      if (d == null) {
+        continue; // a provider Sluice does not serve: warned
+      }
       Integer prev = ids.putIfAbsent(d.id(), i);
       if (prev != null) {
         throw fail(at + ".model_info.id", "\"" + d.id() + "\" is already the id of model_list[" + prev
@@ -376,8 +393,14 @@ public final class ConfigLoader {
       }
     }
     if (provider == null) {
-      throw fail(p + ".model", "\"" + model + "\" has no supported provider prefix (expected hosted_vllm/<name> "
-          + "or openai/<name>)");
+      String why = "\"" + model + "\" is not a provider Sluice serves: Sluice fronts vLLM and OpenAI-compatible "
+          + "servers at an api_base (prefixes " + prefixes() + "), not cloud provider APIs";
+      if (skipUnservedProviders) {
+        warnings.add(p + ".model: " + why + "; this entry (model_name " + name + ") is skipped.");
+        skippedGroups.add(name);
+        return null;
+      }
+      throw fail(p + ".model", why);
     }
     String upstream = model.substring(provider.prefix().length());
     if (upstream.isEmpty()) {
@@ -647,6 +670,11 @@ public final class ConfigLoader {
       while (it.hasNext()) {
         Map.Entry<String, JsonNode> kv = it.next();
         String from = kv.getKey();
+        if (!groups.contains(from) && skippedGroups.contains(from)) {
+          warnings.add(ai + "." + from + ": model group " + from + " was skipped (a provider Sluice does not "
+              + "serve), so are its fallbacks.");
+          continue;
+        }
         if (!groups.contains(from)) {
           throw fail(ai + "." + from, "no model group named \"" + from + "\" in model_list");
         }
@@ -657,6 +685,11 @@ public final class ConfigLoader {
         List<String> targets = new ArrayList<>();
         for (int j = 0; j < to.size(); j++) {
           JsonNode g = to.get(j);
+          if (g.isTextual() && !groups.contains(g.asText()) && skippedGroups.contains(g.asText())) {
+            warnings.add(ai + "." + from + "[" + j + "]: model group " + g.asText() + " was skipped (a provider "
+                + "Sluice does not serve); it is left out of the fallbacks of " + from + ".");
+            continue;
+          }
           if (!g.isTextual() || !groups.contains(g.asText())) {
             throw fail(ai + "." + from + "[" + j + "]", show(g) + " is not a model group in model_list");
           }
