@@ -286,7 +286,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
    */
   static ByteBuf bodyFor(ChannelHandlerContext ctx, Exchange ex, Deployment d) {
     ByteBuf body = ex.body;
-    boolean rewriteModel = ex.model != null && !ex.model.equals(d.upstreamModel());
+    boolean rewriteModel = ex.model != null && !ex.model.equals(upstreamModel(ex, d));
     io.sluice.json.UsageSplice usage = ex.usageSplice;
     if (!rewriteModel && usage == null) {
       return body.retainedDuplicate();
@@ -309,7 +309,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         }
         start = ex.modelStart;
         end = ex.modelEnd;
-        with = d.upstreamModelJson();
+        with = d.wildcard() ? literal(ctx, upstreamModel(ex, d)) : d.upstreamModelJson();
       } else {
         if (usage == null) {
           continue;
@@ -333,13 +333,29 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   /** The length of {@link #bodyFor} for {@code d}. */
   static int bodyLength(Exchange ex, Deployment d) {
     int length = ex.body.readableBytes();
-    if (ex.model != null && !ex.model.equals(d.upstreamModel())) {
-      length += d.upstreamModelJsonLength() - (ex.modelEnd - ex.modelStart);
+    if (ex.model != null && !ex.model.equals(upstreamModel(ex, d))) {
+      int literal = d.wildcard() ? quoted(upstreamModel(ex, d)).length + 2 : d.upstreamModelJsonLength();
+      length += literal - (ex.modelEnd - ex.modelStart);
     }
     if (ex.usageSplice != null) {
       length += ex.usageSplice.delta();
     }
     return length;
+  }
+
+  /** The model name {@code d} gets for this request (a wildcard deployment's is filled from the request's). */
+  private static String upstreamModel(Exchange ex, Deployment d) {
+    return d.wildcard() && ex.model != null ? d.upstreamModelFor(ex.model) : d.upstreamModel();
+  }
+
+  private static byte[] quoted(String s) {
+    return com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsUTF8(s);
+  }
+
+  /** {@code "s"} as a JSON string literal; the caller owns it. Only wildcard deployments need one per request. */
+  private static ByteBuf literal(ChannelHandlerContext ctx, String s) {
+    byte[] q = quoted(s);
+    return ctx.alloc().directBuffer(q.length + 2).writeByte('"').writeBytes(q).writeByte('"');
   }
 
   private static void release(ByteBuf b) {

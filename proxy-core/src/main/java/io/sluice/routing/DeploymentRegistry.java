@@ -1,6 +1,7 @@
 package io.sluice.routing;
 
 import io.sluice.config.DeploymentConfig;
+import io.sluice.config.Wildcards;
 import io.sluice.config.RouterSettings;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -16,10 +17,20 @@ import java.util.Map;
 public final class DeploymentRegistry {
   private final Map<String, ModelGroup> groups;
   private final Map<String, List<String>> fallbacks;
+  /** Groups whose name is a wildcard pattern, most specific first (then in configuration order). */
+  private final List<ModelGroup> wildcards;
 
   private DeploymentRegistry(Map<String, ModelGroup> groups, Map<String, List<String>> fallbacks) {
     this.groups = groups;
     this.fallbacks = fallbacks;
+    List<ModelGroup> w = new ArrayList<>();
+    for (ModelGroup g : groups.values()) {
+      if (Wildcards.isPattern(g.name())) {
+        w.add(g);
+      }
+    }
+    w.sort(java.util.Comparator.comparingInt((ModelGroup g) -> -Wildcards.specificity(g.name())));
+    this.wildcards = List.copyOf(w);
   }
 
   public static DeploymentRegistry of(List<DeploymentConfig> configs) {
@@ -74,9 +85,21 @@ public final class DeploymentRegistry {
     return null;
   }
 
-  /** The group for a public model name, or null. */
+  /**
+   * The group for a public model name: the group of that name, else the most specific wildcard group whose pattern
+   * matches it ({@code hosted_vllm/*}, {@code *}); null when none does.
+   */
   public ModelGroup group(String modelName) {
-    return groups.get(modelName);
+    ModelGroup g = groups.get(modelName);
+    if (g != null || wildcards.isEmpty()) {
+      return g;
+    }
+    for (ModelGroup w : wildcards) {
+      if (Wildcards.match(w.name(), modelName) != null) {
+        return w;
+      }
+    }
+    return null;
   }
 
   /** Every group, in configuration order. */
