@@ -213,7 +213,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     };
     String when = a.retryAfterSeconds() > 0 ? " Try again in " + a.retryAfterSeconds() + " s." : "";
     if (a.limit() == io.sluice.limits.Admission.Limit.BUDGET) {
-      return "Budget has been exceeded for " + who + " (max_budget). " + (a.retryAfterSeconds() > 0
+      // LiteLLM's wording starts so (its scripts and client libraries match on it).
+      return "Budget has been exceeded! Max budget reached for " + who + " (max_budget). " + (a.retryAfterSeconds() > 0
           ? "The budget resets in " + a.retryAfterSeconds() + " s." : "Raise max_budget to continue.");
     }
     return "Rate limit exceeded for " + who + ": " + a.limit().field() + " (" + a.limit().words() + ") reached."

@@ -212,7 +212,7 @@ class SecurityRegressionTest {
     for (String body : refused) {
       var r = send("POST", "/vllm/v1/completions", llamaOnly, body);
       assertThat(r.statusCode()).as(body + ": " + r.body()).isEqualTo(401);
-      assertThat(r.body()).contains("key_model_access_denied").contains("['llama']");
+      assertThat(r.body()).contains("key_model_access_denied").contains("['llama']").contains("\"param\":\"model\"");
     }
     var dup = send("POST", "/vllm/v1/chat/completions", llamaOnly, "{\"model\":\"llama\",\"model\":\"other\"}");
     assertThat(dup.statusCode()).as(dup.body()).isEqualTo(400);
