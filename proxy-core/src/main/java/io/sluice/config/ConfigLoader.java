@@ -84,7 +84,7 @@ public final class ConfigLoader {
   private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
       "limits_on_redis_failure", "metrics_key_labels",
-      "max_idle_per_replica");
+      "max_idle_per_replica", "tls_cert_file", "tls_key_file", "tls_reload_interval", "upstream_ca_bundle");
 
   private final String file;
   private final Map<String, String> env;
@@ -637,10 +637,31 @@ public final class ConfigLoader {
           orInt(s, "max_connections_per_replica", at, d.maxConnectionsPerReplica()),
           orInt(s, "max_idle_per_replica", at, d.maxIdlePerReplica()),
           limitsFailClosed(s, at),
-          bool(s, "metrics_key_labels", at));
+          bool(s, "metrics_key_labels", at),
+          readableFile(s, "tls_cert_file", at),
+          readableFile(s, "tls_key_file", at),
+          orDuration(s, "tls_reload_interval", at, d.tlsReloadInterval()),
+          readableFile(s, "upstream_ca_bundle", at));
     } catch (IllegalArgumentException e) {
       throw new ConfigException(file + ": " + at + "." + e.getMessage());
     }
+  }
+
+  /**
+   * A file path setting: relative paths are resolved against the config file's directory; the file must exist and
+   * be readable (its content is checked where it is used, naming the file). Null when absent.
+   */
+  private java.nio.file.Path readableFile(JsonNode s, String key, String at) {
+    String v = optionalString(s, key, at);
+    if (v == null || v.isBlank()) {
+      return null;
+    }
+    java.nio.file.Path base = java.nio.file.Path.of(file).toAbsolutePath().getParent();
+    java.nio.file.Path f = base == null ? java.nio.file.Path.of(v) : base.resolve(v);
+    if (!java.nio.file.Files.isRegularFile(f) || !java.nio.file.Files.isReadable(f)) {
+      throw fail(at + "." + key, "\"" + shortText(v) + "\" is not a readable file (looked for " + f + ")");
+    }
+    return f;
   }
 
   /** {@code sluice_settings.limits_on_redis_failure}: {@code open} (default, per-node limits) or {@code closed} (503). */

@@ -46,6 +46,8 @@ public final class SluiceServer implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
   private final io.sluice.http.AccessLog accessLog;
   private final io.sluice.metrics.GatewayMetrics metrics;
+  /** The listener's certificate, reloaded on change; null on a plain-HTTP listener. */
+  private volatile ListenerTls tls;
 
   private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
       RegistryHolder registry, Drain drain, VllmLoadScraper scraper, ReplicaProber prober, AutoCloseable closeWith,
@@ -119,7 +121,12 @@ public final class SluiceServer implements AutoCloseable {
     DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(
         new DnsNameResolverBuilder().datagramChannelType(transport.datagramChannel()));
     io.sluice.http.AccessLog accessLog = io.sluice.http.AccessLog.NONE;
+    ListenerTls tls = null;
     try {
+      if (config.server().tls()) {
+        tls = ListenerTls.start(config.server().tlsCertFile(), config.server().tlsKeyFile(),
+            config.server().tlsReloadInterval());
+      }
       RegistryHolder registry = o.registry() != null ? o.registry()
           : new RegistryHolder(DeploymentRegistry.of(config.modelList(), config.router()));
       UpstreamPools pools = new UpstreamPools(config.server(), transport.clientChannels(), resolver,
@@ -153,18 +160,24 @@ public final class SluiceServer implements AutoCloseable {
           .childOption(ChannelOption.TCP_NODELAY, true)
           .childOption(ChannelOption.SO_KEEPALIVE, true)
           .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 * 1024, 128 * 1024))
-          .childHandler(new GatewayInitializer(gw));
+          .childHandler(new GatewayInitializer(gw, tls));
       Channel ch = b.bind(new InetSocketAddress(o.host(), o.port())).sync().channel();
-      log.info("Sluice {} listening on {} ({} transport, {} event loops, {} model groups)", Version.get(),
-          ch.localAddress(), transport.name(), threads, registry.get().size());
+      log.info("Sluice {} listening on {} ({}, {} transport, {} event loops, {} model groups)", Version.get(),
+          ch.localAddress(), tls != null ? "https" : "http", transport.name(), threads, registry.get().size());
       VllmLoadScraper scraper = strategy == Strategy.VLLM_LOAD ? new VllmLoadScraper(registry, Duration.ofSeconds(1))
           : null;
       ReplicaProber prober = config.general().backgroundHealthChecks()
           ? new ReplicaProber(registry, config.general().healthCheckInterval()) : null;
       log.info("Routing strategy {}{}", strategy.wireName(), prober == null ? ""
           : ", background health checks every " + config.general().healthCheckInterval());
-      return new SluiceServer(group, resolver, ch, registry, drain, scraper, prober, o.closeWith(), accessLog, metrics);
+      SluiceServer server = new SluiceServer(group, resolver, ch, registry, drain, scraper, prober, o.closeWith(),
+          accessLog, metrics);
+      server.tls = tls;
+      return server;
     } catch (InterruptedException | RuntimeException e) {
+      if (tls != null) {
+        tls.close();
+      }
       accessLog.close();
       resolver.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -227,7 +240,15 @@ public final class SluiceServer implements AutoCloseable {
     }
   }
 
+  /** The listener's TLS, or null on plain HTTP. */
+  ListenerTls tls() {
+    return tls;
+  }
+
   private void closeNow() {
+    if (tls != null) {
+      tls.close();
+    }
     if (scraper != null) {
       scraper.close();
     }
