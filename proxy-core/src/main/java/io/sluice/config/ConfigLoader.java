@@ -447,8 +447,25 @@ public final class ConfigLoader {
     }
   }
 
+  /** {@code k8s://SERVICE.NAMESPACE:PORT/path}: the service's ready pods, found at run time (see KubernetesTarget). */
+  private static final Pattern K8S_HOST = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+
   private URI httpUrl(String raw, String at) {
     String v = raw.endsWith("/") ? raw.substring(0, raw.length() - 1) : raw;
+    if (v.regionMatches(true, 0, "k8s://", 0, 6)) {
+      URI k;
+      try {
+        k = new URI(v);
+      } catch (URISyntaxException ex) {
+        k = null;
+      }
+      if (k == null || k.getHost() == null || !K8S_HOST.matcher(k.getHost()).matches() || k.getPort() <= 0
+          || k.getRawUserInfo() != null || k.getRawQuery() != null || k.getRawFragment() != null) {
+        throw fail(at, "\"" + raw + "\" is not a Kubernetes service address (expected k8s://SERVICE.NAMESPACE:PORT/v1,"
+            + " e.g. k8s://vllm-llama.models:8000/v1, PORT being the port vLLM listens on in the pod)");
+      }
+      return k;
+    }
     URI u;
     try {
       u = new URI(v);
@@ -458,7 +475,8 @@ public final class ConfigLoader {
     String scheme = u.getScheme();
     if (scheme == null || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
         || u.getHost() == null || u.getRawUserInfo() != null || u.getRawQuery() != null || u.getRawFragment() != null) {
-      throw fail(at, "\"" + raw + "\" is not an http(s) URL with a host (expected e.g. http://vllm-a:8000/v1)");
+      throw fail(at, "\"" + raw + "\" is not an http(s) URL with a host (expected e.g. http://vllm-a:8000/v1, "
+          + "or k8s://SERVICE.NAMESPACE:PORT/v1 for a Kubernetes service's pods)");
     }
     return u;
   }
