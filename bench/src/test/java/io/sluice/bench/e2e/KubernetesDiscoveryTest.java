@@ -235,4 +235,42 @@ class KubernetesDiscoveryTest {
     client.discovery().v1().endpointSlices().inNamespace(NS).withName(SERVICE + "-x7k2p").delete();
     await("the slice's deletion empties the group", Duration.ofSeconds(5), () -> replicaHosts().isEmpty());
   }
+
+  @Test
+  void aPodThatLeavesAndDiesMidStreamGivesItsClientTheUsualErrorEvent() throws Exception {
+    FakeVllm a = FakeVllm.builder().host("127.0.0.1").servedModel("m").tokens(200)
+        .interTokenDelay(Duration.ofMillis(20)).start();
+    pods.add(a);
+    var slices = client.discovery().v1().endpointSlices().inNamespace(NS);
+    slices.resource(slice(a.port(), List.of(endpoint("127.0.0.1", true)))).create();
+    Path cfgFile = dir.resolve("config.yaml");
+    Files.writeString(cfgFile, "model_list:\n  - model_name: llama\n    litellm_params: {model: hosted_vllm/m, "
+        + "api_base: 'k8s://" + SERVICE + "." + NS + ":" + a.port() + "/v1'}\n    model_info: {id: vllm}\n");
+    sluice = SluiceServer.start(ConfigLoader.load(cfgFile, Map.of()), new SluiceServer.Options("127.0.0.1", 0, 1,
+        Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true)
+        .withDiscovery(new KubernetesReplicaDiscovery(client, false)));
+    await("the pod is found", Duration.ofSeconds(10), () -> replicaHosts().equals(List.of("127.0.0.1")));
+    ExecutorService one = Executors.newSingleThreadExecutor();
+    try {
+      var stream = one.submit(() -> {
+        try (RawHttp h = new RawHttp(sluice.port())) {
+          h.socket.setSoTimeout(30_000);
+          return h.exchange("POST", "/v1/chat/completions", "{\"model\":\"llama\",\"stream\":true,"
+              + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "Authorization: Bearer " + MASTER);
+        }
+      });
+      await("the stream runs", Duration.ofSeconds(10), () -> a.tokensWritten() >= 10);
+      slices.resource(slice(a.port(), List.of())).update();
+      await("the pod left the group", Duration.ofSeconds(5), () -> replicaHosts().isEmpty());
+      assertThat(stream.isDone()).as("leaving the group does not cut what the pod is serving").isFalse();
+      a.close(); // the pod dies mid-stream
+      RawHttp.Response r = stream.get(30, TimeUnit.SECONDS);
+      List<String> ev = r.events();
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(ev.get(ev.size() - 1)).isEqualTo("data: [DONE]");
+      assertThat(ev.get(ev.size() - 2)).startsWith("data: {\"error\":{\"message\":\"Replica vllm@127.0.0.1:" + a.port());
+    } finally {
+      one.shutdownNow();
+    }
+  }
 }
