@@ -93,7 +93,7 @@ public final class ConfigLoader {
   private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
       "limits_on_redis_failure", "metrics_key_labels",
-      "max_idle_per_replica");
+      "max_idle_per_replica", "tls_cert_file", "tls_key_file", "tls_reload_interval", "upstream_ca_bundle");
 
   private final String file;
   private final Map<String, String> env;
@@ -520,8 +520,25 @@ public final class ConfigLoader {
     }
   }
 
+  /** {@code k8s://SERVICE.NAMESPACE:PORT/path}: the service's ready pods, found at run time (see KubernetesTarget). */
+  private static final Pattern K8S_HOST = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+
   private URI httpUrl(String raw, String at) {
     String v = raw.endsWith("/") ? raw.substring(0, raw.length() - 1) : raw;
+    if (v.regionMatches(true, 0, "k8s://", 0, 6)) {
+      URI k;
+      try {
+        k = new URI(v);
+      } catch (URISyntaxException ex) {
+        k = null;
+      }
+      if (k == null || k.getHost() == null || !K8S_HOST.matcher(k.getHost()).matches() || k.getPort() <= 0
+          || k.getRawUserInfo() != null || k.getRawQuery() != null || k.getRawFragment() != null) {
+        throw fail(at, "\"" + raw + "\" is not a Kubernetes service address (expected k8s://SERVICE.NAMESPACE:PORT/v1,"
+            + " e.g. k8s://vllm-llama.models:8000/v1, PORT being the port vLLM listens on in the pod)");
+      }
+      return k;
+    }
     URI u;
     try {
       u = new URI(v);
@@ -537,7 +554,7 @@ public final class ConfigLoader {
     if (scheme == null || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
         || u.getHost() == null || u.getRawFragment() != null) {
       throw fail(at, "\"" + redactUrl(raw) + "\" is not an http(s) URL with a host (expected e.g. "
-          + "http://vllm-a:8000/v1)");
+          + "http://vllm-a:8000/v1, or k8s://SERVICE.NAMESPACE:PORT/v1 for a Kubernetes service's pods)");
     }
     return u;
   }
@@ -733,10 +750,31 @@ public final class ConfigLoader {
           orInt(s, "max_connections_per_replica", at, d.maxConnectionsPerReplica()),
           orInt(s, "max_idle_per_replica", at, d.maxIdlePerReplica()),
           limitsFailClosed(s, at),
-          bool(s, "metrics_key_labels", at));
+          bool(s, "metrics_key_labels", at),
+          readableFile(s, "tls_cert_file", at),
+          readableFile(s, "tls_key_file", at),
+          orDuration(s, "tls_reload_interval", at, d.tlsReloadInterval()),
+          readableFile(s, "upstream_ca_bundle", at));
     } catch (IllegalArgumentException e) {
       throw new ConfigException(file + ": " + at + "." + e.getMessage());
     }
+  }
+
+  /**
+   * A file path setting: relative paths are resolved against the config file's directory; the file must exist and
+   * be readable (its content is checked where it is used, naming the file). Null when absent.
+   */
+  private java.nio.file.Path readableFile(JsonNode s, String key, String at) {
+    String v = optionalString(s, key, at);
+    if (v == null || v.isBlank()) {
+      return null;
+    }
+    java.nio.file.Path base = java.nio.file.Path.of(file).toAbsolutePath().getParent();
+    java.nio.file.Path f = base == null ? java.nio.file.Path.of(v) : base.resolve(v);
+    if (!java.nio.file.Files.isRegularFile(f) || !java.nio.file.Files.isReadable(f)) {
+      throw fail(at + "." + key, "\"" + shortText(v) + "\" is not a readable file (looked for " + f + ")");
+    }
+    return f;
   }
 
   /** {@code sluice_settings.limits_on_redis_failure}: {@code open} (default, per-node limits) or {@code closed} (503). */

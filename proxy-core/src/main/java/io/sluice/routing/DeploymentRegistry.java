@@ -48,6 +48,17 @@ public final class DeploymentRegistry {
    */
   public static DeploymentRegistry of(List<DeploymentConfig> configs, RouterSettings router,
       DeploymentRegistry previous) {
+    return of(configs, router, previous, Map.of());
+  }
+
+  /**
+   * As {@link #of(List, RouterSettings, DeploymentRegistry)}, with each discovered template ({@code k8s://}) replaced
+   * by one deployment per base URL in {@code replicas} (keyed by the template's id; none known yet = none). The
+   * group of a template exists even with no replica, so its clients get "no healthy deployment", not "unknown
+   * model".
+   */
+  public static DeploymentRegistry of(List<DeploymentConfig> configs, RouterSettings router,
+      DeploymentRegistry previous, Map<String, List<java.net.URI>> replicas) {
     Map<String, Deployment> old = new java.util.HashMap<>();
     if (previous != null) {
       for (ModelGroup g : previous.groups()) {
@@ -57,7 +68,18 @@ public final class DeploymentRegistry {
       }
     }
     Map<String, List<Deployment>> byName = new LinkedHashMap<>();
+    List<DeploymentConfig> expanded = new ArrayList<>();
     for (DeploymentConfig c : configs) {
+      if (!c.discovered()) {
+        expanded.add(c);
+        continue;
+      }
+      byName.computeIfAbsent(c.modelName(), k -> new ArrayList<>());
+      for (java.net.URI base : replicas.getOrDefault(c.id(), List.of())) {
+        expanded.add(c.replicaAt(base));
+      }
+    }
+    for (DeploymentConfig c : expanded) {
       Deployment kept = old.get(c.id());
       Deployment d = kept != null && kept.config().equals(c) ? kept
           : new Deployment(c, new DeploymentHealth(router.allowedFails(), router.cooldownTime()));

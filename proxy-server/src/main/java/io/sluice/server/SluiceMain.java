@@ -64,6 +64,15 @@ public final class SluiceMain implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE}).")
   Path dataDir;
 
+  @Option(names = "--tls-cert", paramLabel = "FILE",
+      description = "PEM certificate chain (server certificate first): serve HTTPS; with --tls-key. Overrides "
+          + "sluice_settings.tls_cert_file. Re-read on change.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE",
+      description = "PEM PKCS#8 private key of --tls-cert. Overrides sluice_settings.tls_key_file.")
+  Path tlsKey;
+
   private final Map<String, String> env;
   private final PrintWriter err;
 
@@ -162,6 +171,7 @@ public final class SluiceMain implements Callable<Integer> {
     try {
       cfg = ConfigLoader.load(config, env);
       master = MasterKeys.resolve(cfg, env);
+      cfg = withTlsFlags(cfg);
     } catch (ConfigException e) {
       err.println("sluice: configuration error: " + e.getMessage());
       return null;
@@ -189,6 +199,9 @@ public final class SluiceMain implements Callable<Integer> {
       log.info("No database (--no-db): virtual keys and the management API are off");
       try {
         return SluiceServer.start(cfg, options);
+      } catch (IllegalArgumentException e) {
+        err.println("sluice: configuration error: " + e.getMessage());
+        return null;
       } catch (Exception e) { // Netty rethrows the BindException of bind().sync() unchecked
         if (isBindFailure(e)) {
           err.println(bindMessage(host, port));
@@ -229,6 +242,10 @@ public final class SluiceMain implements Callable<Integer> {
     }
     try {
       return SluiceServer.start(cfg, options.withAdminPlane(plane));
+    } catch (IllegalArgumentException e) {
+      plane.close();
+      err.println("sluice: configuration error: " + e.getMessage());
+      return null;
     } catch (Exception e) { // Netty rethrows the BindException of bind().sync() unchecked
       plane.close();
       if (isBindFailure(e)) { // taken between the check above and now
@@ -268,6 +285,24 @@ public final class SluiceMain implements Callable<Integer> {
       }
     }
     return false;
+  }
+
+  /** {@code --tls-cert}/{@code --tls-key} replace {@code sluice_settings.tls_cert_file}/{@code tls_key_file}. */
+  private SluiceConfig withTlsFlags(SluiceConfig cfg) {
+    if (tlsCert == null && tlsKey == null) {
+      return cfg;
+    }
+    if (tlsCert == null || tlsKey == null) {
+      throw new ConfigException((tlsCert == null ? "--tls-key" : "--tls-cert") + " given without "
+          + (tlsCert == null ? "--tls-cert" : "--tls-key") + ": pass both (PEM certificate chain and its PKCS#8 key)");
+    }
+    for (Path f : new Path[] {tlsCert, tlsKey}) {
+      if (!java.nio.file.Files.isRegularFile(f) || !java.nio.file.Files.isReadable(f)) {
+        throw new ConfigException((f == tlsCert ? "--tls-cert " : "--tls-key ") + f + " is not a readable file");
+      }
+    }
+    return new SluiceConfig(cfg.source(), cfg.modelList(), cfg.general(), cfg.router(), cfg.litellm(),
+        cfg.server().withTls(tlsCert.toAbsolutePath(), tlsKey.toAbsolutePath()), cfg.passThrough());
   }
 
   /** This process on this host, for change-bus messages and logs. */
