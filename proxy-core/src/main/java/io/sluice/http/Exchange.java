@@ -189,6 +189,7 @@ final class Exchange {
     firstByteNanos = System.nanoTime();
     head.headers().set(X_REQUEST_ID, requestId);
     rateLimitHeaders(head.headers());
+    litellmHeaders(head.headers());
     if (drain.draining()) {
       head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
@@ -309,6 +310,44 @@ final class Exchange {
     if (metering != null && !metered && !responseComplete) {
       metered = true;
       metering.ended(this, true);
+    }
+  }
+
+  static final AsciiString X_LITELLM_TIMEOUT = AsciiString.cached("x-litellm-timeout");
+  private static final AsciiString MODEL_ID = AsciiString.cached("x-litellm-model-id");
+  private static final AsciiString MODEL_GROUP = AsciiString.cached("x-litellm-model-group");
+  private static final AsciiString ATTEMPTED_RETRIES = AsciiString.cached("x-litellm-attempted-retries");
+  private static final AsciiString MAX_RETRIES = AsciiString.cached("x-litellm-max-retries");
+  private static final AsciiString KEY_SPEND = AsciiString.cached("x-litellm-key-spend");
+
+  /** Set by the relay for model-routed exchanges: {@code router_settings.num_retries} and the timeout in force. */
+  int maxRetries = -1;
+  java.time.Duration timeout;
+  /** {@code x-litellm-timeout} from the client (seconds), or null. */
+  java.time.Duration requestedTimeout;
+
+  /**
+   * LiteLLM's response headers on a relayed model-routed response (litellm/proxy/common_request_processing.py,
+   * get_custom_headers): which deployment and group served it, the retries made and allowed, the timeout, the key's
+   * spend as last read. {@code x-litellm-response-cost} is not sent: the head leaves before the cost is known.
+   */
+  private void litellmHeaders(HttpHeaders h) {
+    if (deployment == null || passThrough != null || maxRetries < 0) {
+      return;
+    }
+    h.set(MODEL_ID, deployment.id());
+    if (group != null) {
+      h.set(MODEL_GROUP, group.name());
+    }
+    h.setInt(ATTEMPTED_RETRIES, Math.max(0, attempts - 1));
+    h.setInt(MAX_RETRIES, maxRetries);
+    if (timeout != null) {
+      h.set(X_LITELLM_TIMEOUT, timeout.toMillis() % 1000 == 0 ? Long.toString(timeout.toSeconds())
+          : Double.toString(timeout.toMillis() / 1000.0));
+    }
+    io.sluice.auth.KeyRecord key = principal == null ? null : principal.key();
+    if (key != null) {
+      h.set(KEY_SPEND, Double.toString(key.limits().spend()));
     }
   }
 

@@ -98,6 +98,19 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     lastMessage = null;
     HttpRequest req = ex.request;
     req.setProtocolVersion(HttpVersion.HTTP_1_1);
+    String perRequest = req.headers().get(Exchange.X_LITELLM_TIMEOUT);
+    if (perRequest != null) {
+      // LiteLLM's per-request timeout (seconds): replaces the deployment's for this request; not forwarded.
+      req.headers().remove(Exchange.X_LITELLM_TIMEOUT);
+      ex.requestedTimeout = seconds(perRequest);
+      if (ex.requestedTimeout == null) {
+        active = null;
+        ex.fail(ProxyError.BAD_REQUEST, "x-litellm-timeout: expected seconds > 0 (e.g. 30 or 2.5), got \""
+            + (perRequest.length() > 40 ? perRequest.substring(0, 40) + "…" : perRequest) + "\".");
+        return;
+      }
+    }
+    ex.maxRetries = ex.passThrough == null ? gw.numRetries() : -1;
     io.sluice.auth.Authenticator auth = gw.authenticator();
     if (ex.passThrough != null) {
       PassThroughHeaders.toUpstream(ex.passThrough, req.headers(), ex.credentialHeader, ex.requestId);
@@ -128,6 +141,16 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       }
     }
     route(ex);
+  }
+
+  /** {@code v} as a positive number of seconds, or null. */
+  private static Duration seconds(String v) {
+    try {
+      double d = Double.parseDouble(v.trim());
+      return d > 0 && d <= 86_400 * 7 ? Duration.ofMillis(Math.max(1, Math.round(d * 1000))) : null;
+    } catch (NumberFormatException e) {
+      return null;
+    }
   }
 
   /** Runs an async resume; a throw goes to the pipeline's last-resort handler instead of vanishing in a future. */
@@ -419,7 +442,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
    * does not pay a schedule and a cancel on the event loop's timer queue for every request.
    */
   private void armTtfbTimer(Exchange ex, UpstreamHandler h) {
-    Duration t = ex.deployment.timeout() != null ? ex.deployment.timeout() : gw.defaultTimeout();
+    Duration t = ex.requestedTimeout != null ? ex.requestedTimeout
+        : ex.deployment.timeout() != null ? ex.deployment.timeout() : gw.defaultTimeout();
+    ex.timeout = t;
     ttfbMillis = t.toMillis();
     ttfbDeadline = ctx.executor().ticker().nanoTime() + t.toNanos();
     ensureTimer(t.toNanos());

@@ -74,6 +74,26 @@ class DropInTest {
         var denied = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", otherKey, body);
         assertThat(denied.statusCode()).isEqualTo(401);
         assertThat(denied.body()).contains("key_model_access_denied").contains("['openai/*']");
+        // LiteLLM's response headers (issue 14 #5) and its per-request x-litellm-timeout.
+        assertThat(r.headers().firstValue("x-litellm-model-group")).hasValue("hosted_vllm/*");
+        assertThat(r.headers().firstValue("x-litellm-model-id")).hasValueSatisfying(v -> assertThat(v).isNotBlank());
+        assertThat(r.headers().firstValue("x-litellm-attempted-retries")).hasValue("0");
+        assertThat(r.headers().firstValue("x-litellm-max-retries")).isPresent();
+        assertThat(r.headers().firstValue("x-litellm-timeout")).hasValue("6000");
+        var keyed = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", patternKey, body);
+        assertThat(keyed.headers().firstValue("x-litellm-key-spend")).isPresent();
+        long t0 = System.nanoTime();
+        var slow = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER, body,
+            "x-litellm-timeout", "0.3", "x-fake-ttft-ms", "3000");
+        assertThat(slow.statusCode()).as(slow.body()).isEqualTo(504);
+        assertThat((System.nanoTime() - t0) / 1_000_000).as("the per-request timeout, not the 6000 s default")
+            .isLessThan(2500);
+        assertThat(fake.requests().get(fake.requests().size() - 1).headers().get("x-litellm-timeout"))
+            .as("consumed, not forwarded").isNull();
+        var bad = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER, body,
+            "x-litellm-timeout", "soon");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(bad.body()).contains("x-litellm-timeout");
         var cloud = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
             body.replace("hosted_vllm/" + SERVED, "claude"));
         assertThat(cloud.statusCode()).as("a skipped cloud entry is not a model group").isEqualTo(400);
