@@ -19,13 +19,21 @@ public final class ModelAccess {
   public record Denial(boolean team, String message) {}
 
   public static Denial denial(KeyRecord key, String modelGroup) {
+    return denial(key, modelGroup, Set.of());
+  }
+
+  /**
+   * As {@link #denial(KeyRecord, String)}, where the group's deployments carry {@code accessGroups}
+   * ({@code model_info.access_groups}): a list naming one of them allows the group (LiteLLM's access groups).
+   */
+  public static Denial denial(KeyRecord key, String modelGroup, Set<String> accessGroups) {
     Set<String> km = key.models();
-    if (!unrestricted(km) && !km.contains(ALL_TEAM_MODELS) && !allows(km, modelGroup)) {
+    if (!unrestricted(km) && !km.contains(ALL_TEAM_MODELS) && !allows(km, modelGroup, accessGroups)) {
       return new Denial(false, "key not allowed to access model. This key can only access models="
           + pythonList(km) + ". Tried to access " + shown(modelGroup));
     }
     Set<String> tm = key.teamModels();
-    if (key.teamId() != null && !unrestricted(tm) && !allows(tm, modelGroup)) {
+    if (key.teamId() != null && !unrestricted(tm) && !allows(tm, modelGroup, accessGroups)) {
       return new Denial(true, "team not allowed to access model. This team can only access models="
           + pythonList(tm) + ". Tried to access " + shown(modelGroup));
     }
@@ -33,9 +41,14 @@ public final class ModelAccess {
   }
 
   /** {@code models} names {@code model}, or holds a wildcard pattern that matches it ({@code openai/*}), as LiteLLM. */
-  private static boolean allows(Set<String> models, String model) {
+  private static boolean allows(Set<String> models, String model, Set<String> accessGroups) {
     if (models.contains(model)) {
       return true;
+    }
+    for (String g : accessGroups) {
+      if (models.contains(g)) {
+        return true;
+      }
     }
     for (String m : models) {
       if (io.sluice.config.Wildcards.isPattern(m) && io.sluice.config.Wildcards.match(m, model) != null) {

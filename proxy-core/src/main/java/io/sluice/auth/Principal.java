@@ -37,6 +37,11 @@ public record Principal(Role role, String keyHashPrefix, KeyRecord key) {
 
   /** Whether the caller may use {@code modelGroup} (key and team model lists). */
   public boolean mayUseModel(String modelGroup) {
-    return key == null || ModelAccess.denial(key, modelGroup) == null;
+    return mayUseModel(modelGroup, java.util.Set.of());
+  }
+
+  /** As {@link #mayUseModel(String)}, for a group whose deployments carry {@code accessGroups}. */
+  public boolean mayUseModel(String modelGroup, java.util.Set<String> accessGroups) {
+    return key == null || ModelAccess.denial(key, modelGroup, accessGroups) == null;
   }
 }

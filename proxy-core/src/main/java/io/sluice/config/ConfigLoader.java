@@ -83,7 +83,8 @@ public final class ConfigLoader {
   public static final List<String> SERVED_PATHS = List.of("/health/liveliness", "/health/liveness",
       "/health/readiness", "/health", "/metrics", "/metrics/", "/models", "/v1/models", "/chat/completions",
       "/v1/chat/completions", "/completions", "/v1/completions", "/embeddings", "/v1/embeddings", "/responses",
-      "/v1/responses", "/rerank", "/v1/rerank", "/score", "/v1/score", "/v1/model/info");
+      "/v1/responses", "/rerank", "/v1/rerank", "/score", "/v1/score", "/v1/model/info", "/v2/model/info",
+      "/model_group/info");
   /** Path families Sluice serves whole (every path under them is Sluice's): the admin API and {@code /vllm}. */
   public static final List<String> SERVED_FAMILIES = List.of("/key", "/user", "/team", "/model", "/spend",
       "/global/spend", "/vllm");
@@ -443,13 +444,20 @@ public final class ConfigLoader {
     Duration timeout = seconds(params, "timeout", p);
     Integer order = nonNegativeInt(params, "order", p);
     String id = null;
+    java.util.Map<String, Object> modelInfo = java.util.Map.of();
     Double inputCost = cost(params, "input_cost_per_token", p);
     Double outputCost = cost(params, "output_cost_per_token", p);
     JsonNode info = e.get("model_info");
     if (!absent(info)) {
       object(info, sub(at, "model_info"));
-      report(info, sub(at, "model_info") + ".", INFO, INFO_LATER);
+      // No unknown-key report here: model_info is free-form in LiteLLM (custom fields are kept and shown).
       id = optionalString(info, "id", sub(at, "model_info"));
+      JsonNode groups = info.get("access_groups");
+      if (!absent(groups) && (!groups.isArray() || !allText(groups))) {
+        throw fail(sub(at, "model_info") + ".access_groups", "expected a list of names, found " + show(groups));
+      }
+      modelInfo = YAML.convertValue(info, new com.fasterxml.jackson.core.type.TypeReference<java.util.Map<String,
+          Object>>() {}); // custom fields kept: /model/info shows them, as LiteLLM does
       // model_info is where LiteLLM documents per-deployment pricing; litellm_params also works there. model_info wins.
       Double in = cost(info, "input_cost_per_token", sub(at, "model_info"));
       Double out = cost(info, "output_cost_per_token", sub(at, "model_info"));
@@ -463,7 +471,16 @@ public final class ConfigLoader {
       firstPassThroughId = id;
     }
     return new DeploymentConfig(name, provider, upstream, apiBase, apiKey, rpm, tpm, weight, timeout, id, order,
-        inputCost, outputCost);
+        inputCost, outputCost, modelInfo);
+  }
+
+  private static boolean allText(JsonNode array) {
+    for (JsonNode n : array) {
+      if (!n.isTextual()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A cost per token: a finite number ≥ 0 (strings of numbers too, as LiteLLM's YAML often has "0.0000015"). */

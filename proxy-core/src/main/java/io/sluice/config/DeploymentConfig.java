@@ -22,6 +22,8 @@ import java.util.Objects;
  * @param inputCostPerToken  USD per prompt token ({@code model_info} or {@code litellm_params}
  *                           {@code input_cost_per_token}); null = 0
  * @param outputCostPerToken USD per completion token; null = 0
+ * @param modelInfo     the entry's {@code model_info} as written (custom fields kept, shown by {@code /model/info});
+ *                      never null, unmodifiable
  */
 public record DeploymentConfig(
     String modelName,
@@ -36,7 +38,34 @@ public record DeploymentConfig(
     String id,
     Integer order,
     Double inputCostPerToken,
-    Double outputCostPerToken) {
+    Double outputCostPerToken,
+    java.util.Map<String, Object> modelInfo) {
+
+  /** Without a {@code model_info} beyond the fields above. */
+  public DeploymentConfig(String modelName, Provider provider, String upstreamModel, URI apiBase, Secret apiKey,
+      Integer rpm, Integer tpm, Double weight, Duration timeout, String id, Integer order, Double inputCostPerToken,
+      Double outputCostPerToken) {
+    this(modelName, provider, upstreamModel, apiBase, apiKey, rpm, tpm, weight, timeout, id, order, inputCostPerToken,
+        outputCostPerToken, java.util.Map.of());
+  }
+
+  /**
+   * {@code model_info.access_groups}: names a key's or team's {@code models} may hold to allow this deployment's
+   * group (LiteLLM's model access groups).
+   */
+  public java.util.Set<String> accessGroups() {
+    Object g = modelInfo.get("access_groups");
+    if (!(g instanceof java.util.List<?> list)) {
+      return java.util.Set.of();
+    }
+    java.util.Set<String> out = new java.util.HashSet<>();
+    for (Object o : list) {
+      if (o instanceof String str) {
+        out.add(str);
+      }
+    }
+    return out;
+  }
 
   /** Without costs. */
   public DeploymentConfig(String modelName, Provider provider, String upstreamModel, URI apiBase, Secret apiKey,
@@ -64,7 +93,7 @@ public record DeploymentConfig(
    */
   public DeploymentConfig replicaAt(URI base) {
     return new DeploymentConfig(modelName, provider, upstreamModel, base, apiKey, rpm, tpm, weight, timeout,
-        id + "@" + base.getRawAuthority(), order, inputCostPerToken, outputCostPerToken);
+        id + "@" + base.getRawAuthority(), order, inputCostPerToken, outputCostPerToken, modelInfo);
   }
 
   public DeploymentConfig {
@@ -73,5 +102,7 @@ public record DeploymentConfig(
     Objects.requireNonNull(upstreamModel, "upstreamModel");
     Objects.requireNonNull(apiBase, "apiBase");
     Objects.requireNonNull(id, "id");
+    modelInfo = modelInfo == null ? java.util.Map.of() : java.util.Collections.unmodifiableMap(
+        new java.util.LinkedHashMap<>(modelInfo));
   }
 }

@@ -140,7 +140,9 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       return;
     }
     KeyRecord key = ex.principal.key();
-    ModelAccess.Denial denied = key == null ? null : ModelAccess.denial(key, model);
+    ModelGroup group = registry.get().group(model);
+    ModelAccess.Denial denied = key == null ? null
+        : ModelAccess.denial(key, model, group == null ? java.util.Set.of() : group.accessGroups());
     if (denied != null) {
       release(b);
       // LiteLLM checks the key's and the team's model lists before the router looks the model up
@@ -149,7 +151,6 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
           denied.message());
       return;
     }
-    ModelGroup group = registry.get().group(model);
     if (group == null) {
       release(b);
       // LiteLLM's wording (proxy/route_llm_request.py).
@@ -263,8 +264,10 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
    * Fails {@code ex} with LiteLLM's model-access denial when {@code key} may not use {@code group}; {@code named} is
    * what the body asked for when that is not {@code group} itself (for the message). Returns whether it failed.
    */
-  private static boolean denied(Exchange ex, KeyRecord key, String group, String named) {
-    ModelAccess.Denial denied = key == null ? null : ModelAccess.denial(key, group);
+  private boolean denied(Exchange ex, KeyRecord key, String group, String named) {
+    ModelGroup g = registry.get().group(group);
+    ModelAccess.Denial denied = key == null ? null
+        : ModelAccess.denial(key, group, g == null ? java.util.Set.of() : g.accessGroups());
     if (denied == null) {
       return false;
     }

@@ -141,7 +141,7 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
     java.util.List<io.sluice.routing.Deployment> healthy = new java.util.ArrayList<>();
     java.util.List<io.sluice.routing.Deployment> unhealthy = new java.util.ArrayList<>();
     for (ModelGroup group : reg.groups()) {
-      if (principal == null || principal.mayUseModel(group.name())) {
+      if (principal == null || principal.mayUseModel(group.name(), group.accessGroups())) {
         for (io.sluice.routing.Deployment d : group.deployments()) {
           (d.health().coolingAt(now) ? unhealthy : healthy).add(d);
         }
@@ -184,7 +184,7 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
       g.writeStartObject();
       g.writeArrayFieldStart("data");
       for (ModelGroup group : reg.groups()) {
-        if (principal == null || principal.mayUseModel(group.name())) {
+        if (principal == null || principal.mayUseModel(group.name(), group.accessGroups())) {
           g.writeStartObject();
           g.writeStringField("id", group.name());
           g.writeStringField("object", "model");

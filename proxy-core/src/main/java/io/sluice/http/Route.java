@@ -103,7 +103,8 @@ enum Route {
 
   static boolean isManagementPath(String path) {
     return path.startsWith("/key/") || path.startsWith("/user/") || path.startsWith("/team/")
-        || path.startsWith("/model/") || path.equals("/v1/model/info") || path.startsWith("/spend/")
+        || path.startsWith("/model/") || path.equals("/v1/model/info") || path.equals("/v2/model/info")
+        || path.equals("/model_group/info") || path.startsWith("/spend/")
         || path.startsWith("/global/spend");
   }
 }

@@ -15,7 +15,7 @@ final class RoutePolicy {
   static final Set<String> GROUPS = Set.of("openai_routes", "llm_api_routes", "info_routes", "management_routes");
 
   private static final Set<String> INFO = Set.of("/key/info", "/key/list", "/user/info", "/user/list", "/team/info",
-      "/team/list", "/model/info", "/v1/model/info", "/v1/models", "/models", "/health");
+      "/team/list", "/model/info", "/v1/model/info", "/v2/model/info", "/model_group/info", "/v1/models", "/models", "/health");
 
   private RoutePolicy() {}
 

@@ -14,6 +14,8 @@ public final class ModelGroup {
   private final double[] cumulative;
   /** True when deployments set different {@code order} tiers. */
   private final boolean tiered;
+  /** The {@code model_info.access_groups} of its deployments. */
+  private final java.util.Set<String> accessGroups;
 
   /** {@code deployments} may be empty: a discovered group ({@code k8s://}) with no ready pod at the moment. */
   ModelGroup(String name, List<Deployment> deployments) {
@@ -21,6 +23,11 @@ public final class ModelGroup {
     this.deployments = List.copyOf(deployments);
     this.cumulative = cumulativeWeights(this.deployments);
     this.tiered = this.deployments.stream().map(ModelGroup::order).distinct().count() > 1;
+    java.util.Set<String> ag = new java.util.HashSet<>();
+    for (Deployment d : this.deployments) {
+      ag.addAll(d.config().accessGroups());
+    }
+    this.accessGroups = java.util.Set.copyOf(ag);
   }
 
   private static int order(Deployment d) {
@@ -48,6 +55,11 @@ public final class ModelGroup {
 
   public String name() {
     return name;
+  }
+
+  /** The access groups its deployments belong to ({@code model_info.access_groups}). */
+  public java.util.Set<String> accessGroups() {
+    return accessGroups;
   }
 
   public List<Deployment> deployments() {

@@ -42,13 +42,18 @@ class DropInTest {
               litellm_params:
                 model: "hosted_vllm/*"
                 api_base: http://127.0.0.1:%d/v1
+            - model_name: team-llm
+              litellm_params:
+                model: hosted_vllm/%s
+                api_base: http://127.0.0.1:%d/v1
+              model_info: {id: vllm-a, access_groups: [beta-models], custom_label: gold, max_input_tokens: 8192, mode: chat}
             - model_name: gpt-3.5-turbo
               litellm_params: {model: gpt-3.5-turbo, api_key: os.environ/OPENAI_API_KEY}
             - model_name: claude
               litellm_params: {model: anthropic/claude-3-5-sonnet-20240620}
           router_settings:
             fallbacks: [{"hosted_vllm/*": [gpt-3.5-turbo]}]
-          """.formatted(fake.port()));
+          """.formatted(fake.port(), SERVED, fake.port()));
       SluiceConfig cfg = ConfigLoader.load(file, Map.of("OPENAI_API_KEY", "sk-openai-DROPIN-SECRET"));
       AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL",
           db.litellmUrl()), Secret.of(MASTER)), Map.of(), KeyCache.NONE);
@@ -94,6 +99,27 @@ class DropInTest {
             "x-litellm-timeout", "soon");
         assertThat(bad.statusCode()).isEqualTo(400);
         assertThat(bad.body()).contains("x-litellm-timeout");
+        // model_info as written (custom fields, access groups) is kept and shown; access groups grant access.
+        var info = JSON.readTree(VirtualKeyE2ETestSupport.send(port, "GET", "/model/info", MASTER, null).body());
+        assertThat(info.toString()).contains("\"custom_label\":\"gold\"").contains("\"access_groups\":[\"beta-models\"]");
+        assertThat(VirtualKeyE2ETestSupport.send(port, "GET", "/v2/model/info", MASTER, null).body())
+            .contains("\"custom_label\":\"gold\"");
+        var groups = JSON.readTree(VirtualKeyE2ETestSupport.send(port, "GET", "/model_group/info?model_group=team-llm",
+            MASTER, null).body()).get("data");
+        assertThat(groups).hasSize(1);
+        assertThat(groups.get(0).get("model_group").asText()).isEqualTo("team-llm");
+        assertThat(groups.get(0).get("max_input_tokens").asInt()).isEqualTo(8192);
+        assertThat(groups.get(0).get("mode").asText()).isEqualTo("chat");
+        assertThat(groups.get(0).get("providers").toString()).isEqualTo("[\"hosted_vllm\"]");
+        String betaKey = JSON.readTree(VirtualKeyE2ETestSupport.send(port, "POST", "/key/generate", MASTER,
+            "{\"models\":[\"beta-models\"]}").body()).get("key").asText();
+        String teamBody = body.replace("hosted_vllm/" + SERVED, "team-llm");
+        assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", betaKey, teamBody).statusCode())
+            .as("an access group in the key's models allows its deployments' group").isEqualTo(200);
+        assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", betaKey, body).statusCode())
+            .as("and nothing else").isEqualTo(401);
+        assertThat(VirtualKeyE2ETestSupport.send(port, "GET", "/model_group/info", betaKey, null).body())
+            .contains("team-llm").doesNotContain("hosted_vllm/*");
         var cloud = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
             body.replace("hosted_vllm/" + SERVED, "claude"));
         assertThat(cloud.statusCode()).as("a skipped cloud entry is not a model group").isEqualTo(400);

@@ -191,7 +191,11 @@ public final class AdminApi implements ManagementApi {
         post(m, path);
         return read(models.delete(dsl, c, body(req)));
       }
-      case "/model/info", "/v1/model/info" -> {
+      case "/model_group/info" -> {
+        get(m, path);
+        return read(models.groupInfo(dsl, c, req.caller().key(), req.queryParam("model_group")));
+      }
+      case "/model/info", "/v1/model/info", "/v2/model/info" -> {
         get(m, path);
         return read(models.info(dsl, c, req.caller().key(), req.queryParam("litellm_model_id")));
       }

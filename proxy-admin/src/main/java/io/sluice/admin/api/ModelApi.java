@@ -175,13 +175,73 @@ final class ModelApi {
     return out;
   }
 
+  /**
+   * LiteLLM's {@code /model_group/info}: one entry per model group the caller may use, with what its deployments
+   * say in common — providers, costs, context limits and mode from {@code model_info}, summed rpm/tpm, access
+   * groups ({@code ?model_group=} filters).
+   */
+  ObjectNode groupInfo(DSLContext dsl, Caller c, KeyRecord key, String onlyGroup) {
+    Map<String, Record> stored = new HashMap<>();
+    dsl.selectFrom(SLUICE_DEPLOYMENTS).fetch().forEach(r -> stored.put(r.get(SLUICE_DEPLOYMENTS.MODEL_ID), r));
+    ArrayNode data = Out.F.arrayNode();
+    for (ModelGroup g : registry.get().groups()) {
+      if ((onlyGroup != null && !onlyGroup.equals(g.name()))
+          || (key != null && ModelAccess.denial(key, g.name(), g.accessGroups()) != null)) {
+        continue;
+      }
+      ObjectNode e = Out.obj();
+      e.put("model_group", g.name());
+      java.util.Set<String> providers = new java.util.TreeSet<>();
+      long rpm = 0;
+      long tpm = 0;
+      boolean anyRpm = false;
+      boolean anyTpm = false;
+      ObjectNode firstInfo = null;
+      for (Deployment d : g.deployments()) {
+        providers.add(d.config().provider().prefix().replace("/", ""));
+        if (d.config().rpm() != null) {
+          rpm += d.config().rpm();
+          anyRpm = true;
+        }
+        if (d.config().tpm() != null) {
+          tpm += d.config().tpm();
+          anyTpm = true;
+        }
+        if (firstInfo == null) {
+          Record r = stored.get(d.id());
+          firstInfo = (ObjectNode) (r != null ? describe(r) : describe(d.config())).get("model_info");
+        }
+      }
+      ArrayNode p = e.putArray("providers");
+      providers.forEach(p::add);
+      for (String f : java.util.List.of("max_input_tokens", "max_output_tokens", "max_tokens", "input_cost_per_token",
+          "output_cost_per_token", "mode", "supports_function_calling", "supports_vision")) {
+        JsonNode v = firstInfo == null ? null : firstInfo.get(f);
+        e.set(f, v == null ? Out.F.nullNode() : v);
+      }
+      if (anyRpm) {
+        e.put("rpm", rpm);
+      }
+      if (anyTpm) {
+        e.put("tpm", tpm);
+      }
+      ArrayNode ag = e.putArray("access_groups");
+      new java.util.TreeSet<>(g.accessGroups()).forEach(ag::add);
+      e.put("num_deployments", g.deployments().size());
+      data.add(e);
+    }
+    ObjectNode out = Out.obj();
+    out.set("data", data);
+    return out;
+  }
+
   /** Every deployment the caller may use: config ones and stored ones, as in the live registry. */
   ObjectNode info(DSLContext dsl, Caller c, KeyRecord key, String onlyId) {
     Map<String, Record> stored = new HashMap<>();
     dsl.selectFrom(SLUICE_DEPLOYMENTS).fetch().forEach(r -> stored.put(r.get(SLUICE_DEPLOYMENTS.MODEL_ID), r));
     ArrayNode data = Out.F.arrayNode();
     for (ModelGroup g : registry.get().groups()) {
-      if (key != null && ModelAccess.denial(key, g.name()) != null) {
+      if (key != null && ModelAccess.denial(key, g.name(), g.accessGroups()) != null) {
         continue;
       }
       for (Deployment d : g.deployments()) {
@@ -287,9 +347,17 @@ final class ModelApi {
     if (d.timeout() != null) {
       params.put("timeout", d.timeout().toMillis() / 1000.0);
     }
-    ObjectNode info = Out.obj();
+    ObjectNode info = Out.F.objectNode();
+    // The entry's own model_info first (custom fields included, as LiteLLM shows them), then what Sluice derives.
+    d.modelInfo().forEach((k, v) -> info.set(k, Out.MAPPER.valueToTree(v)));
     info.put("id", d.id());
     info.put("db_model", false);
+    if (d.inputCostPerToken() != null) {
+      info.put("input_cost_per_token", d.inputCostPerToken());
+    }
+    if (d.outputCostPerToken() != null) {
+      info.put("output_cost_per_token", d.outputCostPerToken());
+    }
     ObjectNode o = Out.obj();
     o.put("model_name", d.modelName());
     o.set("litellm_params", params);

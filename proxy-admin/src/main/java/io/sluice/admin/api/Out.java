@@ -14,6 +14,8 @@ import org.jooq.JSONB;
 /** Building management responses: JSON nodes with LiteLLM's field conventions. */
 final class Out {
   static final JsonNodeFactory F = JsonNodeFactory.instance;
+  /** For plain values (maps, lists, numbers) that become JSON trees. */
+  static final com.fasterxml.jackson.databind.ObjectMapper MAPPER = new com.fasterxml.jackson.databind.ObjectMapper();
   private static final DateTimeFormatter ISO = DateTimeFormatter.ISO_OFFSET_DATE_TIME;
 
   private Out() {}
