@@ -21,15 +21,22 @@ import org.jooq.Record;
  * @param keyHash     the caller's key hash, or null for the master key
  * @param teamRoles   team id → the caller's member role ({@code admin} or {@code user})
  * @param userModels  the caller's user's {@code models} (empty = any)
+ * @param keyTeamId   the team the caller's key belongs to, or null (a team key may read its own team)
  */
-record Caller(Role role, String userId, String keyHash, Map<String, String> teamRoles, java.util.Set<String> userModels) {
+record Caller(Role role, String userId, String keyHash, Map<String, String> teamRoles, java.util.Set<String> userModels,
+    String keyTeamId) {
+
+  Caller(Role role, String userId, String keyHash, Map<String, String> teamRoles, java.util.Set<String> userModels) {
+    this(role, userId, keyHash, teamRoles, userModels, null);
+  }
 
   static Caller of(DSLContext dsl, Principal p) {
     if (p.key() == null) {
       return new Caller(p.role(), p.userId(), null, Map.of(), java.util.Set.of());
     }
     String hash = p.key().hash().hex();
-    Record r = dsl.select(SLUICE_KEYS.USER_ID, SLUICE_KEYS.BLOCKED, SLUICE_USERS.USER_ROLE, SLUICE_USERS.MODELS)
+    Record r = dsl.select(SLUICE_KEYS.USER_ID, SLUICE_KEYS.BLOCKED, SLUICE_USERS.USER_ROLE, SLUICE_USERS.MODELS,
+            SLUICE_KEYS.TEAM_ID)
         .from(SLUICE_KEYS).leftJoin(SLUICE_USERS).on(SLUICE_USERS.USER_ID.eq(SLUICE_KEYS.USER_ID))
         .where(SLUICE_KEYS.TOKEN.eq(hash)).fetchOne();
     if (r == null || Boolean.TRUE.equals(r.get(SLUICE_KEYS.BLOCKED))) {
@@ -46,7 +53,12 @@ record Caller(Role role, String userId, String keyHash, Map<String, String> team
     }
     String[] um = r.get(SLUICE_USERS.MODELS);
     return new Caller(role == null ? Role.INTERNAL_USER : role, userId, hash, Map.copyOf(teams),
-        um == null ? java.util.Set.of() : java.util.Set.of(um));
+        um == null ? java.util.Set.of() : java.util.Set.of(um), r.get(SLUICE_KEYS.TEAM_ID));
+  }
+
+  /** A member of the team, or calling with one of the team's keys (LiteLLM lets a team key read its team). */
+  boolean ofTeam(String teamId) {
+    return member(teamId) || (teamId != null && teamId.equals(keyTeamId));
   }
 
   boolean admin() {

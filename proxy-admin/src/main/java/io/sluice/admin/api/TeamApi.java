@@ -65,8 +65,9 @@ final class TeamApi {
     if (teamId == null) {
       throw ApiException.badRequest("team_id", "team_id is required: /team/info?team_id=<id>.");
     }
-    if (!c.readsAll() && !c.member(teamId)) {
-      throw c.denied("/team/info", "only the team's members, proxy_admin and proxy_admin_viewer may read a team");
+    if (!c.readsAll() && !c.ofTeam(teamId)) {
+      throw c.denied("/team/info", "only the team's members, its keys, proxy_admin and proxy_admin_viewer may read "
+          + "a team");
     }
     Record t = requireTeam(dsl, teamId);
     ObjectNode out = Out.obj();

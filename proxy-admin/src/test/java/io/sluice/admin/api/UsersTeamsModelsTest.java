@@ -155,4 +155,17 @@ class UsersTeamsModelsTest {
     assertThat(h.post(ADMIN, "/team/member_add", "{\"team_id\":\"byEmail\",\"member\":{\"role\":\"user\"}}")
         .status()).as("neither user_id nor user_email").isEqualTo(400);
   }
+
+  /** Issue 14 #4: a team's key may read its own team (LiteLLM), not another. */
+  @Test
+  void aTeamKeyReadsItsOwnTeamOnly() {
+    assertThat(h.post(ADMIN, "/team/new", "{\"team_id\":\"tk-own\"}").status()).isEqualTo(200);
+    assertThat(h.post(ADMIN, "/team/new", "{\"team_id\":\"tk-other\"}").status()).isEqualTo(200);
+    String key = h.post(ADMIN, "/key/generate", "{\"team_id\":\"tk-own\"}").json().get("key").asText();
+    Principal p = h.principal(key);
+    Reply own = h.get(p, "/team/info?team_id=tk-own");
+    assertThat(own.status()).as(own.json().toString()).isEqualTo(200);
+    assertThat(own.json().get("team_id").asText()).isEqualTo("tk-own");
+    assertThat(h.get(p, "/team/info?team_id=tk-other").status()).isEqualTo(403);
+  }
 }
