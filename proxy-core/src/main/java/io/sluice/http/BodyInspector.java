@@ -158,6 +158,28 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
           + ". Call `/v1/models` to view available models for your key.");
       return;
     }
+    java.util.List<String> fallbacks = s.fallbacks();
+    if (fallbacks != null) {
+      // LiteLLM's per-request fallbacks: each must be a model group this key may use.
+      for (String f : fallbacks) {
+        ModelGroup fg = registry.get().group(f);
+        ModelAccess.Denial fd = key == null ? null
+            : ModelAccess.denial(key, f, fg == null ? java.util.Set.of() : fg.accessGroups());
+        if (fd != null) {
+          release(b);
+          ex.fail(fd.team() ? ProxyError.TEAM_MODEL_ACCESS_DENIED : ProxyError.KEY_MODEL_ACCESS_DENIED,
+              fd.message() + " (in \"fallbacks\")");
+          return;
+        }
+        if (fg == null) {
+          release(b);
+          ex.fail(ProxyError.BAD_REQUEST, "fallbacks: " + shorten(f) + " is not a model group of this proxy. Call "
+              + "`/v1/models` to view available models for your key.");
+          return;
+        }
+      }
+      ex.requestFallbacks = fallbacks;
+    }
     ex.model = model;
     ex.stream = s.stream();
     ex.group = group;

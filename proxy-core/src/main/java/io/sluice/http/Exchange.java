@@ -70,6 +70,8 @@ final class Exchange {
   // Set by the body step.
   String model;
   boolean stream;
+  /** The body's own {@code fallbacks} (already checked against the key), replacing the configured ones; or null. */
+  java.util.List<String> requestFallbacks;
   /** The model group serving the request now (the requested one, or a fallback). */
   io.sluice.routing.ModelGroup group;
   /** The deployment of the current attempt. */

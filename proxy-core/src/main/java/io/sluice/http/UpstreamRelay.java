@@ -260,7 +260,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
         return;
       }
       // Fallbacks are for the OpenAI routes; a pass-through request goes where it was sent or nowhere.
-      List<String> fallbacks = ex.model == null || ex.upstreamPath != null ? List.of() : registry.fallbacks(ex.model);
+      List<String> fallbacks = fallbacks(ex, registry);
       if (fallbackIndex < fallbacks.size()) {
         ModelGroup next = registry.group(fallbacks.get(fallbackIndex++));
         if (next != null) {
@@ -347,6 +347,17 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /**
+   * The groups to fall back to, in order: the body's own {@code fallbacks} when it sent some (LiteLLM's per-request
+   * parameter), else {@code router_settings.fallbacks} of the requested group; none for pass-through.
+   */
+  private static List<String> fallbacks(Exchange ex, DeploymentRegistry registry) {
+    if (ex.model == null || ex.upstreamPath != null) {
+      return List.of();
+    }
+    return ex.requestFallbacks != null ? ex.requestFallbacks : registry.fallbacks(ex.model);
+  }
+
   /** Whether a failed attempt of {@code ex} would be retried somewhere (without changing any state). */
   boolean hasAlternative(Exchange ex) {
     long now = System.nanoTime();
@@ -354,7 +365,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       return true;
     }
     DeploymentRegistry registry = gw.registry().get();
-    List<String> fallbacks = ex.model == null || ex.upstreamPath != null ? List.of() : registry.fallbacks(ex.model);
+    List<String> fallbacks = fallbacks(ex, registry);
     for (int i = fallbackIndex; i < fallbacks.size(); i++) {
       ModelGroup g = registry.group(fallbacks.get(i));
       if (g != null && g.choose(gw.strategy(), tried, now) != null) {

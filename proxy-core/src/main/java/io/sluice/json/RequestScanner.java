@@ -30,6 +30,7 @@ public final class RequestScanner {
   private static final int STREAM_OPTIONS = 3;
   private static final int INCLUDE_USAGE = 4;
   private static final int CONTINUOUS_USAGE = 5;
+  private static final int FALLBACKS = 6;
 
   private final JsonParser parser;
   private final ByteBufferFeeder feeder;
@@ -43,6 +44,9 @@ public final class RequestScanner {
   private boolean streamSeen;
   private String error;
   private boolean duplicateModel;
+  /** LiteLLM's per-request {@code fallbacks}: model group names, or null when the body has none. */
+  private java.util.List<String> fallbacks;
+  private boolean inFallbacks;
   private final Utf8Validator utf8 = new Utf8Validator();
   /** 0: not known yet whether the body is a JSON object; 1: it is, validate its UTF-8; 2: it is not. */
   private int checkUtf8;
@@ -160,7 +164,14 @@ public final class RequestScanner {
     switch (t) {
       case START_OBJECT, START_ARRAY -> {
         if (depth == 1) {
-          if (pendingField == STREAM_OPTIONS && t == JsonToken.START_OBJECT) {
+          if (pendingField == FALLBACKS && t == JsonToken.START_ARRAY) {
+            fallbacks = new java.util.ArrayList<>(2); // a repeated key: the last wins, as Python's json
+            inFallbacks = true;
+            pendingField = NONE;
+          } else if (pendingField == FALLBACKS) {
+            error = "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
+            return;
+          } else if (pendingField == STREAM_OPTIONS && t == JsonToken.START_OBJECT) {
             if (streamOptionsSeen) {
               error = "Request body has more than one top-level \"stream_options\" field.";
               return;
@@ -177,6 +188,9 @@ public final class RequestScanner {
           }
         } else if (depth == 2 && inStreamOptions) {
           pendingField = NONE; // a structured value inside stream_options: not one of ours
+        } else if (depth == 2 && inFallbacks) {
+          error = "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
+          return;
         }
         depth++;
       }
@@ -187,6 +201,7 @@ public final class RequestScanner {
           rootEnd = parser.currentTokenLocation().getByteOffset();
         } else if (depth == 1) {
           inStreamOptions = false;
+          inFallbacks = false;
         }
       }
       case FIELD_NAME -> {
@@ -207,11 +222,25 @@ public final class RequestScanner {
             pendingField = STREAM;
           } else if ("stream_options".equals(name)) {
             pendingField = STREAM_OPTIONS;
+          } else if ("fallbacks".equals(name)) {
+            pendingField = FALLBACKS;
           }
         }
       }
       default -> {
-        if (depth == 1 && pendingField != NONE) {
+        if (depth == 2 && inFallbacks) {
+          if (t != JsonToken.VALUE_STRING) {
+            error = "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
+            return;
+          }
+          fallbacks.add(parser.getText());
+        } else if (depth == 1 && pendingField == FALLBACKS) {
+          if (t != JsonToken.VALUE_NULL) {
+            error = "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
+            return;
+          }
+          pendingField = NONE;
+        } else if (depth == 1 && pendingField != NONE) {
           onTopLevelValue(t);
         } else if (depth == 2 && inStreamOptions && pendingField != NONE) {
           onStreamOptionsValue(t);
@@ -349,6 +378,11 @@ public final class RequestScanner {
   }
 
   /** Why the body was refused, or null. Never contains more than a short excerpt of the parser's complaint. */
+  /** The body's per-request {@code fallbacks} (LiteLLM's router parameter), or null when it sends none. */
+  public java.util.List<String> fallbacks() {
+    return fallbacks;
+  }
+
   /** Whether the body was refused for ill-formed UTF-8 (then {@link #error()} says so). */
   public boolean invalidUtf8() {
     return utf8.errorOffset() >= 0;

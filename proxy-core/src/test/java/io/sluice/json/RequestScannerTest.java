@@ -81,4 +81,20 @@ class RequestScannerTest {
     assertThat(s.model()).isNull();
     assertThat(s.stream()).isFalse();
   }
+
+  /** LiteLLM's per-request fallbacks: a top-level list of names, at any chunking; anything else is an error. */
+  @Test
+  void findsTopLevelFallbacks() {
+    String body = "{\"model\":\"a\",\"metadata\":{\"fallbacks\":[\"inner\"]},\"fallbacks\":[\"b\",\"c\"],\"x\":1}";
+    for (int chunk = 1; chunk <= body.length(); chunk++) {
+      RequestScanner s = scan(body, chunk);
+      assertThat(s.error()).isNull();
+      assertThat(s.fallbacks()).as("chunk %d", chunk).containsExactly("b", "c");
+    }
+    assertThat(scan("{\"model\":\"a\"}", 4).fallbacks()).isNull();
+    assertThat(scan("{\"model\":\"a\",\"fallbacks\":null}", 4).fallbacks()).isNull();
+    assertThat(scan("{\"model\":\"a\",\"fallbacks\":\"b\"}", 4).error()).contains("must be a list");
+    assertThat(scan("{\"model\":\"a\",\"fallbacks\":[{\"b\":1}]}", 4).error()).contains("must be a list");
+    assertThat(scan("{\"model\":\"a\",\"fallbacks\":[1]}", 4).error()).contains("must be a list");
+  }
 }

@@ -47,13 +47,17 @@ class DropInTest {
                 model: hosted_vllm/%s
                 api_base: http://127.0.0.1:%d/v1
               model_info: {id: vllm-a, access_groups: [beta-models], custom_label: gold, max_input_tokens: 8192, mode: chat}
+            - model_name: primary
+              litellm_params: {model: hosted_vllm/gone, api_base: 'http://127.0.0.1:1/v1'}
+            - model_name: backup
+              litellm_params: {model: hosted_vllm/%s, api_base: 'http://127.0.0.1:%d/v1'}
             - model_name: gpt-3.5-turbo
               litellm_params: {model: gpt-3.5-turbo, api_key: os.environ/OPENAI_API_KEY}
             - model_name: claude
               litellm_params: {model: anthropic/claude-3-5-sonnet-20240620}
           router_settings:
             fallbacks: [{"hosted_vllm/*": [gpt-3.5-turbo]}]
-          """.formatted(fake.port(), SERVED, fake.port()));
+          """.formatted(fake.port(), SERVED, fake.port(), SERVED, fake.port()));
       SluiceConfig cfg = ConfigLoader.load(file, Map.of("OPENAI_API_KEY", "sk-openai-DROPIN-SECRET"));
       AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL",
           db.litellmUrl()), Secret.of(MASTER)), Map.of(), KeyCache.NONE);
@@ -120,6 +124,24 @@ class DropInTest {
             .as("and nothing else").isEqualTo(401);
         assertThat(VirtualKeyE2ETestSupport.send(port, "GET", "/model_group/info", betaKey, null).body())
             .contains("team-llm").doesNotContain("hosted_vllm/*");
+        // Per-request fallbacks (issue 14 #5): the body's own list, checked against the key like the model.
+        String primary = "{\"model\":\"primary\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+        assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER, primary + "}")
+            .statusCode()).as("no fallbacks configured: the dead replica's 502").isEqualTo(502);
+        var fellBack = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
+            primary + ",\"fallbacks\":[\"backup\"]}");
+        assertThat(fellBack.statusCode()).as(fellBack.body()).isEqualTo(200);
+        assertThat(fellBack.headers().firstValue("x-litellm-model-group")).hasValue("backup");
+        String primaryOnly = JSON.readTree(VirtualKeyE2ETestSupport.send(port, "POST", "/key/generate", MASTER,
+            "{\"models\":[\"primary\"]}").body()).get("key").asText();
+        var notAllowed = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", primaryOnly,
+            primary + ",\"fallbacks\":[\"backup\"]}");
+        assertThat(notAllowed.statusCode()).isEqualTo(401);
+        assertThat(notAllowed.body()).contains("in \\\"fallbacks\\\"").contains("Tried to access backup");
+        assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
+            primary + ",\"fallbacks\":[\"nope\"]}").statusCode()).isEqualTo(400);
+        assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
+            primary + ",\"fallbacks\":\"backup\"}").body()).contains("must be a list of model group names");
         var cloud = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
             body.replace("hosted_vllm/" + SERVED, "claude"));
         assertThat(cloud.statusCode()).as("a skipped cloud entry is not a model group").isEqualTo(400);
