@@ -99,6 +99,6 @@ enum Route {
   static boolean isManagementPath(String path) {
     return path.startsWith("/key/") || path.startsWith("/user/") || path.startsWith("/team/")
         || path.startsWith("/model/") || path.equals("/v1/model/info") || path.startsWith("/spend/")
-        || path.startsWith("/global/spend");
+        || path.startsWith("/global/spend") || path.startsWith("/global/activity");
   }
 }
