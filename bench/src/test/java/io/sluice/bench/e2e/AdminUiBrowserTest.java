@@ -70,6 +70,7 @@ class AdminUiBrowserTest {
   static SluiceServer sluice;
   static WebDriver browser;
   static Path profile;
+  static Path downloads;
   static String base;
   static String viewerKey;
   static String browserKey;
@@ -103,6 +104,9 @@ class AdminUiBrowserTest {
     profile = Files.createTempDirectory("sluice-ui-chromium");
     ChromeOptions o = new ChromeOptions();
     o.setBinary(CHROMIUM);
+    downloads = Files.createTempDirectory("sluice-ui-downloads");
+    o.setExperimentalOption("prefs", Map.of("download.default_directory", downloads.toString(),
+        "download.prompt_for_download", false));
     o.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage", "--user-data-dir=" + profile, "--window-size=1280,800");
@@ -126,9 +130,11 @@ class AdminUiBrowserTest {
     if (db != null) {
       db.close();
     }
-    if (profile != null) {
-      try (var files = Files.walk(profile)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    for (Path dir : new Path[] {profile, downloads}) {
+      if (dir != null) {
+        try (var files = Files.walk(dir)) {
+          files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
       }
     }
   }
@@ -272,11 +278,34 @@ class AdminUiBrowserTest {
     }, "3 requests on the Usage page (the spend writer flushes in batches)");
     assertThat(browser.findElement(By.id("kpi-spend")).getText()).startsWith("$").isNotEqualTo("$0.0000");
     assertThat(browser.findElements(By.cssSelector(".chart svg rect"))).isNotEmpty();
-    assertThat(browser.findElement(By.id("usage-out")).getText()).contains("browser-key");
+    assertThat(browser.findElement(By.id("usage-out")).getText()).as("top spenders").contains("browser-key");
+    browser.findElement(By.cssSelector("#usage-group option[value='api_keys']")).click();
+    assertThat(browser.findElement(By.cssSelector(".chart h2")).getText()).isEqualTo("Spend per day, per key");
+    assertThat(browser.findElement(By.cssSelector(".legend")).getText()).contains("browser-key");
     shot("usage");
+    // CSV export of the daily series.
+    browser.findElement(By.id("usage-csv")).click();
+    Path csv = await(() -> {
+      try (var files = Files.list(downloads)) {
+        return files.filter(f -> f.toString().endsWith(".csv")).findFirst().orElse(null);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }, "the CSV download");
+    String text = Files.readString(csv);
+    assertThat(text).startsWith("date,group,name,api_requests,successful_requests,failed_requests,prompt_tokens,"
+        + "completion_tokens,total_tokens,spend\n").contains(",model,llama,3,3,0,3,12,15,");
+    // A date range without traffic.
+    js("document.getElementById('usage-from').value = '2020-01-01';"
+        + "document.getElementById('usage-to').value = '2020-01-31';");
+    browser.findElement(By.id("usage-apply")).click();
+    await(() -> browser.findElement(By.id("kpi-requests")).getText().equals("0"), "an empty range");
 
-    // Block it: the next request fails.
+    // Search, then block it: the next request fails.
     go("keys");
+    await(By.id("key-search")).sendKeys("browser");
+    await(() -> !browser.findElement(By.id("keys-list")).getText().contains("vera"), "the search to filter");
+    assertThat(browser.findElement(By.id("keys-list")).getText()).contains("browser-key");
     await(By.cssSelector("button[data-action='block'][data-key='browser-key']")).click();
     await(By.cssSelector("button[data-action='unblock'][data-key='browser-key']"));
     HttpResponse<String> blocked = send("POST", "/v1/chat/completions", browserKey, CHAT);
@@ -297,7 +326,35 @@ class AdminUiBrowserTest {
         "{\"model\":\"qwen\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
     assertThat(qwen.statusCode()).as(qwen.body()).isEqualTo(200);
 
-    go("teams");
+    // Regenerate, then delete, a second key; both ask first.
+    go("keys");
+    browser.findElement(By.id("f-key_alias")).sendKeys("temp-key");
+    browser.findElement(By.id("generate-submit")).click();
+    String temp = await(By.id("new-key")).getAttribute("value");
+    browser.findElement(By.id("close-key")).click();
+    await(By.cssSelector("button[data-action='regenerate'][data-key='temp-key']")).click();
+    await(By.cssSelector("dialog[open] button.danger")).click();
+    String regenerated = await(By.id("new-key")).getAttribute("value");
+    assertThat(regenerated).startsWith("sk-").isNotEqualTo(temp);
+    browser.findElement(By.id("close-key")).click();
+    assertThat(send("GET", "/v1/models", temp, null).statusCode()).as("the old key stops").isEqualTo(401);
+    assertThat(send("GET", "/v1/models", regenerated, null).statusCode()).isEqualTo(200);
+    await(By.cssSelector("button[data-action='delete'][data-key='temp-key']")).click();
+    WebElement cancel = await(By.cssSelector("dialog[open] button.secondary"));
+    cancel.click();
+    assertThat(send("GET", "/v1/models", regenerated, null).statusCode()).as("cancelled: still there").isEqualTo(200);
+    await(By.cssSelector("button[data-action='delete'][data-key='temp-key']")).click();
+    await(By.cssSelector("dialog[open] button.danger")).click();
+    await(() -> !browser.findElement(By.id("keys-list")).getText().contains("temp-key"), "the key to go");
+    assertThat(send("GET", "/v1/models", regenerated, null).statusCode()).isEqualTo(401);
+
+    // Teams: create one from the form, reached with the keyboard.
+    WebElement teamsLink = browser.findElement(By.cssSelector("header nav a[href='#/teams']"));
+    teamsLink.sendKeys(Keys.ENTER);
+    await(By.id("team-form"));
+    browser.findElement(By.id("f-team_id")).sendKeys("ml");
+    browser.findElement(By.id("f-team_alias")).sendKeys("Machine learning", Keys.ENTER);
+    await(() -> browser.findElement(By.tagName("main")).getText().contains("Machine learning (ml)"), "the team");
     shot("teams");
     go("users");
     assertThat(browser.findElement(By.tagName("main")).getText()).contains("vera");
