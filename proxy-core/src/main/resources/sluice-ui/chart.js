@@ -11,7 +11,7 @@ function el(tag, attrs, text) {
 
 /** days: ['2026-01-01', …]; series: [{name, values: [number per day]}]; format: value → label. */
 export function stackedBars(title, days, series, format) {
-  const W = 960, H = 300, L = 64, B = 28, T = 12, R = 8;
+  const W = 960, H = 260, L = 64, B = 28, T = 12, R = 8;
   const totals = days.map((_, i) => series.reduce((s, x) => s + (x.values[i] || 0), 0));
   const max = Math.max(...totals, 0) || 1;
   const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title });

@@ -149,7 +149,7 @@ final class UiHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void asset(Exchange ex, String name) {
-    if (!ex.request.method().equals(HttpMethod.GET) && !ex.request.method().equals(HttpMethod.HEAD)) {
+    if (!ex.request.method().equals(HttpMethod.GET)) {
       ex.fail(ProxyError.METHOD_NOT_ALLOWED, "Method " + ex.request.method() + " not allowed on " + ex.path
           + ": use GET.");
       return;

@@ -458,4 +458,66 @@ class AdminUiBrowserTest {
     HttpResponse<String> internal = send("POST", "/ui/login", null, "{\"key\":\"" + browserKey + "\"}");
     assertThat(internal.statusCode()).as("a non-admin key (blocked, too) cannot sign in").isIn(401, 403);
   }
+
+  @Test
+  @Order(5)
+  void thirtyDaysOfUsageReadAsChartsPerModelKeyAndTeam() throws Exception {
+    // History written the way Sluice writes it (the spend writer, which keeps the daily rollup), for the charts.
+    String[][] keys = {{"search-api", "ml"}, {"batch-jobs", "ml"}, {"chat-frontend", null}};
+    String[] hashes = new String[keys.length];
+    for (int i = 0; i < keys.length; i++) {
+      String body = "{\"key_alias\":\"" + keys[i][0] + "\"" + (keys[i][1] == null ? "" : ",\"team_id\":\"" + keys[i][1]
+          + "\"") + "}";
+      HttpResponse<String> r = send("POST", "/key/generate", MASTER, body);
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      hashes[i] = JSON.readTree(r.body()).get("token").asText();
+    }
+    java.time.Instant today = java.time.LocalDate.now(java.time.ZoneOffset.UTC).atStartOfDay()
+        .toInstant(java.time.ZoneOffset.UTC);
+    java.util.Random rnd = new java.util.Random(16);
+    long written = 0;
+    try (io.sluice.admin.spend.SpendWriter w = io.sluice.admin.spend.SpendWriter.start(db.db().dsl(),
+        io.sluice.admin.spend.SpendWriter.Settings.defaults(Files.createTempDirectory("sluice-ui-spend")))) {
+      for (int day = 29; day >= 1; day--) {
+        for (int k = 0; k < keys.length; k++) {
+          int n = 5 + rnd.nextInt(10) + (k == 0 ? day % 7 : 0) + (k == 2 ? (30 - day) / 3 : 0);
+          for (int j = 0; j < n; j++) {
+            java.time.Instant t = today.minus(Duration.ofDays(day)).plusSeconds(3600 + j * 60L);
+            String model = (j % 3 == 0) ? "qwen" : "llama";
+            long in = 200 + rnd.nextInt(800);
+            long out = 50 + rnd.nextInt(400);
+            boolean failed = rnd.nextInt(40) == 0;
+            w.offer(new io.sluice.usage.UsageEvent("hist-" + day + "-" + k + "-" + j, hashes[k], keys[k][0], null,
+                keys[k][1], "/v1/chat/completions", model, "fake-a", in, out, false, in * 0.000002 + out * 0.000006,
+                t, t.plusMillis(800), failed ? 502 : 200, failed ? io.sluice.usage.UsageEvent.Outcome.UPSTREAM_ERROR
+                    : io.sluice.usage.UsageEvent.Outcome.COMPLETED, true));
+            written++;
+          }
+        }
+      }
+      assertThat(w.flush(Duration.ofSeconds(20))).isTrue();
+    }
+    signIn(MASTER);
+    browser.manage().window().setSize(new Dimension(1280, 1060)); // tall enough for chart and legend in one shot
+    go("usage");
+    long shown = await(() -> {
+      String t = browser.findElement(By.id("kpi-requests")).getText().replace(",", "");
+      return t.isEmpty() ? null : Long.parseLong(t);
+    }, "the KPIs");
+    assertThat(shown).as("history + the first test's requests").isGreaterThanOrEqualTo(written);
+    assertThat(browser.findElements(By.cssSelector(".chart svg rect")).size()).isGreaterThanOrEqualTo(29);
+    shot("usage-30-days-per-model");
+    browser.findElement(By.cssSelector("#usage-group option[value='api_keys']")).click();
+    assertThat(browser.findElement(By.cssSelector(".legend")).getText()).contains("search-api", "batch-jobs",
+        "chat-frontend");
+    shot("usage-30-days-per-key");
+    browser.findElement(By.cssSelector("#usage-group option[value='teams']")).click();
+    browser.findElement(By.cssSelector("#usage-metric option[value='total_tokens']")).click();
+    assertThat(browser.findElement(By.cssSelector(".chart h2")).getText()).isEqualTo("Tokens per day, per team");
+    shot("usage-30-days-tokens-per-team");
+    browser.manage().window().setSize(new Dimension(1280, 800));
+    go("logs");
+    shot("logs");
+    signOut();
+  }
 }
