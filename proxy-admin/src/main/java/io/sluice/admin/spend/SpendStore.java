@@ -33,7 +33,8 @@ import org.jooq.impl.SQLDataType;
  * Writes spend rows: one batch, one transaction. The rows go in with {@code INSERT … ON CONFLICT (request_id) DO
  * NOTHING RETURNING request_id}; only the rows that came back (the ones this call inserted) add their spend to
  * their key, user and team, aggregated per id. A batch written twice (a retry after a lost commit acknowledgement, a
- * spill file replayed) therefore leaves one row per request and counts its spend once.
+ * spill file replayed) therefore leaves one row per request and counts its spend once. The same rows, and only
+ * they, are added to the daily rollup {@code sluice_spend_daily} that the usage reports read.
  *
  * <p>The batch travels as one array per column, {@code INSERT … SELECT * FROM unnest(?, …, ?)}: 19 bind values
  * whatever the batch size, where a multi-row {@code VALUES} list needs 19 per row (rendering and parsing 19 000
