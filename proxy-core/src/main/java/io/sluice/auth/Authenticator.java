@@ -49,6 +49,52 @@ public final class Authenticator {
     this.masterViaAuthorization = done(Outcome.accept(Principal.MASTER, HttpHeaderNames.AUTHORIZATION));
   }
 
+  /** The header {@code litellm_key_header_name} names (lower case), or null. */
+  public AsciiString customHeader() {
+    return customHeader;
+  }
+
+  /**
+   * Whether {@code token} is a credential Sluice knows: the master key, or a virtual key this node has seen as valid
+   * (from memory, no lookup). Such a value is never forwarded upstream, whichever header carries it.
+   */
+  public boolean isKnownCredential(String token) {
+    if (token == null || token.isEmpty()) {
+      return false;
+    }
+    if (masterKey != null && masterKey.matches(token)) {
+      return true;
+    }
+    return token.startsWith("sk-") && keys.knownLocally(KeyHash.of(token));
+  }
+
+  /**
+   * Which of {@code tokens} are valid virtual keys (looked up like a credential; completes off the loop unless every
+   * answer is cached). Used for keys a request carries besides the one that authenticated, which must not be
+   * forwarded either.
+   */
+  public CompletableFuture<java.util.List<String>> validKeys(java.util.List<String> tokens) {
+    @SuppressWarnings("unchecked")
+    CompletableFuture<Optional<KeyRecord>>[] finds = new CompletableFuture[tokens.size()];
+    for (int i = 0; i < finds.length; i++) {
+      finds[i] = keys.find(KeyHash.of(tokens.get(i))).toCompletableFuture();
+    }
+    return CompletableFuture.allOf(finds).thenApply(v -> {
+      java.util.List<String> valid = new java.util.ArrayList<>(finds.length);
+      for (int i = 0; i < finds.length; i++) {
+        if (finds[i].join().isPresent()) {
+          valid.add(tokens.get(i));
+        }
+      }
+      return valid;
+    });
+  }
+
+  /** The master key, or null: its plaintext is only compared against header values going upstream. */
+  public Secret masterKey() {
+    return masterKey;
+  }
+
   /** The outcome of authentication: a principal, or a rejection with a message safe to show the caller. */
   public record Outcome(Principal principal, AsciiString credentialHeader, String rejection, boolean expired) {
     static Outcome accept(Principal p, AsciiString header) {

@@ -11,6 +11,15 @@ import java.util.concurrent.CompletionStage;
 public interface KeyStore {
   CompletionStage<Optional<KeyRecord>> find(KeyHash hash);
 
+  /**
+   * Whether this node already knows {@code hash} as a valid key, answered from memory at once (no lookup): used to
+   * keep a virtual key from being forwarded upstream in a header Sluice did not authenticate from. False when
+   * unsure.
+   */
+  default boolean knownLocally(KeyHash hash) {
+    return false;
+  }
+
   /** No virtual keys at all: the master key is the only credential. */
   KeyStore NONE = hash -> CompletableFuture.completedFuture(Optional.empty());
 }

@@ -98,6 +98,12 @@ public final class LayeredKeyStore implements KeyStore {
         }, executor);
   }
 
+  @Override
+  public boolean knownLocally(KeyHash hash) {
+    CompletableFuture<Optional<KeyRecord>> f = local.getIfPresent(hash);
+    return f != null && f.isDone() && !f.isCompletedExceptionally() && f.getNow(Optional.empty()).isPresent();
+  }
+
   /**
    * Forgets {@code hash} on this node and in the shared cache. The returned stage completes when the shared cache
    * has dropped it, so an admin write can answer only once every node's next L2 read misses.

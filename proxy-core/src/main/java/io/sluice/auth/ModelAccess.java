@@ -20,16 +20,29 @@ public final class ModelAccess {
 
   public static Denial denial(KeyRecord key, String modelGroup) {
     Set<String> km = key.models();
-    if (!unrestricted(km) && !km.contains(ALL_TEAM_MODELS) && !km.contains(modelGroup)) {
+    if (!unrestricted(km) && !km.contains(ALL_TEAM_MODELS) && !allows(km, modelGroup)) {
       return new Denial(false, "key not allowed to access model. This key can only access models="
           + pythonList(km) + ". Tried to access " + shown(modelGroup));
     }
     Set<String> tm = key.teamModels();
-    if (key.teamId() != null && !unrestricted(tm) && !tm.contains(modelGroup)) {
+    if (key.teamId() != null && !unrestricted(tm) && !allows(tm, modelGroup)) {
       return new Denial(true, "team not allowed to access model. This team can only access models="
           + pythonList(tm) + ". Tried to access " + shown(modelGroup));
     }
     return null;
+  }
+
+  /** {@code models} names {@code model}, or holds a wildcard pattern that matches it ({@code openai/*}), as LiteLLM. */
+  private static boolean allows(Set<String> models, String model) {
+    if (models.contains(model)) {
+      return true;
+    }
+    for (String m : models) {
+      if (io.sluice.config.Wildcards.isPattern(m) && io.sluice.config.Wildcards.match(m, model) != null) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String shown(String model) {

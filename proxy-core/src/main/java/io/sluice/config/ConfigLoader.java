@@ -75,20 +75,44 @@ public final class ConfigLoader {
   private static final Set<String> PASS_LATER = Set.of("id", "cost_per_request", "merge_query_params",
       "guardrails");
   private static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS");
-  /** Sluice's own route prefixes: a pass-through path may not shadow them. */
-  private static final List<String> BUILT_IN = List.of("/v1", "/chat", "/completions", "/embeddings", "/responses",
-      "/rerank", "/score", "/models", "/health", "/key", "/user", "/team", "/model", "/vllm", "/metrics", "/spend");
+  /**
+   * The exact paths Sluice serves itself (keep in step with {@code http.Route}; a test checks it). A pass-through
+   * entry on one of them is never reached (Sluice's own route wins, as in LiteLLM); one that is a proper prefix of
+   * them would take them over, and is refused.
+   */
+  public static final List<String> SERVED_PATHS = List.of("/health/liveliness", "/health/liveness",
+      "/health/readiness", "/health", "/metrics", "/metrics/", "/models", "/v1/models", "/chat/completions",
+      "/v1/chat/completions", "/completions", "/v1/completions", "/embeddings", "/v1/embeddings", "/responses",
+      "/v1/responses", "/rerank", "/v1/rerank", "/score", "/v1/score", "/v1/model/info");
+  /** Path families Sluice serves whole (every path under them is Sluice's): the admin API and {@code /vllm}. */
+  public static final List<String> SERVED_FAMILIES = List.of("/key", "/user", "/team", "/model", "/spend",
+      "/global/spend", "/vllm");
   private static final Set<String> LITELLM_LATER = Set.of("drop_params", "cache",
       "cache_params", "set_verbose", "json_logs", "success_callback",
       "failure_callback", "callbacks", "key_generation_settings", "context_window_fallbacks", "telemetry");
   private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
       "limits_on_redis_failure", "metrics_key_labels",
-      "max_idle_per_replica");
+      "max_idle_per_replica", "tls_cert_file", "tls_key_file", "tls_reload_interval", "upstream_ca_bundle");
 
   private final String file;
   private final Map<String, String> env;
   private final List<String> ignored = new ArrayList<>();
+  /** What loads but will not do what its author likely meant (logged at WARN, printed by {@code sluice check}). */
+  private final List<String> warnings = new ArrayList<>();
+  /** Loading a file: a model_list entry for a provider Sluice does not serve is skipped with a warning, not fatal. */
+  private boolean skipUnservedProviders;
+  /** Model groups of the entries skipped so (fallbacks naming them are dropped with a warning, not fatal). */
+  private final Set<String> skippedGroups = new java.util.HashSet<>();
+
+  private static String prefixes() {
+    StringBuilder sb = new StringBuilder();
+    for (Provider pr : Provider.values()) {
+      sb.append(sb.length() == 0 ? "" : ", ").append(pr.prefix());
+    }
+    return sb.toString();
+  }
+
   /** The id of the first model_list entry with {@code use_in_pass_through: true}. */
   private String firstPassThroughId;
 
@@ -97,8 +121,8 @@ public final class ConfigLoader {
     this.env = env;
   }
 
-  /** The loaded configuration and the paths of the keys that were ignored. */
-  public record LoadResult(SluiceConfig config, List<String> ignoredKeys) {}
+  /** The loaded configuration, the paths of the keys that were ignored, and warnings (each naming its path). */
+  public record LoadResult(SluiceConfig config, List<String> ignoredKeys, List<String> warnings) {}
 
   public static SluiceConfig load(Path file) {
     return load(file, System.getenv());
@@ -109,11 +133,15 @@ public final class ConfigLoader {
     for (String k : r.ignoredKeys()) {
       log.warn("{}: ignoring unknown key {}", file, k);
     }
+    for (String w : r.warnings()) {
+      log.warn("{}: {}", file, w);
+    }
     return r.config();
   }
 
   public static LoadResult loadWithReport(Path file, Map<String, String> env) {
     ConfigLoader l = new ConfigLoader(file.toString(), env);
+    l.skipUnservedProviders = true; // a LiteLLM config fronting vLLM and a cloud provider serves its vLLM part
     JsonNode root;
     try {
       root = YAML.readTree(Files.readString(file, StandardCharsets.UTF_8));
@@ -127,7 +155,7 @@ public final class ConfigLoader {
       throw new ConfigException(file + ": cannot be read: " + e.getMessage(), e);
     }
     SluiceConfig cfg = l.config(file, root);
-    return new LoadResult(cfg, List.copyOf(l.ignored));
+    return new LoadResult(cfg, List.copyOf(l.ignored), List.copyOf(l.warnings));
   }
 
   private SluiceConfig config(Path source, JsonNode root) {
@@ -164,6 +192,14 @@ public final class ConfigLoader {
             throw fail(at + "[" + i + "].path", "\"" + e.path() + "\" is already the path of " + at + "[" + prev
                 + "] (paths must be unique)");
           }
+          if (servedBySluice(e.path())) {
+            // LiteLLM appends pass-through routes after its own (FastAPI add_api_route), so its own route answers
+            // and the entry is dead; Sluice does the same, but says so.
+            warnings.add(at + "[" + i + "].path: \"" + e.path() + "\" is a route Sluice serves itself; Sluice's "
+                + "own route answers it (as in LiteLLM) and this entry is skipped. Choose another path to reach "
+                + e.target().getHost() + " through Sluice.");
+            continue;
+          }
           endpoints.add(e);
         }
       }
@@ -192,6 +228,19 @@ public final class ConfigLoader {
         byok);
   }
 
+  /** Whether Sluice answers {@code path} itself: one of its exact routes, or inside a family it serves whole. */
+  static boolean servedBySluice(String path) {
+    if (SERVED_PATHS.contains(path)) {
+      return true;
+    }
+    for (String f : SERVED_FAMILIES) {
+      if (path.equals(f) || path.startsWith(f + "/")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private PassThroughEndpoint passThroughEndpoint(JsonNode e, String at) {
     object(e, at);
     report(e, at + ".", PASS, PASS_LATER);
@@ -208,9 +257,15 @@ public final class ConfigLoader {
     if (path.equals("/")) {
       throw fail(at + ".path", "\"/\" would take every route; give the endpoint its own path, e.g. /nvidia");
     }
-    for (String b : BUILT_IN) {
-      if (path.equals(b) || path.startsWith(b + "/") || b.startsWith(path + "/")) {
-        throw fail(at + ".path", "\"" + path + "\" would shadow Sluice's own " + b + " routes; choose another path");
+    for (String b : SERVED_FAMILIES) {
+      if (b.startsWith(path + "/")) {
+        throw fail(at + ".path", "\"" + path + "\" would shadow Sluice's own " + b + "/* routes; choose another path");
+      }
+    }
+    for (String b : SERVED_PATHS) {
+      if (b.startsWith(path + "/")) {
+        throw fail(at + ".path", "\"" + path + "\" would shadow Sluice's own route " + b + " (and any other under "
+            + path + "/); choose another path");
       }
     }
     String targetRaw = resolve(requiredString(e, "target", at), at + ".target");
@@ -305,6 +360,9 @@ public final class ConfigLoader {
     for (int i = 0; i < list.size(); i++) {
       String at = "model_list[" + i + "]";
       DeploymentConfig d = deployment(list.get(i), at);
+      if (d == null) {
+        continue; // a provider Sluice does not serve: warned
+      }
       Integer prev = ids.putIfAbsent(d.id(), i);
       if (prev != null) {
         throw fail(at + ".model_info.id", "\"" + d.id() + "\" is already the id of model_list[" + prev
@@ -335,8 +393,14 @@ public final class ConfigLoader {
       }
     }
     if (provider == null) {
-      throw fail(p + ".model", "\"" + model + "\" has no supported provider prefix (expected hosted_vllm/<name> "
-          + "or openai/<name>)");
+      String why = "\"" + model + "\" is not a provider Sluice serves: Sluice fronts vLLM and OpenAI-compatible "
+          + "servers at an api_base (prefixes " + prefixes() + "), not cloud provider APIs";
+      if (skipUnservedProviders) {
+        warnings.add(p + ".model: " + why + "; this entry (model_name " + name + ") is skipped.");
+        skippedGroups.add(name);
+        return null;
+      }
+      throw fail(p + ".model", why);
     }
     String upstream = model.substring(provider.prefix().length());
     if (upstream.isEmpty()) {
@@ -351,6 +415,15 @@ public final class ConfigLoader {
       throw fail(p + ".api_base", "missing (expected the replica's URL, e.g. http://vllm-a:8000/v1)");
     }
     URI apiBase = httpUrl(apiBaseRaw, p + ".api_base");
+    String basePath = apiBase.getRawPath() == null ? "" : apiBase.getRawPath();
+    if (!basePath.matches("(?i).*/v\\d+[a-z0-9]*/?")) {
+      // The route's path is appended to api_base (as LiteLLM does for OpenAI-compatible servers), so a base without
+      // /v1 sends /chat/completions to vLLM's root: its bare 404.
+      String shown = apiBase.getScheme() + "://" + apiBase.getHost() + (apiBase.getPort() < 0 ? "" : ":"
+          + apiBase.getPort()) + basePath;
+      warnings.add(p + ".api_base: " + shown + " has no version segment: requests would go to " + shown
+          + "/chat/completions, which vLLM answers 404. Add /v1 (e.g. " + shown.replaceAll("/+$", "") + "/v1).");
+    }
     Secret apiKey = null;
     String key = optionalString(params, "api_key", p);
     if (key != null) {
@@ -447,20 +520,50 @@ public final class ConfigLoader {
     }
   }
 
+  /** {@code k8s://SERVICE.NAMESPACE:PORT/path}: the service's ready pods, found at run time (see KubernetesTarget). */
+  private static final Pattern K8S_HOST = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+
   private URI httpUrl(String raw, String at) {
     String v = raw.endsWith("/") ? raw.substring(0, raw.length() - 1) : raw;
+    if (v.regionMatches(true, 0, "k8s://", 0, 6)) {
+      URI k;
+      try {
+        k = new URI(v);
+      } catch (URISyntaxException ex) {
+        k = null;
+      }
+      if (k == null || k.getHost() == null || !K8S_HOST.matcher(k.getHost()).matches() || k.getPort() <= 0
+          || k.getRawUserInfo() != null || k.getRawQuery() != null || k.getRawFragment() != null) {
+        throw fail(at, "\"" + raw + "\" is not a Kubernetes service address (expected k8s://SERVICE.NAMESPACE:PORT/v1,"
+            + " e.g. k8s://vllm-llama.models:8000/v1, PORT being the port vLLM listens on in the pod)");
+      }
+      return k;
+    }
     URI u;
     try {
       u = new URI(v);
     } catch (URISyntaxException ex) {
-      throw fail(at, "\"" + raw + "\" is not a valid URL (expected e.g. http://vllm-a:8000/v1)");
+      throw fail(at, "\"" + redactUrl(raw) + "\" is not a valid URL (expected e.g. http://vllm-a:8000/v1)");
     }
     String scheme = u.getScheme();
+    if (u.getRawUserInfo() != null || u.getRawQuery() != null) {
+      // user:password@ or ?key=… would put a credential in the URL (and in every log line naming it).
+      throw fail(at, "\"" + redactUrl(raw) + "\" carries " + (u.getRawUserInfo() != null ? "user info" : "a query")
+          + ": put credentials in api_key (or the endpoint's headers), not in the URL");
+    }
     if (scheme == null || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
-        || u.getHost() == null || u.getRawUserInfo() != null || u.getRawQuery() != null || u.getRawFragment() != null) {
-      throw fail(at, "\"" + raw + "\" is not an http(s) URL with a host (expected e.g. http://vllm-a:8000/v1)");
+        || u.getHost() == null || u.getRawFragment() != null) {
+      throw fail(at, "\"" + redactUrl(raw) + "\" is not an http(s) URL with a host (expected e.g. "
+          + "http://vllm-a:8000/v1, or k8s://SERVICE.NAMESPACE:PORT/v1 for a Kubernetes service's pods)");
     }
     return u;
+  }
+
+  /** {@code raw} without user info or query: what an error about a URL may show (either can hold a credential). */
+  static String redactUrl(String raw) {
+    String v = raw.replaceAll("(?<=://)[^/@]*@", "<redacted>@");
+    int q = v.indexOf('?');
+    return q >= 0 ? v.substring(0, q) + "?<redacted>" : v;
   }
 
   // ---- sections -----------------------------------------------------------------------------------------------
@@ -584,6 +687,11 @@ public final class ConfigLoader {
       while (it.hasNext()) {
         Map.Entry<String, JsonNode> kv = it.next();
         String from = kv.getKey();
+        if (!groups.contains(from) && skippedGroups.contains(from)) {
+          warnings.add(ai + "." + from + ": model group " + from + " was skipped (a provider Sluice does not "
+              + "serve), so are its fallbacks.");
+          continue;
+        }
         if (!groups.contains(from)) {
           throw fail(ai + "." + from, "no model group named \"" + from + "\" in model_list");
         }
@@ -594,6 +702,11 @@ public final class ConfigLoader {
         List<String> targets = new ArrayList<>();
         for (int j = 0; j < to.size(); j++) {
           JsonNode g = to.get(j);
+          if (g.isTextual() && !groups.contains(g.asText()) && skippedGroups.contains(g.asText())) {
+            warnings.add(ai + "." + from + "[" + j + "]: model group " + g.asText() + " was skipped (a provider "
+                + "Sluice does not serve); it is left out of the fallbacks of " + from + ".");
+            continue;
+          }
           if (!g.isTextual() || !groups.contains(g.asText())) {
             throw fail(ai + "." + from + "[" + j + "]", show(g) + " is not a model group in model_list");
           }
@@ -637,10 +750,31 @@ public final class ConfigLoader {
           orInt(s, "max_connections_per_replica", at, d.maxConnectionsPerReplica()),
           orInt(s, "max_idle_per_replica", at, d.maxIdlePerReplica()),
           limitsFailClosed(s, at),
-          bool(s, "metrics_key_labels", at));
+          bool(s, "metrics_key_labels", at),
+          readableFile(s, "tls_cert_file", at),
+          readableFile(s, "tls_key_file", at),
+          orDuration(s, "tls_reload_interval", at, d.tlsReloadInterval()),
+          readableFile(s, "upstream_ca_bundle", at));
     } catch (IllegalArgumentException e) {
       throw new ConfigException(file + ": " + at + "." + e.getMessage());
     }
+  }
+
+  /**
+   * A file path setting: relative paths are resolved against the config file's directory; the file must exist and
+   * be readable (its content is checked where it is used, naming the file). Null when absent.
+   */
+  private java.nio.file.Path readableFile(JsonNode s, String key, String at) {
+    String v = optionalString(s, key, at);
+    if (v == null || v.isBlank()) {
+      return null;
+    }
+    java.nio.file.Path base = java.nio.file.Path.of(file).toAbsolutePath().getParent();
+    java.nio.file.Path f = base == null ? java.nio.file.Path.of(v) : base.resolve(v);
+    if (!java.nio.file.Files.isRegularFile(f) || !java.nio.file.Files.isReadable(f)) {
+      throw fail(at + "." + key, "\"" + shortText(v) + "\" is not a readable file (looked for " + f + ")");
+    }
+    return f;
   }
 
   /** {@code sluice_settings.limits_on_redis_failure}: {@code open} (default, per-node limits) or {@code closed} (503). */
@@ -689,12 +823,53 @@ public final class ConfigLoader {
     return sb.toString();
   }
 
+  /** The known key closest to {@code n} by edit distance, when close enough to be a typo of it; else null. */
+  static String nearest(String n, Set<String> known) {
+    String best = null;
+    int bestDistance = Integer.MAX_VALUE;
+    for (String k : known) {
+      int d = editDistance(n.toLowerCase(java.util.Locale.ROOT), k);
+      if (d < bestDistance || (d == bestDistance && best != null && k.compareTo(best) < 0)) {
+        best = k;
+        bestDistance = d;
+      }
+    }
+    int allowed = Math.max(1, Math.min(3, best == null ? 0 : best.length() / 4));
+    return best != null && bestDistance <= allowed ? best : null;
+  }
+
+  /** Damerau–Levenshtein distance (optimal string alignment): a swap of two letters counts one. */
+  static int editDistance(String a, String b) {
+    int[][] d = new int[a.length() + 1][b.length() + 1];
+    for (int i = 0; i <= a.length(); i++) {
+      d[i][0] = i;
+    }
+    for (int j = 0; j <= b.length(); j++) {
+      d[0][j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      for (int j = 1; j <= b.length(); j++) {
+        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+        d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+        if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1)) {
+          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+      }
+    }
+    return d[a.length()][b.length()];
+  }
+
   private void report(JsonNode obj, String prefix, Set<String> known, Set<String> later) {
     Iterator<String> names = obj.fieldNames();
     while (names.hasNext()) {
       String n = names.next();
       if (!known.contains(n) && !later.contains(n)) {
         ignored.add(prefix + n);
+        String near = nearest(n, known);
+        if (near != null) {
+          // A typo (modle_list:) would otherwise load as "nothing there" with one easily missed line.
+          warnings.add(prefix + n + ": unknown key, ignored — did you mean " + prefix + near + "?");
+        }
       }
     }
   }

@@ -50,6 +50,23 @@ public record DeploymentConfig(
     this(modelName, provider, upstreamModel, apiBase, apiKey, rpm, tpm, weight, timeout, id, null);
   }
 
+  /**
+   * True when {@code api_base} names a Kubernetes service ({@code k8s://SERVICE.NAMESPACE:PORT/path}) instead of a
+   * replica: the entry is a template, and its replicas are the service's ready pods, found at run time.
+   */
+  public boolean discovered() {
+    return "k8s".equalsIgnoreCase(apiBase.getScheme());
+  }
+
+  /**
+   * A replica of this template at {@code base} ({@code http://POD_IP:PORT/path}): the same entry with its own
+   * {@code api_base} and the id {@code <template id>@<host:port>}, stable for as long as the pod keeps its address.
+   */
+  public DeploymentConfig replicaAt(URI base) {
+    return new DeploymentConfig(modelName, provider, upstreamModel, base, apiKey, rpm, tpm, weight, timeout,
+        id + "@" + base.getRawAuthority(), order, inputCostPerToken, outputCostPerToken);
+  }
+
   public DeploymentConfig {
     Objects.requireNonNull(modelName, "modelName");
     Objects.requireNonNull(provider, "provider");

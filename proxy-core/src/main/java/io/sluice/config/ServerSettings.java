@@ -16,6 +16,13 @@ import java.time.Duration;
  *                             request into a connection the replica is closing.
  * @param maxConnectionsPerReplica per event loop and replica: connections open at once. Default 1024.
  * @param maxIdlePerReplica    per event loop and replica: idle connections kept. Default 64.
+ * @param tlsCertFile          PEM certificate chain of the listener (leaf first); null = plain HTTP. With
+ *                             {@code tlsKeyFile}, or neither.
+ * @param tlsKeyFile           PEM PKCS#8 private key of {@code tlsCertFile}; null = plain HTTP.
+ * @param tlsReloadInterval    how often the two files are re-read; a changed pair serves new connections, open
+ *                             ones keep theirs. Default 10 s.
+ * @param upstreamCaBundle     PEM CA certificates trusted for {@code https} replicas instead of the JDK's; null =
+ *                             the JDK's trust store. Replica certificates and host names are always verified.
  */
 public record ServerSettings(
     int maxUriLength,
@@ -27,7 +34,22 @@ public record ServerSettings(
     int maxConnectionsPerReplica,
     int maxIdlePerReplica,
     boolean limitsFailClosed,
-    boolean metricsKeyLabels) {
+    boolean metricsKeyLabels,
+    java.nio.file.Path tlsCertFile,
+    java.nio.file.Path tlsKeyFile,
+    Duration tlsReloadInterval,
+    java.nio.file.Path upstreamCaBundle) {
+
+  public static final Duration DEFAULT_TLS_RELOAD_INTERVAL = Duration.ofSeconds(10);
+
+  /** Plain HTTP listener, the JDK's trust store upstream. */
+  public ServerSettings(int maxUriLength, int maxHeaderSize, Duration requestReadTimeout, Duration idleTimeout,
+      Duration connectTimeout, Duration upstreamIdleTimeout, int maxConnectionsPerReplica, int maxIdlePerReplica,
+      boolean limitsFailClosed, boolean metricsKeyLabels) {
+    this(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout, upstreamIdleTimeout,
+        maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, null, null,
+        DEFAULT_TLS_RELOAD_INTERVAL, null);
+  }
 
   /** Without per-key metric labels. */
   public ServerSettings(int maxUriLength, int maxHeaderSize, Duration requestReadTimeout, Duration idleTimeout,
@@ -53,6 +75,21 @@ public record ServerSettings(
     check(positive(upstreamIdleTimeout), "upstream_idle_timeout: %s (expected: > 0)", upstreamIdleTimeout);
     check(maxConnectionsPerReplica > 0, "max_connections_per_replica: %s (expected: > 0)", maxConnectionsPerReplica);
     check(maxIdlePerReplica >= 0, "max_idle_per_replica: %s (expected: >= 0)", maxIdlePerReplica);
+    check((tlsCertFile == null) == (tlsKeyFile == null), "%s (expected: tls_cert_file and tls_key_file together)",
+        tlsCertFile == null ? "tls_key_file is set but tls_cert_file is not" : "tls_cert_file is set but tls_key_file is not");
+    check(positive(tlsReloadInterval), "tls_reload_interval: %s (expected: > 0)", tlsReloadInterval);
+  }
+
+  /** True when the listener speaks TLS. */
+  public boolean tls() {
+    return tlsCertFile != null;
+  }
+
+  /** These settings with the listener's certificate and key replaced (the {@code --tls-cert}/{@code --tls-key} flags). */
+  public ServerSettings withTls(java.nio.file.Path cert, java.nio.file.Path key) {
+    return new ServerSettings(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout,
+        upstreamIdleTimeout, maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, cert, key,
+        tlsReloadInterval, upstreamCaBundle);
   }
 
   public static ServerSettings defaults() {

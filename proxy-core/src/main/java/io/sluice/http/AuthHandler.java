@@ -11,6 +11,7 @@ import io.sluice.auth.Authenticator;
 import io.sluice.auth.Authenticator.Outcome;
 import io.sluice.auth.KeyRecord;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,7 +50,8 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
       releaseHeld();
       pending = null;
       if (!ex.requiresKey()) {
-        ctx.fireChannelRead(ex);
+        ex.credentials = Credentials.none(authenticator);
+        checkOtherKeys(ctx, ex);
         return;
       }
       CompletableFuture<Outcome> f = sessionOutcome(ex);
@@ -64,9 +66,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
         decide(ctx, ex, f.getNow(null));
         return;
       }
-      pending = ex;
-      conn.pauseReads(ClientConnection.PAUSE_AUTH);
-      f.whenCompleteAsync((outcome, err) -> resume(ctx, ex, outcome, err), ctx.executor());
+      await(ctx, ex, f, outcome -> decide(ctx, ex, outcome), "key lookup");
     } else if (pending != null && msg instanceof HttpContent c) {
       held.add(c);
     } else {
@@ -116,24 +116,38 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
     });
   }
 
-  /** On the channel's event loop, after the key store answered. */
-  private void resume(ChannelHandlerContext ctx, Exchange ex, Outcome outcome, Throwable err) {
-    if (pending != ex) {
-      return; // the channel closed meanwhile; held chunks are already released
-    }
-    pending = null;
-    conn.resumeReads(ClientConnection.PAUSE_AUTH);
-    if (!ctx.channel().isActive() || ex.responseStarted()) {
-      releaseHeld(); // the client left, or the exchange was answered meanwhile (e.g. 408)
-      return;
-    }
-    if (err != null) {
-      log.warn("[{}] key lookup failed: {}", ex.requestId, err.toString());
-      releaseHeld();
-      ex.fail(ProxyError.INTERNAL, "Key lookup failed; try again. The operator can see the cause in Sluice's log.");
-      return;
-    }
-    decide(ctx, ex, outcome);
+  /**
+   * Pauses reads until {@code f} completes, then runs {@code then} on the channel's event loop — unless the channel
+   * closed or the exchange was answered meanwhile (held chunks released). A failed lookup fails the exchange with
+   * 500; a throw from {@code then} goes to the pipeline's last-resort handler.
+   */
+  private <T> void await(ChannelHandlerContext ctx, Exchange ex, CompletableFuture<T> f,
+      java.util.function.Consumer<T> then, String what) {
+    pending = ex;
+    conn.pauseReads(ClientConnection.PAUSE_AUTH);
+    f.whenCompleteAsync((value, err) -> {
+      if (pending != ex) {
+        return; // the channel closed meanwhile; held chunks are already released
+      }
+      pending = null;
+      conn.resumeReads(ClientConnection.PAUSE_AUTH);
+      if (!ctx.channel().isActive() || ex.responseStarted()) {
+        releaseHeld(); // the client left, or the exchange was answered meanwhile (e.g. 408)
+        return;
+      }
+      if (err != null) {
+        log.warn("[{}] {} failed: {}", ex.requestId, what, err.toString());
+        releaseHeld();
+        ex.fail(ProxyError.INTERNAL, "Key lookup failed; try again. The operator can see the cause in Sluice's log.");
+        return;
+      }
+      try {
+        then.accept(value);
+      } catch (RuntimeException e) {
+        releaseHeld();
+        ctx.fireExceptionCaught(e);
+      }
+    }, ctx.executor());
   }
 
   private void decide(ChannelHandlerContext ctx, Exchange ex, Outcome outcome) {
@@ -151,6 +165,37 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
           + key.allowedRoutes() + ". Tried to call route: " + PathNormalizer.redacted(ex.path));
       return;
     }
+    ex.credentials = Credentials.of(ex.request.headers(), outcome.credentialHeader(), authenticator);
+    checkOtherKeys(ctx, ex);
+  }
+
+  /**
+   * A request going upstream may carry Sluice keys besides the one that authenticated (an SDK's
+   * {@code Authorization} next to {@code x-litellm-api-key}, a key in {@code x-api-key}): those found valid join
+   * the exchange's {@link Credentials}, so no header carries them upstream. Usually there are none to look up.
+   */
+  private void checkOtherKeys(ChannelHandlerContext ctx, Exchange ex) {
+    Route.RouteClass rc = ex.route.routeClass;
+    if (rc == Route.RouteClass.LLM || rc == Route.RouteClass.PASSTHROUGH) {
+      List<String> unknown = ex.credentials.unknownCandidates(ex.request.headers(),
+          ex.passThrough == null ? null : ex.passThrough.keyHeader(), authenticator);
+      if (!unknown.isEmpty()) {
+        CompletableFuture<List<String>> f = authenticator.validKeys(unknown);
+        if (f.isDone() && !f.isCompletedExceptionally()) {
+          f.getNow(List.of()).forEach(ex.credentials::add);
+        } else {
+          await(ctx, ex, f, valid -> {
+            valid.forEach(ex.credentials::add);
+            proceed(ctx, ex);
+          }, "key lookup of a second credential");
+          return;
+        }
+      }
+    }
+    proceed(ctx, ex);
+  }
+
+  private void proceed(ChannelHandlerContext ctx, Exchange ex) {
     if (ex.expectContinue && !ex.requestComplete && held.isEmpty()) {
       ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE),
           ctx.voidPromise());

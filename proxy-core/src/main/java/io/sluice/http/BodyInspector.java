@@ -95,10 +95,12 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         composite.addComponent(true, data);
       }
       if (scanner != null && !scanner.feed(data)) {
-        if (passThroughMode) {
+        if (passThroughMode && !scanner.invalidUtf8() && !scanner.duplicateModel()) {
           scanner.close(); // not JSON, or not an object: no model to route by; relay it as it is
           scanner = null;
         } else {
+          // Ill-formed UTF-8, or a duplicate "model" (vLLM keeps the last one, so routing and the key's model check
+          // by either would be a lie): refused on /vllm/* as on the main routes.
           Exchange ex = current;
           String why = scanner.error();
           reset();
@@ -181,7 +183,14 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     body = null;
     String model = null;
     if (s != null) {
-      if (s.end()) {
+      boolean ok = s.end();
+      if (!ok && s.invalidUtf8()) {
+        s.close();
+        release(b);
+        ex.fail(ProxyError.BAD_REQUEST, s.error());
+        return;
+      }
+      if (ok) {
         model = s.model();
         ex.stream = s.stream();
         ex.modelStart = (int) s.modelStart();
@@ -209,10 +218,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
             + " (x-sluice-deployment). GET /model/info lists them.");
         return;
       }
-      ModelAccess.Denial denied = key == null ? null : ModelAccess.denial(key, d.modelGroup());
-      if (denied != null) {
-        ex.fail(denied.team() ? ProxyError.TEAM_MODEL_ACCESS_DENIED : ProxyError.KEY_MODEL_ACCESS_DENIED,
-            denied.message());
+      if (denied(ex, key, d.modelGroup(), null)) {
         return;
       }
       ex.group = targets.groupOf(d);
@@ -224,10 +230,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     }
     ModelGroup group = model == null ? null : reg.group(model);
     if (group != null) {
-      ModelAccess.Denial denied = key == null ? null : ModelAccess.denial(key, model);
-      if (denied != null) {
-        ex.fail(denied.team() ? ProxyError.TEAM_MODEL_ACCESS_DENIED : ProxyError.KEY_MODEL_ACCESS_DENIED,
-            denied.message());
+      if (denied(ex, key, model, null)) {
         return;
       }
       ex.group = group;
@@ -237,6 +240,9 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     }
     ModelGroup fallback = targets.vllmDefault(reg);
     if (fallback == null) {
+      if (key != null && model != null && denied(ex, key, model, null)) {
+        return; // a restricted key hears about its own list first, as on the main routes
+      }
       ex.fail(ProxyError.BAD_REQUEST, (model == null ? "The request names no model group"
           : "model=" + shorten(model) + " is not a model group of this proxy") + ", and no default vLLM target is "
           + "configured for /vllm/*. Send a \"model\" from GET /v1/models, choose a replica with the "
@@ -244,8 +250,32 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
           + "VLLM_API_KEY), or mark a model_list entry with litellm_params.use_in_pass_through: true.");
       return;
     }
+    // The body names no model group (no model, not JSON, or a replica's own upstream name): the default target,
+    // which a model-restricted key may use only when its lists allow the default target's group (issue 13, #2).
+    if (denied(ex, key, fallback.name(), model)) {
+      return;
+    }
     ex.group = fallback;
     ctx.fireChannelRead(ex);
+  }
+
+  /**
+   * Fails {@code ex} with LiteLLM's model-access denial when {@code key} may not use {@code group}; {@code named} is
+   * what the body asked for when that is not {@code group} itself (for the message). Returns whether it failed.
+   */
+  private static boolean denied(Exchange ex, KeyRecord key, String group, String named) {
+    ModelAccess.Denial denied = key == null ? null : ModelAccess.denial(key, group);
+    if (denied == null) {
+      return false;
+    }
+    String why = denied.message();
+    if (!group.equals(named)) {
+      why += (named == null ? ". The request names no model group of this proxy"
+          : ". model=" + shorten(named) + " is no model group of this proxy") + ", so /vllm/* would send it to the "
+          + "default vLLM target (model group " + group + "). Send a \"model\" this key may use.";
+    }
+    ex.fail(denied.team() ? ProxyError.TEAM_MODEL_ACCESS_DENIED : ProxyError.KEY_MODEL_ACCESS_DENIED, why);
+    return true;
   }
 
   /**
@@ -256,7 +286,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
    */
   static ByteBuf bodyFor(ChannelHandlerContext ctx, Exchange ex, Deployment d) {
     ByteBuf body = ex.body;
-    boolean rewriteModel = ex.model != null && !ex.model.equals(d.upstreamModel());
+    boolean rewriteModel = ex.model != null && !ex.model.equals(upstreamModel(ex, d));
     io.sluice.json.UsageSplice usage = ex.usageSplice;
     if (!rewriteModel && usage == null) {
       return body.retainedDuplicate();
@@ -279,7 +309,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         }
         start = ex.modelStart;
         end = ex.modelEnd;
-        with = d.upstreamModelJson();
+        with = d.wildcard() ? literal(ctx, upstreamModel(ex, d)) : d.upstreamModelJson();
       } else {
         if (usage == null) {
           continue;
@@ -303,13 +333,29 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   /** The length of {@link #bodyFor} for {@code d}. */
   static int bodyLength(Exchange ex, Deployment d) {
     int length = ex.body.readableBytes();
-    if (ex.model != null && !ex.model.equals(d.upstreamModel())) {
-      length += d.upstreamModelJsonLength() - (ex.modelEnd - ex.modelStart);
+    if (ex.model != null && !ex.model.equals(upstreamModel(ex, d))) {
+      int literal = d.wildcard() ? quoted(upstreamModel(ex, d)).length + 2 : d.upstreamModelJsonLength();
+      length += literal - (ex.modelEnd - ex.modelStart);
     }
     if (ex.usageSplice != null) {
       length += ex.usageSplice.delta();
     }
     return length;
+  }
+
+  /** The model name {@code d} gets for this request (a wildcard deployment's is filled from the request's). */
+  private static String upstreamModel(Exchange ex, Deployment d) {
+    return d.wildcard() && ex.model != null ? d.upstreamModelFor(ex.model) : d.upstreamModel();
+  }
+
+  private static byte[] quoted(String s) {
+    return com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsUTF8(s);
+  }
+
+  /** {@code "s"} as a JSON string literal; the caller owns it. Only wildcard deployments need one per request. */
+  private static ByteBuf literal(ChannelHandlerContext ctx, String s) {
+    byte[] q = quoted(s);
+    return ctx.alloc().directBuffer(q.length + 2).writeByte('"').writeBytes(q).writeByte('"');
   }
 
   private static void release(ByteBuf b) {

@@ -25,7 +25,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One request and its response: the state every handler of the gateway pipeline shares, passed down the pipeline
- * in place of the {@link HttpRequest} head (the body's {@link HttpContent}s follow it unchanged). Every reply to the
+ * in place of the {@link HttpRequest} head (the body's {@link HttpContent}s follow it unchanged, always ending with
+ * exactly one {@link LastHttpContent}, even for a body-less request — a handler knows it has the whole body when it
+ * sees that message, never from {@link #requestComplete}, which is the guard's view of the socket and runs ahead
+ * of a handler that paused for an async step). Every reply to the
  * client goes through this object, so "has the response started?" has one answer and {@link #fail} can choose
  * between a JSON error, an SSE error event, and closing the connection. Event loop only.
  */
@@ -54,11 +57,15 @@ final class Exchange {
   private boolean responseStarted;
   private boolean responseComplete;
   private boolean sseResponse;
+  /** The relayed response's body goes to the client chunked (so it can be ended early with an SSE error event). */
+  private boolean chunkedResponse;
 
   // Set by the auth step.
   Principal principal;
   /** The header that carried the caller's credential; stripped before anything goes upstream. */
   AsciiString credentialHeader;
+  /** Every credential of this exchange that must not go upstream in any header (see {@link Credentials}). */
+  Credentials credentials;
 
   // Set by the body step.
   String model;
@@ -178,9 +185,11 @@ final class Exchange {
     sseResponse = sse;
     status = head.status().code();
     upstreamStatus = status;
+    chunkedResponse = io.netty.handler.codec.http.HttpUtil.isTransferEncodingChunked(head);
     firstByteNanos = System.nanoTime();
     head.headers().set(X_REQUEST_ID, requestId);
     rateLimitHeaders(head.headers());
+    litellmHeaders(head.headers());
     if (drain.draining()) {
       head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
@@ -262,8 +271,10 @@ final class Exchange {
 
   /**
    * Fails the exchange with a Sluice error. Before the response started: LiteLLM-shaped JSON with the error's
-   * status. After an SSE response started: vLLM's mid-stream error event and {@code data: [DONE]}. After any other
-   * response started: the connection is closed, the only honest signal left.
+   * status. After a chunked SSE response started: vLLM's mid-stream error event and {@code data: [DONE]}, then the
+   * last chunk (the framing is complete, the connection stays usable). After any other response started — a
+   * {@code Content-Length} one above all, whose declared length can no longer be met — the connection is closed,
+   * the only honest signal left: anything more written would land inside the declared body (issue 13, finding 3).
    */
   void fail(ProxyError error, String message, boolean close) {
     fail(error, message, close, 0);
@@ -277,7 +288,7 @@ final class Exchange {
     log.debug("[{}] {} {} → {} {}", requestId, request.method(), PathNormalizer.redacted(path), error.status().code(), message);
     if (!responseStarted) {
       reply(error.status(), error.json(conn.channel.alloc(), message), close, retryAfterSeconds);
-    } else if (sseResponse && conn.channel.isActive()) {
+    } else if (sseResponse && chunkedResponse && conn.channel.isActive()) {
       conn.channel.write(new DefaultHttpContent(error.sseEvents(conn.channel.alloc(), message)),
           conn.channel.voidPromise());
       conn.channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, conn.channel.voidPromise());
@@ -308,6 +319,44 @@ final class Exchange {
     if (metering != null && !metered && !responseComplete) {
       metered = true;
       metering.ended(this, true);
+    }
+  }
+
+  static final AsciiString X_LITELLM_TIMEOUT = AsciiString.cached("x-litellm-timeout");
+  private static final AsciiString MODEL_ID = AsciiString.cached("x-litellm-model-id");
+  private static final AsciiString MODEL_GROUP = AsciiString.cached("x-litellm-model-group");
+  private static final AsciiString ATTEMPTED_RETRIES = AsciiString.cached("x-litellm-attempted-retries");
+  private static final AsciiString MAX_RETRIES = AsciiString.cached("x-litellm-max-retries");
+  private static final AsciiString KEY_SPEND = AsciiString.cached("x-litellm-key-spend");
+
+  /** Set by the relay for model-routed exchanges: {@code router_settings.num_retries} and the timeout in force. */
+  int maxRetries = -1;
+  java.time.Duration timeout;
+  /** {@code x-litellm-timeout} from the client (seconds), or null. */
+  java.time.Duration requestedTimeout;
+
+  /**
+   * LiteLLM's response headers on a relayed model-routed response (litellm/proxy/common_request_processing.py,
+   * get_custom_headers): which deployment and group served it, the retries made and allowed, the timeout, the key's
+   * spend as last read. {@code x-litellm-response-cost} is not sent: the head leaves before the cost is known.
+   */
+  private void litellmHeaders(HttpHeaders h) {
+    if (deployment == null || passThrough != null || maxRetries < 0) {
+      return;
+    }
+    h.set(MODEL_ID, deployment.id());
+    if (group != null) {
+      h.set(MODEL_GROUP, group.name());
+    }
+    h.setInt(ATTEMPTED_RETRIES, Math.max(0, attempts - 1));
+    h.setInt(MAX_RETRIES, maxRetries);
+    if (timeout != null) {
+      h.set(X_LITELLM_TIMEOUT, timeout.toMillis() % 1000 == 0 ? Long.toString(timeout.toSeconds())
+          : Double.toString(timeout.toMillis() / 1000.0));
+    }
+    io.sluice.auth.KeyRecord key = principal == null ? null : principal.key();
+    if (key != null) {
+      h.set(KEY_SPEND, Double.toString(key.limits().spend()));
     }
   }
 

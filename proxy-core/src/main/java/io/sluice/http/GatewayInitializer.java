@@ -12,16 +12,28 @@ import java.util.function.Supplier;
 
 /**
  * Builds a client channel's pipeline; it reads as the request's path through the gateway (ARCHITECTURE, "the hot
- * path"): codec → keep-alive → guard → auth → admin UI → local endpoints → management → body inspection → relay.
+ * path"): [tls] → codec → keep-alive → guard → auth → admin UI → local endpoints → management → body inspection →
+ * relay.
  */
 public final class GatewayInitializer extends ChannelInitializer<Channel> {
   private final GatewayContext gw;
   private final HttpDecoderConfig decoderConfig;
   /** One per gateway (its series holders are shared by every channel); null without metrics. */
   private final RequestMetrics metrics;
+  /** The listener's current TLS context, read once per new connection; null = plain HTTP. */
+  private final Supplier<io.netty.handler.ssl.SslContext> tls;
 
   public GatewayInitializer(GatewayContext gw) {
+    this(gw, null);
+  }
+
+  /**
+   * @param tls the listener's TLS context, asked once per accepted connection (so a reloaded certificate serves new
+   *            connections while open ones keep the engine they started with); null = plain HTTP
+   */
+  public GatewayInitializer(GatewayContext gw, Supplier<io.netty.handler.ssl.SslContext> tls) {
     this.gw = gw;
+    this.tls = tls;
     this.metrics = gw.metrics() == null ? null : new RequestMetrics(gw.metrics());
     if (metrics != null) {
       // Holders of deployments replaced or removed by /model/* are let go (their series stay).
@@ -49,18 +61,29 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
   protected void initChannel(Channel ch) {
     ClientConnection conn = new ClientConnection(ch);
     ChannelPipeline p = ch.pipeline();
-    addHttp1Handlers(p);
-    addGatewayHandlers(p, conn);
+    RequestGuard guard = new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes(), gw.drain(),
+        gw.passThrough().endpoints(), gw.accessLog(), metrics, gw.metrics() != null && !gw.metrics().requireAuth());
+    addTlsHandler(p, ch);
+    addHttp1Handlers(p, guard);
+    addGatewayHandlers(p, conn, guard);
+    p.addLast("last-resort", new LastResort(guard));
   }
 
-  private void addHttp1Handlers(ChannelPipeline p) {
+  /** First in the pipeline: everything after it sees plaintext. ALPN offers only http/1.1 (see the context). */
+  private void addTlsHandler(ChannelPipeline p, Channel ch) {
+    if (tls != null) {
+      p.addLast("tls", tls.get().newHandler(ch.alloc()));
+    }
+  }
+
+  private void addHttp1Handlers(ChannelPipeline p, RequestGuard guard) {
+    p.addLast("headwatch", guard.headWatch()); // request_read_timeout from a head's first byte (plaintext)
     p.addLast("codec", new HttpServerCodec(decoderConfig));
     p.addLast("keepalive", new HttpServerKeepAliveHandler());
   }
 
-  private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn) {
-    p.addLast("guard", new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes(), gw.drain(),
-        gw.passThrough().endpoints(), gw.accessLog(), metrics, gw.metrics() != null && !gw.metrics().requireAuth()));
+  private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn, RequestGuard guard) {
+    p.addLast("guard", guard);
     p.addLast("auth", new AuthHandler(conn, gw.authenticator(), gw.ui()));
     p.addLast("ui", new UiHandler(conn, gw.ui(), gw.authenticator(), gw.registry()));
     p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness(), gw.metrics()));

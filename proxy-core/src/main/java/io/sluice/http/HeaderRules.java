@@ -74,9 +74,11 @@ final class HeaderRules {
   /**
    * BYOK ({@code forward_llm_provider_auth_headers}): the client's provider key from {@code x-api-key}, else
    * {@code api-key} (header names are case-insensitive), as {@code Bearer <key>} — unless that header carried the
-   * caller's Sluice credential, which is never a provider key. Null when there is none.
+   * caller's Sluice credential, or carries any Sluice credential: those are never provider keys. Null when there is
+   * none.
    */
-  static AsciiString providerAuthorization(HttpHeaders h, AsciiString credentialHeader) {
+  static AsciiString providerAuthorization(HttpHeaders h, AsciiString credentialHeader, Credentials credentials,
+      io.sluice.auth.Authenticator auth) {
     for (AsciiString name : new AsciiString[] {X_API_KEY, API_KEY}) {
       if (credentialHeader != null && credentialHeader.contentEqualsIgnoreCase(name)) {
         continue;
@@ -86,6 +88,9 @@ final class HeaderRules {
         String key = v.trim();
         if (key.regionMatches(true, 0, "Bearer ", 0, 7)) {
           key = key.substring(7).trim();
+        }
+        if (credentials.carried(key, auth)) {
+          continue; // a Sluice key (the caller's, in a second header, or any this node knows) is no provider key
         }
         return AsciiString.of("Bearer " + key);
       }

@@ -47,9 +47,9 @@ final class ManagementHandler extends ChannelInboundHandlerAdapter {
       }
       current = ex;
       body = ctx.alloc().compositeBuffer(64);
-      if (ex.requestComplete) {
-        call(ctx, ex);
-      }
+      // The call waits for the body's LastHttpContent, which always follows the head here — never for
+      // ex.requestComplete: after an async key lookup the guard saw the end long ago while the chunks are still on
+      // their way from the auth step (issue 14, finding 1: a cold key's /key/generate lost its body).
       return;
     }
     if (current != null && msg instanceof HttpContent c) {
@@ -85,14 +85,22 @@ final class ManagementHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     answer.whenCompleteAsync((res, err) -> {
-      if (err != null) {
-        log.error("[{}] management call {} {} failed", ex.requestId, req.method(), PathNormalizer.redacted(req.path()), err);
-        ex.fail(ProxyError.INTERNAL, "Internal error while handling " + PathNormalizer.redacted(ex.path) + "; the operator can see the "
-            + "cause in Sluice's log (request id " + ex.requestId + ").");
-      } else {
-        ex.reply(HttpResponseStatus.valueOf(res.status()), Unpooled.wrappedBuffer(res.body()), false);
+      try {
+        answered(ex, req, res, err);
+      } catch (RuntimeException e) {
+        ctx.fireExceptionCaught(e); // the pipeline's last-resort handler fails the exchange and closes
       }
     }, ctx.executor());
+  }
+
+  private void answered(Exchange ex, ManagementRequest req, ManagementResponse res, Throwable err) {
+    if (err != null) {
+      log.error("[{}] management call {} {} failed", ex.requestId, req.method(), PathNormalizer.redacted(req.path()), err);
+      ex.fail(ProxyError.INTERNAL, "Internal error while handling " + PathNormalizer.redacted(ex.path) + "; the operator can see the "
+          + "cause in Sluice's log (request id " + ex.requestId + ").");
+    } else {
+      ex.reply(HttpResponseStatus.valueOf(res.status()), Unpooled.wrappedBuffer(res.body()), false);
+    }
   }
 
   private void reset() {

@@ -16,8 +16,9 @@ public enum ProxyError {
   AUTH(HttpResponseStatus.UNAUTHORIZED, "auth_error"),
   FORBIDDEN(HttpResponseStatus.FORBIDDEN, "auth_error"),
   EXPIRED_KEY(HttpResponseStatus.UNAUTHORIZED, "expired_key"),
-  KEY_MODEL_ACCESS_DENIED(HttpResponseStatus.UNAUTHORIZED, "key_model_access_denied"),
-  TEAM_MODEL_ACCESS_DENIED(HttpResponseStatus.UNAUTHORIZED, "team_model_access_denied"),
+  /** LiteLLM names the offending parameter here: {@code "param":"model"} (auth_checks.py). */
+  KEY_MODEL_ACCESS_DENIED(HttpResponseStatus.UNAUTHORIZED, "key_model_access_denied", "model"),
+  TEAM_MODEL_ACCESS_DENIED(HttpResponseStatus.UNAUTHORIZED, "team_model_access_denied", "model"),
   NO_DB_CONNECTION(HttpResponseStatus.BAD_REQUEST, "no_db_connection"),
   NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found_error"),
   METHOD_NOT_ALLOWED(HttpResponseStatus.METHOD_NOT_ALLOWED, "bad_request_error"),
@@ -26,6 +27,8 @@ public enum ProxyError {
   URI_TOO_LONG(HttpResponseStatus.REQUEST_URI_TOO_LONG, "bad_request_error"),
   HEADERS_TOO_LARGE(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "bad_request_error"),
   EXPECTATION_FAILED(HttpResponseStatus.EXPECTATION_FAILED, "bad_request_error"),
+  /** A transfer coding Sluice does not implement (RFC 9112 §6.1). */
+  NOT_IMPLEMENTED(HttpResponseStatus.NOT_IMPLEMENTED, "bad_request_error"),
   INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_server_error"),
   UPSTREAM_UNREACHABLE(HttpResponseStatus.BAD_GATEWAY, "api_connection_error"),
   UPSTREAM_BROKEN(HttpResponseStatus.BAD_GATEWAY, "api_connection_error"),
@@ -34,8 +37,8 @@ public enum ProxyError {
   UPSTREAM_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout_error"),
   /** rpm_limit, tpm_limit or max_parallel_requests of the key, its user or its team. */
   RATE_LIMITED(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limit_error"),
-  /** max_budget of the key, its user or its team (LiteLLM's type; LiteLLM answers 400, Sluice 429). */
-  BUDGET_EXCEEDED(HttpResponseStatus.TOO_MANY_REQUESTS, "budget_exceeded"),
+  /** max_budget of the key, its user or its team: 400 {@code Budget has been exceeded!…}, as LiteLLM answers. */
+  BUDGET_EXCEEDED(HttpResponseStatus.BAD_REQUEST, "budget_exceeded"),
   /** The shared limiter (Redis) is unreachable and limits fail closed. */
   LIMITS_UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "service_unavailable");
 
@@ -44,9 +47,13 @@ public enum ProxyError {
   private final byte[] tail;
 
   ProxyError(HttpResponseStatus status, String type) {
+    this(status, type, "None");
+  }
+
+  ProxyError(HttpResponseStatus status, String type, String param) {
     this.status = status;
     this.type = type;
-    this.tail = ("\",\"type\":\"" + type + "\",\"param\":\"None\",\"code\":\"" + status.code() + "\"}}")
+    this.tail = ("\",\"type\":\"" + type + "\",\"param\":\"" + param + "\",\"code\":\"" + status.code() + "\"}}")
         .getBytes(StandardCharsets.US_ASCII);
   }
 

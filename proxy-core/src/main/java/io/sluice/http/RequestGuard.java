@@ -49,9 +49,15 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
   private ChannelHandlerContext ctx;
   private Exchange current;
   private long bodyBytes;
+  /** Body bytes of the current request read after it was answered early. */
+  private long discarded;
+  /** The most of an early-answered request's body read (and dropped) to keep the connection; then it is closed. */
+  static final long MAX_DISCARD = 256 * 1024;
   private static final int BUSY = 0;
   private static final int IDLE = 1;
   private static final int READING = 2;
+  /** No exchange yet, but the bytes of a request head are arriving (seen by {@link HeadWatch}). */
+  private static final int HEAD = 3;
 
   private ScheduledFuture<?> timer;
   private int phase = BUSY;
@@ -140,6 +146,7 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
   private void onHead(ChannelHandlerContext ctx, HttpRequest req) {
     cancelTimer();
     bodyBytes = 0;
+    discarded = 0;
     String uri = req.uri();
     int q = uri.indexOf('?');
     String rawPath = q >= 0 ? uri.substring(0, q) : uri;
@@ -194,6 +201,12 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
           + "send only one.", true);
       return;
     }
+    String codingError = transferCodingError(req);
+    if (codingError != null) {
+      ex.fail(codingError.startsWith("501") ? ProxyError.NOT_IMPLEMENTED : ProxyError.BAD_REQUEST,
+          codingError.substring(4), true);
+      return;
+    }
     long contentLength;
     try {
       contentLength = HttpUtil.getContentLength(req, -1L);
@@ -237,6 +250,9 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
       armReadTimer(ex);
     }
     ctx.fireChannelRead(ex);
+    if (ex.requestComplete && !ex.responseStarted()) {
+      ctx.fireChannelRead(LastHttpContent.EMPTY_LAST_CONTENT); // the head was the whole request: its end marker
+    }
   }
 
   private void onBody(ChannelHandlerContext ctx, HttpObject obj) {
@@ -260,12 +276,24 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     bodyBytes += content.content().readableBytes();
     if (bodyBytes > maxBody) {
       content.release();
+      if (ex.responseStarted()) {
+        ctx.close(); // answered already: nothing left to tell the client
+        return;
+      }
       ex.fail(ProxyError.PAYLOAD_TOO_LARGE, "Request body exceeds the limit of " + maxBody
           + " bytes (general_settings.max_request_size_mb).", true);
       return;
     }
     if (ex.responseStarted()) {
-      content.release(); // already answered (early error): discard the rest of the body
+      // Already answered (an early error): discard the rest of the body, but only so much of it — past
+      // MAX_DISCARD the client is sending what nobody will read, so close (nginx's discard limit, likewise).
+      discarded += content.content().readableBytes();
+      content.release();
+      if (discarded > Math.min(MAX_DISCARD, maxBody)) {
+        log.debug("{} [{}] closing: {} body bytes after the answer", ctx.channel(), ex.requestId, discarded);
+        ctx.close();
+        return;
+      }
       if (last) {
         maybeNext();
       }
@@ -317,6 +345,40 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
   // when it fires early, schedules itself for the remainder. A keep-alive connection serving thousands of requests
   // a second thus touches the event loop's timer queue about once per timeout period, not twice per request.
 
+  /**
+   * Sits before {@code HttpServerCodec}, which says nothing until a head is complete: tells the guard when the first
+   * bytes of a request arrive on an idle connection, so {@code request_read_timeout} counts from there (a head sent a
+   * byte a second gets its 408, not a silent close at {@code idle_timeout}). One field check per read.
+   */
+  final class HeadWatch extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (phase == IDLE && current == null && pipelined.isEmpty()) {
+        phase = HEAD;
+        deadline = ctx.executor().ticker().nanoTime() + settings.requestReadTimeout().toNanos();
+        ensureTimer(settings.requestReadTimeout().toNanos());
+      }
+      ctx.fireChannelRead(msg);
+    }
+  }
+
+  /** The handler to place before the codec (see {@link HeadWatch}). */
+  ChannelInboundHandlerAdapter headWatch() {
+    return new HeadWatch();
+  }
+
+  /** 408 for a request head that did not arrive in time; there is no exchange yet, so written here, then closed. */
+  private void headTimeout(ChannelHandlerContext ctx) {
+    io.netty.buffer.ByteBuf body = ProxyError.REQUEST_TIMEOUT.json(ctx.alloc(), "Request head not received within "
+        + settings.requestReadTimeout().toMillis() + " ms (sluice_settings.request_read_timeout).");
+    io.netty.handler.codec.http.FullHttpResponse res = new io.netty.handler.codec.http.DefaultFullHttpResponse(
+        io.netty.handler.codec.http.HttpVersion.HTTP_1_1, ProxyError.REQUEST_TIMEOUT.status(), body);
+    res.headers().set(HttpHeaderNames.CONTENT_TYPE, io.netty.handler.codec.http.HttpHeaderValues.APPLICATION_JSON)
+        .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes())
+        .set(HttpHeaderNames.CONNECTION, io.netty.handler.codec.http.HttpHeaderValues.CLOSE);
+    ctx.writeAndFlush(res).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+  }
+
   private void armIdleTimer() {
     phase = IDLE;
     deadline = ctx.executor().ticker().nanoTime() + settings.idleTimeout().toNanos();
@@ -354,7 +416,13 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
       timer = ctx.executor().schedule(this::onTimer, left, TimeUnit.NANOSECONDS);
       return;
     }
-    if (phase == IDLE) {
+    if (phase == HEAD) {
+      if (current == null && pipelined.isEmpty()) {
+        log.debug("{} request head not received within {}: 408", ctx.channel(), settings.requestReadTimeout());
+        phase = BUSY;
+        headTimeout(ctx);
+      }
+    } else if (phase == IDLE) {
       if (current == null && pipelined.isEmpty()) {
         log.debug("{} idle for {}: closing", ctx.channel(), settings.idleTimeout());
         ctx.close();
@@ -362,6 +430,13 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     } else if (current != null && !current.requestComplete) {
       Exchange ex = current;
       ex.requestComplete = true;
+      if (ex.responseStarted()) {
+        // Answered early and the rest of the body is still trickling in: the read deadline holds all the same.
+        log.debug("{} [{}] closing: body not received within {} after the answer", ctx.channel(), ex.requestId,
+            settings.requestReadTimeout());
+        ctx.close();
+        return;
+      }
       ex.fail(ProxyError.REQUEST_TIMEOUT, "Request not received within " + settings.requestReadTimeout().toMillis()
           + " ms (sluice_settings.request_read_timeout).", true);
     }
@@ -397,9 +472,48 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    // Socket errors (reset by peer and the like) are the client's business; log at debug and close.
-    log.debug("{} closing after error: {}", ctx.channel(), cause.toString());
-    ctx.close();
+    if (cause instanceof java.io.IOException) {
+      // Socket errors (reset by peer and the like) are the client's business; log at debug and close.
+      log.debug("{} closing after error: {}", ctx.channel(), cause.toString());
+      ctx.close();
+      return;
+    }
+    ctx.fireExceptionCaught(cause); // a bug: the pipeline's last-resort handler fails the exchange and closes
+  }
+
+  /** The exchange in progress, or null (for the last-resort handler). */
+  Exchange current() {
+    return current;
+  }
+
+  /**
+   * What is wrong with the request's {@code Transfer-Encoding}, prefixed by the status ("400 " or "501 "), or null.
+   * RFC 9112 §6.3: when chunked is not the final coding the length cannot be known → 400 and close. §6.1: a coding
+   * the server does not implement → 501. Sluice implements only {@code chunked}; Netty's decoder would de-chunk
+   * {@code gzip, chunked} and pass the gzip bytes on as if uncoded, silently.
+   */
+  static String transferCodingError(HttpRequest req) {
+    java.util.List<String> values = req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
+    if (values.isEmpty()) {
+      return null;
+    }
+    java.util.List<String> codings = new java.util.ArrayList<>(2);
+    for (String v : values) {
+      for (String c : v.split(",", -1)) {
+        String t = c.trim();
+        int semi = t.indexOf(';');
+        codings.add((semi >= 0 ? t.substring(0, semi).trim() : t).toLowerCase(java.util.Locale.ROOT));
+      }
+    }
+    if (!"chunked".equals(codings.get(codings.size() - 1))) {
+      return "400 Transfer-Encoding must end with chunked (RFC 9112 §6.3): got " + shorten(String.join(", ", values))
+          + ". Send the body with Transfer-Encoding: chunked or with a Content-Length.";
+    }
+    if (codings.size() > 1) {
+      return "501 Transfer-Encoding " + shorten(String.join(", ", values)) + " is not implemented: Sluice accepts "
+          + "only chunked (RFC 9112 §6.1). Send the body uncoded (Content-Encoding is relayed as it is).";
+    }
+    return null;
   }
 
   private static String describe(Throwable cause) {

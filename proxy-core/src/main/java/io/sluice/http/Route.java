@@ -91,6 +91,11 @@ enum Route {
     }
   }
 
+  /** Every exact path in the table (the config loader keeps its own list of them; a test compares the two). */
+  static java.util.Set<String> exactPaths() {
+    return java.util.Set.copyOf(BY_PATH.keySet());
+  }
+
   /** The route for a normalised path (no query), or null. */
   static Route forPath(String path) {
     Route r = BY_PATH.get(path);

@@ -114,8 +114,10 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
       }
       String ct = h.get(HttpHeaderNames.CONTENT_TYPE);
       boolean sse = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
-      if (sse && ex.usageSplice != null && res.status().code() == 200) {
-        usageFilter = new io.sluice.json.SseUsageFilter();
+      if (sse) {
+        // Events leave only whole, so a replica dying mid-event never glues Sluice's error event onto half of one;
+        // the usage event goes only where Sluice asked for it on the client's behalf.
+        usageFilter = new io.sluice.json.SseUsageFilter(ex.usageSplice != null && res.status().code() == 200);
       }
       relay.responseStarted(ex, this);
       ex.respond(res, sse);

@@ -98,17 +98,34 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     lastMessage = null;
     HttpRequest req = ex.request;
     req.setProtocolVersion(HttpVersion.HTTP_1_1);
+    String perRequest = req.headers().get(Exchange.X_LITELLM_TIMEOUT);
+    if (perRequest != null) {
+      // LiteLLM's per-request timeout (seconds): replaces the deployment's for this request; not forwarded.
+      req.headers().remove(Exchange.X_LITELLM_TIMEOUT);
+      ex.requestedTimeout = seconds(perRequest);
+      if (ex.requestedTimeout == null) {
+        active = null;
+        ex.fail(ProxyError.BAD_REQUEST, "x-litellm-timeout: expected seconds > 0 (e.g. 30 or 2.5), got \""
+            + (perRequest.length() > 40 ? perRequest.substring(0, 40) + "…" : perRequest) + "\".");
+        return;
+      }
+    }
+    ex.maxRetries = ex.passThrough == null ? gw.numRetries() : -1;
+    io.sluice.auth.Authenticator auth = gw.authenticator();
     if (ex.passThrough != null) {
       PassThroughHeaders.toUpstream(ex.passThrough, req.headers(), ex.credentialHeader, ex.requestId);
     } else {
       if (gw.passThrough().settings().forwardProviderAuth()) {
-        ex.providerAuthorization = HeaderRules.providerAuthorization(req.headers(), ex.credentialHeader);
+        ex.providerAuthorization = HeaderRules.providerAuthorization(req.headers(), ex.credentialHeader,
+            ex.credentials, auth);
       }
       HeaderRules.toUpstream(req.headers(), ex.credentialHeader, ex.requestId);
       if (ex.route == Route.VLLM) {
         req.headers().remove(BodyInspector.X_SLUICE_DEPLOYMENT);
       }
     }
+    // Whatever the route's rules kept: no header carries a Sluice credential upstream (issue 13, finding 1).
+    ex.credentials.scrub(req.headers(), auth);
     Metering m = gw.metering();
     if (metered(gw)) {
       ex.metering = m;
@@ -124,6 +141,25 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       }
     }
     route(ex);
+  }
+
+  /** {@code v} as a positive number of seconds, or null. */
+  private static Duration seconds(String v) {
+    try {
+      double d = Double.parseDouble(v.trim());
+      return d > 0 && d <= 86_400 * 7 ? Duration.ofMillis(Math.max(1, Math.round(d * 1000))) : null;
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  /** Runs an async resume; a throw goes to the pipeline's last-resort handler instead of vanishing in a future. */
+  private void guarded(Runnable resume) {
+    try {
+      resume.run();
+    } catch (RuntimeException e) {
+      ctx.fireExceptionCaught(e);
+    }
   }
 
   /** Whether exchanges are metered: spend logging, limits, usage-based routing or the token metrics need tokens. */
@@ -152,7 +188,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     ex.conn.pauseReads(ClientConnection.PAUSE_LIMITS);
     f.whenCompleteAsync((a, err) -> {
       ex.conn.resumeReads(ClientConnection.PAUSE_LIMITS);
-      admitted(ex, scopes, limiter, a, err);
+      guarded(() -> admitted(ex, scopes, limiter, a, err));
     }, ctx.executor());
   }
 
@@ -200,7 +236,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     };
     String when = a.retryAfterSeconds() > 0 ? " Try again in " + a.retryAfterSeconds() + " s." : "";
     if (a.limit() == io.sluice.limits.Admission.Limit.BUDGET) {
-      return "Budget has been exceeded for " + who + " (max_budget). " + (a.retryAfterSeconds() > 0
+      // LiteLLM's wording starts so (its scripts and client libraries match on it).
+      return "Budget has been exceeded! Max budget reached for " + who + " (max_budget). " + (a.retryAfterSeconds() > 0
           ? "The budget resets in " + a.retryAfterSeconds() + " s." : "Raise max_budget to continue.");
     }
     return "Rate limit exceeded for " + who + ": " + a.limit().field() + " (" + a.limit().words() + ") reached."
@@ -259,7 +296,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     if (ex.upstreamPath == null) {
       req.setUri(d.basePath() + ex.route.upstreamSuffix + ex.query);
     } else {
-      req.setUri((ex.rawBase ? d.basePath() : d.rootPath()) + ex.upstreamPath + ex.upstreamQuery);
+      req.setUri(originForm((ex.rawBase ? d.basePath() : d.rootPath()) + ex.upstreamPath, ex.upstreamQuery));
     }
     h.set(HttpHeaderNames.HOST, d.hostHeader());
     if (ex.passThrough != null) {
@@ -273,6 +310,17 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     }
     h.setInt(HttpHeaderNames.CONTENT_LENGTH, BodyInspector.bodyLength(ex, d));
     acquire(ex);
+  }
+
+  /**
+   * The request target in origin-form (RFC 9112 §3.2.1: an absolute path, then the query): {@code /vllm?x=1} on a
+   * target without a path is {@code /?x=1}, never {@code ?x=1} (issue 13, finding 7).
+   */
+  static String originForm(String path, String query) {
+    if (path.isEmpty() || path.charAt(0) != '/') {
+      path = "/" + path;
+    }
+    return query.isEmpty() ? path : path + query;
   }
 
   /**
@@ -340,7 +388,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     if (f.isDone()) {
       onAcquired(ex, f);
     } else {
-      f.addListener(x -> onAcquired(ex, f));
+      f.addListener(x -> guarded(() -> onAcquired(ex, f)));
     }
   }
 
@@ -394,7 +442,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
    * does not pay a schedule and a cancel on the event loop's timer queue for every request.
    */
   private void armTtfbTimer(Exchange ex, UpstreamHandler h) {
-    Duration t = ex.deployment.timeout() != null ? ex.deployment.timeout() : gw.defaultTimeout();
+    Duration t = ex.requestedTimeout != null ? ex.requestedTimeout
+        : ex.deployment.timeout() != null ? ex.deployment.timeout() : gw.defaultTimeout();
+    ex.timeout = t;
     ttfbMillis = t.toMillis();
     ttfbDeadline = ctx.executor().ticker().nanoTime() + t.toNanos();
     ensureTimer(t.toNanos());

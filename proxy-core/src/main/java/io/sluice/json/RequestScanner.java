@@ -42,6 +42,10 @@ public final class RequestScanner {
   private boolean stream;
   private boolean streamSeen;
   private String error;
+  private boolean duplicateModel;
+  private final Utf8Validator utf8 = new Utf8Validator();
+  /** 0: not known yet whether the body is a JSON object; 1: it is, validate its UTF-8; 2: it is not. */
+  private int checkUtf8;
   private long fed;
   /** Where the root object's closing brace sits, or -1. */
   private long rootEnd = -1;
@@ -76,6 +80,16 @@ public final class RequestScanner {
     if (error != null || !chunk.isReadable()) {
       return error == null;
     }
+    if (checkUtf8 == 0) {
+      int at = chunk.forEachByte(b -> b == ' ' || b == '\t' || b == '\r' || b == '\n');
+      if (at >= 0) {
+        checkUtf8 = chunk.getByte(at) == '{' ? 1 : 2; // not a JSON object: Jackson refuses it, no UTF-8 verdict
+      }
+    }
+    if (checkUtf8 != 2 && !utf8.feed(chunk)) {
+      error = utf8.error(); // Jackson lets overlong forms and surrogates through (issue 13, finding 9)
+      return false;
+    }
     fed += chunk.readableBytes();
     if (chunk.nioBufferCount() == 1) {
       return feed(chunk.nioBuffer());
@@ -103,6 +117,10 @@ public final class RequestScanner {
   /** Signals the end of the body. @return true when the body is a complete JSON object and no error was found */
   public boolean end() {
     if (error != null) {
+      return false;
+    }
+    if (checkUtf8 != 2 && !utf8.end()) {
+      error = utf8.error();
       return false;
     }
     try {
@@ -181,6 +199,7 @@ public final class RequestScanner {
           if ("model".equals(name)) {
             if (modelStart >= 0 || pendingField == MODEL) {
               error = "Request body has more than one top-level \"model\" field.";
+              duplicateModel = true;
               return;
             }
             pendingField = MODEL;
@@ -330,6 +349,16 @@ public final class RequestScanner {
   }
 
   /** Why the body was refused, or null. Never contains more than a short excerpt of the parser's complaint. */
+  /** Whether the body was refused for ill-formed UTF-8 (then {@link #error()} says so). */
+  public boolean invalidUtf8() {
+    return utf8.errorOffset() >= 0;
+  }
+
+  /** Whether the body names {@code model} more than once at the top level (then {@link #error()} says so). */
+  public boolean duplicateModel() {
+    return duplicateModel;
+  }
+
   public String error() {
     return error;
   }

@@ -13,7 +13,14 @@ import java.nio.charset.StandardCharsets;
  * event goes out in the read that completes it, so per-event flushing is unchanged; only the bytes of an event
  * still incomplete at the end of a read are held (as slices) until its end arrives, since the usage event can only
  * be recognised whole. A usage event is the one whose JSON has an empty {@code "choices":[]} (content events always
- * carry their choice). Not thread-safe; one per response, on its event loop.
+ * carry their choice).
+ *
+ * <p>It is also what keeps a client's stream parseable when the replica dies mid-event (issue 13, finding 6): since
+ * only completed events leave, the bytes of a cut-short event are still held when the relay gives up, and are
+ * dropped ({@link #release}) before Sluice's error event goes out. So every SSE response is framed through one,
+ * with usage removal on only where Sluice asked for usage ({@link #SseUsageFilter(boolean)}). The common case — a
+ * read that ends on an event boundary, which is how vLLM writes — passes the read's buffer on untouched. Not
+ * thread-safe; one per response, on its event loop.
  */
 public final class SseUsageFilter {
   private static final byte[] CHOICES_KEY = "\"choices\":".getBytes(StandardCharsets.US_ASCII);
@@ -21,6 +28,18 @@ public final class SseUsageFilter {
   /** The last byte of the previous read was a {@code \n} that did not end an event. */
   private boolean prevNewline;
   private CompositeByteBuf held;
+  /** Remove the usage event (Sluice asked for it); false = only hold incomplete events back. */
+  private final boolean dropUsage;
+
+  /** A filter that removes the usage event. */
+  public SseUsageFilter() {
+    this(true);
+  }
+
+  /** @param dropUsage remove the usage event; false: pass every event, only holding incomplete ones back */
+  public SseUsageFilter(boolean dropUsage) {
+    this.dropUsage = dropUsage;
+  }
   private int removed;
   private int events;
 
@@ -42,7 +61,8 @@ public final class SseUsageFilter {
         break;
       }
       // One event ends at i (its blank line): [segStart, i] here, plus what is held from earlier reads.
-      boolean drop = held == null ? isUsageEvent(in, segStart, i + 1) : isUsageEvent(held, in, segStart, i + 1);
+      boolean drop = dropUsage
+          && (held == null ? isUsageEvent(in, segStart, i + 1) : isUsageEvent(held, in, segStart, i + 1));
       if (drop) {
         removed++;
         if (held != null) {

@@ -5,6 +5,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.util.AsciiString;
 import io.sluice.config.DeploymentConfig;
+import io.sluice.config.Wildcards;
 import java.net.URI;
 import java.time.Duration;
 
@@ -78,6 +79,24 @@ public final class Deployment {
   /** USD per completion token; 0 when unset. */
   public double outputCostPerToken() {
     return config.outputCostPerToken() == null ? 0 : config.outputCostPerToken();
+  }
+
+  /** Whether the upstream model is a wildcard template ({@code hosted_vllm/*}): filled from each request's model. */
+  public boolean wildcard() {
+    return Wildcards.isPattern(config.upstreamModel());
+  }
+
+  /**
+   * The model name to send upstream for a request that asked for {@code requested}: the upstream model, or — for a
+   * wildcard deployment — its template filled with what {@code requested} matched of the group's pattern (the
+   * requested name itself when the group's name is not a pattern or does not match it).
+   */
+  public String upstreamModelFor(String requested) {
+    if (!wildcard()) {
+      return config.upstreamModel();
+    }
+    java.util.List<String> parts = Wildcards.match(config.modelName(), requested);
+    return parts == null ? requested : Wildcards.fill(config.upstreamModel(), parts);
   }
 
   public String upstreamModel() {

@@ -1,6 +1,7 @@
 package io.sluice.routing;
 
 import io.sluice.config.DeploymentConfig;
+import io.sluice.config.Wildcards;
 import io.sluice.config.RouterSettings;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -16,10 +17,20 @@ import java.util.Map;
 public final class DeploymentRegistry {
   private final Map<String, ModelGroup> groups;
   private final Map<String, List<String>> fallbacks;
+  /** Groups whose name is a wildcard pattern, most specific first (then in configuration order). */
+  private final List<ModelGroup> wildcards;
 
   private DeploymentRegistry(Map<String, ModelGroup> groups, Map<String, List<String>> fallbacks) {
     this.groups = groups;
     this.fallbacks = fallbacks;
+    List<ModelGroup> w = new ArrayList<>();
+    for (ModelGroup g : groups.values()) {
+      if (Wildcards.isPattern(g.name())) {
+        w.add(g);
+      }
+    }
+    w.sort(java.util.Comparator.comparingInt((ModelGroup g) -> -Wildcards.specificity(g.name())));
+    this.wildcards = List.copyOf(w);
   }
 
   public static DeploymentRegistry of(List<DeploymentConfig> configs) {
@@ -37,6 +48,17 @@ public final class DeploymentRegistry {
    */
   public static DeploymentRegistry of(List<DeploymentConfig> configs, RouterSettings router,
       DeploymentRegistry previous) {
+    return of(configs, router, previous, Map.of());
+  }
+
+  /**
+   * As {@link #of(List, RouterSettings, DeploymentRegistry)}, with each discovered template ({@code k8s://}) replaced
+   * by one deployment per base URL in {@code replicas} (keyed by the template's id; none known yet = none). The
+   * group of a template exists even with no replica, so its clients get "no healthy deployment", not "unknown
+   * model".
+   */
+  public static DeploymentRegistry of(List<DeploymentConfig> configs, RouterSettings router,
+      DeploymentRegistry previous, Map<String, List<java.net.URI>> replicas) {
     Map<String, Deployment> old = new java.util.HashMap<>();
     if (previous != null) {
       for (ModelGroup g : previous.groups()) {
@@ -46,7 +68,18 @@ public final class DeploymentRegistry {
       }
     }
     Map<String, List<Deployment>> byName = new LinkedHashMap<>();
+    List<DeploymentConfig> expanded = new ArrayList<>();
     for (DeploymentConfig c : configs) {
+      if (!c.discovered()) {
+        expanded.add(c);
+        continue;
+      }
+      byName.computeIfAbsent(c.modelName(), k -> new ArrayList<>());
+      for (java.net.URI base : replicas.getOrDefault(c.id(), List.of())) {
+        expanded.add(c.replicaAt(base));
+      }
+    }
+    for (DeploymentConfig c : expanded) {
       Deployment kept = old.get(c.id());
       Deployment d = kept != null && kept.config().equals(c) ? kept
           : new Deployment(c, new DeploymentHealth(router.allowedFails(), router.cooldownTime()));
@@ -74,9 +107,21 @@ public final class DeploymentRegistry {
     return null;
   }
 
-  /** The group for a public model name, or null. */
+  /**
+   * The group for a public model name: the group of that name, else the most specific wildcard group whose pattern
+   * matches it ({@code hosted_vllm/*}, {@code *}); null when none does.
+   */
   public ModelGroup group(String modelName) {
-    return groups.get(modelName);
+    ModelGroup g = groups.get(modelName);
+    if (g != null || wildcards.isEmpty()) {
+      return g;
+    }
+    for (ModelGroup w : wildcards) {
+      if (Wildcards.match(w.name(), modelName) != null) {
+        return w;
+      }
+    }
+    return null;
   }
 
   /** Every group, in configuration order. */

@@ -15,10 +15,8 @@ public final class ModelGroup {
   /** True when deployments set different {@code order} tiers. */
   private final boolean tiered;
 
+  /** {@code deployments} may be empty: a discovered group ({@code k8s://}) with no ready pod at the moment. */
   ModelGroup(String name, List<Deployment> deployments) {
-    if (deployments.isEmpty()) {
-      throw new IllegalArgumentException("model group " + name + ": no deployments");
-    }
     this.name = name;
     this.deployments = List.copyOf(deployments);
     this.cumulative = cumulativeWeights(this.deployments);
@@ -59,6 +57,9 @@ public final class ModelGroup {
   /** Picks a deployment among all (cooldown ignored); allocation-free. */
   public Deployment choose() {
     int n = deployments.size();
+    if (n == 0) {
+      return null;
+    }
     if (n == 1) {
       return deployments.get(0);
     }
@@ -185,6 +186,9 @@ public final class ModelGroup {
 
   /** Nanoseconds until the first cooling deployment recovers (0 if one is available now). */
   public long nanosUntilAvailable(long now) {
+    if (deployments.isEmpty()) {
+      return 0;
+    }
     long min = Long.MAX_VALUE;
     for (Deployment d : deployments) {
       min = Math.min(min, d.health().remainingNanos(now));

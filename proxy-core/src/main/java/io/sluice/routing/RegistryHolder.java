@@ -1,20 +1,68 @@
 package io.sluice.routing;
 
+import io.sluice.config.DeploymentConfig;
+import io.sluice.config.RouterSettings;
+import java.net.URI;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
-/** The current {@link DeploymentRegistry}; a volatile read on the hot path, an atomic swap on change. */
+/**
+ * The current {@link DeploymentRegistry}; a volatile read on the hot path, an atomic swap on change.
+ *
+ * <p>Two things change it, and both go through here so neither undoes the other: the deployment list
+ * ({@link #rebuild}: config.yaml plus the admin API's stored ones) and the replicas a {@link ReplicaDiscovery} finds
+ * for {@code k8s://} templates ({@link #replicas}). Each change builds a new snapshot from both, keeping every
+ * unchanged deployment (its health, load and in-flight requests) as it was. Writers are serialised; readers never
+ * wait.
+ */
 public final class RegistryHolder {
   private volatile DeploymentRegistry current;
+  private List<DeploymentConfig> configs;
+  private RouterSettings router;
+  private final Map<String, List<URI>> replicas = new HashMap<>();
 
   public RegistryHolder(DeploymentRegistry initial) {
     this.current = Objects.requireNonNull(initial);
+  }
+
+  /** Built from {@code configs}; {@link #replicas} can fill its discovered templates later. */
+  public RegistryHolder(List<DeploymentConfig> configs, RouterSettings router) {
+    this.configs = List.copyOf(configs);
+    this.router = router;
+    this.current = DeploymentRegistry.of(configs, router);
   }
 
   public DeploymentRegistry get() {
     return current;
   }
 
-  public void set(DeploymentRegistry next) {
+  public synchronized void set(DeploymentRegistry next) {
     this.current = Objects.requireNonNull(next);
+  }
+
+  /** A new deployment list (discovered templates expanded with the replicas known for them). */
+  public synchronized void rebuild(List<DeploymentConfig> next, RouterSettings routerSettings) {
+    this.configs = List.copyOf(next);
+    this.router = routerSettings;
+    current = DeploymentRegistry.of(configs, router, current, Map.copyOf(replicas));
+  }
+
+  /**
+   * The ready replicas of discovered template {@code templateId}, the whole set (base URLs); replaces the previous
+   * set. Replicas still in it keep their deployment object, so their in-flight requests are untouched; the ones
+   * left out get no new requests (the ones they are serving run to their end). Any thread but an event loop's.
+   */
+  public synchronized void replicas(String templateId, List<URI> bases) {
+    replicas.put(templateId, List.copyOf(bases));
+    if (configs != null) {
+      current = DeploymentRegistry.of(configs, router, current, Map.copyOf(replicas));
+    }
+  }
+
+  /** The deployment list last given to {@link #rebuild} or the constructor; empty when built from a snapshot. */
+  public synchronized List<DeploymentConfig> configs() {
+    return configs == null ? List.of() : configs;
   }
 }

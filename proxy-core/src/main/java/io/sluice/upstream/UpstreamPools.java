@@ -74,6 +74,13 @@ public final class UpstreamPools {
     this.channelFactory = channelFactory;
     this.resolver = resolver;
     this.relayHandlers = relayHandlers;
+    if (settings.upstreamCaBundle() != null) {
+      try {
+        this.ssl = clientContext(settings); // a bad bundle stops start-up, not the first https request
+      } catch (SSLException e) {
+        throw new IllegalArgumentException(e.getMessage(), e);
+      }
+    }
   }
 
   /**
@@ -194,10 +201,29 @@ public final class UpstreamPools {
       synchronized (this) {
         c = ssl;
         if (c == null) {
-          ssl = c = SslContextBuilder.forClient().build();
+          ssl = c = clientContext(settings);
         }
       }
     }
     return c;
+  }
+
+  /**
+   * The client context for {@code https} replicas: TLS 1.3/1.2; certificates and host names are always verified
+   * (HTTPS endpoint identification on every engine); {@code upstream_ca_bundle} replaces the JDK's trust store, e.g.
+   * for replicas behind an internal CA.
+   */
+  private static SslContext clientContext(ServerSettings settings) throws SSLException {
+    SslContextBuilder b = SslContextBuilder.forClient().protocols("TLSv1.3", "TLSv1.2");
+    java.nio.file.Path ca = settings.upstreamCaBundle();
+    if (ca != null) {
+      try {
+        b.trustManager(ca.toFile());
+      } catch (IllegalArgumentException e) {
+        throw new SSLException("sluice_settings.upstream_ca_bundle: " + ca + " holds no readable PEM certificate ("
+            + e.getMessage() + "); expected one or more -----BEGIN CERTIFICATE----- blocks", e);
+      }
+    }
+    return b.build();
   }
 }

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -114,7 +115,6 @@ class ConfigLoaderTest {
       "model_list: {a: 1}|model_list: expected a list of deployments, found a mapping",
       "model_list: [{litellm_params: {model: openai/m, api_base: 'http://x'}}]|model_list[0].model_name: missing",
       "model_list: [{model_name: m}]|model_list[0].litellm_params: missing",
-      "model_list: [{model_name: m, litellm_params: {model: bedrock/x, api_base: 'http://x'}}]|model_list[0].litellm_params.model: \"bedrock/x\" has no supported provider prefix",
       "model_list: [{model_name: m, litellm_params: {model: hosted_vllm/, api_base: 'http://x'}}]|names no model after the prefix",
       "model_list: [{model_name: m, litellm_params: {model: openai/m}}]|model_list[0].litellm_params.api_base: missing",
       "model_list: [{model_name: m, litellm_params: {model: openai/m, api_base: 'ftp://x'}}]|model_list[0].litellm_params.api_base: \"ftp://x\" is not an http(s) URL",
@@ -277,5 +277,62 @@ class ConfigLoaderTest {
         .as("empty counts as unset").isEqualTo(MasterKeys.Source.ENV_SLUICE_MASTER_KEY);
     assertThat(MasterKeys.resolve(without, Map.of()).key()).isNull();
     assertThat(MasterKeys.resolve(without, Map.of()).source().describe()).isEqualTo("none");
+  }
+
+  /**
+   * Issue 14, finding 3: a LiteLLM config that fronts vLLM and cloud providers loads and serves its vLLM part; each
+   * cloud entry is skipped with one warning naming it and why, and fallbacks to a skipped group are dropped.
+   */
+  @Test
+  void entriesForProvidersSluiceDoesNotServeAreSkippedWithOneWarningEach() throws IOException {
+    Path f = dir.resolve("mixed.yaml");
+    Files.writeString(f, """
+        model_list:
+          - model_name: llama
+            litellm_params: {model: hosted_vllm/meta-llama/Llama-3-8B, api_base: 'http://vllm-a:8000/v1'}
+          - model_name: gpt-3.5-turbo
+            litellm_params: {model: gpt-3.5-turbo, api_key: os.environ/OPENAI_API_KEY}
+          - model_name: claude
+            litellm_params: {model: anthropic/claude-3-5-sonnet, api_key: os.environ/ANTHROPIC_API_KEY}
+          - model_name: titan
+            litellm_params: {model: bedrock/amazon.titan-text, aws_region_name: us-east-1}
+          - model_name: compl
+            litellm_params: {model: text-completion-openai/m, api_base: 'http://vllm-b:8000/v1'}
+          - model_name: local
+            litellm_params: {model: lm_studio/m, api_base: 'http://lms:1234/v1'}
+        router_settings:
+          fallbacks: [{llama: [gpt-3.5-turbo, compl]}, {claude: [llama]}]
+        """);
+    ConfigLoader.LoadResult r = ConfigLoader.loadWithReport(f, Map.of("OPENAI_API_KEY", "sk-openai-SECRET",
+        "ANTHROPIC_API_KEY", "sk-ant-SECRET"));
+    assertThat(r.config().modelList()).extracting(DeploymentConfig::modelName)
+        .containsExactly("llama", "compl", "local");
+    assertThat(r.config().modelList().get(1).provider()).isEqualTo(Provider.TEXT_COMPLETION_OPENAI);
+    assertThat(r.config().router().fallbacks()).containsExactly(Map.entry("llama", List.of("compl")));
+    assertThat(r.warnings()).filteredOn(w -> w.contains("is skipped")).hasSize(3);
+    assertThat(r.warnings()).anyMatch(w -> w.startsWith("model_list[1].litellm_params.model: \"gpt-3.5-turbo\" is "
+        + "not a provider Sluice serves") && w.contains("(model_name gpt-3.5-turbo) is skipped"));
+    assertThat(r.warnings()).anyMatch(w -> w.contains("bedrock/amazon.titan-text"));
+    assertThat(String.join("\n", r.warnings())).doesNotContain("SECRET");
+    // Through /model/new the same entry is an error, not a silent skip.
+    com.fasterxml.jackson.databind.JsonNode entry = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        "{\"model_name\":\"x\",\"litellm_params\":{\"model\":\"bedrock/x\",\"api_base\":\"http://x/v1\"}}");
+    assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> ConfigLoader.deployment(entry, Map.of(), "body")))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("not a provider Sluice serves");
+  }
+
+  /** Issue 14, finding 6: a typo gets a suggestion; an api_base without a version segment gets a warning. */
+  @Test
+  void typosGetADidYouMeanAndAnApiBaseWithoutV1GetsAWarning() throws IOException {
+    Path f = dir.resolve("typo.yaml");
+    Files.writeString(f, "modle_list: []\nmodel_list:\n  - model_name: a\n    litellm_params: {model: openai/a, "
+        + "api_base: 'http://a:1', rmp: 3}\nrouter_setings: {}\n");
+    ConfigLoader.LoadResult r = ConfigLoader.loadWithReport(f, Map.of());
+    assertThat(r.warnings()).contains("modle_list: unknown key, ignored — did you mean model_list?",
+        "router_setings: unknown key, ignored — did you mean router_settings?",
+        "model_list[0].litellm_params.rmp: unknown key, ignored — did you mean model_list[0].litellm_params.rpm?");
+    assertThat(r.warnings()).anyMatch(w -> w.startsWith("model_list[0].litellm_params.api_base: http://a:1 has no "
+        + "version segment"));
+    assertThat(ConfigLoader.nearest("completely_different", java.util.Set.of("model_list"))).isNull();
   }
 }

@@ -84,8 +84,10 @@ class PassThroughConfigTest {
     assertThat(error(endpoints("    - {path: x, target: 'http://h'}\n"), env)).contains("not a plain path");
     assertThat(error(endpoints("    - {path: /a/../b, target: 'http://h'}\n"), env)).contains("not a plain path");
     assertThat(error(endpoints("    - {path: /, target: 'http://h'}\n"), env)).contains("every route");
-    assertThat(error(endpoints("    - {path: /v1/x, target: 'http://h'}\n"), env)).contains("shadow");
-    assertThat(error(endpoints("    - {path: /vllm, target: 'http://h'}\n"), env)).contains("shadow");
+    assertThat(error(endpoints("    - {path: /v1, target: 'http://h'}\n"), env)).contains("shadow")
+        .contains("/v1/models");
+    assertThat(error(endpoints("    - {path: /health, target: 'http://h'}\n"), env)).contains("shadow");
+    assertThat(error(endpoints("    - {path: /global, target: 'http://h'}\n"), env)).contains("/global/spend/*");
     assertThat(error(endpoints("    - {path: /a, target: 'http://h'}\n    - {path: /a/, target: 'http://g'}\n"), env))
         .contains("pass_through_endpoints[1].path").contains("pass_through_endpoints[0]");
     assertThat(error(endpoints("    - {path: /a, target: 'http://h', methods: [FETCH]}\n"), env))
@@ -131,5 +133,32 @@ class PassThroughConfigTest {
     assertThat(p.vllmApiKey().reveal()).isEqualTo("vk-SECRET");
     assertThat(error("model_list: []\n", Map.of("VLLM_API_BASE", "http://u:SECRETPW@")))
         .contains("VLLM_API_BASE").doesNotContain("SECRETPW");
+  }
+
+  /**
+   * Issue 14, finding 2: LiteLLM issue #23915's own entry sits under /v1 but shadows nothing — it loads. Only a path
+   * that would take Sluice's routes over is refused; one that equals a Sluice route is skipped with a warning, since
+   * Sluice's route answers it, as LiteLLM's own does (its pass-through routes are appended after its own).
+   */
+  @Test
+  void aPathUnderV1ThatShadowsNothingLoadsAndAnExactCollisionIsSkippedWithAWarning() throws Exception {
+    Path f = dir.resolve("seed.yaml");
+    Files.writeString(f, endpoints("""
+            - path: "/v1/ocr/company/community/nemoretriever-ocr-v1"
+              target: "https://ai.api.nvidia.com/v1/cv/nvidia/nemoretriever-ocr-v1"
+              headers: {Authorization: "Bearer os.environ/NVIDIA_API_KEY"}
+            - path: "/v1/rerank"
+              target: "https://api.cohere.com/v1/rerank"
+            - path: "/key/custom"
+              target: "https://vendor.example"
+        """));
+    ConfigLoader.LoadResult r = ConfigLoader.loadWithReport(f, Map.of("NVIDIA_API_KEY", "nv-SECRET"));
+    assertThat(r.config().passThrough().endpoints()).extracting(PassThroughEndpoint::path)
+        .containsExactly("/v1/ocr/company/community/nemoretriever-ocr-v1");
+    assertThat(r.warnings()).hasSize(2);
+    assertThat(r.warnings().get(0)).contains("pass_through_endpoints[1].path").contains("/v1/rerank")
+        .contains("Sluice's own route answers it").contains("skipped");
+    assertThat(r.warnings().get(1)).contains("pass_through_endpoints[2].path");
+    assertThat(String.join("", r.warnings())).doesNotContain("nv-SECRET");
   }
 }

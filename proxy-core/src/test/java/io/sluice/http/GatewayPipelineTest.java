@@ -77,7 +77,7 @@ class GatewayPipelineTest {
   @AfterEach
   void finish() {
     if (ch != null) {
-      ch.finishAndReleaseAll();
+      // True when a message was still queued (in or out): something a test neither read nor released.
       assertThat(ch.finishAndReleaseAll()).as("nothing left unread or unreleased").isFalse();
     }
   }
@@ -259,5 +259,100 @@ class GatewayPipelineTest {
   void requestIdIsPropagatedOrGenerated() {
     assertThat(exchange(get("/health/liveness", "X-Request-Id: my-trace-1\r\n"))).contains("x-request-id: my-trace-1");
     assertThat(exchange(get("/health/liveness"))).containsPattern("x-request-id: [0-9a-f]{32}");
+  }
+
+  // Issue 13 regressions (findings 4, 5, 8, 9 and the last-resort handler), each through the real codec.
+
+  @Test
+  void aSlowRequestHeadIs408AtRequestReadTimeoutCountedFromItsFirstByte() {
+    assertThat(exchange("GET /health/liveliness HTTP/1.1\r\nHo")).isEmpty();
+    ch.advanceTimeBy(59, java.util.concurrent.TimeUnit.SECONDS);
+    ch.writeInbound(Unpooled.copiedBuffer("s", StandardCharsets.ISO_8859_1)); // a byte a second keeps it going
+    ch.runScheduledPendingTasks();
+    assertThat(drain()).as("not yet: request_read_timeout is 60 s").isEmpty();
+    ch.advanceTimeBy(2, java.util.concurrent.TimeUnit.SECONDS);
+    ch.runScheduledPendingTasks();
+    assertThat(drain()).startsWith("HTTP/1.1 408").contains("request_read_timeout").contains("connection: close")
+        .contains("\"type\":\"timeout_error\"");
+    assertThat(ch.isOpen()).as("closed at request_read_timeout, not at idle_timeout (75 s)").isFalse();
+  }
+
+  @Test
+  void aRefusedChunkedBodyIsDrainedOnlyUpToABoundThenTheConnectionCloses() {
+    String out = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assertThat(out).as("no key: refused at once").startsWith("HTTP/1.1 401");
+    String chunk = "200\r\n" + "a".repeat(512) + "\r\n";
+    exchange(chunk);
+    assertThat(ch.isOpen()).as("a little of the refused body is read and dropped, the connection kept").isTrue();
+    for (int i = 0; i < 4 && ch.isOpen(); i++) {
+      exchange(chunk);
+    }
+    assertThat(ch.isOpen()).as("past the bound (and max_request_size_mb = 1 KiB here) the connection closes")
+        .isFalse();
+  }
+
+  @Test
+  void aBodyTrickledAfterAnEarlyAnswerIsCutOffAtRequestReadTimeout() {
+    String head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n" + bearer(MASTER) + "\r\n";
+    assertThat(exchange(head + "{\"model\":x")).as("bad JSON: answered before the body is whole")
+        .startsWith("HTTP/1.1 400");
+    for (int i = 0; i < 30; i++) {
+      ch.advanceTimeBy(2, java.util.concurrent.TimeUnit.SECONDS);
+      ch.writeInbound(Unpooled.copiedBuffer("aaaa", StandardCharsets.ISO_8859_1));
+      ch.runScheduledPendingTasks();
+    }
+    assertThat(drain()).isEmpty();
+    assertThat(ch.isOpen()).as("request_read_timeout (60 s) holds after the answer too").isFalse();
+  }
+
+  @Test
+  void transferCodingsOtherThanChunkedAre501AndChunkedNotLastIs400Rfc9112Section6() {
+    String gzip = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n"
+        + bearer(MASTER) + "\r\n0\r\n\r\n");
+    assertThat(gzip).as("a coding Sluice does not implement (§6.1)").startsWith("HTTP/1.1 501")
+        .contains("gzip, chunked").contains("connection: close");
+    ch = null;
+    String twoHeaders = exchange("POST /vllm/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+        + "Transfer-Encoding: chunked\r\n" + bearer(MASTER) + "\r\n0\r\n\r\n");
+    assertThat(twoHeaders).as("the codings of every Transfer-Encoding line count").startsWith("HTTP/1.1 501");
+    ch = null;
+    String notLast = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n"
+        + bearer(MASTER) + "\r\n");
+    assertThat(notLast).as("chunked not final: length unknowable (§6.3)").startsWith("HTTP/1.1 400")
+        .contains("connection: close");
+  }
+
+  @Test
+  void illFormedUtf8InAScannedBodyIs400Rfc3629() {
+    for (String bad : new String[] {"\u00c0\u00ae\u00c0\u00ae", "\u00ed\u00a0\u0080", "\u00f4\u0090\u0080\u0080", "\u00e2\u0082"}) {
+      byte[] prefix = "{\"model\":\"llama\",\"messages\":[{\"role\":\"user\",\"content\":\"".getBytes(StandardCharsets.US_ASCII);
+      byte[] badBytes = bad.getBytes(StandardCharsets.ISO_8859_1);
+      byte[] suffix = "\"}]}".getBytes(StandardCharsets.US_ASCII);
+      int len = prefix.length + badBytes.length + suffix.length;
+      String head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + len + "\r\n" + bearer(MASTER)
+          + "\r\n";
+      String out = exchange(head + new String(prefix, StandardCharsets.ISO_8859_1) + bad
+          + new String(suffix, StandardCharsets.ISO_8859_1));
+      assertThat(out).as("ill-formed %s", bad.chars().mapToObj(Integer::toHexString).toList())
+          .startsWith("HTTP/1.1 400").contains("not valid UTF-8").contains("RFC 3629");
+    }
+  }
+
+  @Test
+  void aThrowingHandlerIsA500InLiteLlmShapeAndTheConnectionClosesWithoutALeak() {
+    ch = new EmbeddedChannel(new GatewayInitializer(context(null)));
+    ch.pipeline().addAfter("auth", "bug", new io.netty.channel.ChannelInboundHandlerAdapter() {
+      @Override
+      public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof Exchange) {
+          throw new IllegalStateException("a handler bug");
+        }
+        ctx.fireChannelRead(msg);
+      }
+    });
+    String out = exchange(post("/v1/chat/completions", "{\"model\":\"llama\"}", bearer(MASTER)));
+    assertThat(out).startsWith("HTTP/1.1 500").contains("connection: close")
+        .contains("{\"error\":{\"message\":\"Internal error in Sluice").contains("\"type\":\"internal_server_error\"");
+    assertThat(ch.isOpen()).isFalse();
   }
 }

@@ -38,4 +38,16 @@ class RoutePolicyTest {
     assertThat(PathNormalizer.redacted("/key/sk-abc123/regenerate")).isEqualTo("/key/sk-***/regenerate");
     assertThat(PathNormalizer.redacted("/v1/models")).isEqualTo("/v1/models");
   }
+
+  /** The config loader's list of Sluice's own paths (which a pass-through entry may not take) is the route table. */
+  @Test
+  void theConfigLoadersServedPathsAreTheRouteTable() {
+    assertThat(io.sluice.config.ConfigLoader.SERVED_PATHS).containsAll(Route.exactPaths());
+    for (String p : io.sluice.config.ConfigLoader.SERVED_PATHS) {
+      assertThat(Route.forPath(p)).as(p).isNotNull();
+    }
+    for (String family : io.sluice.config.ConfigLoader.SERVED_FAMILIES) {
+      assertThat(Route.forPath(family + "/anything")).as(family).isNotNull();
+    }
+  }
 }

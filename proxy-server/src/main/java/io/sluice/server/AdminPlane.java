@@ -170,7 +170,7 @@ public final class AdminPlane implements AutoCloseable {
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
         new DefaultThreadFactory("sluice-admin-bg", true));
     try {
-      RegistryHolder registry = new RegistryHolder(DeploymentRegistry.of(cfg.modelList(), cfg.router()));
+      RegistryHolder registry = new RegistryHolder(cfg.modelList(), cfg.router());
       SecretBox box = s.saltKey() == null ? null : new SecretBox(s.saltKey().reveal());
       Deployments deployments = new Deployments(db.dsl(), box, cfg.modelList(), cfg.router(), registry, env);
       List<?> stored = deployments.reload();

@@ -33,10 +33,16 @@ final class ConfigReport {
   private ConfigReport() {}
 
   static void print(Path file, SluiceConfig cfg, MasterKeys.Resolved master, Map<String, String> env,
-      PrintWriter out) throws IOException {
+      java.util.List<String> loaderWarnings, PrintWriter out) throws IOException {
     JsonNode root = YAML.readTree(file.toFile());
     out.println("# sluice check: " + file + " is valid: " + cfg.modelList().size() + " deployment(s), "
         + cfg.modelList().stream().map(d -> d.modelName()).distinct().count() + " model group(s)");
+    for (String w : loaderWarnings) {
+      out.println("# WARNING: " + w);
+    }
+    for (String w : publicPassThroughWarnings(cfg)) {
+      out.println("# WARNING: " + w);
+    }
     out.println("# value  # source");
     if (root != null) {
       walk(root, "", env, out);
@@ -61,6 +67,23 @@ final class ConfigReport {
       out.println("litellm_settings.require_auth_for_metrics_endpoint = " + cfg.litellm().requireAuthForMetrics()
           + "  # default");
     }
+  }
+
+  /**
+   * One line per {@code pass_through_endpoints} entry without {@code auth: true}: such a route is public (LiteLLM's
+   * default too), which an operator should decide knowingly. Logged at start and printed by {@code sluice check}.
+   * Names the path only: a target URL may carry a credential.
+   */
+  static java.util.List<String> publicPassThroughWarnings(SluiceConfig cfg) {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    for (io.sluice.config.PassThroughEndpoint e : cfg.passThrough().endpoints()) {
+      if (!e.auth()) {
+        out.add("pass-through route " + e.path() + (e.includeSubpath() ? "/*" : "") + " is public: anyone who can "
+            + "reach Sluice can call it without a key. Set auth: true on its general_settings.pass_through_endpoints "
+            + "entry to require a Sluice key.");
+      }
+    }
+    return out;
   }
 
   private static void walk(JsonNode n, String path, Map<String, String> env, PrintWriter out) {

@@ -64,6 +64,15 @@ public final class SluiceMain implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE}).")
   Path dataDir;
 
+  @Option(names = "--tls-cert", paramLabel = "FILE",
+      description = "PEM certificate chain (server certificate first): serve HTTPS; with --tls-key. Overrides "
+          + "sluice_settings.tls_cert_file. Re-read on change.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE",
+      description = "PEM PKCS#8 private key of --tls-cert. Overrides sluice_settings.tls_key_file.")
+  Path tlsKey;
+
   private final Map<String, String> env;
   private final PrintWriter err;
 
@@ -96,15 +105,28 @@ public final class SluiceMain implements Callable<Integer> {
   int check(Path file, PrintWriter out) {
     SluiceConfig cfg;
     MasterKeys.Resolved master;
+    java.util.List<String> warnings;
     try {
-      cfg = ConfigLoader.load(file, env);
+      ConfigLoader.LoadResult loaded = ConfigLoader.loadWithReport(file, env);
+      cfg = loaded.config();
+      warnings = loaded.warnings();
       master = MasterKeys.resolve(cfg, env);
     } catch (ConfigException e) {
       err.println("sluice check: configuration error: " + e.getMessage());
       return 2;
     }
     try {
-      ConfigReport.print(file, cfg, master, env, out);
+      if (cfg.modelList().isEmpty() && !Boolean.TRUE.equals(cfg.general().storeModelInDb())) {
+        // A gateway with no deployment refuses every model; usually a typo (modle_list:) or a forgotten section.
+        for (String w : warnings) {
+          err.println("sluice check: WARNING: " + w);
+        }
+        err.println("sluice check: " + file + ": no deployments: model_list is empty or missing, so every model "
+            + "request would be refused. Add model_list entries (model_name, litellm_params.model and api_base), or "
+            + "set general_settings.store_model_in_db: true if every model is added with /model/new.");
+        return 2;
+      }
+      ConfigReport.print(file, cfg, master, env, warnings, out);
     } catch (java.io.IOException e) {
       err.println("sluice check: cannot read " + file + ": " + e.getMessage());
       return 2;
@@ -149,6 +171,7 @@ public final class SluiceMain implements Callable<Integer> {
     try {
       cfg = ConfigLoader.load(config, env);
       master = MasterKeys.resolve(cfg, env);
+      cfg = withTlsFlags(cfg);
     } catch (ConfigException e) {
       err.println("sluice: configuration error: " + e.getMessage());
       return null;
@@ -164,11 +187,28 @@ public final class SluiceMain implements Callable<Integer> {
     } else {
       log.info("Master key from {}", master.source().describe());
     }
+    // Bind first: a port in use is one line and exit 2, before an embedded PostgreSQL or Redis is set up for nothing.
+    String busy = listenProblem(host, port);
+    if (busy != null) {
+      err.println(busy);
+      return null;
+    }
     SluiceServer.Options options = new SluiceServer.Options(host, port, threads, master.key(),
         allowUnauthenticated, KeyStore.NONE, true);
     if (noDb) {
       log.info("No database (--no-db): virtual keys and the management API are off");
-      return SluiceServer.start(cfg, options);
+      try {
+        return SluiceServer.start(cfg, options);
+      } catch (IllegalArgumentException e) {
+        err.println("sluice: configuration error: " + e.getMessage());
+        return null;
+      } catch (Exception e) { // Netty rethrows the BindException of bind().sync() unchecked
+        if (isBindFailure(e)) {
+          err.println(bindMessage(host, port));
+          return null;
+        }
+        throw e;
+      }
     }
     AdminPlane plane;
     RedisConnection redis = null;
@@ -202,10 +242,67 @@ public final class SluiceMain implements Callable<Integer> {
     }
     try {
       return SluiceServer.start(cfg, options.withAdminPlane(plane));
-    } catch (InterruptedException | RuntimeException e) {
+    } catch (IllegalArgumentException e) {
       plane.close();
+      err.println("sluice: configuration error: " + e.getMessage());
+      return null;
+    } catch (Exception e) { // Netty rethrows the BindException of bind().sync() unchecked
+      plane.close();
+      if (isBindFailure(e)) { // taken between the check above and now
+        err.println(bindMessage(host, port));
+        return null;
+      }
       throw e;
     }
+  }
+
+  /** Null when {@code host:port} can be listened on now, else the one line to print. */
+  static String listenProblem(String host, int port) {
+    if (port == 0) {
+      return null;
+    }
+    try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+      probe.setReuseAddress(true); // as the server's own socket: a TIME_WAIT leftover is no conflict
+      probe.bind(new java.net.InetSocketAddress(host, port));
+      return null;
+    } catch (java.net.BindException e) {
+      return bindMessage(host, port);
+    } catch (java.io.IOException | IllegalArgumentException e) {
+      return "sluice: cannot listen on " + host + ":" + port + ": " + e.getMessage()
+          + ". Check --host and --port.";
+    }
+  }
+
+  private static String bindMessage(String host, int port) {
+    return "sluice: cannot listen on " + host + ":" + port + ": address already in use (another Sluice, or another "
+        + "program, holds it). Stop it, or choose another port with --port.";
+  }
+
+  private static boolean isBindFailure(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.net.BindException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** {@code --tls-cert}/{@code --tls-key} replace {@code sluice_settings.tls_cert_file}/{@code tls_key_file}. */
+  private SluiceConfig withTlsFlags(SluiceConfig cfg) {
+    if (tlsCert == null && tlsKey == null) {
+      return cfg;
+    }
+    if (tlsCert == null || tlsKey == null) {
+      throw new ConfigException((tlsCert == null ? "--tls-key" : "--tls-cert") + " given without "
+          + (tlsCert == null ? "--tls-cert" : "--tls-key") + ": pass both (PEM certificate chain and its PKCS#8 key)");
+    }
+    for (Path f : new Path[] {tlsCert, tlsKey}) {
+      if (!java.nio.file.Files.isRegularFile(f) || !java.nio.file.Files.isReadable(f)) {
+        throw new ConfigException((f == tlsCert ? "--tls-cert " : "--tls-key ") + f + " is not a readable file");
+      }
+    }
+    return new SluiceConfig(cfg.source(), cfg.modelList(), cfg.general(), cfg.router(), cfg.litellm(),
+        cfg.server().withTls(tlsCert.toAbsolutePath(), tlsKey.toAbsolutePath()), cfg.passThrough());
   }
 
   /** This process on this host, for change-bus messages and logs. */

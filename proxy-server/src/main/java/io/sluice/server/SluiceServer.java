@@ -46,6 +46,10 @@ public final class SluiceServer implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
   private final io.sluice.http.AccessLog accessLog;
   private final io.sluice.metrics.GatewayMetrics metrics;
+  /** The listener's certificate, reloaded on change; null on a plain-HTTP listener. */
+  private volatile ListenerTls tls;
+  /** Finds the replicas of k8s:// deployments; null when there are none. */
+  private volatile io.sluice.routing.ReplicaDiscovery discovery;
 
   private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
       RegistryHolder registry, Drain drain, VllmLoadScraper scraper, ReplicaProber prober, AutoCloseable closeWith,
@@ -66,7 +70,16 @@ public final class SluiceServer implements AutoCloseable {
   public record Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
       KeyStore keyStore, boolean nativeTransport, io.sluice.management.ManagementApi management,
       io.sluice.http.Readiness readiness, RegistryHolder registry, AutoCloseable closeWith,
-      io.sluice.http.Metering metering) {
+      io.sluice.http.Metering metering, io.sluice.routing.ReplicaDiscovery discovery) {
+
+    /** Discovery of {@code k8s://} replicas from the environment (the pod's service account) when there are any. */
+    public Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
+        KeyStore keyStore, boolean nativeTransport, io.sluice.management.ManagementApi management,
+        io.sluice.http.Readiness readiness, RegistryHolder registry, AutoCloseable closeWith,
+        io.sluice.http.Metering metering) {
+      this(host, port, threads, masterKey, allowUnauthenticated, keyStore, nativeTransport, management, readiness,
+          registry, closeWith, metering, null);
+    }
 
     public Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
         KeyStore keyStore, boolean nativeTransport, io.sluice.management.ManagementApi management,
@@ -88,7 +101,16 @@ public final class SluiceServer implements AutoCloseable {
      */
     public Options withAdminPlane(AdminPlane plane) {
       return new Options(host, port, threads, masterKey, allowUnauthenticated, plane.keys(), nativeTransport,
-          plane.api(), plane.readiness(), plane.registry(), plane, plane.metering());
+          plane.api(), plane.readiness(), plane.registry(), plane, plane.metering(), discovery);
+    }
+
+    /**
+     * With {@code discovery} finding the replicas of {@code k8s://} deployments (instead of a Kubernetes client
+     * from the environment); it is closed with the server.
+     */
+    public Options withDiscovery(io.sluice.routing.ReplicaDiscovery d) {
+      return new Options(host, port, threads, masterKey, allowUnauthenticated, keyStore, nativeTransport, management,
+          readiness, registry, closeWith, metering, d);
     }
 
     public Options {
@@ -119,9 +141,15 @@ public final class SluiceServer implements AutoCloseable {
     DnsAddressResolverGroup resolver = new DnsAddressResolverGroup(
         new DnsNameResolverBuilder().datagramChannelType(transport.datagramChannel()));
     io.sluice.http.AccessLog accessLog = io.sluice.http.AccessLog.NONE;
+    ListenerTls tls = null;
+    io.sluice.routing.ReplicaDiscovery discovery = null;
     try {
+      if (config.server().tls()) {
+        tls = ListenerTls.start(config.server().tlsCertFile(), config.server().tlsKeyFile(),
+            config.server().tlsReloadInterval());
+      }
       RegistryHolder registry = o.registry() != null ? o.registry()
-          : new RegistryHolder(DeploymentRegistry.of(config.modelList(), config.router()));
+          : new RegistryHolder(config.modelList(), config.router());
       UpstreamPools pools = new UpstreamPools(config.server(), transport.clientChannels(), resolver,
           GatewayInitializer.upstreamHandlers());
       Authenticator auth = new Authenticator(o.masterKey(), o.allowUnauthenticated(),
@@ -154,23 +182,63 @@ public final class SluiceServer implements AutoCloseable {
           .childOption(ChannelOption.TCP_NODELAY, true)
           .childOption(ChannelOption.SO_KEEPALIVE, true)
           .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 * 1024, 128 * 1024))
-          .childHandler(new GatewayInitializer(gw));
+          .childHandler(new GatewayInitializer(gw, tls));
       Channel ch = b.bind(new InetSocketAddress(o.host(), o.port())).sync().channel();
-      log.info("Sluice {} listening on {} ({} transport, {} event loops, {} model groups)", Version.get(),
-          ch.localAddress(), transport.name(), threads, registry.get().size());
+      log.info("Sluice {} listening on {} ({}, {} transport, {} event loops, {} model groups)", Version.get(),
+          ch.localAddress(), tls != null ? "https" : "http", transport.name(), threads, registry.get().size());
+      discovery = watchDiscovered(config, registry, o.discovery());
+      for (String w : ConfigReport.publicPassThroughWarnings(config)) {
+        log.warn("{}", w);
+      }
+      if (registry.get().size() == 0) {
+        log.warn("NO MODEL DEPLOYMENTS: model_list {} and the database holds none, so every model request is "
+            + "refused with 400. Add model_list entries (sluice check --config FILE shows what was read) or "
+            + "POST /model/new.", config.modelList().isEmpty() ? "is empty" : "has none");
+      }
       VllmLoadScraper scraper = strategy == Strategy.VLLM_LOAD ? new VllmLoadScraper(registry, Duration.ofSeconds(1))
           : null;
       ReplicaProber prober = config.general().backgroundHealthChecks()
           ? new ReplicaProber(registry, config.general().healthCheckInterval()) : null;
       log.info("Routing strategy {}{}", strategy.wireName(), prober == null ? ""
           : ", background health checks every " + config.general().healthCheckInterval());
-      return new SluiceServer(group, resolver, ch, registry, drain, scraper, prober, o.closeWith(), accessLog, metrics);
+      SluiceServer server = new SluiceServer(group, resolver, ch, registry, drain, scraper, prober, o.closeWith(),
+          accessLog, metrics);
+      server.tls = tls;
+      server.discovery = discovery;
+      return server;
     } catch (InterruptedException | RuntimeException e) {
+      if (tls != null) {
+        tls.close();
+      }
+      if (discovery != null) {
+        discovery.close();
+      }
       accessLog.close();
       resolver.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw e;
     }
+  }
+
+  /**
+   * Starts watching the service of every {@code k8s://} deployment of config.yaml; each change of its ready pods
+   * replaces that template's replicas in the registry. Null when there is no such deployment.
+   */
+  private static io.sluice.routing.ReplicaDiscovery watchDiscovered(SluiceConfig config, RegistryHolder registry,
+      io.sluice.routing.ReplicaDiscovery given) {
+    java.util.List<io.sluice.config.DeploymentConfig> templates = config.modelList().stream()
+        .filter(io.sluice.config.DeploymentConfig::discovered).toList();
+    if (templates.isEmpty()) {
+      if (given != null) {
+        given.close();
+      }
+      return null;
+    }
+    io.sluice.routing.ReplicaDiscovery d = given != null ? given : KubernetesReplicaDiscovery.fromEnvironment();
+    for (io.sluice.config.DeploymentConfig t : templates) {
+      d.watch(t, bases -> registry.replicas(t.id(), bases));
+    }
+    return d;
   }
 
   /** The port actually bound (useful with port 0). */
@@ -228,7 +296,18 @@ public final class SluiceServer implements AutoCloseable {
     }
   }
 
+  /** The listener's TLS, or null on plain HTTP. */
+  ListenerTls tls() {
+    return tls;
+  }
+
   private void closeNow() {
+    if (tls != null) {
+      tls.close();
+    }
+    if (discovery != null) {
+      discovery.close();
+    }
     if (scraper != null) {
       scraper.close();
     }

@@ -77,7 +77,7 @@ class CheckCommandTest {
 
   @Test
   void defaultsAndEnvironmentAreNamedWhenTheFileIsSilent() throws Exception {
-    Result r = check("model_list: []\n", Map.of("SLUICE_MASTER_KEY", MASTER));
+    Result r = check("model_list: []\ngeneral_settings: {store_model_in_db: true}\n", Map.of("SLUICE_MASTER_KEY", MASTER));
     assertThat(r.code()).isZero();
     assertThat(r.out())
         .contains("general_settings.master_key = <redacted>  # env SLUICE_MASTER_KEY")
@@ -100,7 +100,7 @@ class CheckCommandTest {
   @Test
   void checkIsASubcommandAndTheGatewayStillNeedsConfig() throws Exception {
     Path cfg = dir.resolve("ok.yaml");
-    Files.writeString(cfg, "model_list: []\n");
+    Files.writeString(cfg, "general_settings: {store_model_in_db: true}\n");
     StringWriter err = new StringWriter();
     CommandLine cl = new CommandLine(new SluiceMain(Map.of(), new PrintWriter(err, true)));
     cl.setErr(new PrintWriter(err, true));
@@ -111,5 +111,45 @@ class CheckCommandTest {
     CommandLine bare = new CommandLine(new SluiceMain(Map.of(), new PrintWriter(err2, true)));
     assertThat(bare.execute()).isEqualTo(2);
     assertThat(err2.toString()).contains("--config FILE is required");
+  }
+
+  /** Issue 13, finding 10: a pass-through entry without auth is public; check says so, naming only the path. */
+  @Test
+  void publicPassThroughRoutesAreListedAsWarnings() throws Exception {
+    Result r = check("model_list: []\ngeneral_settings:\n  store_model_in_db: true\n  pass_through_endpoints:\n"
+        + "    - {path: /open, target: 'https://vendor.example/v1', include_subpath: true,"
+        + " headers: {Authorization: 'Bearer " + HEADER + "'}}\n"
+        + "    - {path: /closed, target: 'https://vendor.example/v1', auth: true}\n", Map.of("SLUICE_MASTER_KEY", MASTER));
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out()).contains("# WARNING: pass-through route /open/* is public").contains("auth: true")
+        .doesNotContain("route /closed").doesNotContain(HEADER);
+  }
+
+  /** Issue 14, finding 6: a typo'd model_list fails check with a suggestion instead of "valid: 0 deployment(s)". */
+  @Test
+  void aTypoInModelListFailsCheckWithADidYouMean() throws Exception {
+    Result r = check("modle_list:\n  - model_name: llama\n    litellm_params: {model: hosted_vllm/m, api_base: "
+        + "'http://vllm:8000/v1'}\ngeneral_settings: {mastr_key: " + MASTER + "}\n", Map.of("SLUICE_MASTER_KEY", MASTER));
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("modle_list: unknown key, ignored — did you mean model_list?")
+        .contains("general_settings.mastr_key: unknown key, ignored — did you mean general_settings.master_key?")
+        .contains("no deployments").contains("store_model_in_db").doesNotContain(MASTER);
+  }
+
+  /** An OpenAI-compatible api_base without a version segment loads, with a warning saying what will happen. */
+  @Test
+  void anApiBaseWithoutAVersionSegmentIsAWarning() throws Exception {
+    Result r = check("model_list:\n  - model_name: a\n    litellm_params: {model: hosted_vllm/m, api_base: "
+        + "'http://vllm-a:8000'}\n  - model_name: b\n    litellm_params: {model: openai/m, api_base: "
+        + "'http://vllm-b:8000/openai/v1'}\n", Map.of("SLUICE_MASTER_KEY", MASTER));
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out()).contains("# WARNING: model_list[0].litellm_params.api_base: http://vllm-a:8000 has no "
+        + "version segment").contains("Add /v1 (e.g. http://vllm-a:8000/v1)").doesNotContain("model_list[1].litellm"
+        + "_params.api_base: http");
+    Result withPassword = check("model_list:\n  - model_name: a\n    litellm_params: {model: hosted_vllm/m, "
+        + "api_base: 'http://user:pw-SECRET@vllm-a:8000/v1?token=tk-SECRET'}\n", Map.of("SLUICE_MASTER_KEY", MASTER));
+    assertThat(withPassword.code()).isEqualTo(2);
+    assertThat(withPassword.err()).contains("model_list[0].litellm_params.api_base").contains("<redacted>")
+        .doesNotContain("pw-SECRET").doesNotContain("tk-SECRET");
   }
 }

@@ -131,4 +131,39 @@ class SluiceMainTest {
     assertThat(code).isEqualTo(2);
     assertThat(err.toString()).contains("bad.yaml").contains("model_list");
   }
+
+  /**
+   * Issue 14, finding 6: a port in use is one line naming host:port and --port, exit 2 — checked before anything
+   * else is set up (here the database URL points nowhere: reaching it would print another error).
+   */
+  @Test
+  void aPortInUseIsOneLineAndExit2BeforeTheDatabaseIsSetUp() throws Exception {
+    try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Path cfg = dir.resolve("config.yaml");
+      Files.writeString(cfg, "general_settings: {store_model_in_db: true}\n");
+      StringWriter err = new StringWriter();
+      SluiceMain main = new SluiceMain(env("SLUICE_MASTER_KEY", SLUICE_KEY, "DATABASE_URL",
+          "postgresql://u:p@127.0.0.1:1/none"), new PrintWriter(err, true));
+      int code = new CommandLine(main).execute("--config", cfg.toString(), "--host", "127.0.0.1", "--port",
+          Integer.toString(taken.getLocalPort()));
+      assertThat(code).isEqualTo(2);
+      assertThat(err.toString().strip()).isEqualTo("sluice: cannot listen on 127.0.0.1:" + taken.getLocalPort()
+          + ": address already in use (another Sluice, or another program, holds it). Stop it, or choose another "
+          + "port with --port.");
+    }
+  }
+
+  /** The embedded PostgreSQL's chatter stays out of the operator's log; Sluice's own summary line stays in. */
+  @Test
+  void theShippedLoggingConfigKeepsEmbeddedPostgresQuiet() throws Exception {
+    ch.qos.logback.classic.LoggerContext ctx = new ch.qos.logback.classic.LoggerContext();
+    ch.qos.logback.classic.joran.JoranConfigurator j = new ch.qos.logback.classic.joran.JoranConfigurator();
+    j.setContext(ctx);
+    j.doConfigure(SluiceMain.class.getResource("/logback.xml"));
+    assertThat(ctx.getLogger("io.zonky.test.db.postgres.embedded.EmbeddedPostgres").getEffectiveLevel())
+        .isEqualTo(ch.qos.logback.classic.Level.WARN);
+    assertThat(ctx.getLogger("io.sluice.admin.db.Database").getEffectiveLevel())
+        .isEqualTo(ch.qos.logback.classic.Level.INFO);
+    ctx.stop();
+  }
 }

@@ -274,8 +274,10 @@ class MeteringTest {
     var first = send("POST", "/v1/chat/completions", k, chat(false, "")); // 0.013 USD
     assertThat(first.statusCode()).isEqualTo(200);
     var second = send("POST", "/v1/chat/completions", k, chat(false, ""));
-    assertThat(second.statusCode()).as(second.body()).isEqualTo(429);
+    assertThat(second.statusCode()).as("LiteLLM's status (issue 14 #4): " + second.body()).isEqualTo(400);
     JsonNode err = JSON.readTree(second.body()).get("error");
     assertThat(err.get("type").asText()).isEqualTo("budget_exceeded");
+    assertThat(err.get("message").asText()).startsWith("Budget has been exceeded!");
+    assertThat(err.get("code").asText()).isEqualTo("400");
   }
 }

@@ -3,6 +3,7 @@ package io.sluice.admin.api;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_KEYS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAMS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAM_MEMBERS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_USERS;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -179,7 +180,8 @@ final class TeamApi {
     ObjectNode row = dsl.transactionResult(cfg -> {
       DSLContext tx = DSL.using(cfg);
       requireTeam(tx, teamId);
-      for (Member m : members) {
+      for (Member sent : members) {
+        Member m = resolve(tx, sent, "member");
         if (tx.fetchExists(SLUICE_TEAM_MEMBERS,
             SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(m.userId)))) {
           throw ApiException.badRequest("member", "user_id=" + m.userId + " is already a member of team_id="
@@ -205,7 +207,9 @@ final class TeamApi {
       int n = tx.deleteFrom(SLUICE_TEAM_MEMBERS)
           .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(userId))).execute();
       if (n == 0) {
-        throw ApiException.notFound("user_id", "user_id=" + userId + " is not a member of team_id=" + teamId + ".");
+        // 400, as LiteLLM answers it (its scripts test for it): the team exists, the request is what is wrong.
+        throw ApiException.badRequest("user_id", "user_id=" + userId + " is not a member of team_id=" + teamId
+            + ". /team/info lists its members.");
       }
       return teamJson(tx, tx.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).fetchOne());
     });
@@ -214,7 +218,31 @@ final class TeamApi {
 
   // ----------------------------------------------------------------------------------------------------- helpers
 
-  private record Member(String userId, String role) {}
+  /** A member as sent: by {@code user_id}, or by {@code user_email} alone (resolved by {@link #resolve}). */
+  private record Member(String userId, String email, String role) {}
+
+  /**
+   * The member with its user id: a {@code user_email}-only member is the user with that email, or — as LiteLLM's
+   * team_member_add does — a new internal user with a generated id and that email.
+   */
+  private static Member resolve(DSLContext tx, Member m, String field) {
+    if (m.userId != null) {
+      return m;
+    }
+    List<String> ids = tx.select(SLUICE_USERS.USER_ID).from(SLUICE_USERS).where(SLUICE_USERS.USER_EMAIL.eq(m.email))
+        .fetch(SLUICE_USERS.USER_ID);
+    if (ids.size() > 1) {
+      throw ApiException.badRequest(field, "Several users have user_email=" + m.email + "; send user_id.");
+    }
+    String id = ids.isEmpty() ? UUID.randomUUID().toString() : ids.get(0);
+    if (ids.isEmpty()) {
+      OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+      tx.insertInto(SLUICE_USERS).set(SLUICE_USERS.USER_ID, id).set(SLUICE_USERS.USER_EMAIL, m.email)
+          .set(SLUICE_USERS.USER_ROLE, "internal_user").set(SLUICE_USERS.CREATED_AT, now)
+          .set(SLUICE_USERS.UPDATED_AT, now).execute();
+    }
+    return new Member(id, m.email, m.role);
+  }
 
   private static List<Member> members(JsonNode raw, String field) {
     List<Member> out = new ArrayList<>();
@@ -231,21 +259,25 @@ final class TeamApi {
         throw ApiException.badRequest(field, at + ": expected an object {\"role\": \"user\", \"user_id\": \"…\"}.");
       }
       JsonNode uid = m.get("user_id");
-      if (uid == null || !uid.isTextual() || uid.asText().isBlank()) {
-        throw ApiException.badRequest(field, at + ".user_id is required (a string).");
+      JsonNode email = m.get("user_email");
+      boolean hasId = uid != null && uid.isTextual() && !uid.asText().isBlank();
+      boolean hasEmail = email != null && email.isTextual() && !email.asText().isBlank();
+      if (!hasId && !hasEmail) {
+        throw ApiException.badRequest(field, at + ": user_id or user_email is required (a string).");
       }
       JsonNode role = m.get("role");
       String r = role == null || role.isNull() ? "user" : role.asText();
       if (!r.equals("user") && !r.equals("admin")) {
         throw ApiException.badRequest(field, at + ".role: \"" + r + "\" is not one of user, admin.");
       }
-      out.add(new Member(uid.asText(), r));
+      out.add(new Member(hasId ? uid.asText() : null, hasEmail ? email.asText() : null, r));
     }
     return out;
   }
 
   /** Adds a member; like LiteLLM, a user that does not exist yet is created ({@code internal_user}). */
-  private static void addMember(DSLContext tx, String teamId, Member m, String field) {
+  private static void addMember(DSLContext tx, String teamId, Member sent, String field) {
+    Member m = resolve(tx, sent, field);
     KeyApi.ensureUser(tx, m.userId);
     tx.insertInto(SLUICE_TEAM_MEMBERS).set(SLUICE_TEAM_MEMBERS.TEAM_ID, teamId)
         .set(SLUICE_TEAM_MEMBERS.USER_ID, m.userId).set(SLUICE_TEAM_MEMBERS.ROLE, m.role)

@@ -146,9 +146,24 @@ final class UserApi {
       DSLContext tx = DSL.using(cfg);
       Condition which = userId != null ? SLUICE_USERS.USER_ID.eq(userId) : SLUICE_USERS.USER_EMAIL.eq(email);
       List<Record> found = new ArrayList<>(tx.selectFrom(SLUICE_USERS).where(which).forUpdate().fetch());
+      if (found.isEmpty() && userId != null) {
+        // LiteLLM's /user/update upserts by user_id (prisma update_data, table "user"): a missing user is created
+        // with what was sent, as internal_user unless a role was given. Admin scripts rely on it.
+        OffsetDateTime now = now();
+        Map<Field<?>, Object> create = new java.util.HashMap<>(values);
+        create.put(SLUICE_USERS.USER_ID, userId);
+        create.putIfAbsent(SLUICE_USERS.USER_ROLE, "internal_user");
+        if (email != null) {
+          create.put(SLUICE_USERS.USER_EMAIL, email);
+        }
+        create.put(SLUICE_USERS.CREATED_AT, now);
+        create.put(SLUICE_USERS.UPDATED_AT, now);
+        Uniques.insert(() -> tx.insertInto(SLUICE_USERS).set(create).execute(), "user_id", userId);
+        return userJson(tx.selectFrom(SLUICE_USERS).where(SLUICE_USERS.USER_ID.eq(userId)).fetchOne());
+      }
       if (found.isEmpty()) {
-        throw ApiException.notFound(userId != null ? "user_id" : "user_email", (userId != null ? "user_id="
-            + userId : "user_email=" + email) + " not found.");
+        throw ApiException.notFound("user_email", "user_email=" + email + " not found. Send user_id to create the "
+            + "user.");
       }
       if (found.size() > 1) {
         throw ApiException.badRequest("user_email", "Several users have user_email=" + email + "; send user_id.");

@@ -93,7 +93,7 @@ public final class Deployments {
     List<DeploymentConfig> all = new ArrayList<>(fromConfig);
     all.addAll(stored);
     if (!all.equals(applied)) {
-      registry.set(DeploymentRegistry.of(all, router, registry.get()));
+      registry.rebuild(all, router); // keeps the replicas found for k8s:// templates
       if (applied != null) {
         log.info("deployments changed: {} from config.yaml, {} from the database", fromConfig.size(),
             stored.size());

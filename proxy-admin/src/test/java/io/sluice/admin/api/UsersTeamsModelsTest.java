@@ -43,7 +43,15 @@ class UsersTeamsModelsTest {
     Reply up = h.post(ADMIN, "/user/update", "{\"user_id\":\"u1\",\"user_role\":\"proxy_admin_viewer\"}");
     assertThat(up.json().get("user_role").asText()).isEqualTo("proxy_admin_viewer");
     assertThat(h.invalidated).isNotEmpty();
-    assertThat(h.post(ADMIN, "/user/update", "{\"user_id\":\"nobody\"}").status()).isEqualTo(404);
+    // LiteLLM's /user/update upserts (issue 14 #4): a missing user_id is created with what was sent.
+    Reply made = h.post(ADMIN, "/user/update", "{\"user_id\":\"nobody\",\"max_budget\":4,\"user_email\":\"n@x.io\"}");
+    assertThat(made.status()).isEqualTo(200);
+    assertThat(made.json().get("user_id").asText()).isEqualTo("nobody");
+    assertThat(made.json().get("max_budget").asDouble()).isEqualTo(4.0);
+    assertThat(made.json().get("user_role").asText()).isEqualTo("internal_user");
+    assertThat(h.get(ADMIN, "/user/info?user_id=nobody").status()).isEqualTo(200);
+    assertThat(h.post(ADMIN, "/user/update", "{\"user_email\":\"nobody@nowhere\"}").status())
+        .as("by email alone there is no id to create it with").isEqualTo(404);
     Reply list = h.get(ADMIN, "/user/list?user_ids=u1");
     assertThat(list.json().get("total").asInt()).isEqualTo(1);
     assertThat(list.json().get("users").get(0).get("key_count").asInt()).isEqualTo(1);
@@ -77,7 +85,7 @@ class UsersTeamsModelsTest {
     assertThat(h.post(ADMIN, "/team/block", "{\"team_id\":\"tA\"}").status()).isEqualTo(200);
     assertThat(h.principal(key).key().teamBlocked()).isTrue();
     assertThat(h.post(ADMIN, "/team/member_delete", "{\"team_id\":\"tA\",\"user_id\":\"zzz\"}").status())
-        .isEqualTo(404);
+        .as("deleting a non-member is 400, as LiteLLM (issue 14 #4)").isEqualTo(400);
     assertThat(h.post(ADMIN, "/key/generate", "{\"team_id\":\"missing\"}").status()).isEqualTo(404);
     Reply del = h.post(ADMIN, "/team/delete", "{\"team_ids\":[\"tA\"]}");
     assertThat(del.json().get("deleted_keys").asInt()).isEqualTo(1);
@@ -127,5 +135,24 @@ class UsersTeamsModelsTest {
     assertThat(h.post(ADMIN, "/model/delete", "{\"id\":\"nope\"}").status()).isEqualTo(404);
     assertThat(h.post(ADMIN, "/model/delete", "{\"id\":\"qwen-a\"}").status()).isEqualTo(200);
     assertThat(h.registry.get().group("qwen").deployments()).extracting(Deployment::id).containsExactly("qwen-b");
+  }
+
+  /** Issue 14 #4: a member given by user_email alone is that user, or a new one with a generated id (LiteLLM). */
+  @Test
+  void teamMembersMayBeGivenByEmailAlone() {
+    assertThat(h.post(ADMIN, "/user/new", "{\"user_id\":\"known\",\"user_email\":\"known@x.io\","
+        + "\"auto_create_key\":false}").status()).isEqualTo(200);
+    assertThat(h.post(ADMIN, "/team/new", "{\"team_id\":\"byEmail\"}").status()).isEqualTo(200);
+    Reply add = h.post(ADMIN, "/team/member_add", "{\"team_id\":\"byEmail\",\"member\":[{\"role\":\"user\","
+        + "\"user_email\":\"known@x.io\"},{\"role\":\"admin\",\"user_email\":\"new@x.io\"}]}");
+    assertThat(add.status()).as(add.json().toString()).isEqualTo(200);
+    String members = h.get(ADMIN, "/team/info?team_id=byEmail").json().toString();
+    assertThat(members).contains("\"known\"");
+    Reply created = h.get(ADMIN, "/user/list");
+    assertThat(created.json().toString()).contains("new@x.io");
+    assertThat(h.post(ADMIN, "/team/member_add", "{\"team_id\":\"byEmail\",\"member\":{\"role\":\"user\","
+        + "\"user_email\":\"known@x.io\"}}").status()).as("already a member").isEqualTo(400);
+    assertThat(h.post(ADMIN, "/team/member_add", "{\"team_id\":\"byEmail\",\"member\":{\"role\":\"user\"}}")
+        .status()).as("neither user_id nor user_email").isEqualTo(400);
   }
 }

@@ -1,0 +1,104 @@
+package io.sluice.bench.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sluice.admin.db.TestDatabases;
+import io.sluice.auth.KeyCache;
+import io.sluice.bench.fake.FakeVllm;
+import io.sluice.config.ConfigLoader;
+import io.sluice.config.Secret;
+import io.sluice.config.SluiceConfig;
+import io.sluice.server.AdminPlane;
+import io.sluice.server.SluiceServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 14: a LiteLLM config as teams have it — vLLM behind a wildcard group next to cloud entries Sluice does not
+ * serve — loads and serves its vLLM part, with the client's model name sent upstream.
+ */
+class DropInTest {
+  static final String MASTER = "sk-master-DROPIN-SECRET";
+  static final String SERVED = "Qwen/Qwen2-7B-Instruct";
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void aMixedConfigWithAWildcardGroupServesItsVllmPartAndSendsTheClientsModelUpstream() throws Exception {
+    try (TestDatabases.TestDatabase db = TestDatabases.create();
+        FakeVllm fake = FakeVllm.builder().host("127.0.0.1").port(0).servedModel(SERVED).tokens(3)
+            .ttft(Duration.ZERO).interTokenDelay(Duration.ZERO).start()) {
+      Path file = dir.resolve("config.yaml");
+      Files.writeString(file, """
+          model_list:
+            - model_name: "hosted_vllm/*"
+              litellm_params:
+                model: "hosted_vllm/*"
+                api_base: http://127.0.0.1:%d/v1
+            - model_name: gpt-3.5-turbo
+              litellm_params: {model: gpt-3.5-turbo, api_key: os.environ/OPENAI_API_KEY}
+            - model_name: claude
+              litellm_params: {model: anthropic/claude-3-5-sonnet-20240620}
+          router_settings:
+            fallbacks: [{"hosted_vllm/*": [gpt-3.5-turbo]}]
+          """.formatted(fake.port()));
+      SluiceConfig cfg = ConfigLoader.load(file, Map.of("OPENAI_API_KEY", "sk-openai-DROPIN-SECRET"));
+      AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL",
+          db.litellmUrl()), Secret.of(MASTER)), Map.of(), KeyCache.NONE);
+      try (SluiceServer sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1,
+          Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true).withAdminPlane(plane))) {
+        int port = sluice.port();
+        String body = "{\"model\":\"hosted_vllm/" + SERVED + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        var r = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER, body);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(JSON.readTree(fake.requests().get(0).body()).get("model").asText())
+            .as("the part the wildcard matched goes upstream").isEqualTo(SERVED);
+        var stream = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
+            body.replace("{\"model\"", "{\"stream\":true,\"model\""));
+        assertThat(stream.statusCode()).isEqualTo(200);
+        assertThat(stream.body()).contains("data: [DONE]");
+
+        String patternKey = JSON.readTree(VirtualKeyE2ETestSupport.send(port, "POST", "/key/generate", MASTER,
+            "{\"models\":[\"hosted_vllm/*\"]}").body()).get("key").asText();
+        assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", patternKey, body).statusCode())
+            .as("a key allowed hosted_vllm/* reaches it").isEqualTo(200);
+        String otherKey = JSON.readTree(VirtualKeyE2ETestSupport.send(port, "POST", "/key/generate", MASTER,
+            "{\"models\":[\"openai/*\"]}").body()).get("key").asText();
+        var denied = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", otherKey, body);
+        assertThat(denied.statusCode()).isEqualTo(401);
+        assertThat(denied.body()).contains("key_model_access_denied").contains("['openai/*']");
+        // LiteLLM's response headers (issue 14 #5) and its per-request x-litellm-timeout.
+        assertThat(r.headers().firstValue("x-litellm-model-group")).hasValue("hosted_vllm/*");
+        assertThat(r.headers().firstValue("x-litellm-model-id")).hasValueSatisfying(v -> assertThat(v).isNotBlank());
+        assertThat(r.headers().firstValue("x-litellm-attempted-retries")).hasValue("0");
+        assertThat(r.headers().firstValue("x-litellm-max-retries")).isPresent();
+        assertThat(r.headers().firstValue("x-litellm-timeout")).hasValue("6000");
+        var keyed = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", patternKey, body);
+        assertThat(keyed.headers().firstValue("x-litellm-key-spend")).isPresent();
+        long t0 = System.nanoTime();
+        var slow = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER, body,
+            "x-litellm-timeout", "0.3", "x-fake-ttft-ms", "3000");
+        assertThat(slow.statusCode()).as(slow.body()).isEqualTo(504);
+        assertThat((System.nanoTime() - t0) / 1_000_000).as("the per-request timeout, not the 6000 s default")
+            .isLessThan(2500);
+        assertThat(fake.requests().get(fake.requests().size() - 1).headers().get("x-litellm-timeout"))
+            .as("consumed, not forwarded").isNull();
+        var bad = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER, body,
+            "x-litellm-timeout", "soon");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(bad.body()).contains("x-litellm-timeout");
+        var cloud = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
+            body.replace("hosted_vllm/" + SERVED, "claude"));
+        assertThat(cloud.statusCode()).as("a skipped cloud entry is not a model group").isEqualTo(400);
+        assertThat(cloud.body()).contains("Invalid model name passed in model=claude");
+      }
+    }
+  }
+}
