@@ -1,6 +1,37 @@
 import { h, api, table, field, input, values, money, list, csvList, optNum, readOnly, confirmDialog, toast,
   errorBox, showSecret } from './lib.js';
 
+/** A dialog editing budget and limits (and, for users, the role) through /team/update or /user/update. */
+function editLimits(kind, row, reload) {
+  const err = h('div', {});
+  const role = kind === 'user' ? h('select', { name: 'user_role', id: 'edit-user_role' },
+    ['internal_user', 'internal_user_viewer', 'proxy_admin_viewer', 'proxy_admin'].map(r =>
+      h('option', { value: r, selected: r === row.user_role }, r))) : null;
+  const form = h('form', { onsubmit: async ev => {
+    ev.preventDefault();
+    const v = values(form);
+    const body = kind === 'team' ? { team_id: row.team_id } : { user_id: row.user_id, user_role: v.user_role };
+    body.max_budget = optNum(v.max_budget);
+    body.budget_duration = v.budget_duration;
+    body.rpm_limit = optNum(v.rpm_limit);
+    body.tpm_limit = optNum(v.tpm_limit);
+    try { await api('/' + kind + '/update', { method: 'POST', body }); d.close(); toast('Saved'); reload(); }
+    catch (e) { err.replaceChildren(errorBox(e)); }
+  } }, h('h2', { id: 'limits-title' }, 'Budget and limits of ' + (row.team_id || row.user_id)),
+    h('div', { class: 'row' },
+      field('Max budget (USD)', input('max_budget', { type: 'number', min: '0', step: 'any', value: row.max_budget ?? '', id: 'edit-max_budget' })),
+      field('Budget period', input('budget_duration', { value: row.budget_duration ?? '', placeholder: '30d', id: 'edit-budget_duration' })),
+      field('Requests per minute', input('rpm_limit', { type: 'number', min: '0', value: row.rpm_limit ?? '', id: 'edit-rpm_limit' })),
+      field('Tokens per minute', input('tpm_limit', { type: 'number', min: '0', value: row.tpm_limit ?? '', id: 'edit-tpm_limit' })),
+      role ? field('Role', role) : ''),
+    err, h('div', { class: 'row' }, h('button', { type: 'submit', id: 'limits-save' }, 'Save'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => d.close() }, 'Cancel')));
+  const d = h('dialog', { 'aria-labelledby': 'limits-title' }, form);
+  d.addEventListener('close', () => d.remove());
+  document.body.append(d);
+  d.showModal();
+}
+
 export async function teamsPage() {
   const root = h('section', { 'aria-labelledby': 'teams-title' }, h('h1', { id: 'teams-title' }, 'Teams'));
   const box = h('div', {});
@@ -17,6 +48,8 @@ export async function teamsPage() {
     ];
     if (!readOnly()) cols.push({ label: 'Actions', class: 'actions', render: t => [
       h('button', { type: 'button', class: 'secondary small', 'aria-label': 'Add a member to ' + t.team_id, onclick: () => addMember(t) }, 'Add member'),
+      h('button', { type: 'button', class: 'secondary small', 'aria-label': 'Edit budget and limits of ' + t.team_id,
+        'data-edit': t.team_id, onclick: () => editLimits('team', t, load) }, 'Limits'),
       h('button', { type: 'button', class: 'danger small', 'aria-label': 'Delete team ' + t.team_id, onclick: async () => {
         if (!await confirmDialog('Delete team ' + t.team_id + '?', 'Its keys are deleted too.', true, 'Delete')) return;
         try { await api('/team/delete', { method: 'POST', body: { team_ids: [t.team_id] } }); toast('Deleted'); load(); }
@@ -75,12 +108,14 @@ export async function usersPage() {
       { label: 'Spend / budget', render: u => money(u.spend) + (u.max_budget != null ? ' / ' + money(u.max_budget) : '') },
       { label: 'Limits', render: u => [u.rpm_limit != null ? u.rpm_limit + ' rpm' : '', u.tpm_limit != null ? u.tpm_limit + ' tpm' : ''].filter(Boolean).join(', ') },
     ];
-    if (!readOnly()) cols.push({ label: 'Actions', class: 'actions', render: u => h('button', { type: 'button', class: 'danger small',
+    if (!readOnly()) cols.push({ label: 'Actions', class: 'actions', render: u => [h('button', { type: 'button',
+      class: 'secondary small', 'aria-label': 'Edit budget, limits and role of ' + u.user_id, 'data-edit': u.user_id,
+      onclick: () => editLimits('user', u, load) }, 'Edit'), h('button', { type: 'button', class: 'danger small',
       'aria-label': 'Delete user ' + u.user_id, onclick: async () => {
         if (!await confirmDialog('Delete user ' + u.user_id + '?', 'Their keys are deleted too.', true, 'Delete')) return;
         try { await api('/user/delete', { method: 'POST', body: { user_ids: [u.user_id] } }); toast('Deleted'); load(); }
         catch (e) { msg.replaceChildren(errorBox(e)); }
-      } }, 'Delete') });
+      } }, 'Delete')] });
     box.replaceChildren(table(cols, res.users || [], 'No users yet.'));
   }
   if (!readOnly()) {

@@ -355,9 +355,21 @@ class AdminUiBrowserTest {
     browser.findElement(By.id("f-team_id")).sendKeys("ml");
     browser.findElement(By.id("f-team_alias")).sendKeys("Machine learning", Keys.ENTER);
     await(() -> browser.findElement(By.tagName("main")).getText().contains("Machine learning (ml)"), "the team");
+    await(By.cssSelector("button[data-edit='ml']")).click();
+    await(By.id("edit-rpm_limit")).sendKeys("120");
+    browser.findElement(By.id("edit-max_budget")).sendKeys("50");
+    browser.findElement(By.id("limits-save")).click();
+    await(() -> browser.findElement(By.tagName("main")).getText().contains("120 rpm"), "the team's new limit");
+    assertThat(JSON.readTree(send("GET", "/team/info?team_id=ml", MASTER, null).body()).get("team_info")
+        .get("max_budget").asDouble()).isEqualTo(50.0);
     shot("teams");
     go("users");
     assertThat(browser.findElement(By.tagName("main")).getText()).contains("vera");
+    await(By.cssSelector("button[data-edit='vera']")).click();
+    await(By.id("edit-max_budget")).sendKeys("10");
+    browser.findElement(By.id("limits-save")).click();
+    await(() -> browser.findElement(By.tagName("main")).getText().contains("$0.0000 / $10.00"), "vera's budget");
+    assertThat(browser.findElement(By.tagName("main")).getText()).as("her role kept").contains("proxy_admin_viewer");
     shot("users");
     go("logs");
     await(() -> browser.findElement(By.id("logs-list")).getText().contains("browser-key"), "spend rows in Logs");
