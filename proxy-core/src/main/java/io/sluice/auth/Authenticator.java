@@ -171,6 +171,30 @@ public final class Authenticator {
     return keys.find(hash).thenApply(found -> decide(found, hash, h));
   }
 
+  /**
+   * Authenticates a key given as it is (the UI's sign-in form), not in a header: the master key at once, a virtual
+   * key by its hash through the {@link KeyStore}. No credential header is involved ({@code credentialHeader} null).
+   */
+  public CompletionStage<Outcome> authenticateKey(String key) {
+    String k = key == null ? "" : key.strip();
+    if (masterKey != null && masterKey.matches(k)) {
+      return done(Outcome.accept(Principal.MASTER, null));
+    }
+    if (!k.startsWith("sk-")) {
+      return done(Outcome.reject("Authentication Error, the key does not start with 'sk-': sign in with the master "
+          + "key or an admin user's virtual key.", null));
+    }
+    return authenticateHash(KeyHash.of(k));
+  }
+
+  /**
+   * Re-checks a virtual key known only by its hash (a UI session's key): blocked, expired or deleted keys are
+   * rejected as in {@link #authenticate(HttpHeaders)}.
+   */
+  public CompletionStage<Outcome> authenticateHash(KeyHash hash) {
+    return keys.find(hash).thenApply(found -> decide(found, hash, null));
+  }
+
   private Outcome decide(Optional<KeyRecord> found, KeyHash hash, AsciiString header) {
     if (found.isEmpty()) {
       return Outcome.reject("Authentication Error, Invalid proxy server token passed. Key hash prefix="

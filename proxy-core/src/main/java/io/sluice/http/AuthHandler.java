@@ -29,12 +29,19 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
 
   private final ClientConnection conn;
   private final Authenticator authenticator;
+  /** The UI's sessions, or null (no UI: a session cookie means nothing). */
+  private final io.sluice.auth.UiSessions sessions;
   private final ArrayDeque<HttpContent> held = new ArrayDeque<>(4);
   private Exchange pending;
 
   AuthHandler(ClientConnection conn, Authenticator authenticator) {
+    this(conn, authenticator, null);
+  }
+
+  AuthHandler(ClientConnection conn, Authenticator authenticator, io.sluice.auth.UiSessions sessions) {
     this.conn = conn;
     this.authenticator = authenticator;
+    this.sessions = sessions;
   }
 
   @Override
@@ -47,8 +54,14 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
         checkOtherKeys(ctx, ex);
         return;
       }
-      CompletableFuture<Outcome> f = authenticator.authenticate(ex.request.headers(),
-          ex.passThrough == null ? null : ex.passThrough.keyHeader()).toCompletableFuture();
+      CompletableFuture<Outcome> f = sessionOutcome(ex);
+      if (f == null) {
+        return; // refused
+      }
+      if (f == NO_SESSION_F) {
+        f = authenticator.authenticate(ex.request.headers(),
+            ex.passThrough == null ? null : ex.passThrough.keyHeader()).toCompletableFuture();
+      }
       if (f.isDone() && !f.isCompletedExceptionally()) {
         decide(ctx, ex, f.getNow(null));
         return;
@@ -59,6 +72,48 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
     } else {
       ctx.fireChannelRead(msg);
     }
+  }
+
+  private static final Outcome NO_SESSION = new Outcome(null, null, "no session", false);
+  private static final CompletableFuture<Outcome> NO_SESSION_F = CompletableFuture.completedFuture(NO_SESSION);
+
+  /**
+   * The UI's session cookie as the credential: only on the routes the UI calls (management and {@code /ui/api}),
+   * only when no key header is present (a key always wins), and for writes only with the session's CSRF token from
+   * this origin. Returns {@link #NO_SESSION_F} when the cookie does not apply, null when the exchange was refused
+   * here, else the outcome (a virtual key's session re-checks the key: a blocked or deleted key ends its sessions).
+   */
+  private CompletableFuture<Outcome> sessionOutcome(Exchange ex) {
+    if (sessions == null || (ex.route != Route.MANAGEMENT && ex.route != Route.UI_API)
+        || UiSecurity.hasKeyHeader(ex.request.headers())) {
+      return NO_SESSION_F;
+    }
+    String id = UiSecurity.sessionId(ex.request.headers());
+    if (id == null) {
+      return NO_SESSION_F;
+    }
+    java.util.Optional<io.sluice.auth.UiSessions.Session> s = sessions.find(id);
+    if (s.isEmpty()) {
+      ex.fail(ProxyError.AUTH, "Authentication Error, the UI session has expired or was signed out: sign in again "
+          + "at /ui.");
+      return null;
+    }
+    String denial = UiSecurity.csrfDenial(ex.request, s.get());
+    if (denial != null) {
+      log.debug("[{}] UI session write refused: {}", ex.requestId, denial);
+      ex.fail(ProxyError.FORBIDDEN, denial);
+      return null;
+    }
+    if (s.get().master()) {
+      return CompletableFuture.completedFuture(new Outcome(io.sluice.auth.Principal.MASTER, null, null, false));
+    }
+    io.sluice.auth.KeyHash hash = s.get().keyHash();
+    return authenticator.authenticateHash(hash).toCompletableFuture().thenApply(o -> {
+      if (!o.accepted()) {
+        sessions.removeKey(hash);
+      }
+      return o;
+    });
   }
 
   /**

@@ -232,6 +232,12 @@ final class Exchange {
 
   /** As {@link #reply(HttpResponseStatus, ByteBuf, boolean, long)}, with another {@code Content-Type}. */
   void reply(HttpResponseStatus status, ByteBuf body, boolean close, long retryAfterSeconds, CharSequence type) {
+    reply(status, body, close, retryAfterSeconds, type, null);
+  }
+
+  /** As above, with {@code extra} headers added (the UI's security headers and cookies). Takes ownership of body. */
+  void reply(HttpResponseStatus status, ByteBuf body, boolean close, long retryAfterSeconds, CharSequence type,
+      HttpHeaders extra) {
     if (responseStarted || !conn.channel.isActive()) {
       body.release();
       if (!responseComplete) {
@@ -249,6 +255,9 @@ final class Exchange {
     h.set(HttpHeaderNames.CONTENT_TYPE, type);
     h.setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
     h.set(X_REQUEST_ID, requestId);
+    if (extra != null) {
+      h.add(extra);
+    }
     if (retryAfterSeconds > 0) {
       h.set(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
     }

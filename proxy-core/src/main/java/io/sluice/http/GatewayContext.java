@@ -28,6 +28,7 @@ import java.util.Objects;
  * @param metering            token accounting, spend events and limits ({@link Metering#NONE}: none)
  * @param accessLog           one JSON line per request ({@link AccessLog#NONE}: none)
  * @param metrics             the gateway's metrics and their {@code /metrics} exposition; null: none
+ * @param ui                  the admin UI's sessions; null: no UI ({@code /ui} answers 404)
  */
 public record GatewayContext(
     ServerSettings server,
@@ -47,7 +48,19 @@ public record GatewayContext(
     io.sluice.routing.PassThroughTargets passThrough,
     Metering metering,
     AccessLog accessLog,
-    io.sluice.metrics.GatewayMetrics metrics) {
+    io.sluice.metrics.GatewayMetrics metrics,
+    io.sluice.auth.UiSessions ui) {
+
+  /** Without the UI. */
+  public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
+      Authenticator authenticator, RegistryHolder registry, UpstreamPools pools, String version, int numRetries,
+      Duration cooldown, Drain drain, Duration streamTimeout, io.sluice.routing.Strategy strategy,
+      io.sluice.management.ManagementApi management, Readiness readiness,
+      io.sluice.routing.PassThroughTargets passThrough, Metering metering, AccessLog accessLog,
+      io.sluice.metrics.GatewayMetrics metrics) {
+    this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
+        drain, streamTimeout, strategy, management, readiness, passThrough, metering, accessLog, metrics, null);
+  }
 
   /** Without metrics. */
   public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
@@ -56,7 +69,7 @@ public record GatewayContext(
       io.sluice.management.ManagementApi management, Readiness readiness,
       io.sluice.routing.PassThroughTargets passThrough, Metering metering, AccessLog accessLog) {
     this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
-        drain, streamTimeout, strategy, management, readiness, passThrough, metering, accessLog, null);
+        drain, streamTimeout, strategy, management, readiness, passThrough, metering, accessLog, null, null);
   }
 
   /** Without an access log. */
@@ -66,7 +79,7 @@ public record GatewayContext(
       io.sluice.management.ManagementApi management, Readiness readiness,
       io.sluice.routing.PassThroughTargets passThrough, Metering metering) {
     this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
-        drain, streamTimeout, strategy, management, readiness, passThrough, metering, AccessLog.NONE, null);
+        drain, streamTimeout, strategy, management, readiness, passThrough, metering, AccessLog.NONE, null, null);
   }
 
   /** Without metering. */
@@ -76,7 +89,7 @@ public record GatewayContext(
       io.sluice.management.ManagementApi management, Readiness readiness,
       io.sluice.routing.PassThroughTargets passThrough) {
     this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
-        drain, streamTimeout, strategy, management, readiness, passThrough, Metering.NONE, AccessLog.NONE, null);
+        drain, streamTimeout, strategy, management, readiness, passThrough, Metering.NONE, AccessLog.NONE, null, null);
   }
 
   public GatewayContext {

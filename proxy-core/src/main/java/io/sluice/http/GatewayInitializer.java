@@ -12,7 +12,8 @@ import java.util.function.Supplier;
 
 /**
  * Builds a client channel's pipeline; it reads as the request's path through the gateway (ARCHITECTURE, "the hot
- * path"): [tls] → codec → keep-alive → guard → auth → local endpoints → body inspection → relay.
+ * path"): [tls] → codec → keep-alive → guard → auth → admin UI → local endpoints → management → body inspection →
+ * relay.
  */
 public final class GatewayInitializer extends ChannelInitializer<Channel> {
   private final GatewayContext gw;
@@ -83,7 +84,8 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
 
   private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn, RequestGuard guard) {
     p.addLast("guard", guard);
-    p.addLast("auth", new AuthHandler(conn, gw.authenticator()));
+    p.addLast("auth", new AuthHandler(conn, gw.authenticator(), gw.ui()));
+    p.addLast("ui", new UiHandler(conn, gw.ui(), gw.authenticator(), gw.registry()));
     p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness(), gw.metrics()));
     p.addLast("management", new ManagementHandler(conn, gw.management()));
     p.addLast("body", new BodyInspector(gw.registry(), gw.passThrough(), UpstreamRelay.metered(gw)));

@@ -25,6 +25,13 @@ enum Route {
   VLLM(RouteClass.PASSTHROUGH, null, null),
   /** A configured {@code general_settings.pass_through_endpoints} route (see {@link Exchange#passThrough}). */
   PASSTHROUGH(RouteClass.PASSTHROUGH, null, null),
+  /**
+   * The admin UI ({@code /ui}, {@code /ui/…}): its static files, sign-in, sign-out and session; no key (the sign-in
+   * checks the one it is given, the UI's API calls carry the session cookie).
+   */
+  UI(RouteClass.PUBLIC, null, null),
+  /** The UI's own read-only data ({@code /ui/api/…}: live deployment state); a key or a UI session. */
+  UI_API(RouteClass.LLM_INFO, HttpMethod.GET, null),
   /** Prometheus metrics; an admin's key unless {@code require_auth_for_metrics_endpoint: false}. */
   METRICS(RouteClass.METRICS, HttpMethod.GET, null);
 
@@ -98,6 +105,9 @@ enum Route {
     if (r == null && (path.equals("/vllm") || path.startsWith("/vllm/"))) {
       return VLLM;
     }
+    if (r == null && (path.equals("/ui") || path.startsWith("/ui/"))) {
+      return path.startsWith("/ui/api/") ? UI_API : UI;
+    }
     return r;
   }
 
@@ -105,6 +115,6 @@ enum Route {
     return path.startsWith("/key/") || path.startsWith("/user/") || path.startsWith("/team/")
         || path.startsWith("/model/") || path.equals("/v1/model/info") || path.equals("/v2/model/info")
         || path.equals("/model_group/info") || path.startsWith("/spend/")
-        || path.startsWith("/global/spend");
+        || path.startsWith("/global/spend") || path.startsWith("/global/activity");
   }
 }

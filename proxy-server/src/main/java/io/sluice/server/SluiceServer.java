@@ -168,7 +168,8 @@ public final class SluiceServer implements AutoCloseable {
           defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
           config.router().cooldownTime(), drain, config.router().streamTimeout(), strategy,
           o.management(), o.readiness(), io.sluice.routing.PassThroughTargets.of(config.passThrough(),
-              config.router()), o.metering(), accessLog, metrics);
+              config.router()), o.metering(), accessLog, metrics,
+          o.management() == io.sluice.management.ManagementApi.NONE ? null : io.sluice.auth.UiSessions.defaults());
       io.sluice.http.GatewayGauges.install(metrics, gw,
           o.keyStore() instanceof io.sluice.auth.LayeredKeyStore keys ? keys : null);
       ServerMetrics.install(metrics, group, o.closeWith() instanceof AdminPlane plane ? plane : null);

@@ -37,6 +37,7 @@ public final class AdminApi implements ManagementApi {
   private final TeamApi teams;
   private final ModelApi models;
   private final SpendApi spend = new SpendApi();
+  private final ReportApi reports;
 
   public AdminApi(DSLContext dsl, Executor executor, KeyInvalidator invalidator, Deployments deployments,
       SecretBox box, RegistryHolder registry, Map<String, String> env, boolean storeModelInDb, Clock clock) {
@@ -47,6 +48,7 @@ public final class AdminApi implements ManagementApi {
     this.users = new UserApi(clock, keys);
     this.teams = new TeamApi(clock);
     this.models = new ModelApi(deployments, box, registry, env, storeModelInDb, clock);
+    this.reports = new ReportApi(clock);
   }
 
   @Override
@@ -203,10 +205,51 @@ public final class AdminApi implements ManagementApi {
         get(m, path);
         return read(spend.logs(dsl, c, req.query()));
       }
+      case "/global/spend/report" -> {
+        get(m, path);
+        return read(reports.globalReport(dsl, c, req.query()));
+      }
+      case "/spend/keys" -> {
+        get(m, path);
+        return read(reports.spendKeys(dsl, c));
+      }
+      case "/spend/users" -> {
+        get(m, path);
+        return read(reports.spendUsers(dsl, c, req.query()));
+      }
+      case "/global/spend/keys" -> {
+        get(m, path);
+        return read(reports.topKeys(dsl, c, req.query()));
+      }
+      case "/global/spend/models" -> {
+        get(m, path);
+        return read(reports.topModels(dsl, c, req.query()));
+      }
+      case "/global/spend/teams" -> {
+        get(m, path);
+        return read(reports.teams(dsl, c, req.query()));
+      }
+      case "/global/activity" -> {
+        get(m, path);
+        return read(reports.activity(dsl, c, req.query(), false));
+      }
+      case "/global/activity/model" -> {
+        get(m, path);
+        return read(reports.activity(dsl, c, req.query(), true));
+      }
+      case "/user/daily/activity" -> {
+        get(m, path);
+        return read(reports.dailyActivity(dsl, c, req.query(), false));
+      }
+      case "/team/daily/activity" -> {
+        get(m, path);
+        return read(reports.dailyActivity(dsl, c, req.query(), true));
+      }
       default -> throw ApiException.notFound(null, "Route " + io.sluice.admin.api.Paths.redacted(path)
           + " not found. Management routes: /key/{generate,update,info,list,delete,block,unblock,regenerate}, "
           + "/user/{new,info,update,delete,list}, /team/{new,info,update,delete,list,member_add,member_delete,block,"
-          + "unblock}, /model/{new,update,delete,info}, /spend/logs.");
+          + "unblock}, /model/{new,update,delete,info}, /spend/{logs,keys,users}, /global/spend/{report,keys,teams,"
+          + "models}, /global/activity[/model], /user/daily/activity, /team/daily/activity.");
     }
   }
 

@@ -1,6 +1,7 @@
 package io.sluice.admin.spend;
 
 import static io.sluice.admin.db.jooq.Tables.SLUICE_KEYS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_SPEND_DAILY;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_SPEND_LOGS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAMS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_USERS;
@@ -8,6 +9,7 @@ import static io.sluice.admin.db.jooq.Tables.SLUICE_USERS;
 import io.sluice.usage.UsageEvent;
 import java.lang.reflect.Array;
 import java.time.Instant;
+import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -31,7 +33,8 @@ import org.jooq.impl.SQLDataType;
  * Writes spend rows: one batch, one transaction. The rows go in with {@code INSERT … ON CONFLICT (request_id) DO
  * NOTHING RETURNING request_id}; only the rows that came back (the ones this call inserted) add their spend to
  * their key, user and team, aggregated per id. A batch written twice (a retry after a lost commit acknowledgement, a
- * spill file replayed) therefore leaves one row per request and counts its spend once.
+ * spill file replayed) therefore leaves one row per request and counts its spend once. The same rows, and only
+ * they, are added to the daily rollup {@code sluice_spend_daily} that the usage reports read.
  *
  * <p>The batch travels as one array per column, {@code INSERT … SELECT * FROM unnest(?, …, ?)}: 19 bind values
  * whatever the batch size, where a multi-row {@code VALUES} list needs 19 per row (rendering and parsing 19 000
@@ -85,6 +88,7 @@ final class SpendStore {
       addSpend(tx, SLUICE_KEYS, SLUICE_KEYS.TOKEN, SLUICE_KEYS.SPEND, fresh, e -> clean(e.keyHash()));
       addSpend(tx, SLUICE_USERS, SLUICE_USERS.USER_ID, SLUICE_USERS.SPEND, fresh, e -> clean(e.userId()));
       addSpend(tx, SLUICE_TEAMS, SLUICE_TEAMS.TEAM_ID, SLUICE_TEAMS.SPEND, fresh, e -> clean(e.teamId()));
+      addDaily(tx, fresh);
       return inserted.size();
     });
   }
@@ -111,6 +115,88 @@ final class SpendStore {
         .where(id.eq(DSL.param("id", SQLDataType.VARCHAR))));
     sums.forEach((k, s) -> b.bind(s, k));
     b.execute();
+  }
+
+  /** One rollup row's identity: UTC day, key hash, user, team, model group ('' for none). */
+  private record DayKey(LocalDate day, String apiKey, String userId, String teamId, String model)
+      implements Comparable<DayKey> {
+    private static final java.util.Comparator<DayKey> ORDER = java.util.Comparator.comparing(DayKey::day)
+        .thenComparing(DayKey::apiKey).thenComparing(DayKey::userId).thenComparing(DayKey::teamId)
+        .thenComparing(DayKey::model);
+
+    @Override
+    public int compareTo(DayKey o) {
+      return ORDER.compare(this, o);
+    }
+  }
+
+  /** Requests, failures, prompt, completion, total tokens; and spend. */
+  private static final class DaySums {
+    final long[] n = new long[5];
+    double spend;
+  }
+
+  /** Rows per upsert statement: 11 binds each, far below PostgreSQL's 65 535 binds per statement. */
+  private static final int DAILY_CHUNK = 2000;
+
+  /**
+   * Adds the newly inserted rows to the daily rollup ({@code sluice_spend_daily}): summed per day and ids here, then
+   * {@code INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x}, in sorted order (two nodes lock rollup rows in
+   * the same order, as {@link #addSpend}). Only {@code fresh} rows: a replayed batch adds nothing.
+   */
+  private static void addDaily(DSLContext tx, List<UsageEvent> fresh) {
+    if (fresh.isEmpty()) {
+      return;
+    }
+    Map<DayKey, DaySums> sums = new TreeMap<>();
+    for (UsageEvent e : fresh) {
+      DayKey k = new DayKey(e.start().atOffset(ZoneOffset.UTC).toLocalDate(), orEmpty(clean(e.keyHash())),
+          orEmpty(clean(e.userId())), orEmpty(clean(e.teamId())), orEmpty(clean(e.modelGroup())));
+      DaySums s = sums.computeIfAbsent(k, x -> new DaySums());
+      s.n[0]++;
+      s.n[1] += failed(e) ? 1 : 0;
+      s.n[2] += e.promptTokens();
+      s.n[3] += e.completionTokens();
+      s.n[4] += e.totalTokens();
+      s.spend += spend(e);
+    }
+    List<Map.Entry<DayKey, DaySums>> all = new ArrayList<>(sums.entrySet());
+    for (int from = 0; from < all.size(); from += DAILY_CHUNK) {
+      var insert = tx.insertInto(SLUICE_SPEND_DAILY, SLUICE_SPEND_DAILY.DAY, SLUICE_SPEND_DAILY.API_KEY,
+          SLUICE_SPEND_DAILY.USER_ID, SLUICE_SPEND_DAILY.TEAM_ID, SLUICE_SPEND_DAILY.MODEL_GROUP,
+          SLUICE_SPEND_DAILY.REQUESTS, SLUICE_SPEND_DAILY.FAILURES, SLUICE_SPEND_DAILY.PROMPT_TOKENS,
+          SLUICE_SPEND_DAILY.COMPLETION_TOKENS, SLUICE_SPEND_DAILY.TOTAL_TOKENS, SLUICE_SPEND_DAILY.SPEND);
+      org.jooq.InsertValuesStep11<?, LocalDate, String, String, String, String, Long, Long, Long, Long, Long, Double>
+          step = null;
+      for (Map.Entry<DayKey, DaySums> e : all.subList(from, Math.min(all.size(), from + DAILY_CHUNK))) {
+        DayKey k = e.getKey();
+        long[] n = e.getValue().n;
+        step = (step == null ? insert : step).values(k.day(), k.apiKey(), k.userId(), k.teamId(), k.model(), n[0],
+            n[1], n[2], n[3], n[4], e.getValue().spend);
+      }
+      step.onConflict(SLUICE_SPEND_DAILY.DAY, SLUICE_SPEND_DAILY.API_KEY, SLUICE_SPEND_DAILY.USER_ID,
+              SLUICE_SPEND_DAILY.TEAM_ID, SLUICE_SPEND_DAILY.MODEL_GROUP)
+          .doUpdate()
+          .set(SLUICE_SPEND_DAILY.REQUESTS, SLUICE_SPEND_DAILY.REQUESTS.plus(DSL.excluded(SLUICE_SPEND_DAILY.REQUESTS)))
+          .set(SLUICE_SPEND_DAILY.FAILURES, SLUICE_SPEND_DAILY.FAILURES.plus(DSL.excluded(SLUICE_SPEND_DAILY.FAILURES)))
+          .set(SLUICE_SPEND_DAILY.PROMPT_TOKENS,
+              SLUICE_SPEND_DAILY.PROMPT_TOKENS.plus(DSL.excluded(SLUICE_SPEND_DAILY.PROMPT_TOKENS)))
+          .set(SLUICE_SPEND_DAILY.COMPLETION_TOKENS,
+              SLUICE_SPEND_DAILY.COMPLETION_TOKENS.plus(DSL.excluded(SLUICE_SPEND_DAILY.COMPLETION_TOKENS)))
+          .set(SLUICE_SPEND_DAILY.TOTAL_TOKENS,
+              SLUICE_SPEND_DAILY.TOTAL_TOKENS.plus(DSL.excluded(SLUICE_SPEND_DAILY.TOTAL_TOKENS)))
+          .set(SLUICE_SPEND_DAILY.SPEND, SLUICE_SPEND_DAILY.SPEND.plus(DSL.excluded(SLUICE_SPEND_DAILY.SPEND)))
+          .execute();
+    }
+  }
+
+  /** LiteLLM's status "failure": anything but a completed response with a status below 400. */
+  static boolean failed(UsageEvent e) {
+    return !(e.outcome() == UsageEvent.Outcome.COMPLETED && e.status() > 0 && e.status() < 400);
+  }
+
+  private static String orEmpty(String s) {
+    return s == null ? "" : s;
   }
 
   /**
