@@ -23,6 +23,8 @@ import java.util.Set;
  * @param limits        per-key limits, never null
  * @param userLimits    the owning user's limits and spend, never null ({@link KeyLimits#NONE} without a user)
  * @param teamLimits    the team's limits and spend, never null ({@link KeyLimits#NONE} without a team)
+ * @param userModels    the owning user's {@code models}; empty = no user restriction (checked for keys outside a
+ *                      team, as LiteLLM's can_user_call_model)
  */
 public record KeyRecord(
     KeyHash hash,
@@ -39,7 +41,16 @@ public record KeyRecord(
     Instant expires,
     KeyLimits limits,
     KeyLimits userLimits,
-    KeyLimits teamLimits) {
+    KeyLimits teamLimits,
+    Set<String> userModels) {
+
+  /** Without the user's own model list. */
+  public KeyRecord(KeyHash hash, String keyName, String alias, String userId, String teamId, Role role,
+      Set<String> models, Set<String> teamModels, List<String> allowedRoutes, boolean blocked, boolean teamBlocked,
+      Instant expires, KeyLimits limits, KeyLimits userLimits, KeyLimits teamLimits) {
+    this(hash, keyName, alias, userId, teamId, role, models, teamModels, allowedRoutes, blocked, teamBlocked, expires,
+        limits, userLimits, teamLimits, Set.of());
+  }
 
   /** Without user or team limits. */
   public KeyRecord(KeyHash hash, String keyName, String alias, String userId, String teamId, Role role,
@@ -65,6 +76,7 @@ public record KeyRecord(
     if (teamLimits == null) {
       teamLimits = KeyLimits.NONE;
     }
+    userModels = userModels == null ? Set.of() : Set.copyOf(userModels);
   }
 
   /** Whether the key, its user or its team has any limit (else the limiter is skipped). */

@@ -16,7 +16,11 @@ public final class ModelAccess {
   private ModelAccess() {}
 
   /** Why access is denied, or null when it is allowed. */
-  public record Denial(boolean team, String message) {}
+  public record Denial(boolean team, String message, boolean user) {
+    public Denial(boolean team, String message) {
+      this(team, message, false);
+    }
+  }
 
   public static Denial denial(KeyRecord key, String modelGroup) {
     return denial(key, modelGroup, Set.of());
@@ -36,6 +40,12 @@ public final class ModelAccess {
     if (key.teamId() != null && !unrestricted(tm) && !allows(tm, modelGroup, accessGroups)) {
       return new Denial(true, "team not allowed to access model. This team can only access models="
           + pythonList(tm) + ". Tried to access " + shown(modelGroup));
+    }
+    Set<String> um = key.userModels();
+    if (key.teamId() == null && !unrestricted(um) && !allows(um, modelGroup, accessGroups)) {
+      // The user's own list holds for all its keys, also those made before it changed (can_user_call_model).
+      return new Denial(false, "user not allowed to access model. This user can only access models="
+          + pythonList(um) + ". Tried to access " + shown(modelGroup), true);
     }
     return null;
   }

@@ -147,7 +147,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       release(b);
       // LiteLLM checks the key's and the team's model lists before the router looks the model up
       // (auth_checks.py::can_key_call_model), so a key hears only about its own lists.
-      ex.fail(denied.team() ? ProxyError.TEAM_MODEL_ACCESS_DENIED : ProxyError.KEY_MODEL_ACCESS_DENIED,
+      ex.fail(ProxyError.of(denied),
           denied.message());
       return;
     }
@@ -167,7 +167,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
             : ModelAccess.denial(key, f, fg == null ? java.util.Set.of() : fg.accessGroups());
         if (fd != null) {
           release(b);
-          ex.fail(fd.team() ? ProxyError.TEAM_MODEL_ACCESS_DENIED : ProxyError.KEY_MODEL_ACCESS_DENIED,
+          ex.fail(ProxyError.of(fd),
               fd.message() + " (in \"fallbacks\")");
           return;
         }
@@ -299,7 +299,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
           : ". model=" + shorten(named) + " is no model group of this proxy") + ", so /vllm/* would send it to the "
           + "default vLLM target (model group " + group + "). Send a \"model\" this key may use.";
     }
-    ex.fail(denied.team() ? ProxyError.TEAM_MODEL_ACCESS_DENIED : ProxyError.KEY_MODEL_ACCESS_DENIED, why);
+    ex.fail(ProxyError.of(denied), why);
     return true;
   }
 

@@ -19,6 +19,7 @@ public enum ProxyError {
   /** LiteLLM names the offending parameter here: {@code "param":"model"} (auth_checks.py). */
   KEY_MODEL_ACCESS_DENIED(HttpResponseStatus.UNAUTHORIZED, "key_model_access_denied", "model"),
   TEAM_MODEL_ACCESS_DENIED(HttpResponseStatus.UNAUTHORIZED, "team_model_access_denied", "model"),
+  USER_MODEL_ACCESS_DENIED(HttpResponseStatus.UNAUTHORIZED, "user_model_access_denied", "model"),
   NO_DB_CONNECTION(HttpResponseStatus.BAD_REQUEST, "no_db_connection"),
   NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found_error"),
   METHOD_NOT_ALLOWED(HttpResponseStatus.METHOD_NOT_ALLOWED, "bad_request_error"),
@@ -55,6 +56,11 @@ public enum ProxyError {
     this.type = type;
     this.tail = ("\",\"type\":\"" + type + "\",\"param\":\"" + param + "\",\"code\":\"" + status.code() + "\"}}")
         .getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /** The error for a model-access denial: the key's, its team's or its user's list refused the model. */
+  static ProxyError of(io.sluice.auth.ModelAccess.Denial d) {
+    return d.user() ? USER_MODEL_ACCESS_DENIED : d.team() ? TEAM_MODEL_ACCESS_DENIED : KEY_MODEL_ACCESS_DENIED;
   }
 
   public HttpResponseStatus status() {

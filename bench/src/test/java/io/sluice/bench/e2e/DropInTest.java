@@ -142,6 +142,17 @@ class DropInTest {
             primary + ",\"fallbacks\":[\"nope\"]}").statusCode()).isEqualTo(400);
         assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
             primary + ",\"fallbacks\":\"backup\"}").body()).contains("must be a list of model group names");
+        // The user's own models list holds for its keys at request time, also after it changed (issue 14 #3).
+        String userKey = JSON.readTree(VirtualKeyE2ETestSupport.send(port, "POST", "/user/new", MASTER,
+            "{\"user_id\":\"scoped\",\"models\":[\"team-llm\"]}").body()).get("key").asText();
+        assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", userKey, teamBody).statusCode())
+            .isEqualTo(200);
+        assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/user/update", MASTER,
+            "{\"user_id\":\"scoped\",\"models\":[\"backup\"]}").statusCode()).isEqualTo(200);
+        var userDenied = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", userKey, teamBody);
+        assertThat(userDenied.statusCode()).as(userDenied.body()).isEqualTo(401);
+        assertThat(userDenied.body()).contains("user_model_access_denied").contains("This user can only access "
+            + "models=['backup']");
         var cloud = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
             body.replace("hosted_vllm/" + SERVED, "claude"));
         assertThat(cloud.statusCode()).as("a skipped cloud entry is not a model group").isEqualTo(400);

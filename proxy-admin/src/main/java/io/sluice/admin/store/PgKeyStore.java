@@ -43,7 +43,7 @@ public final class PgKeyStore implements KeyStore {
             SLUICE_USERS.TPM_LIMIT, SLUICE_USERS.RPM_LIMIT, SLUICE_USERS.MAX_PARALLEL_REQUESTS, SLUICE_USERS.MAX_BUDGET,
             SLUICE_USERS.SPEND, SLUICE_USERS.BUDGET_RESET_AT,
             SLUICE_TEAMS.TPM_LIMIT, SLUICE_TEAMS.RPM_LIMIT, SLUICE_TEAMS.MAX_PARALLEL_REQUESTS, SLUICE_TEAMS.MAX_BUDGET,
-            SLUICE_TEAMS.SPEND, SLUICE_TEAMS.BUDGET_RESET_AT)
+            SLUICE_TEAMS.SPEND, SLUICE_TEAMS.BUDGET_RESET_AT, SLUICE_USERS.MODELS)
         .from(SLUICE_KEYS)
         .leftJoin(SLUICE_USERS).on(SLUICE_USERS.USER_ID.eq(SLUICE_KEYS.USER_ID))
         .leftJoin(SLUICE_TEAMS).on(SLUICE_TEAMS.TEAM_ID.eq(SLUICE_KEYS.TEAM_ID))
@@ -76,7 +76,8 @@ public final class PgKeyStore implements KeyStore {
             r.get(SLUICE_USERS.SPEND), r.get(SLUICE_USERS.BUDGET_RESET_AT)),
         r.get(SLUICE_KEYS.TEAM_ID) == null ? KeyLimits.NONE : limits(r.get(SLUICE_TEAMS.TPM_LIMIT),
             r.get(SLUICE_TEAMS.RPM_LIMIT), r.get(SLUICE_TEAMS.MAX_PARALLEL_REQUESTS), r.get(SLUICE_TEAMS.MAX_BUDGET),
-            r.get(SLUICE_TEAMS.SPEND), r.get(SLUICE_TEAMS.BUDGET_RESET_AT))));
+            r.get(SLUICE_TEAMS.SPEND), r.get(SLUICE_TEAMS.BUDGET_RESET_AT)),
+        set(r.get(SLUICE_USERS.MODELS))));
   }
 
   private static KeyLimits limits(Long tpm, Long rpm, Integer parallel, Double budget, Double spend,

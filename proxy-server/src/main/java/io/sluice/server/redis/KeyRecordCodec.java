@@ -85,6 +85,9 @@ public final class KeyRecordCodec {
       g.writeStringField("role", r.role().wireName());
       writeStrings(g, "models", new TreeSet<>(r.models()));
       writeStrings(g, "team_models", new TreeSet<>(r.teamModels()));
+      if (!r.userModels().isEmpty()) {
+        writeStrings(g, "user_models", new TreeSet<>(r.userModels())); // absent = none (older entries read back so)
+      }
       writeStrings(g, "allowed_routes", r.allowedRoutes());
       g.writeBooleanField("blocked", r.blocked());
       g.writeBooleanField("team_blocked", r.teamBlocked());
@@ -145,7 +148,7 @@ public final class KeyRecordCodec {
         optionalBoolean(root, "blocked"),
         optionalBoolean(root, "team_blocked"),
         expires == null ? null : Instant.ofEpochMilli(expires),
-        limits, userLimits, teamLimits);
+        limits, userLimits, teamLimits, new LinkedHashSet<>(strings(root, "user_models")));
   }
 
   private static void writeLimits(JsonGenerator g, String name, KeyLimits l, boolean always) throws IOException {

@@ -39,6 +39,19 @@ class KeyRecordCodecTest {
     }
   }
 
+  /** The user's own model list (issue 14 #3) survives the shared cache; records cached without it read as none. */
+  @Test
+  void roundTripsTheUsersModelList() throws Exception {
+    KeyRecord base = full(H);
+    KeyRecord withUser = new KeyRecord(base.hash(), base.keyName(), base.alias(), base.userId(), null, base.role(),
+        base.models(), Set.of(), base.allowedRoutes(), false, false, null, base.limits(), KeyLimits.NONE,
+        KeyLimits.NONE, Set.of("llama-3-70b", "hosted_vllm/*"));
+    String json = KeyRecordCodec.encode(withUser);
+    assertThat(json).contains("\"user_models\":[\"hosted_vllm/*\",\"llama-3-70b\"]");
+    assertThat(KeyRecordCodec.decode(json, H)).isEqualTo(withUser);
+    assertThat(KeyRecordCodec.decode(KeyRecordCodec.encode(base), H).userModels()).isEmpty();
+  }
+
   @Test
   void wireNamesAreExplicitAndStable() throws Exception {
     String json = KeyRecordCodec.encode(full(H));
