@@ -60,12 +60,17 @@ public final class FakeVllm implements AutoCloseable {
   final AtomicLong promptTokensTotal = new AtomicLong();
   final AtomicLong generationTokensTotal = new AtomicLong();
 
+  /** Every accepted connection, for {@link #close()}. */
+  private final io.netty.channel.group.ChannelGroup connections;
+
   private FakeVllm(Builder b) throws InterruptedException {
     this.servedModel = b.servedModel;
     this.apiKey = b.apiKey;
     this.created = b.created;
     this.faults = new Faults(b.tokens, b.ttft, b.itl);
     this.group = new MultiThreadIoEventLoopGroup(b.threads, NioIoHandler.newFactory());
+    this.connections = new io.netty.channel.group.DefaultChannelGroup(
+        io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
     ServerBootstrap sb = new ServerBootstrap()
         .group(group)
         .channel(NioServerSocketChannel.class)
@@ -75,6 +80,7 @@ public final class FakeVllm implements AutoCloseable {
         .childHandler(new ChannelInitializer<>() {
           @Override
           protected void initChannel(Channel ch) {
+            connections.add(ch);
             ch.pipeline().addLast(new HttpServerCodec());
             ch.pipeline().addLast(new HttpServerKeepAliveHandler());
             ch.pipeline().addLast(new HttpObjectAggregator(16 * 1024 * 1024));
@@ -242,8 +248,14 @@ public final class FakeVllm implements AutoCloseable {
   }
 
   @Override
+  /**
+   * Stops the server as a dying vLLM would: the listening socket and every open connection are closed (FIN), then
+   * the event loops stop. Closing the connections explicitly matters: a loop's shutdown alone was seen to leave
+   * accepted sockets open under load, so a "dead" replica's streams never ended.
+   */
   public void close() {
     server.close().awaitUninterruptibly();
+    connections.close().awaitUninterruptibly();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
   }
 

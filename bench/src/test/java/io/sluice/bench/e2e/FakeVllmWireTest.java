@@ -130,4 +130,30 @@ class FakeVllmWireTest {
     c.close();
     assertThat(fake.awaitAborted((int) before + 1, Duration.ofSeconds(5))).isTrue();
   }
+
+  /**
+   * close() ends open streams with a FIN, as a dying vLLM's kernel would: the relay's mid-stream error path depends
+   * on it (seen: under CPU load, a loop shutdown alone left the accepted socket open, and a "dead" replica's stream
+   * never ended).
+   */
+  @Test
+  void closeEndsOpenStreamsAsADyingReplicaWould() throws Exception {
+    FakeVllm a = FakeVllm.builder().host("127.0.0.1").servedModel("m").tokens(200)
+        .interTokenDelay(java.time.Duration.ofMillis(20)).start();
+    try (RawHttp h = new RawHttp(a.port())) {
+      h.socket.setSoTimeout(10_000);
+      h.send("POST", "/v1/chat/completions", "{\"model\":\"m\",\"stream\":true,\"messages\":[]}");
+      int[] st = new int[1];
+      h.readHead(st);
+      long deadline = System.nanoTime() + 5_000_000_000L;
+      while (a.tokensWritten() < 5 && System.nanoTime() < deadline) {
+        Thread.sleep(5);
+      }
+      a.close();
+      byte[] buf = new byte[4096];
+      while (h.in().read(buf) != -1) {
+        // drain what was sent before the close; -1 (EOF) ends the loop, a timeout fails the test
+      }
+    }
+  }
 }
