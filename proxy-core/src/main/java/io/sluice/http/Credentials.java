@@ -67,6 +67,9 @@ final class Credentials {
       if (name == null) {
         continue;
       }
+      if (!h.contains(name)) {
+        continue; // the common case: no list allocated for a header that is not there
+      }
       for (String v : h.getAll(name)) {
         String t = token(v);
         if (t != null && t.startsWith("sk-") && !t.equals(accepted) && !a.isKnownCredential(t)
@@ -102,6 +105,9 @@ final class Credentials {
         }
       }
     }
+    if (indexOf(value, "sk-", 0) < 0) {
+      return false; // no virtual key can be in it: no token to look at (the common case, without allocating)
+    }
     String t = token(value.toString());
     return t != null && t.startsWith("sk-") && a.isKnownCredential(t);
   }
@@ -125,28 +131,62 @@ final class Credentials {
     }
   }
 
-  private static boolean carries(CharSequence value, String secret) {
+  /**
+   * Whether {@code v} is {@code secret}, {@code <scheme> <secret>} (spaces around allowed), or — for a secret long
+   * enough not to occur by chance — contains it. Allocation-free: this runs for every header of every request.
+   */
+  private static boolean carries(CharSequence v, String secret) {
     int n = secret.length();
-    int len = value.length();
+    int len = v.length();
     if (len < n) {
       return false;
     }
-    if (len == n || n < MIN_CONTAINED) {
-      String t = token(value.toString());
-      return secret.equals(t);
+    if (n >= MIN_CONTAINED) {
+      return indexOf(v, secret, 0) >= 0;
     }
-    // Contained anywhere (a cookie, a "Bearer " prefix, a list): compare at each place its first char occurs.
-    char first = secret.charAt(0);
-    for (int i = 0; i <= len - n; i++) {
-      if (value.charAt(i) == first && regionEquals(value, i, secret)) {
-        return true;
+    int start = 0;
+    int end = len;
+    while (start < end && v.charAt(start) == ' ') {
+      start++;
+    }
+    while (end > start && v.charAt(end - 1) == ' ') {
+      end--;
+    }
+    if (end - start < n || !regionEquals(v, end - n, secret)) {
+      return false;
+    }
+    int before = end - n;
+    if (before == start) {
+      return true;
+    }
+    int schemeEnd = before;
+    while (schemeEnd > start && v.charAt(schemeEnd - 1) == ' ') {
+      schemeEnd--;
+    }
+    if (schemeEnd == before || schemeEnd == start) {
+      return false; // no space before the secret, or nothing but spaces
+    }
+    for (int i = start; i < schemeEnd; i++) {
+      char c = v.charAt(i);
+      if (!(Character.isLetterOrDigit(c) || c == '-' || c == '_')) {
+        return false;
       }
     }
-    return false;
+    return true;
+  }
+
+  private static int indexOf(CharSequence v, String s, int from) {
+    char first = s.charAt(0);
+    for (int i = from; i <= v.length() - s.length(); i++) {
+      if (v.charAt(i) == first && regionEquals(v, i, s)) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   private static boolean regionEquals(CharSequence v, int at, String s) {
-    for (int j = 1; j < s.length(); j++) {
+    for (int j = 0; j < s.length(); j++) {
       if (v.charAt(at + j) != s.charAt(j)) {
         return false;
       }
