@@ -211,6 +211,24 @@ public final class RedisRateLimiter implements RateLimiter {
     this.local = Objects.requireNonNull(local);
     this.unavailable = new LimiterUnavailableException("rate limits are unavailable: redis " + where
         + " does not answer");
+    preload();
+  }
+
+  /**
+   * Loads both scripts now (at start, off any event loop), so EVALSHA finds them: the NOSCRIPT fallback re-sends a
+   * command as EVAL after the commands sent behind it, which reorders a release and the next acquire (seen as a
+   * flaky tpm test). After a Redis restart the fallback still works; only that first call may be reordered.
+   */
+  private void preload() {
+    try {
+      CompletableFuture.allOf(redis.scriptLoad(ACQUIRE.text).toCompletableFuture(),
+          redis.scriptLoad(RELEASE.text).toCompletableFuture()).get(2, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (Exception e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      LOG.debug("redis {}: rate-limit scripts not preloaded ({}); EVALSHA falls back to EVAL", where, e.toString());
+    }
   }
 
   private RedisAsyncCommands<String, String> redis() {
