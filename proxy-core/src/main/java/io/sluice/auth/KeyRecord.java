@@ -25,6 +25,8 @@ import java.util.Set;
  * @param teamLimits    the team's limits and spend, never null ({@link KeyLimits#NONE} without a team)
  * @param userModels    the owning user's {@code models}; empty = no user restriction (checked for keys outside a
  *                      team, as LiteLLM's can_user_call_model)
+ * @param aliases       model names this key may send for a model group: the key's {@code aliases} over its team's
+ *                      {@code model_aliases}; never null
  */
 public record KeyRecord(
     KeyHash hash,
@@ -42,14 +44,23 @@ public record KeyRecord(
     KeyLimits limits,
     KeyLimits userLimits,
     KeyLimits teamLimits,
-    Set<String> userModels) {
+    Set<String> userModels,
+    java.util.Map<String, String> aliases) {
+
+  /** Without model aliases. */
+  public KeyRecord(KeyHash hash, String keyName, String alias, String userId, String teamId, Role role,
+      Set<String> models, Set<String> teamModels, List<String> allowedRoutes, boolean blocked, boolean teamBlocked,
+      Instant expires, KeyLimits limits, KeyLimits userLimits, KeyLimits teamLimits, Set<String> userModels) {
+    this(hash, keyName, alias, userId, teamId, role, models, teamModels, allowedRoutes, blocked, teamBlocked, expires,
+        limits, userLimits, teamLimits, userModels, java.util.Map.of());
+  }
 
   /** Without the user's own model list. */
   public KeyRecord(KeyHash hash, String keyName, String alias, String userId, String teamId, Role role,
       Set<String> models, Set<String> teamModels, List<String> allowedRoutes, boolean blocked, boolean teamBlocked,
       Instant expires, KeyLimits limits, KeyLimits userLimits, KeyLimits teamLimits) {
     this(hash, keyName, alias, userId, teamId, role, models, teamModels, allowedRoutes, blocked, teamBlocked, expires,
-        limits, userLimits, teamLimits, Set.of());
+        limits, userLimits, teamLimits, Set.of(), java.util.Map.of());
   }
 
   /** Without user or team limits. */
@@ -77,6 +88,7 @@ public record KeyRecord(
       teamLimits = KeyLimits.NONE;
     }
     userModels = userModels == null ? Set.of() : Set.copyOf(userModels);
+    aliases = aliases == null ? java.util.Map.of() : java.util.Map.copyOf(aliases);
   }
 
   /** Whether the key, its user or its team has any limit (else the limiter is skipped). */

@@ -140,6 +140,13 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       return;
     }
     KeyRecord key = ex.principal.key();
+    String aliasTarget = key == null ? null : key.aliases().get(model);
+    if (aliasTarget != null) {
+      // LiteLLM's key aliases / team model_aliases: the name the client sent stands for a model group, which the
+      // key's lists must allow; the body's literal is rewritten to the replica's name as usual.
+      ex.aliasOf = model;
+      model = aliasTarget;
+    }
     ModelGroup group = registry.get().group(model);
     ModelAccess.Denial denied = key == null ? null
         : ModelAccess.denial(key, model, group == null ? java.util.Set.of() : group.accessGroups());
@@ -311,7 +318,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
    */
   static ByteBuf bodyFor(ChannelHandlerContext ctx, Exchange ex, Deployment d) {
     ByteBuf body = ex.body;
-    boolean rewriteModel = ex.model != null && !ex.model.equals(upstreamModel(ex, d));
+    boolean rewriteModel = ex.model != null && (ex.aliasOf != null || !ex.model.equals(upstreamModel(ex, d)));
     io.sluice.json.UsageSplice usage = ex.usageSplice;
     if (!rewriteModel && usage == null) {
       return body.retainedDuplicate();
@@ -358,7 +365,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   /** The length of {@link #bodyFor} for {@code d}. */
   static int bodyLength(Exchange ex, Deployment d) {
     int length = ex.body.readableBytes();
-    if (ex.model != null && !ex.model.equals(upstreamModel(ex, d))) {
+    if (ex.model != null && (ex.aliasOf != null || !ex.model.equals(upstreamModel(ex, d)))) {
       int literal = d.wildcard() ? quoted(upstreamModel(ex, d)).length + 2 : d.upstreamModelJsonLength();
       length += literal - (ex.modelEnd - ex.modelStart);
     }

@@ -70,6 +70,8 @@ final class Exchange {
   // Set by the body step.
   String model;
   boolean stream;
+  /** The alias the client sent as {@code model} when {@link #model} is the group it stands for; else null. */
+  String aliasOf;
   /** The body's own {@code fallbacks} (already checked against the key), replacing the configured ones; or null. */
   java.util.List<String> requestFallbacks;
   /** The model group serving the request now (the requested one, or a fallback). */

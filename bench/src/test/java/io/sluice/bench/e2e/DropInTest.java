@@ -153,6 +153,25 @@ class DropInTest {
         assertThat(userDenied.statusCode()).as(userDenied.body()).isEqualTo(401);
         assertThat(userDenied.body()).contains("user_model_access_denied").contains("This user can only access "
             + "models=['backup']");
+        // Team model_aliases and key aliases (issue 14 #3): a name the client sends stands for a model group.
+        assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/team/new", MASTER, "{\"team_id\":\"aliased\","
+            + "\"model_aliases\":{\"gpt-4\":\"team-llm\",\"gpt-4o\":\"team-llm\"}}").statusCode()).isEqualTo(200);
+        var teamKeyGen = VirtualKeyE2ETestSupport.send(port, "POST", "/key/generate", MASTER, "{\"team_id\":\"aliased\","
+            + "\"aliases\":{\"gpt-4o\":\"backup\"}}");
+        String teamKey = JSON.readTree(teamKeyGen.body()).get("key").asText();
+        assertThat(JSON.readTree(teamKeyGen.body()).get("aliases").toString()).isEqualTo("{\"gpt-4o\":\"backup\"}");
+        fake.clearRequests();
+        var viaAlias = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", teamKey,
+            body.replace("hosted_vllm/" + SERVED, "gpt-4"));
+        assertThat(viaAlias.statusCode()).as(viaAlias.body()).isEqualTo(200);
+        assertThat(viaAlias.headers().firstValue("x-litellm-model-group")).hasValue("team-llm");
+        assertThat(JSON.readTree(fake.requests().get(0).body()).get("model").asText()).isEqualTo(SERVED);
+        var keyWins = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", teamKey,
+            body.replace("hosted_vllm/" + SERVED, "gpt-4o"));
+        assertThat(keyWins.headers().firstValue("x-litellm-model-group")).as("the key's alias over the team's")
+            .hasValue("backup");
+        assertThat(VirtualKeyE2ETestSupport.send(port, "POST", "/key/generate", MASTER,
+            "{\"aliases\":{\"gpt-4\":3}}").statusCode()).as("an alias must name a group").isEqualTo(400);
         var cloud = VirtualKeyE2ETestSupport.send(port, "POST", "/v1/chat/completions", MASTER,
             body.replace("hosted_vllm/" + SERVED, "claude"));
         assertThat(cloud.statusCode()).as("a skipped cloud entry is not a model group").isEqualTo(400);

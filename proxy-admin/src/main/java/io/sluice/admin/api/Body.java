@@ -158,6 +158,25 @@ public final class Body {
     return (ObjectNode) n;
   }
 
+  /**
+   * {@code f} as LiteLLM's alias map ({@code {"gpt-4": "llama-3-70b"}}: names a client may send → model groups):
+   * every value a non-empty string. Null when absent.
+   */
+  public ObjectNode aliases(String f) {
+    ObjectNode o = object(f);
+    if (o == null) {
+      return null;
+    }
+    for (java.util.Iterator<java.util.Map.Entry<String, JsonNode>> it = o.fields(); it.hasNext(); ) {
+      java.util.Map.Entry<String, JsonNode> e = it.next();
+      if (e.getKey().isBlank() || !e.getValue().isTextual() || e.getValue().asText().isBlank()) {
+        throw ApiException.badRequest(f, f + " must map model names to model group names, e.g. "
+            + "{\"gpt-4\": \"llama-3-70b\"}; " + f + "." + e.getKey() + " is not a non-empty string.");
+      }
+    }
+    return o;
+  }
+
   public JsonNode raw(String f) {
     return node.get(f);
   }

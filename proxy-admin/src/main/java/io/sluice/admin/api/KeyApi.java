@@ -446,7 +446,7 @@ final class KeyApi {
     o.put("max_budget", r.get(SLUICE_KEYS.MAX_BUDGET));
     o.set("expires", Out.time(r.get(SLUICE_KEYS.EXPIRES)));
     o.set("models", Out.arr(r.get(SLUICE_KEYS.MODELS)));
-    o.set("aliases", Out.obj());
+    o.set("aliases", Out.json(r.get(SLUICE_KEYS.ALIASES)));
     o.set("config", Out.obj());
     o.put("user_id", r.get(SLUICE_KEYS.USER_ID));
     o.put("team_id", r.get(SLUICE_KEYS.TEAM_ID));
@@ -517,6 +517,9 @@ final class KeyApi {
       }
       if (b.has("metadata")) {
         values.put(SLUICE_KEYS.METADATA, Out.jsonb(b.object("metadata")));
+      }
+      if (b.has("aliases")) {
+        values.put(SLUICE_KEYS.ALIASES, Out.jsonb(b.aliases("aliases"))); // LiteLLM's key aliases
       }
       if (b.has("blocked")) {
         Boolean bl = b.bool("blocked");

@@ -330,6 +330,9 @@ final class TeamApi {
     if (b.has("metadata")) {
       v.put(SLUICE_TEAMS.METADATA, Out.jsonb(b.object("metadata")));
     }
+    if (b.has("model_aliases")) {
+      v.put(SLUICE_TEAMS.MODEL_ALIASES, Out.jsonb(b.aliases("model_aliases"))); // LiteLLM's team model aliases
+    }
     if (b.has("blocked")) {
       Boolean bl = b.bool("blocked");
       v.put(SLUICE_TEAMS.BLOCKED, bl != null && bl);
@@ -343,6 +346,7 @@ final class TeamApi {
     o.put("team_id", teamId);
     o.put("team_alias", t.get(SLUICE_TEAMS.TEAM_ALIAS));
     o.set("models", Out.arr(t.get(SLUICE_TEAMS.MODELS)));
+    o.set("model_aliases", Out.json(t.get(SLUICE_TEAMS.MODEL_ALIASES)));
     o.put("max_budget", t.get(SLUICE_TEAMS.MAX_BUDGET));
     o.put("spend", t.get(SLUICE_TEAMS.SPEND));
     o.put("budget_duration", t.get(SLUICE_TEAMS.BUDGET_DURATION));

@@ -43,7 +43,7 @@ public final class PgKeyStore implements KeyStore {
             SLUICE_USERS.TPM_LIMIT, SLUICE_USERS.RPM_LIMIT, SLUICE_USERS.MAX_PARALLEL_REQUESTS, SLUICE_USERS.MAX_BUDGET,
             SLUICE_USERS.SPEND, SLUICE_USERS.BUDGET_RESET_AT,
             SLUICE_TEAMS.TPM_LIMIT, SLUICE_TEAMS.RPM_LIMIT, SLUICE_TEAMS.MAX_PARALLEL_REQUESTS, SLUICE_TEAMS.MAX_BUDGET,
-            SLUICE_TEAMS.SPEND, SLUICE_TEAMS.BUDGET_RESET_AT, SLUICE_USERS.MODELS)
+            SLUICE_TEAMS.SPEND, SLUICE_TEAMS.BUDGET_RESET_AT, SLUICE_USERS.MODELS, SLUICE_TEAMS.MODEL_ALIASES)
         .from(SLUICE_KEYS)
         .leftJoin(SLUICE_USERS).on(SLUICE_USERS.USER_ID.eq(SLUICE_KEYS.USER_ID))
         .leftJoin(SLUICE_TEAMS).on(SLUICE_TEAMS.TEAM_ID.eq(SLUICE_KEYS.TEAM_ID))
@@ -77,7 +77,30 @@ public final class PgKeyStore implements KeyStore {
         r.get(SLUICE_KEYS.TEAM_ID) == null ? KeyLimits.NONE : limits(r.get(SLUICE_TEAMS.TPM_LIMIT),
             r.get(SLUICE_TEAMS.RPM_LIMIT), r.get(SLUICE_TEAMS.MAX_PARALLEL_REQUESTS), r.get(SLUICE_TEAMS.MAX_BUDGET),
             r.get(SLUICE_TEAMS.SPEND), r.get(SLUICE_TEAMS.BUDGET_RESET_AT)),
-        set(r.get(SLUICE_USERS.MODELS))));
+        set(r.get(SLUICE_USERS.MODELS)),
+        aliases(r.get(SLUICE_TEAMS.MODEL_ALIASES), r.get(SLUICE_KEYS.ALIASES))));
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+  /** The team's {@code model_aliases} overlaid by the key's own {@code aliases} (the key's win). */
+  static java.util.Map<String, String> aliases(org.jooq.JSONB team, org.jooq.JSONB key) {
+    java.util.Map<String, String> out = new java.util.HashMap<>();
+    for (org.jooq.JSONB j : new org.jooq.JSONB[] {team, key}) {
+      if (j == null) {
+        continue;
+      }
+      try {
+        JSON.readTree(j.data()).fields().forEachRemaining(e -> {
+          if (e.getValue().isTextual()) {
+            out.put(e.getKey(), e.getValue().asText());
+          }
+        });
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        // written only through the admin API, which validates it: nothing to map
+      }
+    }
+    return out;
   }
 
   private static KeyLimits limits(Long tpm, Long rpm, Integer parallel, Double budget, Double spend,

@@ -88,6 +88,13 @@ public final class KeyRecordCodec {
       if (!r.userModels().isEmpty()) {
         writeStrings(g, "user_models", new TreeSet<>(r.userModels())); // absent = none (older entries read back so)
       }
+      if (!r.aliases().isEmpty()) {
+        g.writeObjectFieldStart("aliases");
+        for (java.util.Map.Entry<String, String> e : new java.util.TreeMap<>(r.aliases()).entrySet()) {
+          g.writeStringField(e.getKey(), e.getValue());
+        }
+        g.writeEndObject();
+      }
       writeStrings(g, "allowed_routes", r.allowedRoutes());
       g.writeBooleanField("blocked", r.blocked());
       g.writeBooleanField("team_blocked", r.teamBlocked());
@@ -148,7 +155,26 @@ public final class KeyRecordCodec {
         optionalBoolean(root, "blocked"),
         optionalBoolean(root, "team_blocked"),
         expires == null ? null : Instant.ofEpochMilli(expires),
-        limits, userLimits, teamLimits, new LinkedHashSet<>(strings(root, "user_models")));
+        limits, userLimits, teamLimits, new LinkedHashSet<>(strings(root, "user_models")), aliases(root));
+  }
+
+  private static java.util.Map<String, String> aliases(JsonNode root) throws MalformedException {
+    JsonNode a = root.get("aliases");
+    if (a == null || a.isNull()) {
+      return java.util.Map.of();
+    }
+    if (!a.isObject()) {
+      throw new MalformedException("aliases: not an object");
+    }
+    java.util.Map<String, String> out = new java.util.HashMap<>();
+    for (java.util.Iterator<java.util.Map.Entry<String, JsonNode>> it = a.fields(); it.hasNext(); ) {
+      java.util.Map.Entry<String, JsonNode> e = it.next();
+      if (!e.getValue().isTextual()) {
+        throw new MalformedException("aliases: not a string");
+      }
+      out.put(e.getKey(), e.getValue().asText());
+    }
+    return out;
   }
 
   private static void writeLimits(JsonGenerator g, String name, KeyLimits l, boolean always) throws IOException {

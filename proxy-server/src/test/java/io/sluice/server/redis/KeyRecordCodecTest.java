@@ -50,6 +50,11 @@ class KeyRecordCodecTest {
     assertThat(json).contains("\"user_models\":[\"hosted_vllm/*\",\"llama-3-70b\"]");
     assertThat(KeyRecordCodec.decode(json, H)).isEqualTo(withUser);
     assertThat(KeyRecordCodec.decode(KeyRecordCodec.encode(base), H).userModels()).isEmpty();
+    KeyRecord aliased = new KeyRecord(base.hash(), null, null, null, null, base.role(), Set.of(), Set.of(), List.of(),
+        false, false, null, KeyLimits.NONE, KeyLimits.NONE, KeyLimits.NONE, Set.of(),
+        java.util.Map.of("gpt-4", "llama-3-70b"));
+    assertThat(KeyRecordCodec.encode(aliased)).contains("\"aliases\":{\"gpt-4\":\"llama-3-70b\"}");
+    assertThat(KeyRecordCodec.decode(KeyRecordCodec.encode(aliased), H)).isEqualTo(aliased);
   }
 
   @Test
