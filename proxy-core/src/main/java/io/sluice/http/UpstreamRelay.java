@@ -116,7 +116,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     Metering m = gw.metering();
     if (metered(gw)) {
       ex.metering = m;
-      ex.usage = new io.sluice.json.UsageScanner();
+      // A token count generates nothing: its {"input_tokens":N} is no usage (limits and the spend row still apply).
+      ex.usage = ex.route.countsUsage() ? new io.sluice.json.UsageScanner() : null;
     }
     io.sluice.limits.RateLimiter limiter = m.limiter();
     io.sluice.auth.KeyRecord key = ex.principal == null ? null : ex.principal.key();

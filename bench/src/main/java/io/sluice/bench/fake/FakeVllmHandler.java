@@ -129,6 +129,20 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
           methodNotAllowed();
         }
       }
+      case "/v1/messages" -> {
+        if (post) {
+          messages(req, body);
+        } else {
+          methodNotAllowed();
+        }
+      }
+      case "/v1/messages/count_tokens" -> {
+        if (post) {
+          countTokens(body);
+        } else {
+          methodNotAllowed();
+        }
+      }
       case "/v1/embeddings" -> embeddings(body);
       case "/tokenize" -> tokenize(body);
       case "/score", "/v1/score" -> score(body);
@@ -151,6 +165,55 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
   // ---- generation ---------------------------------------------------------------------------------------------
 
   private void generate(FullHttpRequest req, String body, boolean chat) {
+    generate(req, body, chat, false);
+  }
+
+  /**
+   * vLLM's Anthropic Messages API (vllm/entrypoints/anthropic/serving.py, see bench/ANTHROPIC-WIRE.md): the request
+   * becomes a chat completion (streamed with usage on), its answer is converted — one JSON message, or the
+   * {@code event:}-named SSE sequence. Errors in vLLM's Anthropic shape
+   * ({@code {"type":"error","error":{"type":<vLLM's type>,"message":…}}}, api_router.py::translate_error_response).
+   */
+  private void messages(FullHttpRequest req, String body) {
+    generate(req, body, true, true);
+  }
+
+  /** {@code /v1/messages/count_tokens}: {@code {"input_tokens":N}} (the fake counts words of the messages). */
+  private void countTokens(String body) {
+    JsonNode n;
+    try {
+      n = JSON.readTree(body);
+    } catch (Exception e) {
+      anthropicError(400, "BadRequestError", "JSON decode error");
+      return;
+    }
+    if (fake.faults.status != 0) {
+      anthropicError(fake.faults.status, errorType(fake.faults.status), "Injected fault: status " + fake.faults.status);
+      return;
+    }
+    String model = n.path("model").asText("");
+    if (!model.equals(fake.servedModel)) {
+      anthropicError(404, "NotFoundError", "The model `" + model + "` does not exist.");
+      return;
+    }
+    send(HttpResponseStatus.OK, "{\"input_tokens\":" + anthropicPrompt(n) + "}");
+  }
+
+  private static int anthropicPrompt(JsonNode n) {
+    int p = promptTokens(n, true);
+    JsonNode sys = n.get("system");
+    if (sys != null && sys.isTextual() && !sys.asText().isBlank()) {
+      p += sys.asText().trim().split("\\s+").length;
+    }
+    return p;
+  }
+
+  private void anthropicError(int status, String type, String message) {
+    send(HttpResponseStatus.valueOf(status), "{\"type\":\"error\",\"error\":{\"type\":\"" + type + "\",\"message\":"
+        + quote(message) + "}}");
+  }
+
+  private void generate(FullHttpRequest req, String body, boolean chat, boolean anthropic) {
     JsonNode n;
     try {
       n = JSON.readTree(body);
@@ -164,13 +227,25 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     }
     Faults f = fake.faults;
     if (f.status != 0) {
-      error(f.status, errorType(f.status), "Injected fault: status " + f.status, null);
+      if (anthropic) {
+        anthropicError(f.status, errorType(f.status), "Injected fault: status " + f.status);
+      } else {
+        error(f.status, errorType(f.status), "Injected fault: status " + f.status, null);
+      }
       return;
     }
     JsonNode modelNode = n.get("model");
     String model = modelNode == null || modelNode.isNull() ? fake.servedModel : modelNode.asText();
     if (!model.equals(fake.servedModel)) {
-      error(404, "NotFoundError", "The model `" + model + "` does not exist.", "model");
+      if (anthropic) {
+        anthropicError(404, "NotFoundError", "The model `" + model + "` does not exist.");
+      } else {
+        error(404, "NotFoundError", "The model `" + model + "` does not exist.", "model");
+      }
+      return;
+    }
+    if (anthropic && (!n.path("max_tokens").canConvertToInt() || n.path("max_tokens").asInt() <= 0)) {
+      anthropicError(400, "BadRequestError", "max_tokens: a positive integer is required");
       return;
     }
     boolean streaming = n.path("stream").asBoolean(false);
@@ -180,7 +255,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     // include_usage defaults to true whenever stream_options is present (vllm-wire.md §2).
-    boolean includeUsage = so != null && so.isObject() && so.path("include_usage").asBoolean(true);
+    boolean includeUsage = anthropic || (so != null && so.isObject() && so.path("include_usage").asBoolean(true));
     int tokens = header(req, "x-fake-tokens", f.tokens);
     boolean lengthCut = false;
     JsonNode max = n.has("max_completion_tokens") ? n.get("max_completion_tokens") : n.get("max_tokens");
@@ -188,7 +263,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       tokens = Math.max(0, max.asInt());
       lengthCut = true;
     }
-    int prompt = promptTokens(n, chat);
+    int prompt = anthropic ? anthropicPrompt(n) : promptTokens(n, chat);
     String rid = req.headers().get("x-request-id");
     String id = (chat ? "chatcmpl-" : "cmpl-") + (rid != null ? rid : hex32());
     long created = fake.createdNow();
@@ -196,6 +271,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     long itl = TimeUnit.MILLISECONDS.toNanos(header(req, "x-fake-itl-ms", -1));
     Stream s = new Stream(chat, id, created, prompt, tokens, lengthCut, includeUsage,
         ttft >= 0 ? ttft : f.ttftNanos, itl >= 0 ? itl : f.itlNanos, HttpUtil.isKeepAlive(req));
+    s.anthropic = anthropic;
     fake.promptTokensTotal.addAndGet(prompt);
     if (streaming) {
       stream = s;
@@ -258,6 +334,8 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     final long itlNanos;
     final boolean keepAlive;
     final byte[] head;
+    /** vLLM's Anthropic conversion of the same generation (serving.py::message_stream_converter). */
+    boolean anthropic;
     int sent;
     boolean done;
     boolean full;
@@ -293,7 +371,13 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       }
       ctx.write(res);
-      if (chat) {
+      if (anthropic) {
+        // The first chat chunk (the role) becomes message_start; its usage (continuous_usage_stats) gives the
+        // input tokens. Pydantic's exclude_unset drops the message's defaulted "type" and "role".
+        event(text("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"" + id
+            + "\",\"content\":[],\"model\":" + quote(fake.servedModel) + ",\"stop_reason\":null,\"stop_sequence\":null,"
+            + "\"usage\":{\"input_tokens\":" + prompt + ",\"output_tokens\":0}}}\n\n"));
+      } else if (chat) {
         event(ByteBufs.concat(ctx, head, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
             + "\"logprobs\":null,\"finish_reason\":null}]}\n\n"));
       }
@@ -351,6 +435,13 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
           ctx.flush();
           return;
         }
+        if (sent == f.errorAfterTokens && anthropic) {
+          // The chat stream's error chunk does not parse as a chunk: the converter's except branch.
+          event(text("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"internal_error\","
+              + "\"message\":\"Injected mid-stream engine error\"}}\n\n"));
+          end(false);
+          return;
+        }
         if (sent == f.errorAfterTokens) {
           event(ByteBufs.concat(ctx, ("data: {\"error\":{\"message\":\"Injected mid-stream engine error\","
               + "\"type\":\"InternalServerError\",\"param\":null,\"code\":500}}\n\n").getBytes(StandardCharsets.UTF_8)));
@@ -377,6 +468,17 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
           return;
         }
       }
+      if (anthropic) {
+        if (tokens > 0) {
+          event(text("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"));
+        }
+        event(text("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""
+            + (lengthCut ? "max_tokens" : "end_turn") + "\"},\"usage\":{\"input_tokens\":" + prompt
+            + ",\"output_tokens\":" + tokens + "}}\n\n"));
+        event(text("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+        end(true);
+        return;
+      }
       if (tokens == 0 && chat) {
         event(ByteBufs.concat(ctx, head, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\""
             + (lengthCut ? "length" : "stop") + "\",\"stop_reason\":null}]}\n\n"));
@@ -389,6 +491,12 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     }
 
     private ByteBuf tokenEvent(int i, boolean last) {
+      if (anthropic) {
+        String delta = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":"
+            + "\"text_delta\",\"text\":\"tok" + i + " \"},\"index\":0}\n\n";
+        return text(i == 0 ? "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"content_block\":"
+            + "{\"type\":\"text\",\"text\":\"\"},\"index\":0}\n\n" + delta : delta);
+      }
       String finish = last ? "\"" + (lengthCut ? "length" : "stop") + "\"" : "null";
       String choice = chat
           ? "{\"index\":0,\"delta\":{\"content\":\"tok" + i + " \"},\"logprobs\":null,\"finish_reason\":" + finish
@@ -414,6 +522,10 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       ctx.write(new DefaultHttpContent(b));
     }
 
+    private ByteBuf text(String s) {
+      return ByteBufs.concat(ctx, s.getBytes(StandardCharsets.UTF_8), "");
+    }
+
     private void finishFull() {
       done = true;
       fake.running.decrementAndGet();
@@ -429,6 +541,14 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         text.append("tok").append(i).append(' ');
       }
       fake.generationTokensTotal.addAndGet(tokens);
+      if (anthropic) {
+        // messages_full_converter, dumped with exclude_none (api_router.py).
+        send(HttpResponseStatus.OK, "{\"id\":\"" + id + "\",\"type\":\"message\",\"role\":\"assistant\",\"content\":["
+            + (tokens > 0 ? "{\"type\":\"text\",\"text\":" + quote(text.toString()) + "}" : "") + "],\"model\":"
+            + quote(fake.servedModel) + ",\"stop_reason\":\"" + (lengthCut ? "max_tokens" : "end_turn")
+            + "\",\"usage\":{\"input_tokens\":" + prompt + ",\"output_tokens\":" + tokens + "}}");
+        return;
+      }
       String finish = lengthCut ? "length" : "stop";
       String usage = "\"usage\":{\"prompt_tokens\":" + prompt + ",\"total_tokens\":" + (prompt + tokens)
           + ",\"completion_tokens\":" + tokens + ",\"prompt_tokens_details\":null}";
