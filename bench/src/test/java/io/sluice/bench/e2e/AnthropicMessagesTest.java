@@ -444,4 +444,77 @@ class AnthropicMessagesTest {
       assertThat(row.get("model_group").asText()).isEqualTo("claude-sonnet");
     }
   }
+
+  // ---- the official Anthropic TypeScript SDK (npm @anthropic-ai/sdk), unchanged, against Sluice
+
+  /**
+   * Runs {@code src/test/node/anthropic-sdk/client.mjs} with Node: installs the pinned SDK into
+   * {@code target/anthropic-sdk} first (skipped when Node, npm or the registry is not available here).
+   */
+  static Map<String, JsonNode> runSdk(String key, String model) throws Exception {
+    java.nio.file.Path src = java.nio.file.Path.of("src/test/node/anthropic-sdk");
+    java.nio.file.Path dir = java.nio.file.Path.of("target/anthropic-sdk");
+    java.nio.file.Files.createDirectories(dir);
+    for (String f : new String[] {"package.json", "client.mjs"}) {
+      java.nio.file.Files.copy(src.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+    if (!java.nio.file.Files.isDirectory(dir.resolve("node_modules/@anthropic-ai/sdk"))) {
+      int rc;
+      try {
+        Process npm = new ProcessBuilder("npm", "install", "--no-audit", "--no-fund", "--prefer-offline")
+            .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("npm.log").toFile())
+            .start();
+        rc = npm.waitFor(5, java.util.concurrent.TimeUnit.MINUTES) ? npm.exitValue() : -1;
+      } catch (java.io.IOException e) {
+        rc = -2;
+      }
+      org.junit.jupiter.api.Assumptions.assumeTrue(rc == 0, "npm install of @anthropic-ai/sdk failed (rc " + rc
+          + "; see bench/target/anthropic-sdk/npm.log): no registry here");
+    }
+    ProcessBuilder pb = new ProcessBuilder("node", "client.mjs").directory(dir.toFile()).redirectErrorStream(true);
+    pb.environment().put("SLUICE_URL", "http://127.0.0.1:" + sluice.port());
+    pb.environment().put("SLUICE_KEY", key);
+    pb.environment().put("MODEL", model);
+    pb.environment().remove("ANTHROPIC_API_KEY");
+    pb.environment().remove("ANTHROPIC_AUTH_TOKEN");
+    pb.environment().remove("ANTHROPIC_BASE_URL");
+    Process node = pb.start();
+    String output = new String(node.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(node.waitFor(2, java.util.concurrent.TimeUnit.MINUTES)).as(output).isTrue();
+    assertThat(node.exitValue()).as(output).isZero();
+    Map<String, JsonNode> byCase = new java.util.HashMap<>();
+    for (String line : output.split("\n")) {
+      if (line.startsWith("{")) {
+        JsonNode n = JSON.readTree(line);
+        byCase.put(n.get("case").asText(), n);
+      }
+    }
+    return byCase;
+  }
+
+  @Test
+  void theOfficialAnthropicSdkWorksUnchangedThroughSluice() throws Exception {
+    Map<String, JsonNode> r = runSdk(userKey, "claude-sonnet");
+    assertThat(r.get("create").toString()).as("messages.create").contains("\"text\":\"tok0 tok1 tok2 tok3 \"")
+        .contains("\"stop_reason\":\"end_turn\"").contains("\"input_tokens\":5").contains("\"output_tokens\":4");
+    assertThat(r.get("create-x-api-key").toString()).as("key in x-api-key").contains("tok0 tok1 tok2 tok3 ");
+    JsonNode stream = r.get("stream");
+    assertThat(stream.has("thrown")).as(stream.toString()).isFalse();
+    assertThat(stream.get("text").asText()).isEqualTo("tok0 tok1 tok2 tok3 ");
+    assertThat(stream.get("types").toString()).isEqualTo("[\"message_start\",\"content_block_start\","
+        + "\"content_block_delta\",\"content_block_delta\",\"content_block_delta\",\"content_block_delta\","
+        + "\"content_block_stop\",\"message_delta\",\"message_stop\"]");
+    assertThat(stream.get("usage").get("output_tokens").asInt()).isEqualTo(4);
+    assertThat(r.get("stream-helper").toString()).as("messages.stream().finalMessage()")
+        .contains("tok0 tok1 tok2 tok3 ").contains("\"output_tokens\":4");
+    assertThat(r.get("count").get("input_tokens").asInt()).as("messages.countTokens").isEqualTo(3);
+    JsonNode wrong = r.get("wrong-key");
+    assertThat(wrong.get("thrown").asText()).as(wrong.toString()).isEqualTo("AuthenticationError");
+    assertThat(wrong.get("status").asInt()).isEqualTo(401);
+    assertThat(wrong.get("type").asText()).isEqualTo("authentication_error");
+    JsonNode unknown = r.get("unknown-model");
+    assertThat(unknown.get("thrown").asText()).as(unknown.toString()).isEqualTo("BadRequestError");
+    assertThat(unknown.get("type").asText()).isEqualTo("invalid_request_error");
+    assertThat(unknown.get("message").asText()).contains("Invalid model name passed in model=no-such-model");
+  }
 }
