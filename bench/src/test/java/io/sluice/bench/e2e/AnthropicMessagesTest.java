@@ -416,7 +416,7 @@ class AnthropicMessagesTest {
   @Test
   void aReplicaLostMidStreamEndsTheStreamWithAnthropicsErrorEvent() throws Exception {
     fake.faults().resetAfterTokens(2);
-    var r = messages(body("claude-sonnet", true), "x-api-key", userKey);
+    var r = messages(body("claude-sonnet", true), "x-api-key", userKey, "x-request-id", "ant-cut-1");
     assertThat(r.statusCode()).isEqualTo(200);
     List<String> ev = events(r.body());
     assertThat(ev.get(0)).startsWith("event: message_start\n");
@@ -424,6 +424,10 @@ class AnthropicMessagesTest {
     assertThat(lastEvent).startsWith("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\"");
     assertThat(r.body()).as("Anthropic's streams have no [DONE]; vLLM's error shape is not used here")
         .doesNotContain("[DONE]").doesNotContain("data: {\"error\"");
+    JsonNode row = spendRow("ant-cut-1");
+    assertThat(row.toString()).contains("\"tokens_estimated\":true");
+    assertThat(row.get("prompt_tokens").asLong()).as("message_start said it").isEqualTo(5);
+    assertThat(row.get("completion_tokens").asLong()).as("one per content delta that passed").isEqualTo(2);
   }
 
   // ---- usage and spend
