@@ -47,6 +47,22 @@ await run('stream-helper', async () => {
   const final = await client.messages.stream({ model, max_tokens: 64, messages }).finalMessage();
   return { text: final.content[0]?.text, usage: final.usage, stop_reason: final.stop_reason };
 });
+const tools = [{ name: 'get_weather', description: 'Weather of a city',
+  input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }];
+await run('tool-use', async () => {
+  const m = await client.messages.create({ model, max_tokens: 64, messages, tools });
+  const use = m.content.find((b) => b.type === 'tool_use');
+  // The second turn: the tool's result goes back, the model answers with text.
+  const answer = await client.messages.create({ model, max_tokens: 64, tools, messages: [...messages,
+    { role: 'assistant', content: m.content },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'sunny' }] }] });
+  return { stop_reason: m.stop_reason, name: use.name, input: use.input, answer: answer.content[0]?.text };
+});
+await run('tool-use-stream', async () => {
+  const final = await client.messages.stream({ model, max_tokens: 64, messages, tools }).finalMessage();
+  const use = final.content.find((b) => b.type === 'tool_use');
+  return { stop_reason: final.stop_reason, name: use?.name, input: use?.input };
+});
 await run('count', async () => {
   const c = await client.messages.countTokens({ model, messages });
   return { input_tokens: c.input_tokens };

@@ -208,6 +208,35 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     return p;
   }
 
+  /**
+   * The tool the fake "calls" on an Anthropic request with {@code tools} whose last message is not a tool result:
+   * the first tool, with {@code "tok0"} for each property of its input schema. Null = answer with text.
+   */
+  private static String[] toolToCall(JsonNode n) {
+    JsonNode tools = n.get("tools");
+    if (tools == null || !tools.isArray() || tools.isEmpty()) {
+      return null;
+    }
+    JsonNode msgs = n.path("messages");
+    JsonNode lastMsg = msgs.isArray() && !msgs.isEmpty() ? msgs.get(msgs.size() - 1) : null;
+    if (lastMsg != null && lastMsg.path("content").isArray()) {
+      for (JsonNode block : lastMsg.path("content")) {
+        if ("tool_result".equals(block.path("type").asText())) {
+          return null;
+        }
+      }
+    }
+    JsonNode t = tools.get(0);
+    ObjectNode args = JSON.createObjectNode();
+    t.path("input_schema").path("properties").fieldNames().forEachRemaining(f -> args.put(f, "tok0"));
+    return new String[] {t.path("name").asText("tool"), args.toString()};
+  }
+
+  /** vLLM's tool call ids: {@code chatcmpl-tool-<uuid hex>}. */
+  private static String toolId() {
+    return "chatcmpl-tool-" + hex32();
+  }
+
   private void anthropicError(int status, String type, String message) {
     send(HttpResponseStatus.valueOf(status), "{\"type\":\"error\",\"error\":{\"type\":\"" + type + "\",\"message\":"
         + quote(message) + "}}");
@@ -272,6 +301,9 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     Stream s = new Stream(chat, id, created, prompt, tokens, lengthCut, includeUsage,
         ttft >= 0 ? ttft : f.ttftNanos, itl >= 0 ? itl : f.itlNanos, HttpUtil.isKeepAlive(req));
     s.anthropic = anthropic;
+    if (anthropic) {
+      s.tool = toolToCall(n);
+    }
     fake.promptTokensTotal.addAndGet(prompt);
     if (streaming) {
       stream = s;
@@ -336,6 +368,8 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     final byte[] head;
     /** vLLM's Anthropic conversion of the same generation (serving.py::message_stream_converter). */
     boolean anthropic;
+    /** A tool-use turn instead of text: {name, arguments JSON}; null = text. */
+    String[] tool;
     int sent;
     boolean done;
     boolean full;
@@ -415,6 +449,20 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       }
       if (full) {
         finishFull();
+        return;
+      }
+      if (tool != null) {
+        // One tool_use block: its start (input {}), the arguments as one input_json_delta, its stop.
+        event(text("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"content_block\":{\"type\":"
+            + "\"tool_use\",\"id\":\"" + toolId() + "\",\"name\":" + quote(tool[0]) + ",\"input\":{}},\"index\":0}\n\n"));
+        event(text("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":"
+            + "\"input_json_delta\",\"partial_json\":" + quote(tool[1]) + "},\"index\":0}\n\n"));
+        event(text("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"));
+        event(text("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},"
+            + "\"usage\":{\"input_tokens\":" + prompt + ",\"output_tokens\":" + tokens + "}}\n\n"));
+        event(text("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+        fake.generationTokensTotal.addAndGet(tokens);
+        end(true);
         return;
       }
       Faults f = fake.faults;
@@ -541,6 +589,13 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         text.append("tok").append(i).append(' ');
       }
       fake.generationTokensTotal.addAndGet(tokens);
+      if (anthropic && tool != null) {
+        send(HttpResponseStatus.OK, "{\"id\":\"" + id + "\",\"type\":\"message\",\"role\":\"assistant\",\"content\":["
+            + "{\"type\":\"tool_use\",\"id\":\"" + toolId() + "\",\"name\":" + quote(tool[0]) + ",\"input\":" + tool[1]
+            + "}],\"model\":" + quote(fake.servedModel) + ",\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":"
+            + prompt + ",\"output_tokens\":" + tokens + "}}");
+        return;
+      }
       if (anthropic) {
         // messages_full_converter, dumped with exclude_none (api_router.py).
         send(HttpResponseStatus.OK, "{\"id\":\"" + id + "\",\"type\":\"message\",\"role\":\"assistant\",\"content\":["

@@ -512,6 +512,12 @@ class AnthropicMessagesTest {
     assertThat(r.get("stream-helper").toString()).as("messages.stream().finalMessage()")
         .contains("tok0 tok1 tok2 tok3 ").contains("\"output_tokens\":4");
     assertThat(r.get("count").get("input_tokens").asInt()).as("messages.countTokens").isEqualTo(3);
+    assertThat(r.get("tool-use").toString()).as("a tool-use turn and its answer").isEqualTo("{\"case\":\"tool-use\","
+        + "\"stop_reason\":\"tool_use\",\"name\":\"get_weather\",\"input\":{\"city\":\"tok0\"},"
+        + "\"answer\":\"tok0 tok1 tok2 tok3 \"}");
+    assertThat(r.get("tool-use-stream").toString()).as("a streamed tool-use turn, accumulated by the SDK")
+        .isEqualTo("{\"case\":\"tool-use-stream\",\"stop_reason\":\"tool_use\",\"name\":\"get_weather\","
+            + "\"input\":{\"city\":\"tok0\"}}");
     JsonNode wrong = r.get("wrong-key");
     assertThat(wrong.get("thrown").asText()).as(wrong.toString()).isEqualTo("AuthenticationError");
     assertThat(wrong.get("status").asInt()).isEqualTo(401);
