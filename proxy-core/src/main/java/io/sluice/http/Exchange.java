@@ -96,6 +96,8 @@ final class Exchange {
   String upstreamQuery;
   /** BYOK: {@code Bearer <client provider key>} to send instead of the deployment's key; never logged. */
   AsciiString providerAuthorization;
+  /** count_tokens asked of the replica's {@code /tokenize} (its vLLM does not serve the route); null = relayed. */
+  TokenCount tokenCount;
 
   // Metering: token accounting, spend, limits (see {@link Metering}).
   /** Wall-clock start, for the spend row. */

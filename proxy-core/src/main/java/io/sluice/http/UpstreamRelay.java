@@ -361,6 +361,47 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     return true;
   }
 
+  /**
+   * count_tokens got a 404 from a replica whose vLLM has no such route (issue 15 §1): asks the same replica's
+   * {@code /tokenize} with the request's messages instead (see {@link TokenCount}), on a new connection. Returns
+   * false — relay the 404 as it is — when the body is no Anthropic request Sluice can restate.
+   */
+  boolean countTokensByTokenize(Exchange ex, UpstreamHandler h) {
+    if (upstream != h || ex.body == null) {
+      return false;
+    }
+    TokenCount.Request t = TokenCount.tokenizeRequest(ctx.alloc(), ex.body, ex.model);
+    if (t == null) {
+      return false;
+    }
+    log.debug("[{}] replica {} has no /v1/messages/count_tokens: asking its /tokenize", ex.requestId,
+        ex.deployment.id());
+    detach(h, false);
+    ex.releaseBody();
+    ex.body = t.body();
+    ex.modelStart = t.modelStart();
+    ex.modelEnd = t.modelEnd();
+    ex.tokenCount = new TokenCount();
+    ex.upstreamPath = "/tokenize"; // at the server root, as vLLM serves it
+    ex.rawBase = false;
+    ex.upstreamQuery = "";
+    send(ex, ex.deployment);
+    return true;
+  }
+
+  /** The {@code /tokenize} Sluice asked for count_tokens did not answer 200: the exchange fails with a 404. */
+  void tokenizeFailed(Exchange ex, UpstreamHandler h, int status) {
+    if (upstream != h) {
+      return;
+    }
+    detach(h, false);
+    if (active == ex) {
+      active = null;
+    }
+    ex.fail(ProxyError.NOT_FOUND, "Replica " + ex.deployment.id() + " of model " + ex.deployment.modelGroup()
+        + " serves neither /v1/messages/count_tokens nor /tokenize (it answered " + status + ").");
+  }
+
   private void acquire(Exchange ex) {
     Future<Channel> f = gw.pools().acquire(ctx.channel().eventLoop(), ex.deployment.endpoint());
     if (f.isDone()) {

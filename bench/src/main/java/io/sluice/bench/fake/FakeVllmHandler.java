@@ -137,7 +137,9 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         }
       }
       case "/v1/messages/count_tokens" -> {
-        if (post) {
+        if (fake.faults.noCountTokens) {
+          send(HttpResponseStatus.NOT_FOUND, "{\"detail\":\"Not Found\"}");
+        } else if (post) {
           countTokens(body);
         } else {
           methodNotAllowed();
@@ -658,7 +660,8 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
   private void tokenize(String body) {
     try {
       JsonNode n = JSON.readTree(body);
-      String text = n.has("prompt") ? n.get("prompt").asText() : n.path("messages").toString();
+      // A chat request: the words of its messages' text, as the chat-template count stands in for them here.
+      String text = n.has("prompt") ? n.get("prompt").asText() : messageText(n.path("messages"));
       String[] words = text.trim().isEmpty() ? new String[0] : text.trim().split("\\s+");
       ObjectNode o = JSON.createObjectNode();
       o.put("count", words.length).put("max_model_len", 8192);
@@ -671,6 +674,21 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     } catch (Exception e) {
       error(400, "BadRequestError", "JSON decode error", null);
     }
+  }
+
+  private static String messageText(JsonNode messages) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonNode m : messages) {
+      JsonNode c = m.get("content");
+      if (c != null && c.isTextual()) {
+        sb.append(c.asText()).append(' ');
+      } else if (c != null && c.isArray()) {
+        for (JsonNode part : c) {
+          sb.append(part.path("text").asText("")).append(' ');
+        }
+      }
+    }
+    return sb.toString();
   }
 
   /**

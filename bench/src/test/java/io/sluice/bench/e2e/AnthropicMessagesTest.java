@@ -228,6 +228,32 @@ class AnthropicMessagesTest {
   }
 
   @Test
+  void countTokensIsAnsweredFromTheReplicasTokenizeWhenItsVllmHasNoCountRoute() throws Exception {
+    fake.faults().noCountTokens(true);
+    String b = "{\"model\":\"claude-sonnet\",\"system\":[{\"type\":\"text\",\"text\":\"be brief\"}],"
+        + "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"one two three\"}]}],"
+        + "\"tools\":[{\"name\":\"get_weather\",\"input_schema\":{\"type\":\"object\"}}]}";
+    for (int i = 0; i < 2; i++) { // twice: the connection that carried the /tokenize answer is reused cleanly
+      fake.clearRequests();
+      var r = send("POST", "/v1/messages/count_tokens", null, b, "x-api-key", userKey);
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      assertThat(r.body()).isEqualTo("{\"input_tokens\":5}");
+      assertThat(r.headers().firstValue("content-type").orElse("")).startsWith("application/json");
+      assertThat(fake.requests()).extracting(RecordedRequest::uri)
+          .containsExactly("/v1/messages/count_tokens", "/tokenize");
+      RecordedRequest tokenize = fake.requests().get(1);
+      JsonNode t = JSON.readTree(tokenize.body());
+      assertThat(t.get("model").asText()).as("the replica's model name").isEqualTo(SERVED);
+      assertThat(t.get("messages").toString()).isEqualTo("[{\"role\":\"system\",\"content\":\"be brief\"},"
+          + "{\"role\":\"user\",\"content\":\"one two three\"}]");
+      assertThat(t.at("/tools/0/function/name").asText()).isEqualTo("get_weather");
+      assertThat(tokenize.headers().get("Authorization")).isEqualTo("Bearer " + REPLICA_KEY);
+    }
+    var chat = messages(body("claude-sonnet", true), "x-api-key", userKey);
+    assertThat(chat.statusCode()).as("the next request on Sluice is served as usual").isEqualTo(200);
+  }
+
+  @Test
   void noSluiceKeyReachesTheReplicaInAnyHeaderOnMessages() throws Exception {
     String second = generate("{}"); // a valid key this node has not seen yet
     List<String[]> combos = List.of(
