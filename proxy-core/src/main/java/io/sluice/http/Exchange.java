@@ -270,8 +270,8 @@ final class Exchange {
    * Fails the exchange with a Sluice error, in its route family's shape ({@link ProxyError}). Before the response
    * started: the family's JSON error (LiteLLM's, or Anthropic's) with the error's status. After a chunked SSE
    * response started: the family's mid-stream error (vLLM's error event and {@code data: [DONE]}, or Anthropic's
-   * {@code event: error}), then the last chunk (the framing is complete, the connection stays usable). After any other response started — a
-   * {@code Content-Length} one above all, whose declared length can no longer be met — the connection is closed,
+   * {@code event: error}), then the last chunk (the framing is complete, the connection stays usable). After any
+   * other response started — a {@code Content-Length} one above all, whose declared length can no longer be met — the connection is closed,
    * the only honest signal left: anything more written would land inside the declared body (issue 13, finding 3).
    */
   void fail(ProxyError error, String message, boolean close) {

@@ -86,7 +86,7 @@ final class HeaderRules {
       return null;
     }
     for (AsciiString name : new AsciiString[] {X_API_KEY, API_KEY}) {
-      if (credentialHeader != null && credentialHeader.contentEqualsIgnoreCase(name)) {
+      if (credentialHeader.contentEqualsIgnoreCase(name)) {
         continue;
       }
       String v = h.get(name);

@@ -49,7 +49,8 @@ public enum ProxyError {
   private final HttpResponseStatus status;
   private final String type;
   private final byte[] tail;
-  private final byte[] anthropicTail;
+  /** {@code {"type":"error","error":{"type":"<Anthropic's type for the status>","message":"}: the message follows. */
+  private final byte[] anthropicHead;
 
   ProxyError(HttpResponseStatus status, String type) {
     this(status, type, "None");
@@ -60,12 +61,9 @@ public enum ProxyError {
     this.type = type;
     this.tail = ("\",\"type\":\"" + type + "\",\"param\":\"" + param + "\",\"code\":\"" + status.code() + "\"}}")
         .getBytes(StandardCharsets.US_ASCII);
-    this.anthropicTail = "\"}}".getBytes(StandardCharsets.US_ASCII);
     this.anthropicHead = ("{\"type\":\"error\",\"error\":{\"type\":\"" + anthropicType(status.code())
         + "\",\"message\":\"").getBytes(StandardCharsets.US_ASCII);
   }
-
-  private final byte[] anthropicHead;
 
   /**
    * Anthropic's error {@code type} for an HTTP status (docs.anthropic.com, "Errors": 400 invalid_request_error,
@@ -100,6 +98,7 @@ public enum ProxyError {
   private static final byte[] SSE_HEAD = "data: {\"error\":{\"message\":\"".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] SSE_TAIL = "\n\ndata: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
 
+  private static final byte[] ANTHROPIC_TAIL = "\"}}".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] ANTHROPIC_SSE_HEAD = "event: error\ndata: ".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] ANTHROPIC_SSE_TAIL = "\n\n".getBytes(StandardCharsets.US_ASCII);
 
@@ -109,8 +108,8 @@ public enum ProxyError {
       return json(alloc, message);
     }
     byte[] msg = JsonStringEncoder.getInstance().quoteAsUTF8(message);
-    ByteBuf buf = alloc.buffer(anthropicHead.length + msg.length + anthropicTail.length);
-    return buf.writeBytes(anthropicHead).writeBytes(msg).writeBytes(anthropicTail);
+    ByteBuf buf = alloc.buffer(anthropicHead.length + msg.length + ANTHROPIC_TAIL.length);
+    return buf.writeBytes(anthropicHead).writeBytes(msg).writeBytes(ANTHROPIC_TAIL);
   }
 
   /**
@@ -124,9 +123,9 @@ public enum ProxyError {
       return sseEvents(alloc, message);
     }
     byte[] msg = JsonStringEncoder.getInstance().quoteAsUTF8(message);
-    ByteBuf buf = alloc.buffer(ANTHROPIC_SSE_HEAD.length + anthropicHead.length + msg.length + anthropicTail.length
+    ByteBuf buf = alloc.buffer(ANTHROPIC_SSE_HEAD.length + anthropicHead.length + msg.length + ANTHROPIC_TAIL.length
         + ANTHROPIC_SSE_TAIL.length);
-    return buf.writeBytes(ANTHROPIC_SSE_HEAD).writeBytes(anthropicHead).writeBytes(msg).writeBytes(anthropicTail)
+    return buf.writeBytes(ANTHROPIC_SSE_HEAD).writeBytes(anthropicHead).writeBytes(msg).writeBytes(ANTHROPIC_TAIL)
         .writeBytes(ANTHROPIC_SSE_TAIL);
   }
 

@@ -114,4 +114,35 @@ class AnthropicFamilyTest {
       openai.release();
     }
   }
+
+  @Test
+  void countTokensIsRestatedForTokenizeAndOnlyTheCountIsReadBack() {
+    ByteBuf in = io.netty.buffer.Unpooled.copiedBuffer("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+        + "\"text\",\"text\":\"hi\"},{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":\"sunny\"}]}],"
+        + "\"model\":\"group\",\"system\":\"sys\"}", StandardCharsets.UTF_8);
+    TokenCount.Request t = TokenCount.tokenizeRequest(ByteBufAllocator.DEFAULT, in, "group");
+    try {
+      String body = t.body().toString(StandardCharsets.UTF_8);
+      assertThat(body).isEqualTo("{\"model\":\"group\",\"messages\":[{\"role\":\"system\",\"content\":\"sys\"},"
+          + "{\"role\":\"user\",\"content\":\"hi\\n{\\\"type\\\":\\\"tool_result\\\",\\\"tool_use_id\\\":\\\"t1\\\","
+          + "\\\"content\\\":\\\"sunny\\\"}\"}]}");
+      assertThat(body.substring(t.modelStart(), t.modelEnd())).isEqualTo("\"group\"");
+    } finally {
+      t.body().release();
+      in.release();
+    }
+    ByteBuf notJson = io.netty.buffer.Unpooled.copiedBuffer("[1]", StandardCharsets.UTF_8);
+    assertThat(TokenCount.tokenizeRequest(ByteBufAllocator.DEFAULT, notJson, "g")).isNull();
+    notJson.release();
+
+    TokenCount c = new TokenCount();
+    for (String part : new String[] {"{\"cou", "nt\": 4", "2,\"max_model_len\":8192,\"tokens\":[1,2"}) {
+      ByteBuf b = io.netty.buffer.Unpooled.copiedBuffer(part, StandardCharsets.UTF_8);
+      c.feed(b);
+      assertThat(b.readerIndex()).as("borrowed").isZero();
+      b.release();
+    }
+    assertThat(c.count()).isEqualTo(42);
+    assertThat(new TokenCount().count()).isEqualTo(-1);
+  }
 }
