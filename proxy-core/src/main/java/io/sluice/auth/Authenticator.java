@@ -20,6 +20,8 @@ import java.util.concurrent.CompletionStage;
  */
 public final class Authenticator {
   public static final AsciiString X_LITELLM_API_KEY = AsciiString.cached("x-litellm-api-key");
+  /** Anthropic's key header: a Sluice credential on the Anthropic routes, after the two above. */
+  public static final AsciiString X_API_KEY = AsciiString.cached("x-api-key");
 
   private final Secret masterKey;
   private final boolean allowUnauthenticated;
@@ -30,6 +32,7 @@ public final class Authenticator {
   private final CompletionStage<Outcome> masterViaCustom;
   private final CompletionStage<Outcome> masterViaLitellm;
   private final CompletionStage<Outcome> masterViaAuthorization;
+  private final CompletionStage<Outcome> masterViaApiKey;
 
   /**
    * @param masterKey            the resolved master key, or null
@@ -47,6 +50,7 @@ public final class Authenticator {
     this.masterViaCustom = done(Outcome.accept(Principal.MASTER, this.customHeader));
     this.masterViaLitellm = done(Outcome.accept(Principal.MASTER, X_LITELLM_API_KEY));
     this.masterViaAuthorization = done(Outcome.accept(Principal.MASTER, HttpHeaderNames.AUTHORIZATION));
+    this.masterViaApiKey = done(Outcome.accept(Principal.MASTER, X_API_KEY));
   }
 
   /** The header {@code litellm_key_header_name} names (lower case), or null. */
@@ -125,6 +129,16 @@ public final class Authenticator {
    * pass-through endpoint's {@code litellm_user_api_key}).
    */
   public CompletionStage<Outcome> authenticate(HttpHeaders headers, String routeHeader) {
+    return authenticate(headers, routeHeader, false);
+  }
+
+  /**
+   * As {@link #authenticate(HttpHeaders, String)}; with {@code apiKeyHeader} (the Anthropic routes) a key in
+   * {@code x-api-key} is read when neither {@code x-litellm-api-key} nor {@code Authorization} is present — the
+   * order LiteLLM reads them in (user_api_key_auth.py). The header actually read is the outcome's
+   * {@link Outcome#credentialHeader()}: BYOK decides from it, never from which headers are present.
+   */
+  public CompletionStage<Outcome> authenticate(HttpHeaders headers, String routeHeader, boolean apiKeyHeader) {
     AsciiString header;
     String raw;
     AsciiString custom = routeHeader != null ? AsciiString.of(routeHeader) : customHeader;
@@ -137,7 +151,11 @@ public final class Authenticator {
       if (raw == null) {
         raw = headers.get(HttpHeaderNames.AUTHORIZATION);
         header = raw == null ? null : HttpHeaderNames.AUTHORIZATION;
-        if (raw != null && !startsWithBearer(raw)) {
+        if (raw == null && apiKeyHeader) {
+          raw = headers.get(X_API_KEY);
+          header = raw == null ? null : X_API_KEY;
+        }
+        if (raw != null && header == HttpHeaderNames.AUTHORIZATION && !startsWithBearer(raw)) {
           return done(Outcome.reject(
               "Authentication Error, Malformed API Key passed in. Ensure the Authorization header is 'Bearer <key>'.",
               header));
@@ -149,7 +167,8 @@ public final class Authenticator {
         return done(Outcome.accept(Principal.UNAUTHENTICATED, null));
       }
       return done(Outcome.reject("Authentication Error, No api key passed in. Send the key as 'Authorization: Bearer "
-          + "<key>'" + (custom != null ? " in the " + custom + " header." : "."), null));
+          + "<key>'" + (custom != null ? " in the " + custom + " header." : apiKeyHeader ? " or 'x-api-key: <key>'."
+          : "."), null));
     }
     String key = startsWithBearer(raw) ? raw.substring(7).trim() : raw.trim();
     if (masterKey != null && masterKey.matches(key)) {
@@ -157,7 +176,8 @@ public final class Authenticator {
         return done(Outcome.accept(Principal.MASTER, header));
       }
       return header == customHeader ? masterViaCustom
-          : header == X_LITELLM_API_KEY ? masterViaLitellm : masterViaAuthorization;
+          : header == X_LITELLM_API_KEY ? masterViaLitellm : header == X_API_KEY ? masterViaApiKey
+          : masterViaAuthorization;
     }
     if (masterKey == null && allowUnauthenticated) {
       return done(Outcome.accept(Principal.UNAUTHENTICATED, header));

@@ -83,7 +83,8 @@ public final class ConfigLoader {
   public static final List<String> SERVED_PATHS = List.of("/health/liveliness", "/health/liveness",
       "/health/readiness", "/health", "/metrics", "/metrics/", "/models", "/v1/models", "/chat/completions",
       "/v1/chat/completions", "/completions", "/v1/completions", "/embeddings", "/v1/embeddings", "/responses",
-      "/v1/responses", "/rerank", "/v1/rerank", "/score", "/v1/score", "/v1/model/info", "/v2/model/info",
+      "/v1/responses", "/rerank", "/v1/rerank", "/score", "/v1/score", "/messages", "/v1/messages",
+      "/messages/count_tokens", "/v1/messages/count_tokens", "/v1/model/info", "/v2/model/info",
       "/model_group/info");
   /** Path families Sluice serves whole (every path under them is Sluice's): the admin API and {@code /vllm}. */
   public static final List<String> SERVED_FAMILIES = List.of("/key", "/user", "/team", "/model", "/spend",

@@ -60,7 +60,8 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
       }
       if (f == NO_SESSION_F) {
         f = authenticator.authenticate(ex.request.headers(),
-            ex.passThrough == null ? null : ex.passThrough.keyHeader()).toCompletableFuture();
+            ex.passThrough == null ? null : ex.passThrough.keyHeader(), ex.family() == Route.Family.ANTHROPIC)
+            .toCompletableFuture();
       }
       if (f.isDone() && !f.isCompletedExceptionally()) {
         decide(ctx, ex, f.getNow(null));

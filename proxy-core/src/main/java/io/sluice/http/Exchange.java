@@ -100,6 +100,8 @@ final class Exchange {
   String upstreamQuery;
   /** BYOK: {@code Bearer <client provider key>} to send instead of the deployment's key; never logged. */
   AsciiString providerAuthorization;
+  /** count_tokens asked of the replica's {@code /tokenize} (its vLLM does not serve the route); null = relayed. */
+  TokenCount tokenCount;
 
   // Metering: token accounting, spend, limits (see {@link Metering}).
   /** Wall-clock start, for the spend row. */
@@ -160,6 +162,11 @@ final class Exchange {
       return !metricsPublic;
     }
     return route == Route.PASSTHROUGH ? passThrough.auth() : route.requiresKey();
+  }
+
+  /** The route's family; an unknown route (null) answers in the OpenAI (LiteLLM) shape. */
+  Route.Family family() {
+    return route == null ? Route.Family.OPENAI : route.family;
   }
 
   /** Ends this exchange's count in flight; idempotent (the response completed, or the client left). */
@@ -274,10 +281,11 @@ final class Exchange {
   }
 
   /**
-   * Fails the exchange with a Sluice error. Before the response started: LiteLLM-shaped JSON with the error's
-   * status. After a chunked SSE response started: vLLM's mid-stream error event and {@code data: [DONE]}, then the
-   * last chunk (the framing is complete, the connection stays usable). After any other response started — a
-   * {@code Content-Length} one above all, whose declared length can no longer be met — the connection is closed,
+   * Fails the exchange with a Sluice error, in its route family's shape ({@link ProxyError}). Before the response
+   * started: the family's JSON error (LiteLLM's, or Anthropic's) with the error's status. After a chunked SSE
+   * response started: the family's mid-stream error (vLLM's error event and {@code data: [DONE]}, or Anthropic's
+   * {@code event: error}), then the last chunk (the framing is complete, the connection stays usable). After any
+   * other response started — a {@code Content-Length} one above all, whose declared length can no longer be met — the connection is closed,
    * the only honest signal left: anything more written would land inside the declared body (issue 13, finding 3).
    */
   void fail(ProxyError error, String message, boolean close) {
@@ -291,9 +299,9 @@ final class Exchange {
     failure = error;
     log.debug("[{}] {} {} → {} {}", requestId, request.method(), PathNormalizer.redacted(path), error.status().code(), message);
     if (!responseStarted) {
-      reply(error.status(), error.json(conn.channel.alloc(), message), close, retryAfterSeconds);
+      reply(error.status(), error.json(conn.channel.alloc(), message, family()), close, retryAfterSeconds);
     } else if (sseResponse && chunkedResponse && conn.channel.isActive()) {
-      conn.channel.write(new DefaultHttpContent(error.sseEvents(conn.channel.alloc(), message)),
+      conn.channel.write(new DefaultHttpContent(error.sseEvents(conn.channel.alloc(), message, family())),
           conn.channel.voidPromise());
       conn.channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, conn.channel.voidPromise());
       markComplete();

@@ -15,7 +15,7 @@ import java.util.List;
 final class HeaderRules {
   static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
   static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
-  static final AsciiString X_API_KEY = AsciiString.cached("x-api-key");
+  static final AsciiString X_API_KEY = io.sluice.auth.Authenticator.X_API_KEY;
   static final AsciiString API_KEY = AsciiString.cached("api-key");
 
   private HeaderRules() {}
@@ -75,12 +75,18 @@ final class HeaderRules {
    * BYOK ({@code forward_llm_provider_auth_headers}): the client's provider key from {@code x-api-key}, else
    * {@code api-key} (header names are case-insensitive), as {@code Bearer <key>} — unless that header carried the
    * caller's Sluice credential, or carries any Sluice credential: those are never provider keys. Null when there is
-   * none.
+   * none. The header that authenticated is the one the auth step recorded ({@code credentialHeader}), whichever it
+   * was (LiteLLM PR #22964, review findings 2 and 4: decided from what auth accepted, not from which headers are
+   * present, and no fallback branch that turns BYOK off for a header not foreseen); when it is unknown (null: no
+   * credential was read, e.g. {@code --allow-unauthenticated}) nothing is forwarded (finding 3).
    */
   static AsciiString providerAuthorization(HttpHeaders h, AsciiString credentialHeader, Credentials credentials,
       io.sluice.auth.Authenticator auth) {
+    if (credentialHeader == null) {
+      return null;
+    }
     for (AsciiString name : new AsciiString[] {X_API_KEY, API_KEY}) {
-      if (credentialHeader != null && credentialHeader.contentEqualsIgnoreCase(name)) {
+      if (credentialHeader.contentEqualsIgnoreCase(name)) {
         continue;
       }
       String v = h.get(name);

@@ -88,15 +88,20 @@ public final class Metering {
     long prompt = 0;
     long completion = 0;
     boolean estimated = false;
-    if (u != null && u.reported()) {
+    // An Anthropic stream reports input tokens in its first event (message_start, with output_tokens 0 or 1) and the
+    // final output tokens only in message_delta: one cut short has usage, but not the whole of it.
+    boolean anthropicCut = u != null && ex.stream && ex.route == Route.MESSAGES && (clientGone || ex.failure != null);
+    if (u != null && u.reported() && !anthropicCut) {
       prompt = u.promptTokens();
       completion = u.completionTokens();
     } else if (u != null && ex.upstreamStatus >= 200 && ex.upstreamStatus < 300) {
       // The replica generated but reported no usage: a stream cut short, or a usage chunk that never came.
-      // One token per content event (the chat stream's first event carries only the role), the prompt from its bytes.
+      // One token per content event (the chat stream's first event carries only the role; an Anthropic stream's
+      // message_start and content_block_start carry none), the prompt from its bytes unless the replica said it.
       estimated = true;
-      completion = Math.max(0, u.events() - (ex.route == Route.CHAT_COMPLETIONS ? 1 : 0));
-      prompt = ex.requestBodyBytes / 4;
+      int overhead = ex.route == Route.CHAT_COMPLETIONS ? 1 : ex.route == Route.MESSAGES ? 2 : 0;
+      completion = Math.max(Math.max(0, u.completionTokens()), u.events() - overhead);
+      prompt = u.promptTokens() >= 0 ? u.promptTokens() : ex.requestBodyBytes / 4;
     }
     double spend = d == null ? 0 : prompt * d.inputCostPerToken() + completion * d.outputCostPerToken();
     ex.promptTokens = prompt;

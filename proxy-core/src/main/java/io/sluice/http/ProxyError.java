@@ -7,9 +7,13 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The catalog of errors Sluice itself answers, each with its HTTP status and LiteLLM {@code type}. Bodies follow
- * LiteLLM's {@code ProxyException} handler: {@code {"error":{"message":…,"type":…,"param":"None","code":"401"}}}
- * where {@code code} is the status as a string (litellm/proxy/_types.py::ProxyException).
+ * The catalog of errors Sluice itself answers, each with its HTTP status and LiteLLM {@code type}. On the OpenAI
+ * routes bodies follow LiteLLM's {@code ProxyException} handler:
+ * {@code {"error":{"message":…,"type":…,"param":"None","code":"401"}}} where {@code code} is the status as a string
+ * (litellm/proxy/_types.py::ProxyException). On the Anthropic routes ({@link Route.Family#ANTHROPIC}) they follow
+ * Anthropic's API: {@code {"type":"error","error":{"type":"authentication_error","message":…}}}, the {@code type}
+ * chosen by status as Anthropic's errors page lists them ({@link #anthropicType}); a mid-stream failure there is
+ * Anthropic's {@code event: error} SSE event.
  */
 public enum ProxyError {
   BAD_REQUEST(HttpResponseStatus.BAD_REQUEST, "bad_request_error"),
@@ -46,6 +50,8 @@ public enum ProxyError {
   private final HttpResponseStatus status;
   private final String type;
   private final byte[] tail;
+  /** {@code {"type":"error","error":{"type":"<Anthropic's type for the status>","message":"}: the message follows. */
+  private final byte[] anthropicHead;
 
   ProxyError(HttpResponseStatus status, String type) {
     this(status, type, "None");
@@ -56,6 +62,29 @@ public enum ProxyError {
     this.type = type;
     this.tail = ("\",\"type\":\"" + type + "\",\"param\":\"" + param + "\",\"code\":\"" + status.code() + "\"}}")
         .getBytes(StandardCharsets.US_ASCII);
+    this.anthropicHead = ("{\"type\":\"error\",\"error\":{\"type\":\"" + anthropicType(status.code())
+        + "\",\"message\":\"").getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /**
+   * Anthropic's error {@code type} for an HTTP status (docs.anthropic.com, "Errors": 400 invalid_request_error,
+   * 401 authentication_error, 402 billing_error, 403 permission_error, 404 not_found_error, 413 request_too_large,
+   * 429 rate_limit_error, 500 api_error, 504 timeout_error, 529 overloaded_error). Statuses Anthropic does not use
+   * take the nearest: other 4xx are invalid requests, 503 (no capacity) is overloaded, other 5xx are api errors.
+   */
+  static String anthropicType(int status) {
+    return switch (status) {
+      case 400 -> "invalid_request_error";
+      case 401 -> "authentication_error";
+      case 402 -> "billing_error";
+      case 403 -> "permission_error";
+      case 404 -> "not_found_error";
+      case 413 -> "request_too_large";
+      case 429 -> "rate_limit_error";
+      case 408, 504 -> "timeout_error";
+      case 503, 529 -> "overloaded_error";
+      default -> status < 500 ? "invalid_request_error" : "api_error";
+    };
   }
 
   /** The error for a model-access denial: the key's, its team's or its user's list refused the model. */
@@ -74,6 +103,37 @@ public enum ProxyError {
   private static final byte[] HEAD = "{\"error\":{\"message\":\"".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] SSE_HEAD = "data: {\"error\":{\"message\":\"".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] SSE_TAIL = "\n\ndata: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+
+  private static final byte[] ANTHROPIC_TAIL = "\"}}".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] ANTHROPIC_SSE_HEAD = "event: error\ndata: ".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] ANTHROPIC_SSE_TAIL = "\n\n".getBytes(StandardCharsets.US_ASCII);
+
+  /** The JSON error body of {@code family} for {@code message}; the caller owns (releases or writes) the result. */
+  ByteBuf json(ByteBufAllocator alloc, String message, Route.Family family) {
+    if (family != Route.Family.ANTHROPIC) {
+      return json(alloc, message);
+    }
+    byte[] msg = JsonStringEncoder.getInstance().quoteAsUTF8(message);
+    ByteBuf buf = alloc.buffer(anthropicHead.length + msg.length + ANTHROPIC_TAIL.length);
+    return buf.writeBytes(anthropicHead).writeBytes(msg).writeBytes(ANTHROPIC_TAIL);
+  }
+
+  /**
+   * The mid-stream error of {@code family}: vLLM's {@code data: {"error":…}} + {@code data: [DONE]} for the OpenAI
+   * routes ({@link #sseEvents(ByteBufAllocator, String)}); for the Anthropic routes Anthropic's one
+   * {@code event: error} event, {@code data: {"type":"error","error":{…}}} (its streams have no {@code [DONE]}).
+   * Caller owns the result.
+   */
+  ByteBuf sseEvents(ByteBufAllocator alloc, String message, Route.Family family) {
+    if (family != Route.Family.ANTHROPIC) {
+      return sseEvents(alloc, message);
+    }
+    byte[] msg = JsonStringEncoder.getInstance().quoteAsUTF8(message);
+    ByteBuf buf = alloc.buffer(ANTHROPIC_SSE_HEAD.length + anthropicHead.length + msg.length + ANTHROPIC_TAIL.length
+        + ANTHROPIC_SSE_TAIL.length);
+    return buf.writeBytes(ANTHROPIC_SSE_HEAD).writeBytes(anthropicHead).writeBytes(msg).writeBytes(ANTHROPIC_TAIL)
+        .writeBytes(ANTHROPIC_SSE_TAIL);
+  }
 
   /** The LiteLLM-shaped JSON body for {@code message}; the caller owns (releases or writes) the result. */
   public ByteBuf json(ByteBufAllocator alloc, String message) {

@@ -226,7 +226,8 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     }
     if (route == null) {
       ex.fail(ProxyError.NOT_FOUND, "Route " + shorten(PathNormalizer.redacted(path)) + " not found. LLM routes: /v1/chat/completions, "
-          + "/v1/completions, /v1/embeddings, /v1/responses, /v1/rerank, /v1/score, /v1/models.");
+          + "/v1/completions, /v1/embeddings, /v1/responses, /v1/rerank, /v1/score, /v1/messages, "
+          + "/v1/messages/count_tokens, /v1/models.");
       return;
     }
     if (route == Route.PASSTHROUGH && !ex.passThrough.methods().isEmpty()

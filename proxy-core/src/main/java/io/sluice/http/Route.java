@@ -19,6 +19,10 @@ enum Route {
   RESPONSES(RouteClass.LLM, HttpMethod.POST, "/responses"),
   RERANK(RouteClass.LLM, HttpMethod.POST, "/rerank"),
   SCORE(RouteClass.LLM, HttpMethod.POST, "/score"),
+  /** Anthropic's Messages API, which vLLM serves natively (vllm/entrypoints/anthropic/api_router.py). */
+  MESSAGES(RouteClass.LLM, HttpMethod.POST, "/messages", Family.ANTHROPIC),
+  /** Anthropic's token count; vLLM answers {@code {"input_tokens":N}} (no generation: not metered as tokens). */
+  MESSAGES_COUNT_TOKENS(RouteClass.LLM, HttpMethod.POST, "/messages/count_tokens", Family.ANTHROPIC),
   /** LiteLLM's management API ({@code /key/*}, {@code /user/*}, {@code /team/*}, {@code /model/*}); any method. */
   MANAGEMENT(RouteClass.MANAGEMENT, null, null),
   /** {@code /vllm/<path>}: any vLLM endpoint, any method, relayed natively. */
@@ -34,6 +38,20 @@ enum Route {
   UI_API(RouteClass.LLM_INFO, HttpMethod.GET, null),
   /** Prometheus metrics; an admin's key unless {@code require_auth_for_metrics_endpoint: false}. */
   METRICS(RouteClass.METRICS, HttpMethod.GET, null);
+
+  /**
+   * The API a route belongs to (ARCHITECTURE, "route families"): both share auth → body scan → routing → relay →
+   * usage tap; only the shape of the errors Sluice writes, and where the caller's key may come from, differ.
+   */
+  enum Family {
+    /** OpenAI's routes: errors in LiteLLM's shape; key in {@code x-litellm-api-key} or {@code Authorization}. */
+    OPENAI,
+    /**
+     * Anthropic's routes ({@code /v1/messages}): errors in Anthropic's shape; the key may also come in
+     * {@code x-api-key}, what Anthropic's SDKs (and Claude Code's {@code ANTHROPIC_API_KEY}) send.
+     */
+    ANTHROPIC
+  }
 
   enum RouteClass {
     /** No credential needed, never 401. */
@@ -55,13 +73,24 @@ enum Route {
   final HttpMethod method;
   /** For LLM routes: the path under the deployment's {@code api_base} (which carries {@code /v1}). */
   final String upstreamSuffix;
+  final Family family;
 
   private final String label = name().toLowerCase(java.util.Locale.ROOT);
 
   Route(RouteClass routeClass, HttpMethod method, String upstreamSuffix) {
+    this(routeClass, method, upstreamSuffix, Family.OPENAI);
+  }
+
+  Route(RouteClass routeClass, HttpMethod method, String upstreamSuffix, Family family) {
     this.routeClass = routeClass;
     this.method = method;
     this.upstreamSuffix = upstreamSuffix;
+    this.family = family;
+  }
+
+  /** Whether the response's {@code usage} is generation to count (a token count is not). */
+  boolean countsUsage() {
+    return this != MESSAGES_COUNT_TOKENS;
   }
 
   /** The {@code route} label of the metrics: the route's name in lower case. */

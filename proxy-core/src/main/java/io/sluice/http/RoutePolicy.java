@@ -7,12 +7,14 @@ import java.util.Set;
  * A key's {@code allowed_routes} (litellm/proxy/auth/route_checks.py, is_virtual_key_allowed_to_call_route): an
  * empty list allows every route the caller's role may call; otherwise the path must match one entry — an exact
  * path, a prefix ending in {@code *} ({@code /key/*}), or the name of one of LiteLLM's route groups:
- * {@code openai_routes} and {@code llm_api_routes} (the OpenAI routes and {@code /v1/models}),
+ * {@code openai_routes} (the OpenAI routes and {@code /v1/models}), {@code anthropic_routes} ({@code /v1/messages},
+ * {@code /v1/messages/count_tokens}), {@code llm_api_routes} (both, and the pass-through routes),
  * {@code info_routes} (the read-only info endpoints), {@code management_routes} (every {@code /key|user|team|model}
  * endpoint). A key's {@code key_type} maps onto these groups when the key is issued.
  */
 final class RoutePolicy {
-  static final Set<String> GROUPS = Set.of("openai_routes", "llm_api_routes", "info_routes", "management_routes");
+  static final Set<String> GROUPS = Set.of("openai_routes", "anthropic_routes", "llm_api_routes", "info_routes",
+      "management_routes");
 
   private static final Set<String> INFO = Set.of("/key/info", "/key/list", "/user/info", "/user/list", "/team/info",
       "/team/list", "/model/info", "/v1/model/info", "/v2/model/info", "/model_group/info", "/v1/models", "/models", "/health");
@@ -39,7 +41,10 @@ final class RoutePolicy {
       return allowed.equals(path) || ("/v1" + allowed).equals(path) || allowed.equals("/v1" + path);
     }
     return switch (allowed) {
-      case "openai_routes" -> route.routeClass == Route.RouteClass.LLM || route == Route.MODELS;
+      case "openai_routes" -> (route.routeClass == Route.RouteClass.LLM && route.family == Route.Family.OPENAI)
+          || route == Route.MODELS;
+      // LiteLLM's anthropic_routes: /v1/messages and its count_tokens.
+      case "anthropic_routes" -> route.routeClass == Route.RouteClass.LLM && route.family == Route.Family.ANTHROPIC;
       // LiteLLM's llm_api_routes also admit the pass-through routes (/vllm/*, configured endpoints).
       case "llm_api_routes" -> route.routeClass == Route.RouteClass.LLM || route == Route.MODELS
           || route.routeClass == Route.RouteClass.PASSTHROUGH;

@@ -32,6 +32,8 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
   int served;
   private boolean keepAlive;
   private boolean skipToEnd;
+  /** Reading a {@code /tokenize} answer for count_tokens ({@link TokenCount}): nothing of it is relayed. */
+  private boolean counting;
   boolean requestWritten;
   boolean responseStarted;
   /** When this connection last went idle in the pool ({@link System#nanoTime()}), and how long it was idle. */
@@ -58,6 +60,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     this.exchange = exchange;
     this.keepAlive = true;
     this.skipToEnd = false;
+    this.counting = false;
     this.requestWritten = false;
     this.responseStarted = false;
     this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
@@ -99,31 +102,42 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         ReferenceCountUtil.release(msg);
         return;
       }
-      if (res.status().code() >= 500 && relay.retryOnServerError(ex, this, res.status().code())) {
+      if (ex.route == Route.MESSAGES_COUNT_TOKENS && res.status().code() == 404 && ex.tokenCount == null
+          && relay.countTokensByTokenize(ex, this)) {
+        ReferenceCountUtil.release(msg); // dropped: the relay closed this connection and asks /tokenize instead
+        return;
+      }
+      if (ex.tokenCount != null) {
+        headOfTokenize(ex, res);
+        if (!counting || !(msg instanceof HttpContent)) {
+          ReferenceCountUtil.release(msg);
+          return;
+        }
+      } else if (!relayHead(ex, res)) {
         ReferenceCountUtil.release(msg); // dropped: the relay closed this connection and routes the request anew
         return;
-      }
-      responseStarted = true;
-      keepAlive = HttpUtil.isKeepAlive(res);
-      HttpHeaders h = res.headers();
-      HeaderRules.removeHopByHop(h);
-      if (!HttpUtil.isContentLengthSet(res) && !HttpUtil.isTransferEncodingChunked(res) && mayHaveBody(res)) {
-        // Body delimited by close (RFC 9112 §6.3 rule 8): give the client a framing it can keep alive on.
-        h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
-        keepAlive = false;
-      }
-      String ct = h.get(HttpHeaderNames.CONTENT_TYPE);
-      boolean sse = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
-      if (sse) {
-        // Events leave only whole, so a replica dying mid-event never glues Sluice's error event onto half of one;
-        // the usage event goes only where Sluice asked for it on the client's behalf.
-        usageFilter = new io.sluice.json.SseUsageFilter(ex.usageSplice != null && res.status().code() == 200);
-      }
-      relay.responseStarted(ex, this);
-      ex.respond(res, sse);
-      if (!(msg instanceof HttpContent)) {
+      } else if (!(msg instanceof HttpContent)) {
         return;
       }
+    }
+    if (msg instanceof HttpContent content && counting) {
+      ex.tokenCount.feed(content.content());
+      boolean last = content instanceof LastHttpContent;
+      content.release();
+      if (last) {
+        counting = false;
+        served++;
+        relay.upstreamDone(ex, this, keepAlive && requestWritten && channel.isActive());
+        long n = ex.tokenCount.count();
+        if (n < 0) {
+          ex.fail(ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model "
+              + ex.deployment.modelGroup() + " does not serve /v1/messages/count_tokens, and its /tokenize answer "
+              + "carried no count.");
+        } else {
+          ex.reply(HttpResponseStatus.OK, TokenCount.answer(ex.client().alloc(), n), false);
+        }
+      }
+      return;
     }
     if (msg instanceof HttpContent content) {
       if (skipToEnd) {
@@ -156,6 +170,51 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     ReferenceCountUtil.release(msg);
+  }
+
+  /**
+   * The replica's response head, for the client: relayed (hop-by-hop headers removed, framing fixed), unless it is a
+   * 5xx the relay retries elsewhere — then false, and the caller drops it. Borrows {@code res} (the client write
+   * takes it over when relayed).
+   */
+  private boolean relayHead(Exchange ex, HttpResponse res) {
+    if (res.status().code() >= 500 && relay.retryOnServerError(ex, this, res.status().code())) {
+      return false;
+    }
+    responseStarted = true;
+    keepAlive = HttpUtil.isKeepAlive(res);
+    HttpHeaders h = res.headers();
+    HeaderRules.removeHopByHop(h);
+    if (!HttpUtil.isContentLengthSet(res) && !HttpUtil.isTransferEncodingChunked(res) && mayHaveBody(res)) {
+      // Body delimited by close (RFC 9112 §6.3 rule 8): give the client a framing it can keep alive on.
+      h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+      keepAlive = false;
+    }
+    String ct = h.get(HttpHeaderNames.CONTENT_TYPE);
+    boolean sse = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
+    if (sse) {
+      // Events leave only whole, so a replica dying mid-event never glues Sluice's error event onto half of one;
+      // the usage event goes only where Sluice asked for it on the client's behalf.
+      usageFilter = new io.sluice.json.SseUsageFilter(ex.usageSplice != null && res.status().code() == 200);
+    }
+    relay.responseStarted(ex, this);
+    ex.respond(res, sse);
+    return true;
+  }
+
+  /**
+   * The head of the {@code /tokenize} answer Sluice asked for count_tokens: a 200 is read ({@link #counting}), not
+   * relayed; anything else fails the exchange. The caller releases {@code res}.
+   */
+  private void headOfTokenize(Exchange ex, HttpResponse res) {
+    if (res.status().code() != 200) {
+      relay.tokenizeFailed(ex, this, res.status().code());
+      return;
+    }
+    counting = true;
+    responseStarted = true;
+    keepAlive = HttpUtil.isKeepAlive(res);
+    relay.responseStarted(ex, this);
   }
 
   /** {@code content} without the usage event the client did not ask for; takes ownership, returns the new owner. */

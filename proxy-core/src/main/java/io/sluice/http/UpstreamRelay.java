@@ -129,7 +129,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     Metering m = gw.metering();
     if (metered(gw)) {
       ex.metering = m;
-      ex.usage = new io.sluice.json.UsageScanner();
+      // A token count generates nothing: its {"input_tokens":N} is no usage (limits and the spend row still apply).
+      ex.usage = ex.route.countsUsage() ? new io.sluice.json.UsageScanner() : null;
     }
     io.sluice.limits.RateLimiter limiter = m.limiter();
     io.sluice.auth.KeyRecord key = ex.principal == null ? null : ex.principal.key();
@@ -392,6 +393,47 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     attemptFailed(ex, ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model "
         + ex.deployment.modelGroup() + " answered " + status + ".", true, status);
     return true;
+  }
+
+  /**
+   * count_tokens got a 404 from a replica whose vLLM has no such route (issue 15 §1): asks the same replica's
+   * {@code /tokenize} with the request's messages instead (see {@link TokenCount}), on a new connection. Returns
+   * false — relay the 404 as it is — when the body is no Anthropic request Sluice can restate.
+   */
+  boolean countTokensByTokenize(Exchange ex, UpstreamHandler h) {
+    if (upstream != h || ex.body == null) {
+      return false;
+    }
+    TokenCount.Request t = TokenCount.tokenizeRequest(ctx.alloc(), ex.body, ex.model);
+    if (t == null) {
+      return false;
+    }
+    log.debug("[{}] replica {} has no /v1/messages/count_tokens: asking its /tokenize", ex.requestId,
+        ex.deployment.id());
+    detach(h, false);
+    ex.releaseBody();
+    ex.body = t.body();
+    ex.modelStart = t.modelStart();
+    ex.modelEnd = t.modelEnd();
+    ex.tokenCount = new TokenCount();
+    ex.upstreamPath = "/tokenize"; // at the server root, as vLLM serves it
+    ex.rawBase = false;
+    ex.upstreamQuery = "";
+    send(ex, ex.deployment);
+    return true;
+  }
+
+  /** The {@code /tokenize} Sluice asked for count_tokens did not answer 200: the exchange fails with a 404. */
+  void tokenizeFailed(Exchange ex, UpstreamHandler h, int status) {
+    if (upstream != h) {
+      return;
+    }
+    detach(h, false);
+    if (active == ex) {
+      active = null;
+    }
+    ex.fail(ProxyError.NOT_FOUND, "Replica " + ex.deployment.id() + " of model " + ex.deployment.modelGroup()
+        + " serves neither /v1/messages/count_tokens nor /tokenize (it answered " + status + ").");
   }
 
   private void acquire(Exchange ex) {

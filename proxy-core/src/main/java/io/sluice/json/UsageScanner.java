@@ -5,7 +5,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Reads token usage from a response as its bytes pass, without copying or parsing JSON: the last
- * {@code "prompt_tokens":N}, {@code "completion_tokens":N} and {@code "total_tokens":N} seen (vLLM's JSON
+ * {@code "prompt_tokens":N}, {@code "completion_tokens":N} and {@code "total_tokens":N} seen — or Anthropic's
+ * {@code "input_tokens":N} and {@code "output_tokens":N} (the Messages API) — (vLLM's JSON
  * {@code usage}, the SSE usage chunk, or cumulative {@code continuous_usage_stats}) win, across chunk boundaries.
  * It also counts SSE events (blank-line boundaries), so a stream that carried no usage (cut short) can be estimated.
  *
@@ -20,7 +21,10 @@ public final class UsageScanner {
   private static final byte[] PROMPT = "\"prompt_tokens\":".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] COMPLETION = "\"completion_tokens\":".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] TOTAL = "\"total_tokens\":".getBytes(StandardCharsets.US_ASCII);
-  private static final byte[][] KEYS = {PROMPT, COMPLETION, TOTAL};
+  /** Anthropic's names (the Messages API, and OpenAI's Responses API): input and output tokens. */
+  private static final byte[] INPUT = "\"input_tokens\":".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] OUTPUT = "\"output_tokens\":".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[][] KEYS = {PROMPT, COMPLETION, TOTAL, INPUT, OUTPUT};
   /** The longest key: bytes kept from the end of one chunk to find keys that straddle into the next. */
   private static final int CARRY = COMPLETION.length;
   private static final int SUFFIX = "_tokens\":".length();
@@ -32,7 +36,7 @@ public final class UsageScanner {
   private int reading;
   private boolean seenDigit;
   private long number;
-  private final long[] values = {-1, -1, -1};
+  private final long[] values = {-1, -1, -1, -1, -1};
   private int events;
 
   /** Scans {@code buf}'s readable bytes; borrows it (indexes untouched). */
@@ -234,19 +238,25 @@ public final class UsageScanner {
     return values[2];
   }
 
-  /** The replica's reported prompt tokens, or -1. */
+  /**
+   * The replica's reported prompt tokens, or -1: {@code prompt_tokens}, else Anthropic's {@code input_tokens} (the
+   * stream's {@code message_start}, then repeated by {@code message_delta} on vLLM; the last one seen wins).
+   */
   public long promptTokens() {
-    return values[0];
+    return values[0] >= 0 ? values[0] : values[3];
   }
 
-  /** The replica's reported completion tokens, or -1. */
+  /**
+   * The replica's reported completion tokens, or -1: {@code completion_tokens}, else Anthropic's
+   * {@code output_tokens} — cumulative in a stream's {@code message_delta}, so the last one seen is the count.
+   */
   public long completionTokens() {
-    return values[1];
+    return values[1] >= 0 ? values[1] : values[4];
   }
 
   /** Whether the replica reported prompt and completion tokens. */
   public boolean reported() {
-    return values[0] >= 0 && values[1] >= 0;
+    return promptTokens() >= 0 && completionTokens() >= 0;
   }
 
   /** SSE events completed so far (blank-line boundaries). */

@@ -31,6 +31,12 @@ class RoutePolicyTest {
         .isFalse();
     assertThat(RoutePolicy.allows(List.of("info_routes"), Route.MANAGEMENT, "/key/info")).isTrue();
     assertThat(RoutePolicy.allows(List.of("info_routes"), Route.MANAGEMENT, "/key/generate")).isFalse();
+    assertThat(RoutePolicy.allows(List.of("llm_api_routes"), Route.MESSAGES, "/v1/messages")).isTrue();
+    assertThat(RoutePolicy.allows(List.of("anthropic_routes"), Route.MESSAGES, "/v1/messages")).isTrue();
+    assertThat(RoutePolicy.allows(List.of("anthropic_routes"), Route.CHAT_COMPLETIONS, "/v1/chat/completions"))
+        .isFalse();
+    assertThat(RoutePolicy.allows(List.of("openai_routes"), Route.MESSAGES_COUNT_TOKENS,
+        "/v1/messages/count_tokens")).as("LiteLLM keeps anthropic_routes apart from openai_routes").isFalse();
   }
 
   @Test

@@ -103,4 +103,26 @@ class UsageScannerTest {
       }
     }
   }
+
+  @Test
+  void readsAnthropicUsageFromMessageStartAndTheCumulativeMessageDeltaAcrossAnyChunking() {
+    // vLLM's Anthropic stream (bench/ANTHROPIC-WIRE.md): input tokens in message_start, repeated with the
+    // cumulative output tokens in message_delta; cache_*_input_tokens are not input_tokens.
+    String sse = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"chatcmpl-1\","
+        + "\"content\":[],\"model\":\"m\",\"usage\":{\"input_tokens\":25,\"output_tokens\":0}}}\n\n"
+        + "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\","
+        + "\"text\":\"\\\"output_tokens\\\":999\"},\"index\":0}\n\n"
+        + "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+        + "\"usage\":{\"input_tokens\":25,\"output_tokens\":15,\"cache_read_input_tokens\":7}}\n\n"
+        + "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    for (int chunk : new int[] {1, 3, 7, 1000}) {
+      UsageScanner u = scan(sse, chunk);
+      assertThat(u.reported()).as("chunk %s", chunk).isTrue();
+      assertThat(u.promptTokens()).as("chunk %s", chunk).isEqualTo(25);
+      assertThat(u.completionTokens()).as("chunk %s: the text cannot fake a key", chunk).isEqualTo(15);
+    }
+    UsageScanner json = scan("{\"id\":\"x\",\"type\":\"message\",\"usage\":{\"input_tokens\":5,\"output_tokens\":4}}", 2);
+    assertThat(json.promptTokens()).isEqualTo(5);
+    assertThat(json.completionTokens()).isEqualTo(4);
+  }
 }

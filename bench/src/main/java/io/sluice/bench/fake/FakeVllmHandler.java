@@ -129,6 +129,22 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
           methodNotAllowed();
         }
       }
+      case "/v1/messages" -> {
+        if (post) {
+          messages(req, body);
+        } else {
+          methodNotAllowed();
+        }
+      }
+      case "/v1/messages/count_tokens" -> {
+        if (fake.faults.noCountTokens) {
+          send(HttpResponseStatus.NOT_FOUND, "{\"detail\":\"Not Found\"}");
+        } else if (post) {
+          countTokens(body);
+        } else {
+          methodNotAllowed();
+        }
+      }
       case "/v1/embeddings" -> embeddings(body);
       case "/tokenize" -> tokenize(body);
       case "/score", "/v1/score" -> score(body);
@@ -151,6 +167,84 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
   // ---- generation ---------------------------------------------------------------------------------------------
 
   private void generate(FullHttpRequest req, String body, boolean chat) {
+    generate(req, body, chat, false);
+  }
+
+  /**
+   * vLLM's Anthropic Messages API (vllm/entrypoints/anthropic/serving.py, see bench/ANTHROPIC-WIRE.md): the request
+   * becomes a chat completion (streamed with usage on), its answer is converted — one JSON message, or the
+   * {@code event:}-named SSE sequence. Errors in vLLM's Anthropic shape
+   * ({@code {"type":"error","error":{"type":<vLLM's type>,"message":…}}}, api_router.py::translate_error_response).
+   */
+  private void messages(FullHttpRequest req, String body) {
+    generate(req, body, true, true);
+  }
+
+  /** {@code /v1/messages/count_tokens}: {@code {"input_tokens":N}} (the fake counts words of the messages). */
+  private void countTokens(String body) {
+    JsonNode n;
+    try {
+      n = JSON.readTree(body);
+    } catch (Exception e) {
+      anthropicError(400, "BadRequestError", "JSON decode error");
+      return;
+    }
+    if (fake.faults.status != 0) {
+      anthropicError(fake.faults.status, errorType(fake.faults.status), "Injected fault: status " + fake.faults.status);
+      return;
+    }
+    String model = n.path("model").asText("");
+    if (!model.equals(fake.servedModel)) {
+      anthropicError(404, "NotFoundError", "The model `" + model + "` does not exist.");
+      return;
+    }
+    send(HttpResponseStatus.OK, "{\"input_tokens\":" + anthropicPrompt(n) + "}");
+  }
+
+  private static int anthropicPrompt(JsonNode n) {
+    int p = promptTokens(n, true);
+    JsonNode sys = n.get("system");
+    if (sys != null && sys.isTextual() && !sys.asText().isBlank()) {
+      p += sys.asText().trim().split("\\s+").length;
+    }
+    return p;
+  }
+
+  /**
+   * The tool the fake "calls" on an Anthropic request with {@code tools} whose last message is not a tool result:
+   * the first tool, with {@code "tok0"} for each property of its input schema. Null = answer with text.
+   */
+  private static String[] toolToCall(JsonNode n) {
+    JsonNode tools = n.get("tools");
+    if (tools == null || !tools.isArray() || tools.isEmpty()) {
+      return null;
+    }
+    JsonNode msgs = n.path("messages");
+    JsonNode lastMsg = msgs.isArray() && !msgs.isEmpty() ? msgs.get(msgs.size() - 1) : null;
+    if (lastMsg != null && lastMsg.path("content").isArray()) {
+      for (JsonNode block : lastMsg.path("content")) {
+        if ("tool_result".equals(block.path("type").asText())) {
+          return null;
+        }
+      }
+    }
+    JsonNode t = tools.get(0);
+    ObjectNode args = JSON.createObjectNode();
+    t.path("input_schema").path("properties").fieldNames().forEachRemaining(f -> args.put(f, "tok0"));
+    return new String[] {t.path("name").asText("tool"), args.toString()};
+  }
+
+  /** vLLM's tool call ids: {@code chatcmpl-tool-<uuid hex>}. */
+  private static String toolId() {
+    return "chatcmpl-tool-" + hex32();
+  }
+
+  private void anthropicError(int status, String type, String message) {
+    send(HttpResponseStatus.valueOf(status), "{\"type\":\"error\",\"error\":{\"type\":\"" + type + "\",\"message\":"
+        + quote(message) + "}}");
+  }
+
+  private void generate(FullHttpRequest req, String body, boolean chat, boolean anthropic) {
     JsonNode n;
     try {
       n = JSON.readTree(body);
@@ -164,13 +258,25 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     }
     Faults f = fake.faults;
     if (f.status != 0) {
-      error(f.status, errorType(f.status), "Injected fault: status " + f.status, null);
+      if (anthropic) {
+        anthropicError(f.status, errorType(f.status), "Injected fault: status " + f.status);
+      } else {
+        error(f.status, errorType(f.status), "Injected fault: status " + f.status, null);
+      }
       return;
     }
     JsonNode modelNode = n.get("model");
     String model = modelNode == null || modelNode.isNull() ? fake.servedModel : modelNode.asText();
     if (!model.equals(fake.servedModel)) {
-      error(404, "NotFoundError", "The model `" + model + "` does not exist.", "model");
+      if (anthropic) {
+        anthropicError(404, "NotFoundError", "The model `" + model + "` does not exist.");
+      } else {
+        error(404, "NotFoundError", "The model `" + model + "` does not exist.", "model");
+      }
+      return;
+    }
+    if (anthropic && (!n.path("max_tokens").canConvertToInt() || n.path("max_tokens").asInt() <= 0)) {
+      anthropicError(400, "BadRequestError", "max_tokens: a positive integer is required");
       return;
     }
     boolean streaming = n.path("stream").asBoolean(false);
@@ -180,7 +286,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     // include_usage defaults to true whenever stream_options is present (vllm-wire.md §2).
-    boolean includeUsage = so != null && so.isObject() && so.path("include_usage").asBoolean(true);
+    boolean includeUsage = anthropic || (so != null && so.isObject() && so.path("include_usage").asBoolean(true));
     int tokens = header(req, "x-fake-tokens", f.tokens);
     boolean lengthCut = false;
     JsonNode max = n.has("max_completion_tokens") ? n.get("max_completion_tokens") : n.get("max_tokens");
@@ -188,7 +294,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       tokens = Math.max(0, max.asInt());
       lengthCut = true;
     }
-    int prompt = promptTokens(n, chat);
+    int prompt = anthropic ? anthropicPrompt(n) : promptTokens(n, chat);
     String rid = req.headers().get("x-request-id");
     String id = (chat ? "chatcmpl-" : "cmpl-") + (rid != null ? rid : hex32());
     long created = fake.createdNow();
@@ -196,6 +302,10 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     long itl = TimeUnit.MILLISECONDS.toNanos(header(req, "x-fake-itl-ms", -1));
     Stream s = new Stream(chat, id, created, prompt, tokens, lengthCut, includeUsage,
         ttft >= 0 ? ttft : f.ttftNanos, itl >= 0 ? itl : f.itlNanos, HttpUtil.isKeepAlive(req));
+    s.anthropic = anthropic;
+    if (anthropic) {
+      s.tool = toolToCall(n);
+    }
     fake.promptTokensTotal.addAndGet(prompt);
     if (streaming) {
       stream = s;
@@ -258,6 +368,10 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     final long itlNanos;
     final boolean keepAlive;
     final byte[] head;
+    /** vLLM's Anthropic conversion of the same generation (serving.py::message_stream_converter). */
+    boolean anthropic;
+    /** A tool-use turn instead of text: {name, arguments JSON}; null = text. */
+    String[] tool;
     int sent;
     boolean done;
     boolean full;
@@ -293,7 +407,13 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       }
       ctx.write(res);
-      if (chat) {
+      if (anthropic) {
+        // The first chat chunk (the role) becomes message_start; its usage (continuous_usage_stats) gives the
+        // input tokens. Pydantic's exclude_unset drops the message's defaulted "type" and "role".
+        event(text("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"" + id
+            + "\",\"content\":[],\"model\":" + quote(fake.servedModel) + ",\"stop_reason\":null,\"stop_sequence\":null,"
+            + "\"usage\":{\"input_tokens\":" + prompt + ",\"output_tokens\":0}}}\n\n"));
+      } else if (chat) {
         event(ByteBufs.concat(ctx, head, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
             + "\"logprobs\":null,\"finish_reason\":null}]}\n\n"));
       }
@@ -333,6 +453,20 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         finishFull();
         return;
       }
+      if (tool != null) {
+        // One tool_use block: its start (input {}), the arguments as one input_json_delta, its stop.
+        event(text("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"content_block\":{\"type\":"
+            + "\"tool_use\",\"id\":\"" + toolId() + "\",\"name\":" + quote(tool[0]) + ",\"input\":{}},\"index\":0}\n\n"));
+        event(text("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":"
+            + "\"input_json_delta\",\"partial_json\":" + quote(tool[1]) + "},\"index\":0}\n\n"));
+        event(text("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"));
+        event(text("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},"
+            + "\"usage\":{\"input_tokens\":" + prompt + ",\"output_tokens\":" + tokens + "}}\n\n"));
+        event(text("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+        fake.generationTokensTotal.addAndGet(tokens);
+        end(true);
+        return;
+      }
       Faults f = fake.faults;
       int batch = 0;
       while (sent < tokens) {
@@ -349,6 +483,13 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         }
         if (sent == f.stallAfterTokens) {
           ctx.flush();
+          return;
+        }
+        if (sent == f.errorAfterTokens && anthropic) {
+          // The chat stream's error chunk does not parse as a chunk: the converter's except branch.
+          event(text("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"internal_error\","
+              + "\"message\":\"Injected mid-stream engine error\"}}\n\n"));
+          end(false);
           return;
         }
         if (sent == f.errorAfterTokens) {
@@ -377,6 +518,17 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
           return;
         }
       }
+      if (anthropic) {
+        if (tokens > 0) {
+          event(text("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"));
+        }
+        event(text("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""
+            + (lengthCut ? "max_tokens" : "end_turn") + "\"},\"usage\":{\"input_tokens\":" + prompt
+            + ",\"output_tokens\":" + tokens + "}}\n\n"));
+        event(text("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+        end(true);
+        return;
+      }
       if (tokens == 0 && chat) {
         event(ByteBufs.concat(ctx, head, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\""
             + (lengthCut ? "length" : "stop") + "\",\"stop_reason\":null}]}\n\n"));
@@ -389,6 +541,12 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     }
 
     private ByteBuf tokenEvent(int i, boolean last) {
+      if (anthropic) {
+        String delta = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":"
+            + "\"text_delta\",\"text\":\"tok" + i + " \"},\"index\":0}\n\n";
+        return text(i == 0 ? "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"content_block\":"
+            + "{\"type\":\"text\",\"text\":\"\"},\"index\":0}\n\n" + delta : delta);
+      }
       String finish = last ? "\"" + (lengthCut ? "length" : "stop") + "\"" : "null";
       String choice = chat
           ? "{\"index\":0,\"delta\":{\"content\":\"tok" + i + " \"},\"logprobs\":null,\"finish_reason\":" + finish
@@ -414,6 +572,10 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       ctx.write(new DefaultHttpContent(b));
     }
 
+    private ByteBuf text(String s) {
+      return ByteBufs.concat(ctx, s.getBytes(StandardCharsets.UTF_8), "");
+    }
+
     private void finishFull() {
       done = true;
       fake.running.decrementAndGet();
@@ -429,6 +591,21 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         text.append("tok").append(i).append(' ');
       }
       fake.generationTokensTotal.addAndGet(tokens);
+      if (anthropic && tool != null) {
+        send(HttpResponseStatus.OK, "{\"id\":\"" + id + "\",\"type\":\"message\",\"role\":\"assistant\",\"content\":["
+            + "{\"type\":\"tool_use\",\"id\":\"" + toolId() + "\",\"name\":" + quote(tool[0]) + ",\"input\":" + tool[1]
+            + "}],\"model\":" + quote(fake.servedModel) + ",\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":"
+            + prompt + ",\"output_tokens\":" + tokens + "}}");
+        return;
+      }
+      if (anthropic) {
+        // messages_full_converter, dumped with exclude_none (api_router.py).
+        send(HttpResponseStatus.OK, "{\"id\":\"" + id + "\",\"type\":\"message\",\"role\":\"assistant\",\"content\":["
+            + (tokens > 0 ? "{\"type\":\"text\",\"text\":" + quote(text.toString()) + "}" : "") + "],\"model\":"
+            + quote(fake.servedModel) + ",\"stop_reason\":\"" + (lengthCut ? "max_tokens" : "end_turn")
+            + "\",\"usage\":{\"input_tokens\":" + prompt + ",\"output_tokens\":" + tokens + "}}");
+        return;
+      }
       String finish = lengthCut ? "length" : "stop";
       String usage = "\"usage\":{\"prompt_tokens\":" + prompt + ",\"total_tokens\":" + (prompt + tokens)
           + ",\"completion_tokens\":" + tokens + ",\"prompt_tokens_details\":null}";
@@ -483,7 +660,8 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
   private void tokenize(String body) {
     try {
       JsonNode n = JSON.readTree(body);
-      String text = n.has("prompt") ? n.get("prompt").asText() : n.path("messages").toString();
+      // A chat request: the words of its messages' text, as the chat-template count stands in for them here.
+      String text = n.has("prompt") ? n.get("prompt").asText() : messageText(n.path("messages"));
       String[] words = text.trim().isEmpty() ? new String[0] : text.trim().split("\\s+");
       ObjectNode o = JSON.createObjectNode();
       o.put("count", words.length).put("max_model_len", 8192);
@@ -496,6 +674,21 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     } catch (Exception e) {
       error(400, "BadRequestError", "JSON decode error", null);
     }
+  }
+
+  private static String messageText(JsonNode messages) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonNode m : messages) {
+      JsonNode c = m.get("content");
+      if (c != null && c.isTextual()) {
+        sb.append(c.asText()).append(' ');
+      } else if (c != null && c.isArray()) {
+        for (JsonNode part : c) {
+          sb.append(part.path("text").asText("")).append(' ');
+        }
+      }
+    }
+    return sb.toString();
   }
 
   /**

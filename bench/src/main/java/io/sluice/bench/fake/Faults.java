@@ -23,6 +23,7 @@ public final class Faults {
   volatile int numRequestsWaiting;
   volatile double kvCacheUsagePerc;
   volatile int healthStatus;
+  volatile boolean noCountTokens;
 
   Faults(int tokens, Duration ttft, Duration itl) {
     this.defaultTokens = tokens;
@@ -45,6 +46,16 @@ public final class Faults {
     numRequestsWaiting = 0;
     kvCacheUsagePerc = 0;
     healthStatus = 200;
+    noCountTokens = false;
+    return this;
+  }
+
+  /**
+   * Answer {@code /v1/messages/count_tokens} with FastAPI's bare 404, as a vLLM build that has the Messages API but
+   * not its count route does.
+   */
+  public Faults noCountTokens(boolean off) {
+    this.noCountTokens = off;
     return this;
   }
 

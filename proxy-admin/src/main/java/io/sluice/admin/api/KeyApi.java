@@ -537,11 +537,11 @@ final class KeyApi {
       if (routes != null) {
         for (int i = 0; i < routes.size(); i++) {
           String r = routes.get(i);
-          if (!r.startsWith("/") && !Set.of("openai_routes", "llm_api_routes", "info_routes", "management_routes")
-              .contains(r)) {
+          if (!r.startsWith("/") && !Set.of("openai_routes", "anthropic_routes", "llm_api_routes", "info_routes",
+              "management_routes").contains(r)) {
             throw ApiException.badRequest("allowed_routes", "allowed_routes[" + i + "]: \"" + r + "\" is neither a "
                 + "path (starting with /, optionally ending in *) nor a route group (openai_routes, "
-                + "llm_api_routes, info_routes, management_routes).");
+                + "anthropic_routes, llm_api_routes, info_routes, management_routes).");
           }
         }
         values.put(SLUICE_KEYS.ALLOWED_ROUTES, routes.toArray(String[]::new));
