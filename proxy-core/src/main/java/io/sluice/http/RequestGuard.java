@@ -494,10 +494,10 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
    * {@code gzip, chunked} and pass the gzip bytes on as if uncoded, silently.
    */
   static String transferCodingError(HttpRequest req) {
-    java.util.List<String> values = req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
-    if (values.isEmpty()) {
-      return null;
+    if (!req.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+      return null; // most requests: no list built for a header that is not there
     }
+    java.util.List<String> values = req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
     java.util.List<String> codings = new java.util.ArrayList<>(2);
     for (String v : values) {
       for (String c : v.split(",", -1)) {
