@@ -113,6 +113,9 @@ public final class Families {
       "Requests on this node now (every route)");
   public static final Family EVENT_LOOP_PENDING = Family.gauge("sluice_event_loop_pending_tasks",
       "Tasks waiting in an event loop's queue: a growing number means the loop is overloaded", "loop");
+  public static final Family EVENT_LOOP_ALLOCATED = Family.counter("sluice_event_loop_allocated_bytes",
+      "Bytes the event loop's thread has allocated on the heap since start (the JVM's per-thread count): its rate "
+      + "divided by the request rate is the gateway's allocation per request", "loop");
   public static final Family DIRECT_MEMORY = Family.gauge("sluice_netty_direct_memory_bytes",
       "Direct memory held by Netty's pooled allocator");
   public static final Family BUFFER_LEAKS = Family.counter("sluice_buffer_leaks",
@@ -132,7 +135,7 @@ public final class Families {
         DEPLOYMENT_COOLED_DOWN, IN_FLIGHT, IN_FLIGHT_STREAMS, RETRIES, FALLBACKS_OK, FALLBACKS_FAILED, POOL_OPEN,
         POOL_PENDING, POOL_CONNECTS, POOL_CONNECT_FAILURES, KEY_CACHE_HITS, KEY_CACHE_MISSES, RATE_LIMITED,
         SPEND_QUEUE_DEPTH, SPEND_PENDING, SPEND_SPILLED, SPEND_DROPPED, SPEND_WRITTEN, ACCESS_LOG_DROPPED,
-        IN_FLIGHT_ALL, EVENT_LOOP_PENDING, DIRECT_MEMORY, BUFFER_LEAKS, BUILD);
+        IN_FLIGHT_ALL, EVENT_LOOP_PENDING, EVENT_LOOP_ALLOCATED, DIRECT_MEMORY, BUFFER_LEAKS, BUILD);
   }
 
   private static String[] concat(String[] a, String... b) {

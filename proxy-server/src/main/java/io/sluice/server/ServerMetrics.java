@@ -47,6 +47,7 @@ final class ServerMetrics {
     for (EventExecutor e : group) {
       if (e instanceof SingleThreadEventExecutor loop) {
         m.gauge(Families.EVENT_LOOP_PENDING, loop::pendingTasks, Integer.toString(i));
+        allocatedBytes(m, loop, Integer.toString(i));
       }
       i++;
     }
@@ -62,6 +63,28 @@ final class ServerMetrics {
       m.readCounter(Families.SPEND_WRITTEN, () -> spend(plane, SpendWriter::written));
     }
     registerJvm(m);
+  }
+
+  /**
+   * The loop thread's heap allocation, from the JVM's per-thread counter (HotSpot's
+   * {@code com.sun.management.ThreadMXBean}); not registered where the JVM lacks it. The thread id is learnt on the
+   * loop itself, once.
+   */
+  private static void allocatedBytes(GatewayMetrics m, SingleThreadEventExecutor loop, String label) {
+    if (!(java.lang.management.ManagementFactory.getThreadMXBean()
+        instanceof com.sun.management.ThreadMXBean threads) || !threads.isThreadAllocatedMemorySupported()) {
+      return;
+    }
+    long id;
+    try {
+      id = loop.submit(() -> Thread.currentThread().getId()).get(5, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (Exception e) {
+      return; // a loop that does not answer at start-up has bigger problems than this counter
+    }
+    if (!threads.isThreadAllocatedMemoryEnabled()) {
+      threads.setThreadAllocatedMemoryEnabled(true);
+    }
+    m.readCounter(Families.EVENT_LOOP_ALLOCATED, () -> Math.max(0, threads.getThreadAllocatedBytes(id)), label);
   }
 
   private static long spend(AdminPlane plane, ToLongFunction<SpendWriter> f) {

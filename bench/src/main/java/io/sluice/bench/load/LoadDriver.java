@@ -288,6 +288,8 @@ public final class LoadDriver {
     final double measuredSeconds;
     final Histogram latency;
     final Histogram ttfb;
+    /** Time between one SSE event and the next on the same stream, in µs (0 = delivered in the same read). */
+    final Histogram gap;
     final long requests;
     final long events;
     final long bytes;
@@ -304,6 +306,7 @@ public final class LoadDriver {
       this.measuredSeconds = measuredSeconds;
       this.latency = new Histogram(MAX_US, 3);
       this.ttfb = new Histogram(MAX_US, 3);
+      this.gap = new Histogram(MAX_US, 3);
       long rq = 0;
       long ev = 0;
       long by = 0;
@@ -317,6 +320,7 @@ public final class LoadDriver {
       for (Worker.Snapshot s : snaps) {
         latency.add(s.latency);
         ttfb.add(s.ttfb);
+        gap.add(s.gap);
         rq += s.requests;
         ev += s.events;
         by += s.bytes;
@@ -428,6 +432,8 @@ public final class LoadDriver {
       b.append(",\"rps\":").append(num(requestsPerSecond()));
       percentiles(b, "latency", latency);
       percentiles(b, "ttfb", ttfb);
+      percentiles(b, "gap", gap);
+      b.append(",\"sameReadEvents\":").append(gap.getCountBetweenValues(0, 0));
       b.append(",\"events\":").append(events);
       b.append(",\"eventsPerSec\":").append(num(eventsPerSecond()));
       b.append(",\"eventsPerStream\":").append(num(requests == 0 ? 0 : (double) events / requests));
@@ -640,6 +646,7 @@ public final class LoadDriver {
     final List<Conn> conns = new ArrayList<>();
     final Histogram latency = new Histogram(MAX_US, 3);
     final Histogram ttfb = new Histogram(MAX_US, 3);
+    final Histogram gap = new Histogram(MAX_US, 3);
     long requests;
     long events;
     long bytes;
@@ -728,6 +735,12 @@ public final class LoadDriver {
       }
     }
 
+    void gap(long now, long nanos) {
+      if (now - measureStart >= 0 && now - measureEnd < 0) {
+        gap.recordValue(Math.min(MAX_US, Math.max(0, nanos / 1000)));
+      }
+    }
+
     void received(long now, int n) {
       if (now - measureStart >= 0 && now - measureEnd < 0) {
         bytes += n;
@@ -744,6 +757,7 @@ public final class LoadDriver {
     static final class Snapshot {
       final Histogram latency;
       final Histogram ttfb;
+      final Histogram gap;
       final long requests;
       final long events;
       final long bytes;
@@ -758,6 +772,7 @@ public final class LoadDriver {
       Snapshot(Worker w) {
         latency = w.latency.copy();
         ttfb = w.ttfb.copy();
+        gap = w.gap.copy();
         requests = w.requests;
         events = w.events;
         bytes = w.bytes;
@@ -782,6 +797,8 @@ public final class LoadDriver {
     long ttfbNanos;
     boolean ttfbSeen;
     int okOnThisChannel;
+    int eventsSeen;
+    long lastEventNanos;
 
     Conn(Worker w) {
       this.w = w;
@@ -821,6 +838,7 @@ public final class LoadDriver {
       scanner.reset();
       inFlight = true;
       ttfbSeen = false;
+      eventsSeen = 0;
       startNanos = now;
       ch.writeAndFlush(w.template.retainedDuplicate(), ch.voidPromise());
     }
@@ -852,6 +870,12 @@ public final class LoadDriver {
         if (!ttfbSeen && scanner.events() > 0) {
           ttfbSeen = true;
           ttfbNanos = now;
+        }
+        for (int ev = scanner.events(); eventsSeen < ev; eventsSeen++) {
+          if (eventsSeen > 0) {
+            w.gap(now, now - lastEventNanos); // events of one read: gap 0 (what a coalescing proxy shows)
+          }
+          lastEventNanos = now;
         }
         if (scanner.isFailed()) {
           inFlight = false;

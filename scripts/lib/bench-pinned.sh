@@ -1,0 +1,274 @@
+# Sourced by scripts/bench for --pinned and --streams (issue 18): the per-core layout. Uses scripts/bench's helpers
+# (say, free_port, wait_http, stop_pid, pids, tmp, bench_jar, sluice_jar, want, REPLICA_KEY, MASTER) and options.
+#
+# Layout: every proxy pinned to CPU $proxy_cpu (the whole process: the JVM's JIT and GC threads too, nginx's and
+# HAProxy's workers), and the load generator and the upstream pinned to CPU $load_cpu. The proxies run one after the
+# other in one run, each with the same warm-up.
+#   --pinned:  wrk -t1 -c$conns against each proxy; upstream = nginx serving fixed vLLM-shaped bodies (captured from
+#              the fake vLLM at start: a 16-token chat completion and a 200-token stream with its usage chunk), so
+#              the upstream costs next to nothing. JSON row, then SSE row.
+#   --streams: the token-paced case: LoadDriver with $streams concurrent streams of $stream_tokens tokens, one event
+#              every $itl_ms ms each, from the bench's fake vLLM (each event its own write and flush); reports
+#              delivered events/s, TTFB, inter-event gaps and the proxy's CPU time per million events from /proc.
+
+command -v taskset >/dev/null || { say "taskset (util-linux) is required for --pinned/--streams: apt-get install util-linux"; exit 1; }
+if [ "$(nproc)" -lt 2 ]; then say "--pinned/--streams need 2 CPUs (proxy on one, load and upstream on the other)"; exit 1; fi
+PIN_P=(taskset -c "$proxy_cpu")
+PIN_L=(taskset -c "$load_cpu")
+clk_tck=$(getconf CLK_TCK)
+
+proc_ticks() { # pid → utime+stime of the process and its children processes (nginx workers), in clock ticks
+  local total=0 p
+  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    if [ -r "/proc/$p/stat" ]; then
+      total=$(( total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat") ))
+    fi
+  done
+  echo "$total"
+}
+sluice_alloc() { # → the event loop's allocated bytes (sluice_event_loop_allocated_bytes_total, all loops summed)
+  curl -s -m 5 "http://127.0.0.1:$sluice_port/metrics" -H "Authorization: Bearer $MASTER" 2>/dev/null \
+    | awk '/^sluice_event_loop_allocated_bytes_total/ { s += $NF } END { printf "%.0f", s + 0 }'
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Upstream.
+fake_port=$(free_port)
+"${PIN_L[@]}" java -Xms512m -Xmx512m -XX:+UseParallelGC -cp "$bench_jar" io.sluice.bench.fake.FakeVllm \
+  --port "$fake_port" --model bench-model --api-key "$REPLICA_KEY" --tokens 200 --itl-ms 0 --threads 1 \
+  > "$tmp/fake.log" 2>&1 &
+fake_pid=$!; pids+=("$fake_pid")
+wait_http "http://127.0.0.1:$fake_port/health" "$fake_pid" "$tmp/fake.log" 60 || { say "the fake vLLM did not start"; exit 1; }
+upstream="127.0.0.1:$fake_port"
+if ! $streams_mode; then
+  command -v nginx >/dev/null || { say "nginx is required for --pinned (the upstream): apt-get install nginx"; exit 1; }
+  command -v wrk >/dev/null || { say "wrk is required for --pinned: apt-get install wrk"; exit 1; }
+  mkdir -p "$tmp/www" "$tmp/upstream"
+  chmod a+rx "$tmp" "$tmp/www" # nginx workers run as nobody when started as root
+  curl -s -m 10 "http://$upstream/v1/chat/completions" -H "Authorization: Bearer $REPLICA_KEY" -H 'x-fake-tokens: 16' \
+    -d '{"model":"bench-model","messages":[{"role":"user","content":"write a haiku about gateways"}],"max_tokens":1024}' \
+    > "$tmp/www/chat.json"
+  curl -sN -m 10 "http://$upstream/v1/chat/completions" -H "Authorization: Bearer $REPLICA_KEY" -H 'x-fake-tokens: 200' \
+    -d '{"model":"bench-model","messages":[{"role":"user","content":"write a haiku about gateways"}],"max_tokens":1024,"stream":true,"stream_options":{"include_usage":true}}' \
+    > "$tmp/www/sse.txt"
+  chmod a+r "$tmp/www/chat.json" "$tmp/www/sse.txt"
+  json_bytes=$(wc -c < "$tmp/www/chat.json"); sse_bytes=$(wc -c < "$tmp/www/sse.txt")
+  sse_events=$(grep -c '^data: ' "$tmp/www/sse.txt" || true)
+  if [ "$json_bytes" -lt 100 ] || ! grep -q '\[DONE\]' "$tmp/www/sse.txt"; then
+    say "could not capture the fake vLLM's bodies (chat.json $json_bytes bytes; sse.txt without [DONE])"; exit 1
+  fi
+  up_port=$(free_port)
+  sed -e "s|@PREFIX@|$tmp/upstream|g" -e "s|@PORT@|$up_port|g" -e "s|@ROOT@|$tmp/www|g" \
+    bench/nginx/upstream.conf.template > "$tmp/upstream/nginx.conf"
+  "${PIN_L[@]}" nginx -p "$tmp/upstream" -e "$tmp/upstream/error.log" -c "$tmp/upstream/nginx.conf" > "$tmp/upstream.log" 2>&1 &
+  up_pid=$!; pids+=("$up_pid")
+  wait_http "http://127.0.0.1:$up_port/health" "$up_pid" "$tmp/upstream/error.log" 30 || { say "the upstream nginx did not start"; exit 1; }
+  got=$(curl -s -m 5 "http://127.0.0.1:$up_port/v1/chat/completions" -d '{}' | wc -c)
+  [ "$got" -eq "$json_bytes" ] || { say "the upstream nginx answers a POST with $got bytes, not the $json_bytes of chat.json"; exit 1; }
+  upstream="127.0.0.1:$up_port"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Proxies, each pinned to the proxy CPU.
+declare -A skip=() port_of=() pid_of=() model_of=() auth_of=()
+if want nginx; then
+  if command -v nginx >/dev/null; then
+    nginx_port=$(free_port); mkdir -p "$tmp/nginx"
+    sed -e "s|@PREFIX@|$tmp/nginx|g" -e "s|@WORKERS@|1|g" -e "s|@PORT@|$nginx_port|g" -e "s|@UPSTREAM@|$upstream|g" \
+      -e "s|@KEY@|$REPLICA_KEY|g" bench/nginx/nginx.conf.template > "$tmp/nginx/nginx.conf"
+    "${PIN_P[@]}" nginx -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf" > "$tmp/nginx.log" 2>&1 &
+    pid_of[nginx]=$!; pids+=("$!"); port_of[nginx]=$nginx_port; model_of[nginx]=bench-model; auth_of[nginx]=""
+  else skip[nginx]="nginx is not installed"; fi
+fi
+if want haproxy; then
+  if command -v haproxy >/dev/null; then
+    haproxy_port=$(free_port)
+    sed -e "s|@THREADS@|1|g" -e "s|@MAXCONN@|8000|g" -e "s|@PORT@|$haproxy_port|g" -e "s|@UPSTREAM@|$upstream|g" \
+      -e "s|@KEY@|$REPLICA_KEY|g" bench/haproxy/haproxy.cfg.template > "$tmp/haproxy.cfg"
+    "${PIN_P[@]}" haproxy -db -f "$tmp/haproxy.cfg" > "$tmp/haproxy.log" 2>&1 &
+    pid_of[haproxy]=$!; pids+=("$!"); port_of[haproxy]=$haproxy_port; model_of[haproxy]=bench-model; auth_of[haproxy]=""
+  else skip[haproxy]="haproxy is not installed"; fi
+fi
+sluice_db="embedded PostgreSQL (pinned with Sluice)"
+if want sluice; then
+  if [ ! -f "$sluice_jar" ]; then
+    skip[sluice]="$sluice_jar not built"
+  else
+    sluice_port=$(free_port)
+    cat > "$tmp/sluice.yaml" <<YAML
+model_list:
+  - model_name: bench
+    litellm_params: { model: hosted_vllm/bench-model, api_base: "http://$upstream/v1", api_key: $REPLICA_KEY }
+YAML
+    db_env=()
+    if [ -n "${DATABASE_URL:-}" ]; then
+      db_env=(DATABASE_URL="$DATABASE_URL"); sluice_db="DATABASE_URL (unpinned)"
+    elif command -v psql >/dev/null && psql -h 127.0.0.1 -U postgres -d postgres -qAtc 'select 1' >/dev/null 2>&1; then
+      psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS sluice_bench' -c 'CREATE DATABASE sluice_bench' >/dev/null
+      db_env=(DATABASE_URL="postgresql://postgres@127.0.0.1:5432/sluice_bench"); sluice_db="local PostgreSQL (unpinned)"
+    fi
+    # shellcheck disable=SC2086 # the JVM options are words
+    env "${db_env[@]}" SLUICE_ACCESS_LOG_LEVEL=$access_log SLUICE_MASTER_KEY=$MASTER "${PIN_P[@]}" java $sluice_opts \
+      -jar "$sluice_jar" --config "$tmp/sluice.yaml" --host 127.0.0.1 --port "$sluice_port" --threads 1 \
+      --data-dir "$tmp/sluice-data" > "$tmp/sluice.log" 2>&1 &
+    pid_of[sluice]=$!; pids+=("$!"); port_of[sluice]=$sluice_port; model_of[sluice]=bench
+  fi
+fi
+for t in nginx haproxy; do
+  if [ -n "${pid_of[$t]:-}" ] && ! wait_http "http://127.0.0.1:${port_of[$t]}/health" "${pid_of[$t]}" "$tmp/$t.log" 30; then
+    skip[$t]="did not start"; stop_pid "${pid_of[$t]}"; unset "pid_of[$t]"
+  fi
+done
+if [ -n "${pid_of[sluice]:-}" ]; then
+  if wait_http "http://127.0.0.1:$sluice_port/health/readiness" "${pid_of[sluice]}" "$tmp/sluice.log" 90; then
+    VKEY="$(curl -s -m 10 "http://127.0.0.1:$sluice_port/key/generate" -H "Authorization: Bearer $MASTER" \
+      -d '{"key_alias":"bench","models":["bench"]}' | sed -n 's/.*"key":"\(sk-[^"]*\)".*/\1/p')"
+    if [ -n "$VKEY" ]; then auth_of[sluice]="Bearer $VKEY"; else skip[sluice]="could not issue a virtual key"; fi
+  else
+    skip[sluice]="did not become ready (see its log)"
+  fi
+  [ -z "${skip[sluice]:-}" ] || { stop_pid "${pid_of[sluice]}"; unset "pid_of[sluice]"; }
+fi
+order=()
+for t in nginx haproxy sluice; do
+  if want "$t"; then
+    if [ -n "${skip[$t]:-}" ]; then say "NOTE: $t is not benchmarked: ${skip[$t]}"; else order+=("$t"); fi
+  fi
+done
+
+# ---------------------------------------------------------------------------------------------------------------
+cat > "$tmp/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = os.getenv("BENCH_BODY")
+wrk.headers["Content-Type"] = "application/json"
+if os.getenv("BENCH_STREAM") == "1" then wrk.headers["x-fake-stream"] = "1" end
+local auth = os.getenv("BENCH_AUTH")
+if auth ~= nil and auth ~= "" then wrk.headers["Authorization"] = auth end
+LUA
+wrk_run() { # target, stream 0|1, seconds, out file
+  local t="$1" stream="$2" body
+  body="{\"model\":\"${model_of[$t]}\",\"messages\":[{\"role\":\"user\",\"content\":\"write a haiku about gateways\"}],\"max_tokens\":1024"
+  if [ "$stream" = 1 ]; then body+=",\"stream\":true,\"stream_options\":{\"include_usage\":true}}"; else body+=",\"stream\":false}"; fi
+  BENCH_BODY="$body" BENCH_AUTH="${auth_of[$t]}" BENCH_STREAM="$stream" "${PIN_L[@]}" \
+    wrk -t1 -c"$conns" -d"${3}s" --latency -s "$tmp/post.lua" "http://127.0.0.1:${port_of[$t]}/v1/chat/completions" \
+    > "$4" 2>&1 || true
+}
+wrk_ms() { # wrk latency value (e.g. 812.00us, 2.31ms, 1.02s) → ms
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
+}
+wrk_field() { # out file, field (rps|requests|p50|p99|errors)
+  case "$2" in
+    rps) awk '/Requests\/sec/ { printf "%.0f", $2 }' "$1" ;;
+    requests) awk '/requests in/ { print $1 }' "$1" ;;
+    p50) wrk_ms "$(awk '$1 == "50%" { print $2 }' "$1")" ;;
+    p99) wrk_ms "$(awk '$1 == "99%" { print $2 }' "$1")" ;;
+    errors) awk '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$1" ;;
+  esac
+}
+
+rows=(); declare -A rps_of=()
+measure_wrk() { # target, scenario name, stream 0|1
+  local t="$1" name="$2" stream="$3" out="$tmp/$2-$1.wrk" c0 c1 a0=0 a1=0 cpu alloc="—"
+  [ "${pid_of[$t]:-}" ] || return 0
+  c0=$(proc_ticks "${pid_of[$t]}"); [ "$t" = sluice ] && a0=$(sluice_alloc)
+  wrk_run "$t" "$stream" "$duration" "$out"
+  c1=$(proc_ticks "${pid_of[$t]}"); [ "$t" = sluice ] && a1=$(sluice_alloc)
+  local rps req p50 p99 err
+  rps=$(wrk_field "$out" rps); req=$(wrk_field "$out" requests); p50=$(wrk_field "$out" p50); p99=$(wrk_field "$out" p99)
+  err=$(wrk_field "$out" errors)
+  cpu=$(awk -v d=$(( c1 - c0 )) -v hz="$clk_tck" -v s="$duration" 'BEGIN { printf "%.0f%%", 100 * d / hz / s }')
+  local us="—"
+  [ "${req:-0}" -gt 0 ] && us=$(awk -v d=$(( c1 - c0 )) -v hz="$clk_tck" -v r="$req" 'BEGIN { printf "%.1f", d / hz / r * 1e6 }')
+  if [ "$t" = sluice ] && [ "${req:-0}" -gt 0 ] && [ "$a1" -gt 0 ]; then
+    alloc=$(awk -v a=$(( a1 - a0 )) -v r="$req" 'BEGIN { printf "%.0f", a / r }')
+  fi
+  rps_of[$name-$t]=${rps:-0}
+  rps_of[us-$name-$t]=$us
+  rows+=("$name|$t|${rps:--}|${p50:--}|${p99:--}|$cpu|$us|$alloc|$err")
+  say "  $name $t: ${rps:-?} req/s, p50 $p50 ms, p99 $p99 ms, proxy CPU $cpu ($us µs/req), alloc/req $alloc, errors $err"
+}
+
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "—" }'; }
+
+if ! $streams_mode; then
+  for t in "${order[@]}"; do
+    say "$t: ${warmup} s warm-up (JSON, discarded)"
+    wrk_run "$t" 0 "$warmup" "$tmp/warm-json-$t.wrk"
+    measure_wrk "$t" json 0
+    sse_warm=$(awk -v w="$warmup" 'BEGIN { print (w < 10 ? w : 10) }')
+    say "$t: ${sse_warm} s warm-up (SSE, discarded)"
+    wrk_run "$t" 1 "$sse_warm" "$tmp/warm-sse-$t.wrk"
+    measure_wrk "$t" sse 1
+  done
+else
+  drows=()
+  for t in "${order[@]}"; do
+    out="$tmp/streams-$t.json"
+    args=(--url "http://127.0.0.1:${port_of[$t]}/v1/chat/completions" --connections "$streams" --threads 1
+          --duration "$duration" --warmup "$warmup" --tokens "$stream_tokens" --model "${model_of[$t]}" --stream
+          --header "x-fake-itl-ms: $itl_ms" --timeout 60)
+    [ -n "${auth_of[$t]:-}" ] && args+=(--header "Authorization: ${auth_of[$t]}")
+    say "$t: $streams streams × 1 event / $itl_ms ms (${warmup} s warm-up + ${duration} s)"
+    "${PIN_L[@]}" java -Xms1g -Xmx1g -XX:+UseParallelGC -cp "$bench_jar" io.sluice.bench.load.LoadDriver "${args[@]}" --json \
+      > "$out" 2>> "$tmp/driver.log" &
+    dp=$!; pids+=("$dp")
+    sleep "$warmup"
+    c0=$(proc_ticks "${pid_of[$t]}"); a0=0; [ "$t" = sluice ] && a0=$(sluice_alloc)
+    sleep "$duration"
+    c1=$(proc_ticks "${pid_of[$t]}"); a1=0; [ "$t" = sluice ] && a1=$(sluice_alloc)
+    wait "$dp" || say "the load driver exited with status $?"
+    j="$(grep -m1 '^{' "$out" || true)"
+    [ -n "$j" ] || { drows+=("$t|load driver failed|||||||"); continue; }
+    jv() { printf '%s' "$j" | sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" | tr -d '"'; }
+    evs=$(jv eventsPerSec); ev=$(awk -v e="$evs" -v d="$duration" 'BEGIN { printf "%.0f", e * d }')
+    cpu_per_m=$(awk -v d=$(( c1 - c0 )) -v hz="$clk_tck" -v e="$ev" 'BEGIN { if (e > 0) printf "%.1f", d / hz / e * 1e6; else print "—" }')
+    alloc="—"
+    if [ "$t" = sluice ] && [ "$ev" -gt 0 ] && [ "$a1" -gt 0 ]; then
+      alloc=$(awk -v a=$(( a1 - a0 )) -v e="$ev" 'BEGIN { printf "%.0f", a / e }')
+    fi
+    ms() { awk -v v="${1:-0}" 'BEGIN { printf "%.2f", v / 1000 }'; }
+    drows+=("$t|$(awk -v e="$evs" 'BEGIN { printf "%.0f", e }')|$cpu_per_m|$(ms "$(jv ttfbP50Us)")|$(ms "$(jv ttfbP99Us)")|$(ms "$(jv gapP50Us)")|$(ms "$(jv gapP99Us)")|$(jv sameReadEvents)|$alloc|$(jv errors)")
+    say "  $t: $evs events/s, CPU ${cpu_per_m} s per 1M events, TTFB p50 $(ms "$(jv ttfbP50Us)") ms, alloc/event $alloc"
+    rps_of[cpu-$t]=$cpu_per_m
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+mkdir -p bench-results
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+file="bench-results/$stamp-$($streams_mode && echo streams || echo pinned).md"
+cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+{
+  echo "# Sluice per-core benchmark $stamp"
+  echo
+  echo "- Machine: $(nproc) CPUs (${cpu_model:-unknown}), Linux $(uname -r). Each proxy pinned to CPU $proxy_cpu (taskset, the whole process); load generator and upstream pinned to CPU $load_cpu. One proxy at a time, in one run."
+  echo "- nginx $(nginx -v 2>&1 | sed 's|.*nginx/||') (1 worker), HAProxy $(haproxy -v 2>/dev/null | head -n1 | awk '{print $3}') (nbthread 1), Sluice 1 event loop, JVM options \`$sluice_opts\`, virtual key (model list checked), model rewrite, usage tap, spend rows to $sluice_db."
+  if ! $streams_mode; then
+    echo "- Upstream: nginx (1 worker) serving fixed bodies captured from the fake vLLM: JSON $json_bytes bytes (16 tokens), SSE $sse_bytes bytes ($sse_events data events, usage chunk and [DONE]) — written by nginx with Content-Length in as few writes as it likes."
+    echo "- Load: wrk -t1 -c$conns, ${warmup} s JSON warm-up and $(awk -v w="$warmup" 'BEGIN { print (w < 10 ? w : 10) }') s SSE warm-up per proxy (discarded), then ${duration} s measured. Proxy CPU = utime+stime of the proxy's processes over the measured window (/proc). alloc/req = Sluice's event-loop thread heap allocation ÷ requests (sluice_event_loop_allocated_bytes_total)."
+    echo
+    echo "The load side (wrk and the upstream on one CPU) can saturate before a fast proxy does: then req/s compares the"
+    echo "load side, and **CPU µs per request** (the proxy's CPU time over the window ÷ requests) is the per-core cost."
+    echo
+    echo "| scenario | target | req/s | × nginx | × HAProxy | p50 ms | p99 ms | proxy CPU | CPU µs/req | µs × nginx | alloc B/req | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for r in "${rows[@]}"; do
+      IFS='|' read -r sc t rps p50 p99 cpu us alloc err <<< "$r"
+      echo "| $sc | $t | $rps | $(ratio "$rps" "${rps_of[$sc-nginx]:-}") | $(ratio "$rps" "${rps_of[$sc-haproxy]:-}") | $p50 | $p99 | $cpu | $us | $(ratio "$us" "${rps_of[us-$sc-nginx]:-}") | $alloc | $err |"
+    done
+  else
+    echo "- Upstream: the bench's fake vLLM (Netty, 1 event loop), $stream_tokens tokens per stream, one event every $itl_ms ms, each its own write and flush (vLLM's token pacing). Offered: $streams streams ≈ $(( streams * 1000 / itl_ms )) events/s."
+    echo "- Load: LoadDriver, $streams connections (one stream each, back to back), ${warmup} s warm-up then ${duration} s measured. CPU per 1M events = the proxy's utime+stime over the window ÷ events delivered in it × 10⁶. Gap = time between consecutive events of one stream at the client (0 = two events in one read: coalesced)."
+    echo
+    echo "| target | events/s | CPU s per 1M events | × nginx | TTFB p50 ms | TTFB p99 ms | gap p50 ms | gap p99 ms | same-read events | alloc B/event | errors |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for r in "${drows[@]}"; do
+      IFS='|' read -r t evs cpu t50 t99 g50 g99 same alloc err <<< "$r"
+      echo "| $t | $evs | $cpu | $(ratio "$cpu" "${rps_of[cpu-nginx]:-}") | $t50 | $t99 | $g50 | $g99 | $same | $alloc | $err |"
+    done
+  fi
+} > "$file"
+cp "$file" "bench-results/latest-$($streams_mode && echo streams || echo pinned).md"
+cat "$file"
+say "wrote $file"
+exit 0
