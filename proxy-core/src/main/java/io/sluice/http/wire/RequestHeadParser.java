@@ -127,6 +127,17 @@ final class RequestHeadParser {
         if (lineNo == 0 ? partial > maxInitialLineLength : headerBytes + partial > maxHeaderSize) {
           return fail(tooLong());
         }
+        if (lineNo == 0 && partial > 0) {
+          // Fail fast on what cannot start a request line (a body sent without framing, binary junk), as Netty.
+          int i = ls;
+          while (i < end && TCHAR[buf.getByte(i) & 0xFF]) {
+            i++;
+          }
+          if (i < end && (i == ls || buf.getByte(i) != ' ')) {
+            return fail("request line does not start with a method token and SP (RFC 9112 §3.1): "
+                + describe(buf, ls, end));
+          }
+        }
         return NEED_MORE;
       }
       if (lf == ls || buf.getByte(lf - 1) != CR) {

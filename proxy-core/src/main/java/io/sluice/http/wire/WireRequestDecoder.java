@@ -124,6 +124,7 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
       return;
     }
     if (r == RequestHeadParser.FAILED) {
+      in.skipBytes(in.readableBytes()); // framing lost: the rest of the connection's input is discarded
       out.add(invalidRequest(heads.failure()));
       return;
     }
