@@ -21,7 +21,8 @@ import java.nio.charset.StandardCharsets;
  *       with no extension is refused (as Netty).</li>
  *   <li>Each line ends with CRLF (bare LF refused); chunk data must be followed by exactly CRLF.</li>
  *   <li>Size line longer than {@code maxLineLength} → failure; trailer field lines validated as head fields
- *       ({@link RequestHeadParser#splitField}), obs-fold refused, their bytes limited to {@code maxTrailerSize};
+ *       ({@link RequestHeadParser#splitField}), obs-fold refused, their bytes, added to the head's field bytes, limited to {@code maxTrailerSize}
+ *       (the decoder passes {@code maxHeaderSize});
  *       Content-Length, Transfer-Encoding and Trailer fields in the trailers are dropped (as Netty), the rest kept.</li>
  *   <li>Data is handed out in pieces of at most {@code maxChunkSize} bytes.</li>
  * </ul>
@@ -65,12 +66,17 @@ final class ChunkedBodyParser {
     this.maxTrailerSize = maxTrailerSize;
   }
 
-  /** For the next chunked body. */
-  void reset() {
+  /**
+   * For the next chunked body.
+   *
+   * @param headFieldBytes the field bytes of its head: trailers share the head's {@code maxHeaderSize} budget, as in
+   *                       Netty's decoder (so nothing Netty refuses as too large is accepted here)
+   */
+  void reset(int headFieldBytes) {
     state = SIZE;
     remaining = 0;
     dataLength = 0;
-    trailerBytes = 0;
+    trailerBytes = headFieldBytes;
     trailers = null;
     failure = null;
   }
@@ -151,8 +157,8 @@ final class ChunkedBodyParser {
           int lf = in.readableBytes() > 0 ? in.indexOf(ri, in.writerIndex(), RequestHeadParser.LF) : -1;
           if (lf < 0) {
             if (trailerBytes + in.readableBytes() > maxTrailerSize) {
-              return fail(new TooLongHttpHeaderException("trailer section is larger than " + maxTrailerSize
-                  + " bytes."));
+              return fail(new TooLongHttpHeaderException("head fields and trailer section together are "
+                  + "larger than " + maxTrailerSize + " bytes."));
             }
             return NEED_MORE;
           }
@@ -167,8 +173,8 @@ final class ChunkedBodyParser {
           }
           trailerBytes += le - ri;
           if (trailerBytes > maxTrailerSize) {
-            return fail(new TooLongHttpHeaderException("trailer section is larger than " + maxTrailerSize
-                + " bytes."));
+            return fail(new TooLongHttpHeaderException("head fields and trailer section together are "
+                + "larger than " + maxTrailerSize + " bytes."));
           }
           String err = RequestHeadParser.splitField(in, ri, le, field);
           if (err != null) {

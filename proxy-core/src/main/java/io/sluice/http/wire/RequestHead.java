@@ -25,6 +25,8 @@ final class RequestHead {
 
   /** Bytes of the head including the empty line that ends it; set on DONE. */
   int length;
+  /** Bytes of the field lines, CRLFs not counted (what {@code maxHeaderSize} limits); set on DONE. */
+  int fieldBytes;
 
   /** The Content-Length value, or -1 when absent. */
   long contentLength;
@@ -42,6 +44,7 @@ final class RequestHead {
     methodStart = methodLen = targetStart = targetLen = version = 0;
     headerCount = 0;
     length = 0;
+    fieldBytes = 0;
     contentLength = -1;
     hasTransferEncoding = chunked = unsupportedCoding = false;
     connectionClose = connectionKeepAlive = expectContinue = hasHost = false;

@@ -426,6 +426,7 @@ final class RequestHeadParser {
       head.chunked = true;
     }
     head.length = length;
+    head.fieldBytes = headerBytes;
     finished = true;
     return length;
   }

@@ -133,7 +133,7 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
     in.skipBytes(h.length);
     out.add(req);
     if (h.chunked) {
-      chunks.reset();
+      chunks.reset(h.fieldBytes);
       state = CHUNKED;
     } else if (h.contentLength > 0) {
       remaining = h.contentLength;
@@ -187,7 +187,8 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
     HttpMethod method = HttpMethod.valueOf(in.toString(base + h.methodStart, h.methodLen, StandardCharsets.US_ASCII));
     String uri = in.toString(base + h.targetStart, h.targetLen, StandardCharsets.US_ASCII);
     HttpVersion version = h.version == RequestHead.HTTP_1_1 ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0;
-    DefaultHttpRequest req = new DefaultHttpRequest(version, method, uri, HEADERS);
+    // No request-line re-validation: the parser allowed no CTL or SP in the method or target.
+    DefaultHttpRequest req = new DefaultHttpRequest(version, method, uri, HEADERS.newHeaders(), false);
     HttpHeaders headers = req.headers();
     for (int i = 0; i < h.headerCount; i++) {
       headers.add(in.toString(base + h.nameStart(i), h.nameLength(i), StandardCharsets.US_ASCII),

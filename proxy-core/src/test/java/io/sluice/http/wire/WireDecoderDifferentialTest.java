@@ -38,8 +38,10 @@ class WireDecoderDifferentialTest {
       "cl+te", "obs-fold", "space-before-colon", "bare-cr", "bare-lf", "nul-in-value", "ctl-in-value",
       "huge-chunk-size", "chunk-ext-bad", "chunk-no-crlf", "chunk-bare-lf", "missing-final-crlf", "version",
       "double-space", "long-line", "big-headers", "leading-crlf", "dup-host", "target-ctl", "trailer-bad",
-      "empty-name", "te-two-fields"};
+      "empty-name", "te-two-fields", "big-trailers"};
 
+  /** Both refused, but RequestGuard would answer a different status: "category wire S / netty S" → count. */
+  private final Map<String, Integer> statusDiffers = new TreeMap<>();
   private final Map<String, String> examples = new TreeMap<>(); // category → first stricter case
   private final Map<String, int[]> counts = new TreeMap<>(); // category → {same, stricter, both-refused}
 
@@ -60,6 +62,8 @@ class WireDecoderDifferentialTest {
         + " cases): category: same / wire stricter / both refused / "
         + "netty refused sooner\n");
     counts.forEach((k, v) -> sb.append(String.format("  %-20s %6d %6d %6d %6d%n", k, v[0], v[1], v[2], v[3])));
+    sb.append("both refused, RequestGuard status differs (414 line, 431 headers, 400 else):\n");
+    statusDiffers.forEach((k, v) -> sb.append("  ").append(k).append(": ").append(v).append('\n'));
     sb.append("first stricter case per category:\n");
     examples.forEach((k, v) -> sb.append("  ").append(k).append(": ").append(v).append('\n'));
     System.out.println(sb);
@@ -84,6 +88,13 @@ class WireDecoderDifferentialTest {
     if (sameList(wire, netty)) {
       boolean refused = !wire.isEmpty() && wire.get(wire.size() - 1).failed;
       c[refused ? 2 : 0]++;
+      if (refused) {
+        String ws = status(wire.get(wire.size() - 1));
+        String ns = status(netty.get(netty.size() - 1));
+        if (!ws.equals(ns)) {
+          statusDiffers.merge(cat + " wire " + ws + " / netty " + ns, 1, Integer::sum);
+        }
+      }
       return;
     }
     // Walk both: the new decoder may stop (fail) earlier, never accept more or differently.
@@ -140,6 +151,14 @@ class WireDecoderDifferentialTest {
     return "seed " + SEED + ", case " + n + " (" + cat + "): " + what + "\n input: "
         + new String(bytes, StandardCharsets.ISO_8859_1).replace("\r", "\\r").replace("\n", "\\n\n        ")
             .replace("\0", "\\0");
+  }
+
+  /** The status RequestGuard maps a head failure to (body failures are always 400). */
+  private static String status(Framing.Entry e) {
+    if (e.head != null) {
+      return "400";
+    }
+    return e.cause.startsWith("TooLongHttpLine") ? "414" : e.cause.startsWith("TooLong") ? "431" : "400";
   }
 
   private static String shortInput(byte[] bytes) {
@@ -534,6 +553,21 @@ class WireDecoderDifferentialTest {
         r.rawBody = "3\r\nabc\r\n0\r\n" + new String[] {"X-T: a\0\r\n", " fold\r\n", "X T: v\r\n", "X-T : v\r\n",
             "novalue\r\n", "X-T: a\rb\r\n", "Content-Length: 5\r\n"}[rnd.nextInt(7)] + "\r\n";
         break;
+      case "big-trailers": {
+        chunkedHead(r);
+        r.lines.clear();
+        r.lines.add("Transfer-Encoding: chunked");
+        r.lines.add("X-Big: " + "h".repeat(200 + rnd.nextInt(500)));
+        StringBuilder t = new StringBuilder("3\r\nabc\r\n0\r\n");
+        int total = 200 + rnd.nextInt(700);
+        while (total > 0) {
+          int len = Math.min(total, 10 + rnd.nextInt(200));
+          t.append("X-T: ").append("t".repeat(Math.max(1, len - 5))).append("\r\n");
+          total -= len;
+        }
+        r.rawBody = t.append("\r\n").toString();
+        break;
+      }
       case "empty-name":
         r.lines.add(rnd.nextInt(r.lines.size() + 1), ": v");
         break;

@@ -313,6 +313,15 @@ class WireRequestDecoderTest {
   }
 
   @Test
+  void trailersShareTheHeadsHeaderSizeBudgetAsInNetty() {
+    String head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"; // 26 field bytes
+    String trailer = "X-T: " + "t".repeat(Framing.MAX_HEADER - 26 - 5);
+    assertThat(failure(head + "\r\n1\r\na\r\n0\r\n" + trailer + "\r\n\r\n")).isNull();
+    assertThat(failure(head + "\r\n1\r\na\r\n0\r\n" + trailer + "t\r\n\r\n"))
+        .startsWith("TooLongHttpHeaderException");
+  }
+
+  @Test
   void leadingEmptyLinesAreIgnored() {
     assertThat(failure("\r\n\r\nGET / HTTP/1.1\r\n\r\n")).isNull(); // RFC 9112 §2.2
   }
