@@ -41,10 +41,16 @@ import java.util.List;
  * <p>Deliberate differences from Netty 4.2.18's decoder (all refusals where Netty accepts; see
  * {@link RequestHeadParser} for the list): obs-fold, more than one SP between request-line parts, a version other than
  * HTTP/1.0 or HTTP/1.1, non-ASCII in the target, more than one Host, repeated Content-Length in HTTP/1.0,
- * whitespace inside chunk-extension names, obs-fold in trailers. The failed message is always {@code /bad-request}
- * (Netty keeps the method and URI when the request line was already parsed). Not supported: {@code Upgrade} (there
- * is no HTTP/1.1 upgrade in Sluice) and {@code HttpExpectationFailedEvent} (no {@code HttpServerExpectContinueHandler}
- * in the pipeline). Event loop only.
+ * whitespace inside chunk-extension names, obs-fold in trailers, a bare LF, bare CR or SP before the request
+ * line (Netty skips them), bytes that cannot begin a request line (refused at once, not when their line ends). The
+ * failed message is always {@code /bad-request} (Netty keeps the method and URI when the request line was already
+ * parsed). A successful request's {@code decoderResult()} is plain {@code SUCCESS} (Netty's carries the line and
+ * header sizes; nothing in Sluice reads them). Not supported: {@code Upgrade} (no HTTP/1.1 upgrade in Sluice) and
+ * {@code HttpExpectationFailedEvent} (no {@code HttpServerExpectContinueHandler} in the pipeline).
+ *
+ * <p>When wiring it in place of {@code HttpServerCodec}: the codec's encoder half also remembers each request's method
+ * so that a response to HEAD (or a 2xx to CONNECT) is encoded without a body; a bare {@code HttpResponseEncoder} does
+ * not, so whoever answers HEAD must send no body bytes and no chunked terminator. Event loop only.
  */
 public final class WireRequestDecoder extends ByteToMessageDecoder {
   private static final int HEAD = 0;
