@@ -1,0 +1,217 @@
+package io.sluice.http.wire;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.PrematureChannelClosureException;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * Strict HTTP/1.1 request decoder (RFC 9112), in place of the request half of {@code HttpServerCodec}: goes where the
+ * codec's decoder is, before {@code HttpServerKeepAliveHandler} and {@code RequestGuard}, with Netty's
+ * {@code HttpResponseEncoder} beside it for responses. It emits exactly what Netty's {@code HttpRequestDecoder} emits,
+ * so the rest of the pipeline is unchanged: a {@link DefaultHttpRequest} (headers built without re-validation, the
+ * parser validated them), then {@link DefaultHttpContent} pieces (retained slices of the input, no copy, at most
+ * {@code maxChunkSize} each), then a {@link LastHttpContent} ({@link LastHttpContent#EMPTY_LAST_CONTENT} for a
+ * request without a body or without trailers). Pipelined requests are decoded one after the other from the same
+ * bytes.
+ *
+ * <p>Owns framing only: the head grammar is {@link RequestHeadParser}'s, chunked bodies {@link ChunkedBodyParser}'s.
+ * Bad input is data, as in Netty: a bad head becomes a {@link DefaultFullHttpRequest} {@code GET /bad-request
+ * HTTP/1.0} whose {@code decoderResult()} is a failure (a {@code TooLongHttpLineException} for the request line, a
+ * {@code TooLongHttpHeaderException} for the fields, an {@code IllegalArgumentException} saying what was wrong for
+ * the rest), a bad body a {@link DefaultLastHttpContent} with a failed result; from then on every byte on the
+ * connection is discarded. Leading empty lines before a request line are skipped (RFC 9112 §2.2).
+ *
+ * <p>Deliberate differences from Netty 4.2.18's decoder (all refusals where Netty accepts; see
+ * {@link RequestHeadParser} for the list): obs-fold, more than one SP between request-line parts, a version other than
+ * HTTP/1.0 or HTTP/1.1, non-ASCII in the target, more than one Host, repeated Content-Length in HTTP/1.0,
+ * whitespace inside chunk-extension names, obs-fold in trailers, a bare LF, bare CR or SP before the request
+ * line (Netty skips them), bytes that cannot begin a request line (refused at once, not when their line ends). The
+ * failed message is always {@code /bad-request} (Netty keeps the method and URI when the request line was already
+ * parsed). A successful request's {@code decoderResult()} is plain {@code SUCCESS} (Netty's carries the line and
+ * header sizes; nothing in Sluice reads them). Not supported: {@code Upgrade} (no HTTP/1.1 upgrade in Sluice) and
+ * {@code HttpExpectationFailedEvent} (no {@code HttpServerExpectContinueHandler} in the pipeline).
+ *
+ * <p>When wiring it in place of {@code HttpServerCodec}: the codec's encoder half also remembers each request's method
+ * so that a response to HEAD (or a 2xx to CONNECT) is encoded without a body; a bare {@code HttpResponseEncoder} does
+ * not, so whoever answers HEAD must send no body bytes and no chunked terminator. Event loop only.
+ */
+public final class WireRequestDecoder extends ByteToMessageDecoder {
+  private static final int HEAD = 0;
+  private static final int FIXED = 1;
+  private static final int CHUNKED = 2;
+  private static final int BAD = 3;
+
+  private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
+  private static final HttpHeadersFactory TRAILERS =
+      DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
+
+  private final RequestHeadParser heads;
+  private final ChunkedBodyParser chunks;
+  private final int maxChunkSize;
+  private int state = HEAD;
+  private long remaining;
+
+  /** With the limits of {@code config}: initial line length, header size, chunk size. */
+  public WireRequestDecoder(HttpDecoderConfig config) {
+    this(config.getMaxInitialLineLength(), config.getMaxHeaderSize(), config.getMaxChunkSize());
+  }
+
+  /**
+   * @param maxInitialLineLength longest request line, bytes without CRLF → else 414 by RequestGuard
+   * @param maxHeaderSize        most bytes of field lines, CRLFs not counted → else 431
+   * @param maxChunkSize         largest content piece emitted (a bigger body or chunk is split)
+   */
+  public WireRequestDecoder(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
+    this.heads = new RequestHeadParser(maxInitialLineLength, maxHeaderSize);
+    this.chunks = new ChunkedBodyParser(maxChunkSize, maxInitialLineLength, maxHeaderSize);
+    this.maxChunkSize = maxChunkSize;
+  }
+
+  @Override
+  protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    switch (state) {
+      case HEAD:
+        decodeHead(in, out);
+        return;
+      case FIXED: {
+        int n = (int) Math.min(Math.min(remaining, maxChunkSize), in.readableBytes());
+        if (n == 0) {
+          return;
+        }
+        remaining -= n;
+        ByteBuf data = in.readRetainedSlice(n);
+        if (remaining == 0) {
+          out.add(new DefaultLastHttpContent(data, TRAILERS));
+          state = HEAD;
+        } else {
+          out.add(new DefaultHttpContent(data));
+        }
+        return;
+      }
+      case CHUNKED:
+        decodeChunked(in, out);
+        return;
+      default:
+        in.skipBytes(in.readableBytes()); // BAD: the framing is lost; discard until the connection closes
+    }
+  }
+
+  private void decodeHead(ByteBuf in, List<Object> out) {
+    // RFC 9112 §2.2: empty lines before the request line are ignored (CRLF only: a bare LF is refused below).
+    while (in.readableBytes() >= 2 && in.getByte(in.readerIndex()) == '\r'
+        && in.getByte(in.readerIndex() + 1) == '\n') {
+      in.skipBytes(2);
+    }
+    if (in.readableBytes() == 1 && in.getByte(in.readerIndex()) == '\r') {
+      return;
+    }
+    if (!in.isReadable()) {
+      return;
+    }
+    int r = heads.parse(in);
+    if (r == RequestHeadParser.NEED_MORE) {
+      return;
+    }
+    if (r == RequestHeadParser.FAILED) {
+      in.skipBytes(in.readableBytes()); // framing lost: the rest of the connection's input is discarded
+      out.add(invalidRequest(heads.failure()));
+      return;
+    }
+    RequestHead h = heads.head();
+    HttpRequest req = request(in, in.readerIndex(), h);
+    in.skipBytes(h.length);
+    out.add(req);
+    if (h.chunked) {
+      chunks.reset(h.fieldBytes);
+      state = CHUNKED;
+    } else if (h.contentLength > 0) {
+      remaining = h.contentLength;
+      state = FIXED;
+    } else {
+      out.add(LastHttpContent.EMPTY_LAST_CONTENT); // as HttpObjectDecoder: no body (RFC 9112 §6.3 rule 7)
+    }
+  }
+
+  private void decodeChunked(ByteBuf in, List<Object> out) {
+    int r = chunks.next(in);
+    switch (r) {
+      case ChunkedBodyParser.DATA:
+        out.add(new DefaultHttpContent(in.readRetainedSlice(chunks.dataLength())));
+        return;
+      case ChunkedBodyParser.DONE: {
+        HttpHeaders t = chunks.trailers();
+        if (t == null) {
+          out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+        } else {
+          LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, TRAILERS);
+          last.trailingHeaders().set(t);
+          out.add(last);
+        }
+        state = HEAD;
+        return;
+      }
+      case ChunkedBodyParser.FAILED: {
+        state = BAD;
+        in.skipBytes(in.readableBytes());
+        LastHttpContent bad = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
+        bad.setDecoderResult(DecoderResult.failure(chunks.failure()));
+        out.add(bad);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Netty's shape for a request it could not parse: {@code GET /bad-request HTTP/1.0}, failed, the rest dropped. */
+  private Object invalidRequest(Exception cause) {
+    state = BAD;
+    DefaultFullHttpRequest bad = new DefaultFullHttpRequest(HttpVersion.HTTP_1_0, HttpMethod.GET, "/bad-request",
+        Unpooled.EMPTY_BUFFER, HEADERS, TRAILERS);
+    bad.setDecoderResult(DecoderResult.failure(cause));
+    return bad;
+  }
+
+  private static HttpRequest request(ByteBuf in, int base, RequestHead h) {
+    HttpMethod method = HttpMethod.valueOf(in.toString(base + h.methodStart, h.methodLen, StandardCharsets.US_ASCII));
+    String uri = in.toString(base + h.targetStart, h.targetLen, StandardCharsets.US_ASCII);
+    HttpVersion version = h.version == RequestHead.HTTP_1_1 ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0;
+    // No request-line re-validation: the parser allowed no CTL or SP in the method or target.
+    DefaultHttpRequest req = new DefaultHttpRequest(version, method, uri, HEADERS.newHeaders(), false);
+    HttpHeaders headers = req.headers();
+    for (int i = 0; i < h.headerCount; i++) {
+      headers.add(in.toString(base + h.nameStart(i), h.nameLength(i), StandardCharsets.US_ASCII),
+          in.toString(base + h.valueStart(i), h.valueLength(i), StandardCharsets.ISO_8859_1));
+    }
+    return req;
+  }
+
+  @Override
+  protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+    super.decodeLast(ctx, in, out);
+    if (state == HEAD && in.isReadable()) {
+      // As Netty: a head cut short by the connection's end is a failed request (nobody will read the answer).
+      out.add(invalidRequest(new PrematureChannelClosureException("Connection closed before received headers")));
+      in.skipBytes(in.readableBytes());
+    } else if (state == FIXED || state == CHUNKED) {
+      state = HEAD; // a body cut short: nothing more to emit (Netty emits nothing either)
+    }
+  }
+}
