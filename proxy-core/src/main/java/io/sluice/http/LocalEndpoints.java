@@ -41,6 +41,10 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
   /** Null: no metrics ({@code /metrics} answers 404). */
   private final io.sluice.metrics.GatewayMetrics metrics;
 
+  private static final ByteBuf WARMING = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(("{\"detail\":"
+      + "\"Service Unhealthy (warming up: synthetic traffic until the JIT has compiled the relay; see Sluice's log)\"}")
+      .getBytes(StandardCharsets.UTF_8))).asReadOnly();
+
   LocalEndpoints(RegistryHolder registry, String version, Drain drain, Readiness readiness) {
     this(registry, version, drain, readiness, null);
   }
@@ -62,6 +66,8 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
         case READINESS -> {
           if (drain.draining()) {
             ex.reply(HttpResponseStatus.SERVICE_UNAVAILABLE, DRAINING.duplicate(), false);
+          } else if (readiness.warmingUp()) {
+            ex.reply(HttpResponseStatus.SERVICE_UNAVAILABLE, WARMING.duplicate(), false);
           } else if (readiness.databaseDown()) {
             ex.reply(HttpResponseStatus.SERVICE_UNAVAILABLE, Unpooled.wrappedBuffer(("{\"detail\":\"Service "
                 + "Unhealthy (database: not reachable; see Sluice's log)\"}").getBytes(StandardCharsets.UTF_8)),

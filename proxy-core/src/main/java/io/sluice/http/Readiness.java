@@ -11,6 +11,11 @@ public interface Readiness {
   /** True when a configured database does not answer: readiness is then 503. */
   boolean databaseDown();
 
+  /** True while the gateway warms up at start-up (synthetic traffic until the JIT has compiled the relay): 503. */
+  default boolean warmingUp() {
+    return false;
+  }
+
   Readiness NO_DATABASE = new Readiness() {
     @Override
     public String database() {

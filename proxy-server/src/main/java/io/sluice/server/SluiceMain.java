@@ -59,6 +59,12 @@ public final class SluiceMain implements Callable<Integer> {
           + "no_db_connection (a stateless relay node).")
   boolean noDb;
 
+  @Option(names = "--warmup-seconds", defaultValue = "${env:SLUICE_WARMUP_SECONDS:-30}", paramLabel = "S",
+      description = "At start-up, drive synthetic traffic through the relay (in-process, loopback) until the JIT has "
+          + "compiled it, for at most S seconds, with readiness 503 meanwhile; 0 = off "
+          + "(default: ${DEFAULT-VALUE}; env SLUICE_WARMUP_SECONDS).")
+  int warmupSeconds;
+
   @Option(names = "--data-dir", defaultValue = "data", paramLabel = "DIR",
       description = "Where the embedded PostgreSQL keeps its data (DIR/pg) when no DATABASE_URL is set "
           + "(default: ${DEFAULT-VALUE}).")
@@ -198,7 +204,7 @@ public final class SluiceMain implements Callable<Integer> {
     if (noDb) {
       log.info("No database (--no-db): virtual keys and the management API are off");
       try {
-        return SluiceServer.start(cfg, options);
+        return SluiceServer.start(cfg, options, java.time.Duration.ofSeconds(Math.max(0, warmupSeconds)));
       } catch (IllegalArgumentException e) {
         err.println("sluice: configuration error: " + e.getMessage());
         return null;
@@ -241,7 +247,8 @@ public final class SluiceMain implements Callable<Integer> {
       return null;
     }
     try {
-      return SluiceServer.start(cfg, options.withAdminPlane(plane));
+      return SluiceServer.start(cfg, options.withAdminPlane(plane),
+          java.time.Duration.ofSeconds(Math.max(0, warmupSeconds)));
     } catch (IllegalArgumentException e) {
       plane.close();
       err.println("sluice: configuration error: " + e.getMessage());

@@ -134,7 +134,16 @@ public final class SluiceServer implements AutoCloseable {
     }
   }
 
+  /** Without the start-up warm-up: ready at once (tests, embedding). */
   public static SluiceServer start(SluiceConfig config, Options o) throws InterruptedException {
+    return start(config, o, Duration.ZERO);
+  }
+
+  /**
+   * Starts the gateway; with {@code warmup} > 0, readiness answers 503 while synthetic traffic warms the relay
+   * ({@link Warmup}) for at most that long, then 200. The listener serves real clients meanwhile.
+   */
+  public static SluiceServer start(SluiceConfig config, Options o, Duration warmup) throws InterruptedException {
     Transport transport = Transport.detect(o.nativeTransport());
     int threads = o.threads() > 0 ? o.threads() : Runtime.getRuntime().availableProcessors();
     EventLoopGroup group = transport.newGroup(threads);
@@ -164,10 +173,11 @@ public final class SluiceServer implements AutoCloseable {
       }
       io.sluice.metrics.GatewayMetrics metrics = new io.sluice.metrics.GatewayMetrics(
           config.server().metricsKeyLabels(), config.litellm().requireAuthForMetrics());
+      WarmingReadiness readiness = new WarmingReadiness(o.readiness(), warmup.compareTo(Duration.ZERO) > 0);
       GatewayContext gw = new GatewayContext(config.server(), config.general().maxRequestSizeBytes(),
           defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
           config.router().cooldownTime(), drain, config.router().streamTimeout(), strategy,
-          o.management(), o.readiness(), io.sluice.routing.PassThroughTargets.of(config.passThrough(),
+          o.management(), readiness, io.sluice.routing.PassThroughTargets.of(config.passThrough(),
               config.router()), o.metering(), accessLog, metrics,
           o.management() == io.sluice.management.ManagementApi.NONE ? null : io.sluice.auth.UiSessions.defaults());
       io.sluice.http.GatewayGauges.install(metrics, gw,
@@ -205,6 +215,9 @@ public final class SluiceServer implements AutoCloseable {
           accessLog, metrics);
       server.tls = tls;
       server.discovery = discovery;
+      if (readiness.warmingUp()) {
+        startWarmup(config, gw, group, transport, resolver, warmup, readiness);
+      }
       return server;
     } catch (InterruptedException | RuntimeException e) {
       if (tls != null) {
@@ -217,6 +230,59 @@ public final class SluiceServer implements AutoCloseable {
       resolver.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw e;
+    }
+  }
+
+  private static void startWarmup(SluiceConfig config, GatewayContext gw, EventLoopGroup group, Transport transport,
+      DnsAddressResolverGroup resolver, Duration max, WarmingReadiness readiness) {
+    Thread t = new Thread(() -> {
+      try {
+        log.info("Warming up (readiness 503 until done, at most {} s): synthetic traffic through the relay",
+            max.toSeconds());
+        Warmup.Report r = Warmup.run(config, gw, group, transport.serverChannel(), transport.clientChannels(),
+            resolver, max);
+        log.info("Warm-up done in {} ms: {} requests ({} errors), {} ms of JIT compilation, {}; readiness 200",
+            r.took().toMillis(), r.requests(), r.errors(), r.compileMillis(),
+            r.settled() ? "compiler settled" : "time limit reached");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (RuntimeException e) {
+        log.warn("warm-up failed (ready anyway): {}", e.toString());
+      } finally {
+        readiness.ready();
+      }
+    }, "sluice-warmup");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /** Readiness that also answers 503 until the start-up warm-up is done. */
+  static final class WarmingReadiness implements io.sluice.http.Readiness {
+    private final io.sluice.http.Readiness delegate;
+    private volatile boolean warming;
+
+    WarmingReadiness(io.sluice.http.Readiness delegate, boolean warming) {
+      this.delegate = delegate;
+      this.warming = warming;
+    }
+
+    void ready() {
+      warming = false;
+    }
+
+    @Override
+    public String database() {
+      return delegate.database();
+    }
+
+    @Override
+    public boolean databaseDown() {
+      return delegate.databaseDown();
+    }
+
+    @Override
+    public boolean warmingUp() {
+      return warming;
     }
   }
 
