@@ -5,15 +5,14 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.sluice.config.ServerSettings;
 import java.util.function.Supplier;
 
 /**
  * Builds a client channel's pipeline; it reads as the request's path through the gateway (ARCHITECTURE, "the hot
- * path"): [tls] → codec → keep-alive → guard → auth → admin UI → local endpoints → management → body inspection →
- * relay.
+ * path"): [tls] → head watch → codec (Sluice's strict request decoder, Netty's response encoder) → keep-alive →
+ * guard → auth → admin UI → local endpoints → management → body inspection → relay.
  */
 public final class GatewayInitializer extends ChannelInitializer<Channel> {
   private final GatewayContext gw;
@@ -78,7 +77,7 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
 
   private void addHttp1Handlers(ChannelPipeline p, RequestGuard guard) {
     p.addLast("headwatch", guard.headWatch()); // request_read_timeout from a head's first byte (plaintext)
-    p.addLast("codec", new HttpServerCodec(decoderConfig));
+    p.addLast("codec", new io.sluice.http.wire.WireServerCodec(decoderConfig)); // strict RFC 9112 framing
     p.addLast("keepalive", new HttpServerKeepAliveHandler());
   }
 

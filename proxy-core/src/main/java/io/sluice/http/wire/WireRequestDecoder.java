@@ -65,6 +65,8 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
   private final RequestHeadParser heads;
   private final ChunkedBodyParser chunks;
   private final int maxChunkSize;
+  /** Where each decoded request's method goes, for the response encoder ({@link WireServerCodec}); or null. */
+  private final java.util.Queue<HttpMethod> methods;
   private int state = HEAD;
   private long remaining;
 
@@ -79,6 +81,12 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
    * @param maxChunkSize         largest content piece emitted (a bigger body or chunk is split)
    */
   public WireRequestDecoder(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
+    this(maxInitialLineLength, maxHeaderSize, maxChunkSize, null);
+  }
+
+  WireRequestDecoder(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize,
+      java.util.Queue<HttpMethod> methods) {
+    this.methods = methods;
     this.heads = new RequestHeadParser(maxInitialLineLength, maxHeaderSize);
     this.chunks = new ChunkedBodyParser(maxChunkSize, maxInitialLineLength, maxHeaderSize);
     this.maxChunkSize = maxChunkSize;
@@ -98,7 +106,7 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
         remaining -= n;
         ByteBuf data = in.readRetainedSlice(n);
         if (remaining == 0) {
-          out.add(new DefaultLastHttpContent(data, TRAILERS));
+          out.add(new BodyEnd(data)); // no trailers after a length-delimited body: no empty map for them
           state = HEAD;
         } else {
           out.add(new DefaultHttpContent(data));
@@ -137,6 +145,9 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
     RequestHead h = heads.head();
     HttpRequest req = request(in, in.readerIndex(), h);
     in.skipBytes(h.length);
+    if (methods != null) {
+      methods.add(req.method());
+    }
     out.add(req);
     if (h.chunked) {
       chunks.reset(h.fieldBytes);
@@ -190,17 +201,28 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
   }
 
   private static HttpRequest request(ByteBuf in, int base, RequestHead h) {
-    HttpMethod method = HttpMethod.valueOf(in.toString(base + h.methodStart, h.methodLen, StandardCharsets.US_ASCII));
+    HttpMethod method = method(in, base + h.methodStart, h.methodLen);
     String uri = in.toString(base + h.targetStart, h.targetLen, StandardCharsets.US_ASCII);
     HttpVersion version = h.version == RequestHead.HTTP_1_1 ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0;
     // No request-line re-validation: the parser allowed no CTL or SP in the method or target.
     DefaultHttpRequest req = new DefaultHttpRequest(version, method, uri, HEADERS.newHeaders(), false);
     HttpHeaders headers = req.headers();
     for (int i = 0; i < h.headerCount; i++) {
-      headers.add(in.toString(base + h.nameStart(i), h.nameLength(i), StandardCharsets.US_ASCII),
+      headers.add(KnownNames.of(in, base + h.nameStart(i), h.nameLength(i)),
           in.toString(base + h.valueStart(i), h.valueLength(i), StandardCharsets.ISO_8859_1));
     }
     return req;
+  }
+
+  /** The method: Netty's constant for the common ones without building a string, else {@code HttpMethod.valueOf}. */
+  private static HttpMethod method(ByteBuf in, int at, int len) {
+    if (len == 4 && in.getInt(at) == 0x504f5354) { // POST
+      return HttpMethod.POST;
+    }
+    if (len == 3 && in.getMedium(at) == 0x474554) { // GET
+      return HttpMethod.GET;
+    }
+    return HttpMethod.valueOf(in.toString(at, len, StandardCharsets.US_ASCII));
   }
 
   @Override

@@ -1,0 +1,82 @@
+package io.sluice.http.wire;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.util.AsciiString;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Header names as the clients of an LLM gateway send them (curl, the OpenAI and Anthropic SDKs, browsers), each one
+ * {@link AsciiString} shared by every request: a name that matches one byte for byte is not copied. Exact match
+ * only, so a name keeps the case it was sent in (a name not in the table, or in another case, is copied as it is).
+ * Event loop and any thread: immutable.
+ */
+final class KnownNames {
+  private static final int MAX = 40;
+  private static final AsciiString[][] BY_LENGTH = new AsciiString[MAX + 1][];
+
+  static {
+    String[] names = {"host", "content-type", "content-length", "authorization", "accept", "user-agent",
+        "connection", "accept-encoding", "accept-language", "x-request-id", "transfer-encoding", "x-api-key",
+        "x-litellm-api-key", "anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access",
+        "x-stainless-lang", "x-stainless-package-version", "x-stainless-os", "x-stainless-arch",
+        "x-stainless-runtime", "x-stainless-runtime-version", "x-stainless-retry-count", "x-stainless-timeout",
+        "x-stainless-helper-method", "x-stainless-async", "openai-organization", "openai-project", "origin",
+        "referer", "cookie", "expect", "te", "traceparent", "tracestate", "keep-alive", "x-forwarded-for",
+        "x-forwarded-proto", "x-real-ip", "cache-control", "pragma", "priority", "sec-fetch-mode", "x-fake-tokens",
+        "x-fake-stream", "x-fake-itl-ms", "x-litellm-timeout"};
+    List<List<AsciiString>> lists = new ArrayList<>();
+    for (int i = 0; i <= MAX; i++) {
+      lists.add(new ArrayList<>());
+    }
+    for (String n : names) {
+      for (String form : new String[] {n, canonical(n)}) {
+        if (form.length() <= MAX && !lists.get(form.length()).contains(AsciiString.of(form))) {
+          lists.get(form.length()).add(AsciiString.cached(form));
+        }
+      }
+    }
+    for (int i = 0; i <= MAX; i++) {
+      BY_LENGTH[i] = lists.get(i).toArray(new AsciiString[0]);
+    }
+  }
+
+  private KnownNames() {}
+
+  /** {@code Content-Type} for {@code content-type}: each word capitalised, as curl and most SDKs send them. */
+  private static String canonical(String n) {
+    StringBuilder b = new StringBuilder(n.length());
+    boolean up = true;
+    for (int i = 0; i < n.length(); i++) {
+      char c = n.charAt(i);
+      b.append(up ? Character.toUpperCase(c) : c);
+      up = c == '-';
+    }
+    return b.toString();
+  }
+
+  /** The name at {@code in[at, at + len)}: the shared instance when it is one of the table's, else a copy. */
+  static AsciiString of(ByteBuf in, int at, int len) {
+    if (len <= MAX) {
+      for (AsciiString k : BY_LENGTH[len]) {
+        if (same(in, at, k, len)) {
+          return k;
+        }
+      }
+    }
+    byte[] b = new byte[len];
+    in.getBytes(at, b);
+    return new AsciiString(b, false);
+  }
+
+  private static boolean same(ByteBuf in, int at, AsciiString k, int len) {
+    byte[] a = k.array();
+    int off = k.arrayOffset();
+    for (int i = 0; i < len; i++) {
+      if (in.getByte(at + i) != a[off + i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+}
