@@ -228,8 +228,8 @@ public final class Authenticator {
       return Outcome.reject("Authentication Error, Team is blocked: team_id=" + k.teamId()
           + ". A proxy admin can unblock it with /team/unblock.", header);
     }
-    java.time.Instant now = clock.instant();
-    if (k.expires() != null && !now.isBefore(k.expires())) {
+    java.time.Instant now = k.expires() == null ? null : clock.instant(); // no Instant per request without expiry
+    if (now != null && !now.isBefore(k.expires())) {
       return new Outcome(null, header, "Authentication Error - Expired Key. Key Expiry time " + k.expires()
           + " and current time " + now + ". Key hash prefix=" + hash.prefix() + ".", true);
     }

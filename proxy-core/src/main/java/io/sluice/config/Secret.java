@@ -38,7 +38,23 @@ public final class Secret {
 
   /** Constant-time comparison against a candidate string. */
   public boolean matches(String candidate) {
-    return candidate != null && matches(candidate.getBytes(StandardCharsets.UTF_8));
+    if (candidate == null) {
+      return false;
+    }
+    // Every request that presents a key compares it with the master key: no byte array per call. ASCII (every
+    // key Sluice issues) is compared char by char in a time that depends on the lengths only; anything else
+    // goes through its UTF-8 bytes.
+    int n = bytes.length;
+    int len = candidate.length();
+    int diff = len ^ n;
+    for (int i = 0; i < len; i++) {
+      char c = candidate.charAt(i);
+      if (c >= 0x80) {
+        return matches(candidate.getBytes(StandardCharsets.UTF_8));
+      }
+      diff |= (i < n ? bytes[i] : 0) ^ c;
+    }
+    return diff == 0;
   }
 
   @Override

@@ -70,8 +70,12 @@ final class Credentials {
       if (!h.contains(name)) {
         continue; // the common case: no list allocated for a header that is not there
       }
-      for (String v : h.getAll(name)) {
-        String t = token(v);
+      for (java.util.Iterator<? extends CharSequence> it = h.valueCharSequenceIterator(name); it.hasNext(); ) {
+        CharSequence cs = it.next();
+        if (accepted != null && carries(cs, accepted)) {
+          continue; // carries the accepted credential (every request): scrubbed anyway, no token string cut out
+        }
+        String t = token(cs.toString());
         if (t != null && t.startsWith("sk-") && !t.equals(accepted) && !a.isKnownCredential(t)
             && !out.contains(t)) {
           if (out.isEmpty()) {

@@ -22,8 +22,8 @@ final class HeaderRules {
 
   /** Removes what RFC 9110 §7.6.1 says a proxy must not forward, except {@code Transfer-Encoding}. */
   static void removeHopByHop(HttpHeaders h) {
-    List<String> named = h.getAll(HttpHeaderNames.CONNECTION);
-    if (!named.isEmpty()) {
+    if (h.contains(HttpHeaderNames.CONNECTION)) { // rare on a keep-alive request: no list built for it otherwise
+      List<String> named = h.getAll(HttpHeaderNames.CONNECTION);
       List<String> names = new ArrayList<>(2);
       for (String v : named) {
         for (String token : v.split(",")) {

@@ -188,7 +188,9 @@ public final class UpstreamPools {
                 .setMaxInitialLineLength(8192)
                 .setMaxHeaderSize(65536)
                 .setMaxChunkSize(65536), false, false));
-            p.addLast("idle", new IdleStateHandler(0, 0, settings.upstreamIdleTimeout().toMillis(),
+            // Reader idle, not all idle: a pooled connection that idles reads nothing, and a handler that also
+            // watches writes turns every void-promise write of the relay into a real promise with a listener.
+            p.addLast("idle", new IdleStateHandler(settings.upstreamIdleTimeout().toMillis(), 0, 0,
                 TimeUnit.MILLISECONDS));
             p.addLast(RELAY_HANDLER, relayHandlers.get());
           }
