@@ -190,11 +190,45 @@ measure_wrk() { # target, scenario name, stream 0|1
 
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "—" }'; }
 
+# --profile: after Sluice's measured JSON row, two more JSON windows of the same length with async-profiler attached
+# (CPU of every thread, then the event loop's allocations); bench/profile/stages.py turns them into the per-stage
+# cost of one request, scaled by the row's measured CPU µs/req and alloc B/req. The profiler comes from Maven
+# Central (tools.profiler:async-profiler 3.0, linux-x64) into ~/.cache/sluice-bench.
+stage_table=""
+profiler_lib() {
+  local dir="$HOME/.cache/sluice-bench/async-profiler-3.0"
+  if [ ! -f "$dir/linux-x64/libasyncProfiler.so" ]; then
+    mkdir -p "$dir"
+    curl -fsS -o "$dir/ap.jar" https://repo.maven.apache.org/maven2/tools/profiler/async-profiler/3.0/async-profiler-3.0-linux-x64.jar \
+      && (cd "$dir" && unzip -q -o ap.jar 'linux-x64/*') || { say "could not fetch async-profiler from Maven Central"; return 1; }
+  fi
+  echo "$dir/linux-x64/libasyncProfiler.so"
+}
+profile_sluice() { # → per-stage table into $stage_table
+  local lib pid="${pid_of[sluice]}" us alloc
+  lib="$(profiler_lib)" || return 0
+  command -v jcmd >/dev/null || { say "jcmd (JDK) is needed for --profile"; return 0; }
+  for ev in cpu alloc; do
+    local opts="start,event=$ev,interval=499us"
+    [ "$ev" = alloc ] && opts="start,event=alloc,threads"
+    jcmd "$pid" JVMTI.agent_load "$lib" "\"$opts\"" >/dev/null
+    wrk_run sluice 0 "$duration" "$tmp/profile-$ev.wrk"
+    jcmd "$pid" JVMTI.agent_load "$lib" "\"stop,file=$profile_dir/sluice-json-$ev.collapsed,collapsed,total\"" >/dev/null
+  done
+  IFS='|' read -r _ _ _ _ _ _ us alloc _ <<< "${rows[${#rows[@]}-1]}"
+  stage_table="$(python3 bench/profile/stages.py "$profile_dir/sluice-json-cpu.collapsed" \
+    "$profile_dir/sluice-json-alloc.collapsed" --cpu-us-per-req "$us" --alloc-per-req "${alloc/—/0}")" \
+    || say "stages.py failed"
+}
+
 if ! $streams_mode; then
   for t in "${order[@]}"; do
     say "$t: ${warmup} s warm-up (JSON, discarded)"
     wrk_run "$t" 0 "$warmup" "$tmp/warm-json-$t.wrk"
     measure_wrk "$t" json 0
+    if [ "$t" = sluice ] && [ -n "$profile_dir" ]; then
+      mkdir -p "$profile_dir"; say "sluice: profiling two more JSON windows (CPU, then allocations)"; profile_sluice
+    fi
     sse_warm=$(awk -v w="$warmup" 'BEGIN { print (w < 10 ? w : 10) }')
     say "$t: ${sse_warm} s warm-up (SSE, discarded)"
     wrk_run "$t" 1 "$sse_warm" "$tmp/warm-sse-$t.wrk"
@@ -256,6 +290,12 @@ cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
       IFS='|' read -r sc t rps p50 p99 cpu us alloc err <<< "$r"
       echo "| $sc | $t | $rps | $(ratio "$rps" "${rps_of[$sc-nginx]:-}") | $(ratio "$rps" "${rps_of[$sc-haproxy]:-}") | $p50 | $p99 | $cpu | $us | $(ratio "$us" "${rps_of[us-$sc-nginx]:-}") | $alloc | $err |"
     done
+    if [ -n "$stage_table" ]; then
+      echo
+      echo "Per-stage cost of one Sluice JSON request (async-profiler, two extra ${duration} s windows; CPU of all threads, allocation of the event loop; see bench/profile/stages.py):"
+      echo
+      echo "$stage_table"
+    fi
   else
     echo "- Upstream: the bench's fake vLLM (Netty, 1 event loop), $stream_tokens tokens per stream, one event every $itl_ms ms, each its own write and flush (vLLM's token pacing). Offered: $streams streams ≈ $(( streams * 1000 / itl_ms )) events/s."
     echo "- Load: LoadDriver, $streams connections (one stream each, back to back), ${warmup} s warm-up then ${duration} s measured. CPU per 1M events = the proxy's utime+stime over the window ÷ events delivered in it × 10⁶. Gap = time between consecutive events of one stream at the client (0 = two events in one read: coalesced)."

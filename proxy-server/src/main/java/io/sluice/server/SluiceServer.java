@@ -50,6 +50,10 @@ public final class SluiceServer implements AutoCloseable {
   private volatile ListenerTls tls;
   /** Finds the replicas of k8s:// deployments; null when there are none. */
   private volatile io.sluice.routing.ReplicaDiscovery discovery;
+  /** What a warm-up needs (tests run one on demand): the configuration, the gateway, the transport. */
+  private SluiceConfig config;
+  private GatewayContext gateway;
+  private Transport transport;
 
   private SluiceServer(EventLoopGroup group, DnsAddressResolverGroup resolver, Channel serverChannel,
       RegistryHolder registry, Drain drain, VllmLoadScraper scraper, ReplicaProber prober, AutoCloseable closeWith,
@@ -215,6 +219,9 @@ public final class SluiceServer implements AutoCloseable {
           accessLog, metrics);
       server.tls = tls;
       server.discovery = discovery;
+      server.config = config;
+      server.gateway = gw;
+      server.transport = transport;
       if (readiness.warmingUp()) {
         startWarmup(config, gw, group, transport, resolver, warmup, readiness);
       }
@@ -305,6 +312,11 @@ public final class SluiceServer implements AutoCloseable {
       d.watch(t, bases -> registry.replicas(t.id(), bases));
     }
     return d;
+  }
+
+  /** Runs a warm-up now, on the caller's thread (tests). */
+  Warmup.Report warmupForTest(Duration max) throws InterruptedException {
+    return Warmup.run(config, gateway, group, transport.serverChannel(), transport.clientChannels(), resolver, max);
   }
 
   /** The port actually bound (useful with port 0). */
