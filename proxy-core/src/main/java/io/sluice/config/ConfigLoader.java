@@ -56,11 +56,11 @@ public final class ConfigLoader {
       "team_id", "access_groups");
   private static final Set<String> GENERAL = Set.of("master_key", "litellm_key_header_name", "max_request_size_mb",
       "background_health_checks", "health_check_interval", "database_url", "store_model_in_db",
-      "database_connection_pool_limit", "pass_through_endpoints", "forward_llm_provider_auth_headers");
+      "database_connection_pool_limit", "pass_through_endpoints", "forward_llm_provider_auth_headers",
+      "disable_spend_logs");
   private static final Set<String> GENERAL_LATER = Set.of("forward_client_headers_to_llm_api",
       "health_check_details",
-      "require_auth_for_metrics_endpoint", "alerting", "proxy_batch_write_at", "disable_spend_logs",
-      "max_response_size_mb");
+      "require_auth_for_metrics_endpoint", "alerting", "proxy_batch_write_at", "max_response_size_mb");
   private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout", "num_retries", "allowed_fails",
       "cooldown_time", "fallbacks", "stream_timeout");
   private static final Set<String> ROUTER_LATER = Set.of(
@@ -623,24 +623,30 @@ public final class ConfigLoader {
         dbUrl = Secret.of(db.trim());
       }
     }
-    JsonNode smid = g.get("store_model_in_db");
-    Boolean storeModelInDb = null;
-    if (!absent(smid)) {
-      if (smid.isBoolean()) {
-        storeModelInDb = smid.asBoolean();
-      } else if (smid.isTextual() && (smid.asText().equalsIgnoreCase("true")
-          || smid.asText().equalsIgnoreCase("false"))) {
-        storeModelInDb = Boolean.parseBoolean(smid.asText());
-      } else {
-        throw fail(at + ".store_model_in_db", "expected true or false, found " + show(smid));
-      }
-    }
+    Boolean storeModelInDb = flag(g, "store_model_in_db", at);
+    Boolean disableSpendLogs = flag(g, "disable_spend_logs", at);
     Integer pool = nonNegativeInt(g, "database_connection_pool_limit", at);
     if (pool != null && pool == 0) {
       throw fail(at + ".database_connection_pool_limit", "expected a whole number >= 1, found 0");
     }
     return new GeneralSettings(master, header, max, !absent(bhc) && bhc.asBoolean(),
-        interval == null ? GeneralSettings.DEFAULT_HEALTH_CHECK_INTERVAL : interval, dbUrl, storeModelInDb, pool);
+        interval == null ? GeneralSettings.DEFAULT_HEALTH_CHECK_INTERVAL : interval, dbUrl, storeModelInDb, pool,
+        Boolean.TRUE.equals(disableSpendLogs));
+  }
+
+  /** An optional true/false, also as the strings "true"/"false" (as LiteLLM's YAML files often have it); or null. */
+  private Boolean flag(JsonNode g, String name, String at) {
+    JsonNode v = g.get(name);
+    if (absent(v)) {
+      return null;
+    }
+    if (v.isBoolean()) {
+      return v.asBoolean();
+    }
+    if (v.isTextual() && (v.asText().equalsIgnoreCase("true") || v.asText().equalsIgnoreCase("false"))) {
+      return Boolean.parseBoolean(v.asText());
+    }
+    throw fail(at + "." + name, "expected true or false, found " + show(v));
   }
 
   /**

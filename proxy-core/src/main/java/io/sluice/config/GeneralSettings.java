@@ -14,11 +14,20 @@ package io.sluice.config;
  *                            null
  * @param storeModelInDb      {@code store_model_in_db}, or null when not set
  * @param databasePoolSize    {@code database_connection_pool_limit}, or null for the default
+ * @param disableSpendLogs    {@code disable_spend_logs}: no per-request row in the spend logs; key, user and team
+ *                            spend and the daily usage rollup are still kept (default false)
  */
 public record GeneralSettings(Secret masterKey, String keyHeaderName, long maxRequestSizeBytes,
     boolean backgroundHealthChecks, java.time.Duration healthCheckInterval, Secret databaseUrl,
-    Boolean storeModelInDb, Integer databasePoolSize) {
+    Boolean storeModelInDb, Integer databasePoolSize, boolean disableSpendLogs) {
   public static final java.time.Duration DEFAULT_HEALTH_CHECK_INTERVAL = java.time.Duration.ofSeconds(300);
+
+  public GeneralSettings(Secret masterKey, String keyHeaderName, long maxRequestSizeBytes,
+      boolean backgroundHealthChecks, java.time.Duration healthCheckInterval, Secret databaseUrl,
+      Boolean storeModelInDb, Integer databasePoolSize) {
+    this(masterKey, keyHeaderName, maxRequestSizeBytes, backgroundHealthChecks, healthCheckInterval, databaseUrl,
+        storeModelInDb, databasePoolSize, false);
+  }
 
   public GeneralSettings(Secret masterKey, String keyHeaderName, long maxRequestSizeBytes,
       boolean backgroundHealthChecks, java.time.Duration healthCheckInterval) {

@@ -97,6 +97,19 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void disableSpendLogsIsReadNotIgnored() throws IOException {
+    assertThat(load(TWO_GROUPS, Map.of()).general().disableSpendLogs()).as("default").isFalse();
+    ConfigLoader.LoadResult r = ConfigLoader.loadWithReport(write(TWO_GROUPS
+        + "general_settings: {disable_spend_logs: true}\n"), Map.of());
+    assertThat(r.config().general().disableSpendLogs()).isTrue();
+    assertThat(r.ignoredKeys()).doesNotContain("general_settings.disable_spend_logs");
+    assertThat(load(TWO_GROUPS + "general_settings: {disable_spend_logs: \"False\"}\n", Map.of()).general()
+        .disableSpendLogs()).isFalse();
+    assertThat(error(TWO_GROUPS + "general_settings: {disable_spend_logs: 1}\n", Map.of()))
+        .contains("general_settings.disable_spend_logs: expected true or false");
+  }
+
+  @Test
   void unknownKeysAreReportedWithTheirPathNotFatal() throws IOException {
     ConfigLoader.LoadResult r = ConfigLoader.loadWithReport(write("""
         model_list:

@@ -51,10 +51,19 @@ public final class AdminPlane implements AutoCloseable {
    * @param cache          the L1 key cache
    * @param storeModelInDb whether {@code /model/*} may write
    * @param saltKey        encrypts stored replica keys ({@code LITELLM_SALT_KEY}, else the master key), or null
+   * @param spendLogs      whether the spend writer inserts per-request rows into {@code sluice_spend_logs} (false
+   *                       for {@code general_settings.disable_spend_logs: true})
    */
   public record Settings(DatabaseUrl url, Path embeddedDir, int poolSize, Duration reloadInterval,
       LayeredKeyStore.Settings cache, boolean storeModelInDb, Secret saltKey, Path spendSpillFile,
-      boolean limitsFailClosed) {
+      boolean limitsFailClosed, boolean spendLogs) {
+
+    public Settings(DatabaseUrl url, Path embeddedDir, int poolSize, Duration reloadInterval,
+        LayeredKeyStore.Settings cache, boolean storeModelInDb, Secret saltKey, Path spendSpillFile,
+        boolean limitsFailClosed) {
+      this(url, embeddedDir, poolSize, reloadInterval, cache, storeModelInDb, saltKey, spendSpillFile,
+          limitsFailClosed, true);
+    }
 
     public Settings(DatabaseUrl url, Path embeddedDir, int poolSize, Duration reloadInterval,
         LayeredKeyStore.Settings cache, boolean storeModelInDb, Secret saltKey) {
@@ -94,23 +103,24 @@ public final class AdminPlane implements AutoCloseable {
       int pool = cfg.general().databasePoolSize() != null ? cfg.general().databasePoolSize() : 10;
       return new Settings(url, Database.Options.DEFAULT_EMBEDDED_DIR, pool, Duration.ofSeconds(10),
           LayeredKeyStore.Settings.DEFAULTS, store == null || store, saltKey,
-          spillBeside(Database.Options.DEFAULT_EMBEDDED_DIR), cfg.server().limitsFailClosed());
+          spillBeside(Database.Options.DEFAULT_EMBEDDED_DIR), cfg.server().limitsFailClosed(),
+          !cfg.general().disableSpendLogs());
     }
 
     /** The embedded database's directory; the spend spill file moves beside it. */
     public Settings withEmbeddedDir(Path dir) {
       return new Settings(url, dir, poolSize, reloadInterval, cache, storeModelInDb, saltKey, spillBeside(dir),
-          limitsFailClosed);
+          limitsFailClosed, spendLogs);
     }
 
     public Settings withReloadInterval(Duration d) {
       return new Settings(url, embeddedDir, poolSize, d, cache, storeModelInDb, saltKey, spendSpillFile,
-          limitsFailClosed);
+          limitsFailClosed, spendLogs);
     }
 
     public Settings withSpendSpillFile(Path f) {
       return new Settings(url, embeddedDir, poolSize, reloadInterval, cache, storeModelInDb, saltKey, f,
-          limitsFailClosed);
+          limitsFailClosed, spendLogs);
     }
 
     private static String enc(String s) {
@@ -184,7 +194,8 @@ public final class AdminPlane implements AutoCloseable {
           deployments, box, registry, env, s.storeModelInDb(), Clock.systemUTC());
       AdminPlane plane = new AdminPlane(db, keyLookups, adminCalls, scheduler, keys, api, registry, deployments);
       self[0] = plane;
-      plane.spend = SpendWriter.start(db.dsl(), SpendWriter.Settings.DEFAULTS.withSpillFile(s.spendSpillFile()));
+      plane.spend = SpendWriter.start(db.dsl(), SpendWriter.Settings.DEFAULTS.withSpillFile(s.spendSpillFile())
+          .withSpendLogs(s.spendLogs()));
       plane.limiter = sharedLimiter != null ? sharedLimiter : new LocalRateLimiter();
       long reload = s.reloadInterval().toMillis();
       scheduler.scheduleWithFixedDelay(plane::reloadQuietly, reload, reload, TimeUnit.MILLISECONDS);

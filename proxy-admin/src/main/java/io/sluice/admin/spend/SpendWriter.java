@@ -77,8 +77,12 @@ public final class SpendWriter implements UsageSink, AutoCloseable {
    *                      taking from the queue at this bound (then the queue fills and drops): at worst
    *                      {@code memoryLimit + queueCapacity} events are in memory
    * @param spillFile     the spill file, {@code <data dir>/spend-spill.jsonl}
+   * @param spendLogs     whether each request's row goes into {@code sluice_spend_logs} (default true; false for
+   *                      {@code general_settings.disable_spend_logs: true}: then spend and the daily rollup are
+   *                      still added, but a batch written twice counts twice, see {@link SpendStore})
    */
-  public record Settings(int queueCapacity, int batchSize, Duration flushInterval, int memoryLimit, Path spillFile) {
+  public record Settings(int queueCapacity, int batchSize, Duration flushInterval, int memoryLimit, Path spillFile,
+      boolean spendLogs) {
     public static final int DEFAULT_QUEUE_CAPACITY = 100_000;
     public static final int DEFAULT_BATCH_SIZE = 1000;
     public static final Duration DEFAULT_FLUSH_INTERVAL = Duration.ofMillis(100);
@@ -86,6 +90,10 @@ public final class SpendWriter implements UsageSink, AutoCloseable {
     public static final String SPILL_FILE_NAME = "spend-spill.jsonl";
     /** The defaults, the spill file in {@code ./data} (as the embedded database's {@code ./data/pg}). */
     public static final Settings DEFAULTS = defaults(Path.of(".", "data"));
+
+    public Settings(int queueCapacity, int batchSize, Duration flushInterval, int memoryLimit, Path spillFile) {
+      this(queueCapacity, batchSize, flushInterval, memoryLimit, spillFile, true);
+    }
 
     public Settings {
       check(queueCapacity > 0, "spend queue capacity: %s (expected: > 0)", queueCapacity);
@@ -105,23 +113,28 @@ public final class SpendWriter implements UsageSink, AutoCloseable {
     }
 
     public Settings withQueueCapacity(int n) {
-      return new Settings(n, batchSize, flushInterval, memoryLimit, spillFile);
+      return new Settings(n, batchSize, flushInterval, memoryLimit, spillFile, spendLogs);
     }
 
     public Settings withBatchSize(int n) {
-      return new Settings(queueCapacity, n, flushInterval, memoryLimit, spillFile);
+      return new Settings(queueCapacity, n, flushInterval, memoryLimit, spillFile, spendLogs);
     }
 
     public Settings withFlushInterval(Duration d) {
-      return new Settings(queueCapacity, batchSize, d, memoryLimit, spillFile);
+      return new Settings(queueCapacity, batchSize, d, memoryLimit, spillFile, spendLogs);
     }
 
     public Settings withMemoryLimit(int n) {
-      return new Settings(queueCapacity, batchSize, flushInterval, n, spillFile);
+      return new Settings(queueCapacity, batchSize, flushInterval, n, spillFile, spendLogs);
     }
 
     public Settings withSpillFile(Path p) {
-      return new Settings(queueCapacity, batchSize, flushInterval, memoryLimit, p);
+      return new Settings(queueCapacity, batchSize, flushInterval, memoryLimit, p, spendLogs);
+    }
+
+    /** {@code false} for {@code general_settings.disable_spend_logs: true}. */
+    public Settings withSpendLogs(boolean on) {
+      return new Settings(queueCapacity, batchSize, flushInterval, memoryLimit, spillFile, on);
     }
 
     private static void check(boolean ok, String format, Object... args) {
@@ -174,7 +187,7 @@ public final class SpendWriter implements UsageSink, AutoCloseable {
 
   private SpendWriter(DSLContext dsl, Settings settings) {
     this.settings = settings;
-    this.store = new SpendStore(dsl);
+    this.store = new SpendStore(dsl, settings.spendLogs());
     this.budgets = new BudgetResets(dsl);
     try {
       this.spill = new SpillFile(settings.spillFile());
