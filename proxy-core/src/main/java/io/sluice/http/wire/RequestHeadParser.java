@@ -298,14 +298,8 @@ final class RequestHeadParser {
       return "empty field name (RFC 9110 §5.1)";
     }
     out[0] = i;
-    int vs = i + 1;
-    while (vs < le && isOws(buf.getByte(vs))) {
-      vs++;
-    }
-    int ve = le;
-    while (ve > vs && isOws(buf.getByte(ve - 1))) {
-      ve--;
-    }
+    int vs = skipOws(buf, i + 1, le);
+    int ve = trimOws(buf, vs, le);
     for (int j = vs; j < ve; j++) {
       int c = buf.getByte(j) & 0xFF;
       if ((c < 0x20 && c != '\t') || c == 0x7F) {
@@ -349,14 +343,8 @@ final class RequestHeadParser {
     while (i <= ve) {
       int comma = i < ve ? buf.indexOf(i, ve, (byte) ',') : -1;
       int e = comma < 0 ? ve : comma;
-      int s = i;
-      while (s < e && isOws(buf.getByte(s))) {
-        s++;
-      }
-      int t = e;
-      while (t > s && isOws(buf.getByte(t - 1))) {
-        t--;
-      }
+      int s = skipOws(buf, i, e);
+      int t = trimOws(buf, s, e);
       if (s < t) { // empty list elements are allowed (RFC 9110 §5.6.1)
         int n = s;
         while (n < t && TCHAR[buf.getByte(n) & 0xFF]) {
@@ -392,14 +380,8 @@ final class RequestHeadParser {
     while (i <= ve) {
       int comma = i < ve ? buf.indexOf(i, ve, (byte) ',') : -1;
       int e = comma < 0 ? ve : comma;
-      int s = i;
-      while (s < e && isOws(buf.getByte(s))) {
-        s++;
-      }
-      int t = e;
-      while (t > s && isOws(buf.getByte(t - 1))) {
-        t--;
-      }
+      int s = skipOws(buf, i, e);
+      int t = trimOws(buf, s, e);
       head.connectionClose |= equalsLower(buf, s, t - s, CLOSE);
       head.connectionKeepAlive |= equalsLower(buf, s, t - s, KEEP_ALIVE);
       if (comma < 0) {
@@ -450,6 +432,22 @@ final class RequestHeadParser {
 
   static boolean isOws(byte b) {
     return b == ' ' || b == '\t';
+  }
+
+  /** The first index in [from, to) that is not OWS, or {@code to}. */
+  private static int skipOws(ByteBuf buf, int from, int to) {
+    while (from < to && isOws(buf.getByte(from))) {
+      from++;
+    }
+    return from;
+  }
+
+  /** The end of [from, to) without its trailing OWS. */
+  private static int trimOws(ByteBuf buf, int from, int to) {
+    while (to > from && isOws(buf.getByte(to - 1))) {
+      to--;
+    }
+    return to;
   }
 
   /** {@code [start, start+len)} equals {@code lower} ignoring ASCII case ({@code lower} is lower-case letters, '-'). */
