@@ -23,39 +23,77 @@ import io.netty.util.ReferenceCountUtil;
  * event leaves in the loop turn it arrived. While the client is not writable this channel stops reading
  * (backpressure). Unbound (idle in the pool), anything read is unexpected: released, and the channel closed.
  * Event loop only.
+ *
+ * <p>One call at a time: {@link #start} binds the connection to an exchange's attempt and writes its request;
+ * {@link #release} gives the connection back. In between the call owns the upstream channel — framing, load count,
+ * backpressure, usage tap — and talks to the client side only through its {@link Listener}.
  */
 final class UpstreamHandler extends ChannelInboundHandlerAdapter {
-  private UpstreamRelay relay;
+  /**
+   * What a call tells the client side, and all it tells it (implemented by {@link UpstreamRelay}). Every method is
+   * called on the upstream channel's loop, which is the client channel's loop (pools are per event loop), for the
+   * exchange the call is bound to, with this call as {@code call}.
+   */
+  interface Listener {
+    /** A 5xx head: true when the exchange is retried elsewhere (the call is then released and the head dropped). */
+    boolean retryOnServerError(Exchange ex, UpstreamHandler call, int status);
+
+    /** count_tokens got a 404: true when the exchange is re-sent as a {@code /tokenize} (the head is dropped). */
+    boolean countTokensByTokenize(Exchange ex, UpstreamHandler call);
+
+    /** The {@code /tokenize} asked for count_tokens answered {@code status}, not 200. */
+    void tokenizeFailed(Exchange ex, UpstreamHandler call, int status);
+
+    /** The response head is about to go to the client: no retry from here on. */
+    void responseStarted(Exchange ex, UpstreamHandler call);
+
+    /** The response is complete; {@code reusable}: the connection may serve another request. */
+    void upstreamDone(Exchange ex, UpstreamHandler call, boolean reusable);
+
+    /** The connection broke or the replica misbehaved; {@code what} completes "Replica … ". */
+    void upstreamFailed(Exchange ex, UpstreamHandler call, String what);
+  }
+
+  /** A pooled connection idle at least this long that dies before any response byte most likely died idle. */
+  private static final long STALE_AFTER_IDLE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+
+  private Listener relay;
   private Exchange exchange;
   private Channel channel;
   /** Exchanges this connection finished: above zero, the connection is a reused one. */
-  int served;
+  private int served;
   private boolean keepAlive;
   private boolean skipToEnd;
   /** Reading a {@code /tokenize} answer for count_tokens ({@link TokenCount}): nothing of it is relayed. */
   private boolean counting;
-  boolean requestWritten;
-  boolean responseStarted;
+  private boolean requestWritten;
+  private boolean responseStarted;
   /** When this connection last went idle in the pool ({@link System#nanoTime()}), and how long it was idle. */
   private long idleSince;
-  long idleBeforeBind;
+  private long idleBeforeBind;
   /** Reads usage from the passing body bytes (no copy): the exchange's, when it is metered. */
   private io.sluice.json.UsageScanner usage;
   /** Removes the usage event Sluice asked for on the client's behalf; null when it did not ask. */
   private io.sluice.json.SseUsageFilter usageFilter;
-  /** The load counter this connection's current attempt was counted in; ended on detach. */
-  io.sluice.routing.DeploymentLoad load;
-  /** Whether that attempt is a stream (counted in the deployment's streams in flight). */
-  boolean stream;
+  /** The load counter this call is counted in (the deployment's in flight); ended on release. */
+  private io.sluice.routing.DeploymentLoad load;
+  /** Whether this call is a stream (counted in the deployment's streams in flight). */
+  private boolean stream;
   /** When the replica last sent anything for the bound exchange (the executor's ticker). */
-  long lastReadNanos;
+  private long lastReadNanos;
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     channel = ctx.channel();
   }
 
-  void bind(UpstreamRelay relay, Exchange exchange) {
+  /**
+   * Binds this connection, fresh from the pool, to {@code exchange}'s attempt on its current deployment and writes
+   * the request: head, then {@code body} (taken over) as the last content. Counted in the deployment's load until
+   * {@link #release}. Reads only while the client can take more ({@code clientWritable}).
+   */
+  void start(Listener relay, Exchange exchange, io.netty.handler.codec.http.HttpRequest head, ByteBuf body,
+      boolean clientWritable) {
     this.relay = relay;
     this.exchange = exchange;
     this.keepAlive = true;
@@ -66,9 +104,30 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
     this.usage = exchange.usage;
     this.usageFilter = null;
+    this.load = exchange.deployment.load();
+    this.stream = exchange.stream;
+    load.started(stream);
+    channel.config().setAutoRead(clientWritable);
+    channel.write(head, channel.voidPromise());
+    channel.writeAndFlush(new io.netty.handler.codec.http.DefaultLastHttpContent(body)).addListener(
+        (io.netty.channel.ChannelFutureListener) wf -> {
+          if (wf.isSuccess()) {
+            requestWritten = true;
+          } else if (this.exchange == exchange) {
+            relay.upstreamFailed(exchange, this, "refused the request (" + wf.cause().getMessage() + ")");
+          }
+        });
   }
 
-  void unbind() {
+  /**
+   * Unbinds this connection: back to {@code pools} when {@code reusable}, else closed (which is how vLLM learns to
+   * abort a generation). Ends its count in the deployment's load. Idempotent per binding.
+   */
+  void release(io.sluice.upstream.UpstreamPools pools, boolean reusable) {
+    if (load != null) {
+      load.ended(stream);
+      load = null;
+    }
     if (usageFilter != null) {
       usageFilter.release();
       usageFilter = null;
@@ -76,6 +135,35 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     relay = null;
     exchange = null;
     idleSince = System.nanoTime();
+    if (reusable) {
+      channel.config().setAutoRead(true);
+      pools.release(channel);
+    } else {
+      channel.close();
+    }
+  }
+
+  /** Reads from the replica only while the client can take more (backpressure). */
+  void clientWritable(boolean writable) {
+    channel.config().setAutoRead(writable);
+  }
+
+  /** Whether the response head went to the client (or, for count_tokens, the /tokenize answer is being read). */
+  boolean responseStarted() {
+    return responseStarted;
+  }
+
+  /** When the replica last sent anything for this call ({@code ticker().nanoTime()} of the loop). */
+  long lastReadNanos() {
+    return lastReadNanos;
+  }
+
+  /**
+   * Whether a failure now, before any response byte, most likely means the replica's keep-alive timer closed this
+   * connection while it idled in the pool (the request never reached it), so another connection may be tried.
+   */
+  boolean diedIdle() {
+    return !responseStarted && served > 0 && idleBeforeBind >= STALE_AFTER_IDLE_NANOS;
   }
 
   boolean bound() {
@@ -277,9 +365,5 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
   Channel channel() {
     return channel;
-  }
-
-  static boolean isServerError(HttpResponse res) {
-    return res.status().code() >= HttpResponseStatus.INTERNAL_SERVER_ERROR.code();
   }
 }

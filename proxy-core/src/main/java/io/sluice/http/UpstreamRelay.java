@@ -1,10 +1,8 @@
 package io.sluice.http;
 
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpVersion;
@@ -15,7 +13,6 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.sluice.routing.Deployment;
 import io.sluice.routing.DeploymentRegistry;
 import io.sluice.routing.ModelGroup;
-import java.util.ArrayList;
 import java.util.List;
 import io.sluice.upstream.PoolExhaustedException;
 import io.sluice.upstream.UpstreamPools;
@@ -41,10 +38,9 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * Event loop only.
  */
-final class UpstreamRelay extends ChannelInboundHandlerAdapter {
+final class UpstreamRelay extends ChannelInboundHandlerAdapter implements UpstreamHandler.Listener {
   private static final Logger log = LoggerFactory.getLogger(UpstreamRelay.class);
   private static final int MAX_STALE_RETRIES = 2;
-  private static final long STALE_AFTER_IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   private final GatewayContext gw;
   private ChannelHandlerContext ctx;
@@ -54,13 +50,10 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   private long ttfbDeadline;
   private long ttfbMillis;
   private int staleRetries;
-  // Routing state of the active exchange (exchanges run one at a time per connection).
-  private final List<Deployment> tried = new ArrayList<>(4);
-  private int groupAttempts;
+  /** Where the active exchange's next attempt goes (exchanges run one at a time per connection). */
+  private final RetryPolicy policy = new RetryPolicy();
+  private final java.util.function.Function<String, ModelGroup> groupByName;
   private long attemptStartNanos;
-  private int fallbackIndex;
-  private ProxyError lastError;
-  private String lastMessage;
 
   /** Null: no metrics. */
   private final RequestMetrics metrics;
@@ -72,6 +65,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   UpstreamRelay(GatewayContext gw, RequestMetrics metrics) {
     this.gw = gw;
     this.metrics = metrics;
+    this.groupByName = name -> gw.registry().get().group(name);
   }
 
   @Override
@@ -91,11 +85,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   private void start(Exchange ex) {
     active = ex;
     staleRetries = 0;
-    tried.clear();
-    groupAttempts = 0;
-    fallbackIndex = 0;
-    lastError = null;
-    lastMessage = null;
+    policy.start(ex.group, fallbacks(ex, gw.registry().get()), groupByName, gw.strategy(), gw.numRetries());
     HttpRequest req = ex.request;
     req.setProtocolVersion(HttpVersion.HTTP_1_1);
     String perRequest = req.headers().get(Exchange.X_LITELLM_TIMEOUT);
@@ -253,43 +243,25 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
    */
   private void route(Exchange ex) {
     long now = System.nanoTime();
-    DeploymentRegistry registry = gw.registry().get();
-    while (true) {
-      Deployment d = groupAttempts <= gw.numRetries() ? ex.group.choose(gw.strategy(), tried, now) : null;
-      if (d != null) {
-        send(ex, d);
-        return;
-      }
-      // Fallbacks are for the OpenAI routes; a pass-through request goes where it was sent or nowhere.
-      List<String> fallbacks = fallbacks(ex, registry);
-      if (fallbackIndex < fallbacks.size()) {
-        ModelGroup next = registry.group(fallbacks.get(fallbackIndex++));
-        if (next != null) {
-          log.debug("[{}] model group {} cannot serve: falling back to {}", ex.requestId, ex.group.name(), next.name());
-          ex.group = next;
-          groupAttempts = 0;
-        }
-        continue;
-      }
-      active = null;
-      if (lastError != null) {
-        ex.fail(lastError, lastMessage);
-      } else {
-        ModelGroup requested = ex.model == null ? ex.group : registry.group(ex.model);
-        long wait = requested == null ? 0 : requested.nanosUntilAvailable(now);
-        long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(wait + 999_999_999L));
-        ex.fail(ProxyError.NO_HEALTHY_DEPLOYMENT, "No healthy deployment available for model "
-            + (ex.model == null ? ex.group.name() : ex.model)
-            + ": every replica is cooling down after failures. Try again in " + seconds + " s.", false, seconds);
-      }
+    ModelGroup before = policy.group();
+    Deployment d = policy.next(now);
+    if (policy.group() != before) {
+      log.debug("[{}] model group {} cannot serve: falling back to {}", ex.requestId, before.name(),
+          policy.group().name());
+    }
+    ex.group = policy.group();
+    if (d != null) {
+      send(ex, d);
       return;
     }
+    active = null;
+    RetryPolicy.GiveUp g = policy.giveUp(ex.model == null ? ex.group : gw.registry().get().group(ex.model),
+        ex.model == null ? ex.group.name() : ex.model, now);
+    ex.fail(g.error(), g.message(), false, g.retryAfterSeconds());
   }
 
   private void send(Exchange ex, Deployment d) {
     attemptStartNanos = System.nanoTime();
-    tried.add(d);
-    groupAttempts++;
     ex.attempts++;
     ex.deployment = d;
     HttpRequest req = ex.request;
@@ -341,8 +313,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       log.warn("replica {} of model {} cooling down for {} after repeated failures (last: {})", ex.deployment.id(),
           ex.deployment.modelGroup(), gw.cooldown(), message);
     }
-    lastError = error;
-    lastMessage = message;
+    policy.failed(error, message);
     if (active == ex && ctx.channel().isActive() && !ex.responseComplete()) {
       route(ex);
     }
@@ -359,33 +330,17 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     return ex.requestFallbacks != null ? ex.requestFallbacks : registry.fallbacks(ex.model);
   }
 
-  /** Whether a failed attempt of {@code ex} would be retried somewhere (without changing any state). */
-  boolean hasAlternative(Exchange ex) {
-    long now = System.nanoTime();
-    if (groupAttempts <= gw.numRetries() && ex.group.choose(gw.strategy(), tried, now) != null) {
-      return true;
-    }
-    DeploymentRegistry registry = gw.registry().get();
-    List<String> fallbacks = fallbacks(ex, registry);
-    for (int i = fallbackIndex; i < fallbacks.size(); i++) {
-      ModelGroup g = registry.group(fallbacks.get(i));
-      if (g != null && g.choose(gw.strategy(), tried, now) != null) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   /**
    * The replica answered with a 5xx head. Counted against it; when another attempt is possible the response is
    * dropped (the connection closed, nothing reached the client) and the request goes elsewhere. Returns true when
    * it did so, false when the caller should relay the response as the replica sent it.
    */
-  boolean retryOnServerError(Exchange ex, UpstreamHandler h, int status) {
+  @Override
+  public boolean retryOnServerError(Exchange ex, UpstreamHandler h, int status) {
     if (upstream != h) {
       return false;
     }
-    if (!hasAlternative(ex)) {
+    if (!policy.hasAlternative(System.nanoTime())) {
       ex.deployment.health().failure(System.nanoTime());
       return false;
     }
@@ -400,7 +355,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
    * {@code /tokenize} with the request's messages instead (see {@link TokenCount}), on a new connection. Returns
    * false — relay the 404 as it is — when the body is no Anthropic request Sluice can restate.
    */
-  boolean countTokensByTokenize(Exchange ex, UpstreamHandler h) {
+  @Override
+  public boolean countTokensByTokenize(Exchange ex, UpstreamHandler h) {
     if (upstream != h || ex.body == null) {
       return false;
     }
@@ -419,12 +375,15 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     ex.upstreamPath = "/tokenize"; // at the server root, as vLLM serves it
     ex.rawBase = false;
     ex.upstreamQuery = "";
+    policy.dropFallbacks(); // a /tokenize is asked of this group only, as any pass-through-style request
+    policy.resend(ex.deployment);
     send(ex, ex.deployment);
     return true;
   }
 
   /** The {@code /tokenize} Sluice asked for count_tokens did not answer 200: the exchange fails with a 404. */
-  void tokenizeFailed(Exchange ex, UpstreamHandler h, int status) {
+  @Override
+  public void tokenizeFailed(Exchange ex, UpstreamHandler h, int status) {
     if (upstream != h) {
       return;
     }
@@ -472,20 +431,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     Channel ch = f.getNow();
     UpstreamHandler h = (UpstreamHandler) ch.pipeline().get(UpstreamPools.RELAY_HANDLER);
     upstream = h;
-    h.bind(this, ex);
-    h.load = ex.deployment.load();
-    h.stream = ex.stream;
-    h.load.started(ex.stream);
-    ch.config().setAutoRead(ctx.channel().isWritable());
-    ch.write(ex.request, ch.voidPromise());
-    ch.writeAndFlush(new DefaultLastHttpContent(BodyInspector.bodyFor(ctx, ex, ex.deployment))).addListener(
-        (ChannelFutureListener) wf -> {
-          if (wf.isSuccess()) {
-            h.requestWritten = true;
-          } else if (upstream == h) {
-            upstreamFailed(ex, h, "refused the request (" + wf.cause().getMessage() + ")");
-          }
-        });
+    h.start(this, ex, ex.request, BodyInspector.bodyFor(ctx, ex, ex.deployment), ctx.channel().isWritable());
     armTtfbTimer(ex, h);
   }
 
@@ -525,12 +471,12 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
       return; // nothing in flight; the next request arms a new timer
     }
     long now = ctx.executor().ticker().nanoTime();
-    if (h.responseStarted) {
+    if (h.responseStarted()) {
       Duration st = gw.streamTimeout();
       if (st == null) {
         return;
       }
-      long left = h.lastReadNanos + st.toNanos() - now;
+      long left = h.lastReadNanos() + st.toNanos() - now;
       if (left > 0) {
         ttfbTimer = ctx.executor().schedule(this::onTtfbTimer, left, TimeUnit.NANOSECONDS);
         return;
@@ -562,7 +508,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   }
 
   /** The replica's response head is about to go to the client: no retry from here on. */
-  void responseStarted(Exchange ex, UpstreamHandler h) {
+  @Override
+  public void responseStarted(Exchange ex, UpstreamHandler h) {
     ex.requestBodyBytes = ex.body == null ? 0 : ex.body.readableBytes();
     ex.releaseBody(); // no retry from here on
     ex.deployment.load().ttfb(System.nanoTime() - attemptStartNanos);
@@ -573,7 +520,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   }
 
   /** The response is complete. */
-  void upstreamDone(Exchange ex, UpstreamHandler h, boolean reusable) {
+  @Override
+  public void upstreamDone(Exchange ex, UpstreamHandler h, boolean reusable) {
     detach(h, reusable);
     if (active == ex) {
       active = null;
@@ -581,16 +529,17 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
   }
 
   /** The upstream connection broke or misbehaved while bound to {@code ex}. */
-  void upstreamFailed(Exchange ex, UpstreamHandler h, String what) {
+  @Override
+  public void upstreamFailed(Exchange ex, UpstreamHandler h, String what) {
     if (upstream != h) {
       return;
     }
-    boolean started = h.responseStarted;
+    boolean started = h.responseStarted();
     // A pooled connection that sat idle and dies before any response byte was most likely closed by the replica's
     // keep-alive timer meanwhile: the request never reached it. One that was busy a moment ago failed for real.
-    boolean reused = h.served > 0 && h.idleBeforeBind >= STALE_AFTER_IDLE_NANOS;
+    boolean diedIdle = h.diedIdle();
     detach(h, false);
-    if (!started && reused && staleRetries < MAX_STALE_RETRIES && active == ex && ctx.channel().isActive()) {
+    if (diedIdle && staleRetries < MAX_STALE_RETRIES && active == ex && ctx.channel().isActive()) {
       staleRetries++;
       log.debug("[{}] reused connection to {} {}: retrying on another", ex.requestId, ex.deployment.id(), what);
       acquire(ex);
@@ -610,30 +559,19 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** Unbinds the upstream channel, returning it to the pool when reusable, else closing it. */
+  /** Unbinds the upstream call, returning its connection to the pool when reusable, else closing it. */
   private void detach(UpstreamHandler h, boolean reusable) {
     if (upstream == h) {
       upstream = null;
     }
-    if (h.load != null) {
-      h.load.ended(h.stream);
-      h.load = null;
-    }
-    h.unbind();
-    Channel ch = h.channel();
-    if (reusable) {
-      ch.config().setAutoRead(true);
-      gw.pools().release(ch);
-    } else {
-      ch.close();
-    }
+    h.release(gw.pools(), reusable);
   }
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
     UpstreamHandler h = upstream;
     if (h != null) {
-      h.channel().config().setAutoRead(ctx.channel().isWritable());
+      h.clientWritable(ctx.channel().isWritable());
     }
     ctx.fireChannelWritabilityChanged();
   }
