@@ -134,13 +134,20 @@ final class Exchange {
   /** Response body bytes written to the client; when the response head went out ({@link System#nanoTime()}). */
   long bytesOut;
   long firstByteNanos;
-  private boolean metered;
 
   private final Drain drain;
   private boolean settled;
+  private final ExchangeObserver observer;
+  /** The observer was told. */
+  private boolean ended;
 
   Exchange(ClientConnection conn, HttpRequest request, Route route, String path, String query, String requestId,
       CompletionListener listener, Drain drain) {
+    this(conn, request, route, path, query, requestId, listener, drain, ExchangeObserver.NONE);
+  }
+
+  Exchange(ClientConnection conn, HttpRequest request, Route route, String path, String query, String requestId,
+      CompletionListener listener, Drain drain, ExchangeObserver observer) {
     this.conn = conn;
     this.request = request;
     this.route = route;
@@ -153,6 +160,7 @@ final class Exchange {
     this.expectContinue = request.headers().containsValue(HttpHeaderNames.EXPECT, HttpHeaderValues.CONTINUE, true);
     this.listener = listener;
     this.drain = drain;
+    this.observer = observer;
     drain.exchangeStarted();
   }
 
@@ -317,20 +325,26 @@ final class Exchange {
 
   private void markComplete() {
     responseComplete = true;
-    if (metering != null && !metered) {
-      metered = true;
-      metering.ended(this, false);
-    }
+    end(false);
     settle();
     releaseBody();
     listener.onResponseComplete(this);
   }
 
-  /** The client left before the response ended: counts what was generated so far, once. */
-  void abandon() {
-    if (metering != null && !metered && !responseComplete) {
-      metered = true;
-      metering.ended(this, true);
+  /**
+   * The client left before the response ended: the observer counts what was generated so far. Called once the
+   * handlers have seen the channel close (the relay has let the replica go), so the count is final.
+   */
+  void clientGone() {
+    if (!responseComplete) {
+      end(true);
+    }
+  }
+
+  private void end(boolean clientGone) {
+    if (!ended) {
+      ended = true;
+      observer.ended(this, clientGone);
     }
   }
 

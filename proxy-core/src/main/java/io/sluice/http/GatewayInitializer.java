@@ -19,6 +19,8 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
   private final HttpDecoderConfig decoderConfig;
   /** One per gateway (its series holders are shared by every channel); null without metrics. */
   private final RequestMetrics metrics;
+  /** Told of every exchange's end: metering → metrics → access log (one per gateway). */
+  private final ExchangeObserver observer;
   /** The listener's current TLS context, read once per new connection; null = plain HTTP. */
   private final Supplier<io.netty.handler.ssl.SslContext> tls;
 
@@ -44,6 +46,7 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
         metrics.forget(live);
       });
     }
+    this.observer = new ExchangeObserver(metrics, gw.accessLog());
     ServerSettings s = gw.server();
     this.decoderConfig = new HttpDecoderConfig()
         .setMaxInitialLineLength(s.maxUriLength())
@@ -61,7 +64,7 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
     ClientConnection conn = new ClientConnection(ch);
     ChannelPipeline p = ch.pipeline();
     RequestGuard guard = new RequestGuard(conn, gw.server(), gw.maxRequestBodyBytes(), gw.drain(),
-        gw.passThrough().endpoints(), gw.accessLog(), metrics, gw.metrics() != null && !gw.metrics().requireAuth());
+        gw.passThrough().endpoints(), observer, gw.metrics() != null && !gw.metrics().requireAuth());
     addTlsHandler(p, ch);
     addHttp1Handlers(p, guard);
     addGatewayHandlers(p, conn, guard);

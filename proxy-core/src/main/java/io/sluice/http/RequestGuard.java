@@ -67,31 +67,24 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
   private final Drain drain;
 
   private final java.util.List<io.sluice.config.PassThroughEndpoint> passThrough;
-  private AccessLog accessLog = AccessLog.NONE;
-  private RequestMetrics metrics;
-  private boolean metricsPublic;
+  private final ExchangeObserver observer;
+  private final boolean metricsPublic;
 
   RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
-      java.util.List<io.sluice.config.PassThroughEndpoint> passThrough, AccessLog accessLog) {
-    this(conn, settings, maxBody, drain, passThrough);
-    this.accessLog = accessLog;
-  }
-
-  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
-      java.util.List<io.sluice.config.PassThroughEndpoint> passThrough, AccessLog accessLog,
-      RequestMetrics metrics, boolean metricsPublic) {
-    this(conn, settings, maxBody, drain, passThrough, accessLog);
-    this.metrics = metrics;
-    this.metricsPublic = metricsPublic;
-  }
-
-  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
-      java.util.List<io.sluice.config.PassThroughEndpoint> passThrough) {
+      java.util.List<io.sluice.config.PassThroughEndpoint> passThrough, ExchangeObserver observer,
+      boolean metricsPublic) {
     this.passThrough = passThrough;
     this.conn = conn;
     this.settings = settings;
     this.maxBody = maxBody;
     this.drain = drain;
+    this.observer = observer;
+    this.metricsPublic = metricsPublic;
+  }
+
+  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
+      java.util.List<io.sluice.config.PassThroughEndpoint> passThrough) {
+    this(conn, settings, maxBody, drain, passThrough, ExchangeObserver.NONE, false);
   }
 
   @Override
@@ -164,7 +157,7 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
         }
       }
     }
-    Exchange ex = new Exchange(conn, req, route, path == null ? rawPath : path, query, id, this, drain);
+    Exchange ex = new Exchange(conn, req, route, path == null ? rawPath : path, query, id, this, drain, observer);
     ex.metricsPublic = metricsPublic;
     if (endpoint != null) {
       ex.passThrough = endpoint;
@@ -305,10 +298,6 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
 
   @Override
   public void onResponseComplete(Exchange ex) {
-    if (metrics != null) {
-      metrics.ended(ex, false);
-    }
-    accessLog.record(ex, false);
     if (ex == current) {
       maybeNext();
     }
@@ -464,10 +453,7 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     }
     ctx.fireChannelInactive();
     if (left != null) {
-      if (metrics != null) {
-        metrics.ended(left, true);
-      }
-      accessLog.record(left, true); // after the relay counted what was generated
+      left.clientGone(); // after the relay let the replica go: what was generated is final
     }
   }
 

@@ -587,8 +587,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       detach(h, false);
     }
     if (active != null) {
-      active.abandon(); // counts what was generated; frees its limiter slots
-      active.releaseBody();
+      active.releaseBody(); // the guard, after this, tells the exchange's observer (tokens, limiter slots, log)
       active = null;
     }
     ctx.fireChannelInactive();

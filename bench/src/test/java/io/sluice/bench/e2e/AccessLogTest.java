@@ -52,10 +52,14 @@ class AccessLogTest {
     access.setLevel(Level.INFO);
     try (TestDatabases.TestDatabase db = TestDatabases.create();
         FakeVllm fake = FakeVllm.builder().host("127.0.0.1").port(0).servedModel(SERVED).tokens(3)
-            .ttft(Duration.ZERO).interTokenDelay(Duration.ZERO).start()) {
+            .ttft(Duration.ZERO).interTokenDelay(Duration.ZERO).start();
+        FakeVllm slow = FakeVllm.builder().host("127.0.0.1").port(0).servedModel(SERVED).tokens(200)
+            .ttft(Duration.ZERO).interTokenDelay(Duration.ofMillis(20)).start()) {
       List<DeploymentConfig> models = List.of(new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED,
           URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null,
-          "fake-a"));
+          "fake-a"), new DeploymentConfig("slow", Provider.HOSTED_VLLM, SERVED,
+          URI.create("http://127.0.0.1:" + slow.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null,
+          "fake-slow"));
       SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
           LitellmSettings.defaults(), ServerSettings.defaults(),
           new PassThroughSettings(List.of(), null, null, null, true));
@@ -85,6 +89,34 @@ class AccessLogTest {
           assertThat(r.statusCode()).isEqualTo(c[0].equals("al-denied") ? 401 : 200);
           ids.add(c[0]);
         }
+        // A client that leaves mid-stream: its one line comes after the relay let the replica go, with the tokens
+        // metered so far (the exchange's one observer: metering, then metrics, then this log).
+        String body = "{\"model\":\"slow\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}";
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", sluice.port())) {
+          s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key
+              + "\r\nx-request-id: al-gone\r\nContent-Type: application/json\r\nContent-Length: "
+              + body.length() + "\r\n\r\n" + body).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          s.getOutputStream().flush();
+          java.io.InputStream in = s.getInputStream();
+          StringBuilder seen = new StringBuilder();
+          int events = 0;
+          while (events < 5) {
+            int b = in.read();
+            assertThat(b).as(seen.toString()).isNotNegative();
+            seen.append((char) b);
+            if (seen.length() >= 6 && seen.substring(seen.length() - 6).equals("data: ")) {
+              events++;
+            }
+          }
+        }
+        ids.add("al-gone");
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (slow.openConnections() > 0 && System.nanoTime() < deadline) {
+          Thread.sleep(10);
+        }
+        assertThat(slow.openConnections()).as("the replica's connection closed (generation aborted)")
+            .isZero();
+        assertThat(slow.streamsAborted()).isEqualTo(1);
       } // close() writes the last lines
       Map<String, JsonNode> byId = new HashMap<>();
       StringBuilder all = new StringBuilder();
@@ -116,6 +148,10 @@ class AccessLogTest {
       assertThat(byId.get("al-stream").get("completion_tokens").asLong()).isEqualTo(3);
       assertThat(byId.get("al-denied").get("status").asInt()).isEqualTo(401);
       assertThat(byId.get("al-denied").get("outcome").asText()).isEqualTo("rejected");
+      JsonNode gone = byId.get("al-gone");
+      assertThat(gone.get("outcome").asText()).isEqualTo("client_gone");
+      assertThat(gone.get("deployment_id").asText()).isEqualTo("fake-slow");
+      assertThat(gone.get("completion_tokens").asLong()).as(gone.toString()).isBetween(3L, 199L);
       assertThat(all.toString()).doesNotContain(MASTER).doesNotContain(key).doesNotContain(REPLICA_KEY)
           .doesNotContain(PROVIDER_KEY).doesNotContain("AL-SECRET");
     } finally {

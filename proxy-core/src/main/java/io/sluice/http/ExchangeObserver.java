@@ -1,0 +1,32 @@
+package io.sluice.http;
+
+/**
+ * The one observer of an exchange's end, told once per exchange by {@link Exchange} — when its response's last byte
+ * is written, or when the client leaves first — and, in this order: metering (tokens, spend row, limiter release;
+ * only for an exchange the relay metered), then the request metrics, then the access log (each later one reads
+ * what the earlier ones counted). No other handler records an exchange's end. Shared by every connection of a
+ * gateway; each call runs on the exchange's event loop.
+ */
+final class ExchangeObserver {
+  static final ExchangeObserver NONE = new ExchangeObserver(null, AccessLog.NONE);
+
+  /** Null: no metrics. */
+  private final RequestMetrics metrics;
+  private final AccessLog accessLog;
+
+  ExchangeObserver(RequestMetrics metrics, AccessLog accessLog) {
+    this.metrics = metrics;
+    this.accessLog = accessLog;
+  }
+
+  /** {@code ex} is over; {@code clientGone}: the client left before its response ended. */
+  void ended(Exchange ex, boolean clientGone) {
+    if (ex.metering != null) {
+      ex.metering.ended(ex, clientGone);
+    }
+    if (metrics != null) {
+      metrics.ended(ex, clientGone);
+    }
+    accessLog.record(ex, clientGone);
+  }
+}
