@@ -79,6 +79,7 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
           }
         }
         case MODELS -> ex.reply(HttpResponseStatus.OK, models(ctx, ex.principal), false);
+        case MODEL -> model(ctx, ex);
         case HEALTH -> ex.reply(HttpResponseStatus.OK, health(ctx, ex.principal), false);
         case METRICS -> metrics(ctx, ex);
         default -> ctx.fireChannelRead(ex);
@@ -183,6 +184,38 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
   }
 
   /** OpenAI's list shape: {@code {"data":[{"id","object":"model","created","owned_by"}],"object":"list"}}. */
+  /**
+   * {@code GET /v1/models/{id}}: the model as {@code GET /v1/models} lists it, for a group (or a wildcard group's
+   * match) this key may use; else OpenAI's 404, the same for a model that does not exist and one the key may not
+   * see (so a key learns nothing about groups outside its lists).
+   */
+  private void model(ChannelHandlerContext ctx, Exchange ex) {
+    String id = Route.modelId(ex.path);
+    ModelGroup group = registry.get().group(id);
+    if (group == null || (ex.principal != null && !ex.principal.mayUseModel(id, group.accessGroups()))) {
+      ex.fail(ProxyError.MODEL_NOT_FOUND, "The model `" + (id.length() > 200 ? id.substring(0, 200) + "…" : id)
+          + "` does not exist or this key may not use it. GET /v1/models lists the models of this key.");
+      return;
+    }
+    ByteBuf buf = ctx.alloc().buffer(128);
+    try (JsonGenerator g = JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(buf))) {
+      modelObject(g, id);
+    } catch (IOException e) {
+      buf.release();
+      throw new UncheckedIOException(e);
+    }
+    ex.reply(HttpResponseStatus.OK, buf, false);
+  }
+
+  private static void modelObject(JsonGenerator g, String id) throws IOException {
+    g.writeStartObject();
+    g.writeStringField("id", id);
+    g.writeStringField("object", "model");
+    g.writeNumberField("created", CREATED);
+    g.writeStringField("owned_by", "openai");
+    g.writeEndObject();
+  }
+
   private ByteBuf models(ChannelHandlerContext ctx, Principal principal) {
     DeploymentRegistry reg = registry.get();
     ByteBuf buf = ctx.alloc().buffer(256);
@@ -191,12 +224,7 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
       g.writeArrayFieldStart("data");
       for (ModelGroup group : reg.groups()) {
         if (principal == null || principal.mayUseModel(group.name(), group.accessGroups())) {
-          g.writeStartObject();
-          g.writeStringField("id", group.name());
-          g.writeStringField("object", "model");
-          g.writeNumberField("created", CREATED);
-          g.writeStringField("owned_by", "openai");
-          g.writeEndObject();
+          modelObject(g, group.name());
         }
       }
       g.writeEndArray();

@@ -14,10 +14,19 @@ final class PathNormalizer {
 
   /** The normalised path, or null when the raw path must be refused (400). */
   static String normalize(String raw) {
+    return normalize(raw, false);
+  }
+
+  /**
+   * As {@link #normalize(String)}; with {@code encodedSlash}, a {@code %2F} decodes to {@code /} — only for a path
+   * Sluice answers itself without forwarding it, {@code GET /v1/models/{id}} of an id such as
+   * {@code hosted_vllm%2Fllama} (the OpenAI SDKs escape the id), and the caller checks that route.
+   */
+  static String normalize(String raw, boolean encodedSlash) {
     if (raw.isEmpty() || raw.charAt(0) != '/') {
       return null;
     }
-    String decoded = raw.indexOf('%') >= 0 ? decode(raw) : raw;
+    String decoded = raw.indexOf('%') >= 0 ? decode(raw, encodedSlash) : raw;
     if (decoded == null) {
       return null;
     }
@@ -53,7 +62,7 @@ final class PathNormalizer {
     return sb.length() == 0 ? "/" : sb.toString();
   }
 
-  private static String decode(String raw) {
+  private static String decode(String raw, boolean encodedSlash) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(raw.length());
     for (int i = 0; i < raw.length(); i++) {
       char c = raw.charAt(i);
@@ -67,7 +76,7 @@ final class PathNormalizer {
           return null;
         }
         int b = (hi << 4) | lo;
-        if (b == '/' || b == '\\' || b == 0) {
+        if ((b == '/' && !encodedSlash) || b == '\\' || b == 0) {
           return null;
         }
         bytes.write(b);

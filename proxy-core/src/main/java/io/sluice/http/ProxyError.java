@@ -26,6 +26,8 @@ public enum ProxyError {
   USER_MODEL_ACCESS_DENIED(HttpResponseStatus.UNAUTHORIZED, "user_model_access_denied", "model"),
   NO_DB_CONNECTION(HttpResponseStatus.BAD_REQUEST, "no_db_connection"),
   NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found_error"),
+  /** {@code GET /v1/models/{id}} of a model this key cannot see: OpenAI's 404 (its SDKs raise NotFoundError). */
+  MODEL_NOT_FOUND(HttpResponseStatus.NOT_FOUND, "invalid_request_error", "model"),
   METHOD_NOT_ALLOWED(HttpResponseStatus.METHOD_NOT_ALLOWED, "bad_request_error"),
   REQUEST_TIMEOUT(HttpResponseStatus.REQUEST_TIMEOUT, "timeout_error"),
   PAYLOAD_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "bad_request_error"),

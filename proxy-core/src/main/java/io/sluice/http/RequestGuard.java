@@ -145,6 +145,10 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     String rawPath = q >= 0 ? uri.substring(0, q) : uri;
     String query = q >= 0 ? uri.substring(q) : "";
     String path = PathNormalizer.normalize(rawPath);
+    if (path == null && (rawPath.startsWith("/v1/models/") || rawPath.startsWith("/models/"))) {
+      String escaped = PathNormalizer.normalize(rawPath, true); // a model id with an escaped slash, answered here
+      path = escaped != null && Route.forPath(escaped) == Route.MODEL ? escaped : null;
+    }
     String id = RequestIds.acceptOrGenerate(req.headers().get(Exchange.X_REQUEST_ID));
     Route route = path == null ? null : Route.forPath(path);
     io.sluice.config.PassThroughEndpoint endpoint = null;

@@ -19,6 +19,18 @@ enum Route {
   RESPONSES(RouteClass.LLM, HttpMethod.POST, "/responses"),
   RERANK(RouteClass.LLM, HttpMethod.POST, "/rerank"),
   SCORE(RouteClass.LLM, HttpMethod.POST, "/score"),
+  /**
+   * vLLM's routes at the server root (vllm/entrypoints/serve/tokenize, pooling, classify, the Cohere-style rerank;
+   * {@code api_server.py} mounts them without {@code /v1}): served at the same path, model-routed like the rest,
+   * sent to the replica's root (its {@code api_base} without {@code /v1}).
+   */
+  TOKENIZE(RouteClass.LLM, HttpMethod.POST, "/tokenize", Family.OPENAI, true),
+  DETOKENIZE(RouteClass.LLM, HttpMethod.POST, "/detokenize", Family.OPENAI, true),
+  POOLING(RouteClass.LLM, HttpMethod.POST, "/pooling", Family.OPENAI, true),
+  CLASSIFY(RouteClass.LLM, HttpMethod.POST, "/classify", Family.OPENAI, true),
+  RERANK_V2(RouteClass.LLM, HttpMethod.POST, "/v2/rerank", Family.OPENAI, true),
+  /** {@code GET /v1/models/{id}} (OpenAI's {@code models.retrieve}): one model group, as {@link #MODELS} lists it. */
+  MODEL(RouteClass.LLM_INFO, HttpMethod.GET, null),
   /** Anthropic's Messages API, which vLLM serves natively (vllm/entrypoints/anthropic/api_router.py). */
   MESSAGES(RouteClass.LLM, HttpMethod.POST, "/messages", Family.ANTHROPIC),
   /** Anthropic's token count; vLLM answers {@code {"input_tokens":N}} (no generation: not metered as tokens). */
@@ -74,6 +86,8 @@ enum Route {
   /** For LLM routes: the path under the deployment's {@code api_base} (which carries {@code /v1}). */
   final String upstreamSuffix;
   final Family family;
+  /** The route lives at the replica server's root, not under its {@code api_base} ({@code /v1}). */
+  final boolean atRoot;
 
   private final String label = name().toLowerCase(java.util.Locale.ROOT);
 
@@ -82,15 +96,23 @@ enum Route {
   }
 
   Route(RouteClass routeClass, HttpMethod method, String upstreamSuffix, Family family) {
+    this(routeClass, method, upstreamSuffix, family, false);
+  }
+
+  Route(RouteClass routeClass, HttpMethod method, String upstreamSuffix, Family family, boolean atRoot) {
     this.routeClass = routeClass;
     this.method = method;
     this.upstreamSuffix = upstreamSuffix;
     this.family = family;
+    this.atRoot = atRoot;
   }
 
-  /** Whether the response's {@code usage} is generation to count (a token count is not). */
+  /**
+   * Whether the response's {@code usage} is generation to count: a token count, {@code /tokenize} and
+   * {@code /detokenize} run no model (their answers carry no {@code usage}, and nothing is estimated for them).
+   */
   boolean countsUsage() {
-    return this != MESSAGES_COUNT_TOKENS;
+    return this != MESSAGES_COUNT_TOKENS && this != TOKENIZE && this != DETOKENIZE;
   }
 
   /** The {@code route} label of the metrics: the route's name in lower case. */
@@ -112,7 +134,9 @@ enum Route {
     BY_PATH.put("/metrics", METRICS);
     BY_PATH.put("/metrics/", METRICS);
     for (Route r : values()) {
-      if (r == MODELS || r.upstreamSuffix != null) {
+      if (r.atRoot) {
+        BY_PATH.put(r.upstreamSuffix, r); // only where vLLM serves it
+      } else if (r == MODELS || r.upstreamSuffix != null) {
         String p = r == MODELS ? "/models" : r.upstreamSuffix;
         BY_PATH.put(p, r);
         BY_PATH.put("/v1" + p, r);
@@ -131,6 +155,9 @@ enum Route {
     if (r == null && isManagementPath(path)) {
       return MANAGEMENT;
     }
+    if (r == null && modelId(path) != null) {
+      return MODEL;
+    }
     if (r == null && (path.equals("/vllm") || path.startsWith("/vllm/"))) {
       return VLLM;
     }
@@ -138,6 +165,15 @@ enum Route {
       return path.startsWith("/ui/api/") ? UI_API : UI;
     }
     return r;
+  }
+
+  /**
+   * The model id of a {@code /v1/models/{id}} or {@code /models/{id}} path (decoded, so it may hold {@code /} as
+   * {@code hosted_vllm/llama} does), or null.
+   */
+  static String modelId(String path) {
+    int at = path.startsWith("/v1/models/") ? 11 : path.startsWith("/models/") ? 8 : -1;
+    return at < 0 || at == path.length() ? null : path.substring(at);
   }
 
   static boolean isManagementPath(String path) {

@@ -42,11 +42,12 @@ final class RoutePolicy {
     }
     return switch (allowed) {
       case "openai_routes" -> (route.routeClass == Route.RouteClass.LLM && route.family == Route.Family.OPENAI)
-          || route == Route.MODELS;
+          || route == Route.MODELS || route == Route.MODEL;
       // LiteLLM's anthropic_routes: /v1/messages and its count_tokens.
       case "anthropic_routes" -> route.routeClass == Route.RouteClass.LLM && route.family == Route.Family.ANTHROPIC;
       // LiteLLM's llm_api_routes also admit the pass-through routes (/vllm/*, configured endpoints).
       case "llm_api_routes" -> route.routeClass == Route.RouteClass.LLM || route == Route.MODELS
+          || route == Route.MODEL
           || route.routeClass == Route.RouteClass.PASSTHROUGH;
       case "info_routes" -> INFO.contains(path);
       case "management_routes" -> route.routeClass == Route.RouteClass.MANAGEMENT;

@@ -267,7 +267,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     HttpRequest req = ex.request;
     HttpHeaders h = req.headers();
     if (ex.upstreamPath == null) {
-      req.setUri(d.basePath() + ex.route.upstreamSuffix + ex.query);
+      req.setUri((ex.route.atRoot ? d.rootPath() : d.basePath()) + ex.route.upstreamSuffix + ex.query);
     } else {
       req.setUri(originForm((ex.rawBase ? d.basePath() : d.rootPath()) + ex.upstreamPath, ex.upstreamQuery));
     }

@@ -243,7 +243,18 @@ public final class UsageScanner {
    * stream's {@code message_start}, then repeated by {@code message_delta} on vLLM; the last one seen wins).
    */
   public long promptTokens() {
-    return values[0] >= 0 ? values[0] : values[3];
+    if (values[0] >= 0) {
+      return values[0];
+    }
+    return values[3] >= 0 ? values[3] : onlyTotal() ? values[2] : -1;
+  }
+
+  /**
+   * Only {@code total_tokens} was reported, as vLLM's rerank answers ({@code "usage":{"total_tokens":N}}: every token
+   * is input to a model that generates nothing): counted as that many prompt tokens and no completion.
+   */
+  private boolean onlyTotal() {
+    return values[2] >= 0 && values[0] < 0 && values[1] < 0 && values[3] < 0 && values[4] < 0;
   }
 
   /**
@@ -251,7 +262,10 @@ public final class UsageScanner {
    * {@code output_tokens} — cumulative in a stream's {@code message_delta}, so the last one seen is the count.
    */
   public long completionTokens() {
-    return values[1] >= 0 ? values[1] : values[4];
+    if (values[1] >= 0) {
+      return values[1];
+    }
+    return values[4] >= 0 ? values[4] : onlyTotal() ? 0 : -1;
   }
 
   /** Whether the replica reported prompt and completion tokens. */

@@ -29,4 +29,21 @@ class PathNormalizerTest {
   void normalisesOrRefuses(String raw, String expected) {
     assertThat(PathNormalizer.normalize(raw)).isEqualTo(expected);
   }
+
+  /** Only where Sluice answers itself: a model id with an escaped slash ({@code GET /v1/models/{id}}). */
+  @ParameterizedTest(name = "{0} → {1}")
+  @CsvSource(nullValues = "REFUSED", value = {
+      "/v1/models/hosted_vllm%2Fllama, /v1/models/hosted_vllm/llama",
+      "/v1/models/a%2f..%2f..%2fkey, /v1/key",      // decoded, then dot segments: no longer a model path
+      "/v1/models/a%5cb, REFUSED",
+      "/v1/models/a%00, REFUSED",
+  })
+  void anEscapedSlashDecodesOnlyWhenAsked(String raw, String expected) {
+    assertThat(PathNormalizer.normalize(raw, true)).isEqualTo(expected);
+    assertThat(PathNormalizer.normalize(raw)).isNull();
+    String path = PathNormalizer.normalize(raw, true);
+    if (path != null && !path.startsWith("/v1/models/")) {
+      assertThat(Route.forPath(path)).isNotEqualTo(Route.MODEL); // so the guard refuses it (400)
+    }
+  }
 }

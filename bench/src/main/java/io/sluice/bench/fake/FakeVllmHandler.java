@@ -149,6 +149,9 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       case "/tokenize" -> tokenize(body);
       case "/score", "/v1/score" -> score(body);
       case "/detokenize" -> detokenize(body);
+      case "/rerank", "/v1/rerank", "/v2/rerank" -> rerank(body);
+      case "/pooling" -> pooling(body);
+      case "/classify" -> classify(body);
       default -> send(get || post ? HttpResponseStatus.NOT_FOUND : HttpResponseStatus.NOT_FOUND,
           "{\"detail\":\"Not Found\"}");
     }
@@ -710,6 +713,90 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         data.addObject().put("index", i).put("object", "score").put("score", 0.9 - 0.1 * i);
       }
       int prompt = n.path("text_1").asText("").split("\\s+").length + pairs * 8;
+      o.putObject("usage").put("prompt_tokens", prompt).put("total_tokens", prompt).put("completion_tokens", 0)
+          .putNull("prompt_tokens_details");
+      send(HttpResponseStatus.OK, o.toString());
+    } catch (Exception e) {
+      error(400, "BadRequestError", "JSON decode error", null);
+    }
+  }
+
+  /**
+   * vLLM's rerank (Jina/Cohere style, serving_score.py): results by relevance, and a usage of
+   * {@code {"total_tokens":N}} only (RerankUsage).
+   */
+  private void rerank(String body) {
+    try {
+      JsonNode n = JSON.readTree(body);
+      if (fake.faults.status != 0) {
+        error(fake.faults.status, errorType(fake.faults.status), "Injected fault", null);
+        return;
+      }
+      JsonNode docs = n.path("documents");
+      int count = docs.isArray() ? docs.size() : 0;
+      int topN = n.path("top_n").asInt(count);
+      ObjectNode o = JSON.createObjectNode();
+      o.put("id", "rerank-" + hex32()).put("model", fake.servedModel);
+      int total = n.path("query").asText("").split("\\s+").length;
+      ArrayNode results = o.putArray("results");
+      for (int i = 0; i < count; i++) {
+        total += docs.get(i).asText("").split("\\s+").length;
+      }
+      for (int i = 0; i < Math.min(topN, count); i++) {
+        ObjectNode r = results.addObject();
+        r.put("index", i);
+        r.putObject("document").put("text", docs.get(i).asText(""));
+        r.put("relevance_score", 0.9 - 0.1 * i);
+      }
+      o.putObject("usage").put("total_tokens", total);
+      send(HttpResponseStatus.OK, o.toString());
+    } catch (Exception e) {
+      error(400, "BadRequestError", "JSON decode error", null);
+    }
+  }
+
+  /** vLLM's /pooling (serving_pooling.py): one pooled vector per input, usage as UsageInfo. */
+  private void pooling(String body) {
+    try {
+      JsonNode n = JSON.readTree(body);
+      JsonNode in = n.has("input") ? n.get("input") : n.path("messages");
+      int count = in.isArray() && n.has("input") ? in.size() : 1;
+      int prompt = Math.max(1, in.toString().split("\\s+").length);
+      ObjectNode o = JSON.createObjectNode();
+      o.put("id", "pool-" + hex32()).put("object", "list").put("created", fake.createdNow())
+          .put("model", fake.servedModel);
+      ArrayNode data = o.putArray("data");
+      for (int i = 0; i < count; i++) {
+        ObjectNode d = data.addObject().put("index", i).put("object", "pooling");
+        ArrayNode v = d.putArray("data");
+        for (int k = 0; k < 4; k++) {
+          v.add(0.25 * (k + 1));
+        }
+      }
+      o.putObject("usage").put("prompt_tokens", prompt).put("total_tokens", prompt).put("completion_tokens", 0)
+          .putNull("prompt_tokens_details");
+      send(HttpResponseStatus.OK, o.toString());
+    } catch (Exception e) {
+      error(400, "BadRequestError", "JSON decode error", null);
+    }
+  }
+
+  /** vLLM's /classify (serving_classification.py): label and probabilities per input, usage as UsageInfo. */
+  private void classify(String body) {
+    try {
+      JsonNode n = JSON.readTree(body);
+      JsonNode in = n.path("input");
+      int count = in.isArray() ? in.size() : 1;
+      int prompt = Math.max(1, in.toString().split("\\s+").length);
+      ObjectNode o = JSON.createObjectNode();
+      o.put("id", "classify-" + hex32()).put("object", "list").put("created", fake.createdNow())
+          .put("model", fake.servedModel);
+      ArrayNode data = o.putArray("data");
+      for (int i = 0; i < count; i++) {
+        ObjectNode d = data.addObject().put("index", i).put("label", "positive");
+        d.putArray("probs").add(0.2).add(0.8);
+        d.put("num_classes", 2);
+      }
       o.putObject("usage").put("prompt_tokens", prompt).put("total_tokens", prompt).put("completion_tokens", 0)
           .putNull("prompt_tokens_details");
       send(HttpResponseStatus.OK, o.toString());

@@ -30,6 +30,78 @@ final class VirtualKeyE2ETestSupport {
     return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
+
+  /** A new virtual key from {@code POST /key/generate} with {@code generateBody}, made with the master key. */
+  static String generateKey(int port, String master, String generateBody) throws Exception {
+    HttpResponse<String> r = send(port, "POST", "/key/generate", master, generateBody);
+    org.assertj.core.api.Assertions.assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    return JSON.readTree(r.body()).get("key").asText();
+  }
+
+  /** The one spend row of {@code requestId} from {@code GET /spend/logs}, waiting up to 10 s for the batched writer. */
+  static com.fasterxml.jackson.databind.JsonNode spendRow(int port, String master, String requestId)
+      throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (true) {
+      HttpResponse<String> r = send(port, "GET", "/spend/logs?request_id=" + requestId, master, null);
+      org.assertj.core.api.Assertions.assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      com.fasterxml.jackson.databind.JsonNode rows = JSON.readTree(r.body());
+      if (rows.size() > 0) {
+        org.assertj.core.api.Assertions.assertThat(rows.size()).as("one row per request").isEqualTo(1);
+        return rows.get(0);
+      }
+      org.assertj.core.api.Assertions.assertThat(System.nanoTime()).as("spend row for %s", requestId)
+          .isLessThan(deadline);
+      Thread.sleep(50);
+    }
+  }
+
+  /**
+   * Runs {@code src/test/node/<name>/client.mjs} with Node and returns its JSON lines by their {@code case}: copies
+   * it with its {@code package.json} to {@code target/<name>} and installs the pinned SDK there first when
+   * {@code installed} (a path under node_modules) is missing. Fails — never skips — saying how to get Node and npm.
+   */
+  static java.util.Map<String, com.fasterxml.jackson.databind.JsonNode> runNodeClient(String name, String installed,
+      java.util.Map<String, String> env) throws Exception {
+    java.nio.file.Path src = java.nio.file.Path.of("src/test/node", name);
+    java.nio.file.Path dir = java.nio.file.Path.of("target", name);
+    java.nio.file.Files.createDirectories(dir);
+    for (String f : new String[] {"package.json", "client.mjs"}) {
+      java.nio.file.Files.copy(src.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+    if (!java.nio.file.Files.isDirectory(dir.resolve("node_modules").resolve(installed))) {
+      int rc;
+      try {
+        Process npm = new ProcessBuilder("npm", "install", "--no-audit", "--no-fund", "--prefer-offline")
+            .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("npm.log").toFile())
+            .start();
+        rc = npm.waitFor(5, java.util.concurrent.TimeUnit.MINUTES) ? npm.exitValue() : -1;
+      } catch (java.io.IOException e) {
+        rc = -2;
+      }
+      org.assertj.core.api.Assertions.assertThat(rc).as("npm install of " + installed + " failed (rc " + rc
+          + "; see bench/target/" + name + "/npm.log). This test needs Node.js 18+ and npm with the npm registry "
+          + "reachable: apt-get install nodejs npm, then rerun.").isZero();
+    }
+    ProcessBuilder pb = new ProcessBuilder("node", "client.mjs").directory(dir.toFile()).redirectErrorStream(true);
+    pb.environment().putAll(env);
+    Process node = pb.start();
+    String output = new String(node.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    org.assertj.core.api.Assertions.assertThat(node.waitFor(2, java.util.concurrent.TimeUnit.MINUTES)).as(output)
+        .isTrue();
+    org.assertj.core.api.Assertions.assertThat(node.exitValue()).as(output).isZero();
+    java.util.Map<String, com.fasterxml.jackson.databind.JsonNode> byCase = new java.util.HashMap<>();
+    for (String line : output.split("\n")) {
+      if (line.startsWith("{")) {
+        com.fasterxml.jackson.databind.JsonNode n = JSON.readTree(line);
+        byCase.put(n.get("case").asText(), n);
+      }
+    }
+    return byCase;
+  }
+
   interface Action {
     void run() throws Exception;
   }

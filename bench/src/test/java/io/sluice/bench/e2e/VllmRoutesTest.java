@@ -1,0 +1,173 @@
+package io.sluice.bench.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sluice.admin.db.TestDatabases;
+import io.sluice.auth.KeyCache;
+import io.sluice.bench.fake.FakeVllm;
+import io.sluice.bench.fake.RecordedRequest;
+import io.sluice.config.DeploymentConfig;
+import io.sluice.config.GeneralSettings;
+import io.sluice.config.LitellmSettings;
+import io.sluice.config.Provider;
+import io.sluice.config.RouterSettings;
+import io.sluice.config.Secret;
+import io.sluice.config.ServerSettings;
+import io.sluice.config.SluiceConfig;
+import io.sluice.server.AdminPlane;
+import io.sluice.server.SluiceServer;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Issue 15 §2: vLLM's other routes on the model-routed path — tokenize, detokenize, pooling, classify, score, the
+ * three reranks — and {@code GET /v1/models/{id}}. Each is authenticated by a virtual key, routed by the body's
+ * {@code model} (the key's model list applies), sent to the replica's path with the replica's own key and the
+ * replica's model name spliced in, and metered from the answer's {@code usage} into a spend row.
+ */
+class VllmRoutesTest {
+  static final String MASTER = "sk-master-VR-SECRET";
+  static final String REPLICA_KEY = "replica-VR-SECRET";
+  static final String SERVED = "BAAI/bge-reranker-v2-m3";
+  static final double IN_COST = 0.001;
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  static TestDatabases.TestDatabase db;
+  static FakeVllm fake;
+  static SluiceServer sluice;
+  static String key;
+
+  @BeforeAll
+  static void start() throws Exception {
+    db = TestDatabases.create();
+    fake = FakeVllm.builder().host("127.0.0.1").port(0).servedModel(SERVED).apiKey(REPLICA_KEY).tokens(3)
+        .ttft(Duration.ZERO).interTokenDelay(Duration.ZERO).start();
+    List<DeploymentConfig> models = List.of(
+        new DeploymentConfig("reranker", Provider.HOSTED_VLLM, SERVED,
+            URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null,
+            "fake-r", null, IN_COST, 0.0),
+        new DeploymentConfig("hosted_vllm/other", Provider.HOSTED_VLLM, SERVED,
+            URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null,
+            "fake-o"));
+    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
+        LitellmSettings.defaults(), ServerSettings.defaults());
+    AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL", db.litellmUrl()),
+        Secret.of(MASTER)), Map.of(), KeyCache.NONE);
+    sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
+        io.sluice.auth.KeyStore.NONE, true).withAdminPlane(plane));
+    key = VirtualKeyE2ETestSupport.generateKey(sluice.port(), MASTER, "{\"models\":[\"reranker\"],\"key_alias\":\"vr\"}");
+  }
+
+  @AfterAll
+  static void stop() {
+    if (sluice != null) {
+      sluice.close();
+    }
+    if (fake != null) {
+      fake.close();
+    }
+    if (db != null) {
+      db.close();
+    }
+  }
+
+  static HttpResponse<String> send(String method, String path, String k, String body) throws Exception {
+    return VirtualKeyE2ETestSupport.send(sluice.port(), method, path, k, body);
+  }
+
+  @ParameterizedTest(name = "{0} → {1}")
+  @CsvSource(delimiter = ';', value = {
+      // client path; path the replica gets; body after the model; prompt tokens of the spend row (-1: no row check)
+      "/tokenize;       /tokenize;      \"prompt\":\"a b c\";                                        0",
+      "/detokenize;     /detokenize;    \"tokens\":[1000,1001];                                      0",
+      "/pooling;        /pooling;       \"input\":\"a b c d\";                                       4",
+      "/classify;       /classify;      \"input\":[\"a b\"];                                         2",
+      "/score;          /v1/score;      \"text_1\":\"q\",\"text_2\":[\"a\",\"b\"];                   17",
+      "/v1/score;       /v1/score;      \"text_1\":\"q\",\"text_2\":[\"a\"];                         9",
+      "/rerank;         /v1/rerank;     \"query\":\"q w\",\"documents\":[\"a b\",\"c\"];             5",
+      "/v1/rerank;      /v1/rerank;     \"query\":\"q\",\"documents\":[\"a\"];                       2",
+      "/v2/rerank;      /v2/rerank;     \"query\":\"q\",\"documents\":[\"a\",\"b c\"],\"top_n\":1;    4",
+  })
+  void eachRouteIsModelRoutedWithTheReplicasKeyAndNameAndMetered(String path, String upstream, String rest,
+      long promptTokens) throws Exception {
+    fake.clearRequests();
+    String id = "vr-" + path.replace('/', '-');
+    var r = VirtualKeyE2ETestSupport.send(sluice.port(), "POST", path, key,
+        "{\"model\":\"reranker\"," + rest + "}", "x-request-id", id);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    List<RecordedRequest> got = fake.requests();
+    assertThat(got).hasSize(1);
+    RecordedRequest q = got.get(0);
+    assertThat(q.uri()).isEqualTo(upstream);
+    assertThat(q.headers().get("authorization")).isEqualTo("Bearer " + REPLICA_KEY);
+    assertThat(JSON.readTree(q.body()).get("model").asText()).as("the replica's own model name").isEqualTo(SERVED);
+    assertThat(q.body()).contains(rest);
+    JsonNode row = VirtualKeyE2ETestSupport.spendRow(sluice.port(), MASTER, id);
+    assertThat(row.get("model_group").asText()).isEqualTo("reranker");
+    assertThat(row.get("prompt_tokens").asLong()).as(row.toString()).isEqualTo(promptTokens);
+    assertThat(row.get("completion_tokens").asLong()).isZero();
+    assertThat(row.get("spend").asDouble()).isCloseTo(promptTokens * IN_COST, org.assertj.core.data.Offset.offset(1e-12));
+  }
+
+  @Test
+  void aKeyLimitedToOneModelCannotReachAnotherThroughTheseRoutes() throws Exception {
+    fake.clearRequests();
+    var r = send("POST", "/tokenize", key, "{\"model\":\"hosted_vllm/other\",\"prompt\":\"x\"}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(401);
+    assertThat(JSON.readTree(r.body()).path("error").path("param").asText()).isEqualTo("model");
+    var none = send("POST", "/v2/rerank", key, "{\"query\":\"q\",\"documents\":[\"a\"]}");
+    assertThat(none.statusCode()).isEqualTo(400);
+    assertThat(none.body()).contains("No \\\"model\\\" in the request body");
+    var get = send("GET", "/pooling", key, null);
+    assertThat(get.statusCode()).isEqualTo(405);
+    assertThat(fake.requests()).isEmpty();
+    assertThat(send("POST", "/tokenize", "sk-wrong-VR-SECRET", "{\"model\":\"reranker\"}").statusCode())
+        .isEqualTo(401);
+  }
+
+  @Test
+  void modelsRetrieveAnswersForModelsTheKeyMaySeeAnd404ForTheRest() throws Exception {
+    var ok = send("GET", "/v1/models/reranker", key, null);
+    assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+    JsonNode m = JSON.readTree(ok.body());
+    assertThat(m.get("id").asText()).isEqualTo("reranker");
+    assertThat(m.get("object").asText()).isEqualTo("model");
+    assertThat(send("GET", "/models/reranker", key, null).statusCode()).isEqualTo(200);
+    var slash = send("GET", "/v1/models/hosted_vllm%2Fother", MASTER, null);
+    assertThat(slash.statusCode()).as(slash.body()).isEqualTo(200);
+    assertThat(JSON.readTree(slash.body()).get("id").asText()).isEqualTo("hosted_vllm/other");
+    var hidden = send("GET", "/v1/models/hosted_vllm/other", key, null);
+    assertThat(hidden.statusCode()).isEqualTo(404);
+    JsonNode e = JSON.readTree(hidden.body()).get("error");
+    assertThat(e.get("param").asText()).isEqualTo("model");
+    assertThat(e.get("message").asText()).contains("does not exist");
+    var missing = send("GET", "/v1/models/nope", MASTER, null);
+    assertThat(missing.statusCode()).isEqualTo(404);
+    assertThat(send("GET", "/v1/models/reranker", null, null).statusCode()).isEqualTo(401);
+  }
+
+  @Test
+  void theOfficialOpenAiSdkRetrievesModelsThroughSluice() throws Exception {
+    Map<String, JsonNode> r = VirtualKeyE2ETestSupport.runNodeClient("openai-sdk", "openai", Map.of(
+        "SLUICE_URL", "http://127.0.0.1:" + sluice.port(), "SLUICE_KEY", key, "SLUICE_MASTER", MASTER,
+        "MODEL", "reranker", "SLASHED_MODEL", "hosted_vllm/other"));
+    assertThat(r.get("retrieve").path("result").path("id").asText()).as(r.toString()).isEqualTo("reranker");
+    assertThat(r.get("retrieveSlashed").path("result").path("id").asText()).as(r.toString())
+        .isEqualTo("hosted_vllm/other");
+    assertThat(r.get("retrieveHidden").path("status").asInt()).isEqualTo(404);
+    assertThat(r.get("retrieveHidden").path("type").asText()).isEqualTo("NotFoundError");
+    assertThat(r.get("retrieveMissing").path("status").asInt()).isEqualTo(404);
+    assertThat(r.get("retrieveMissing").path("message").asText()).contains("does not exist");
+    assertThat(r.get("list").path("result").toString()).isEqualTo("[\"reranker\"]");
+  }
+}
