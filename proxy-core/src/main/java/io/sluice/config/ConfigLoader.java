@@ -85,7 +85,8 @@ public final class ConfigLoader {
       "/v1/chat/completions", "/completions", "/v1/completions", "/embeddings", "/v1/embeddings", "/responses",
       "/v1/responses", "/rerank", "/v1/rerank", "/score", "/v1/score", "/messages", "/v1/messages",
       "/messages/count_tokens", "/v1/messages/count_tokens", "/v1/model/info", "/v2/model/info",
-      "/model_group/info", "/tokenize", "/detokenize", "/pooling", "/classify", "/v2/rerank");
+      "/model_group/info", "/tokenize", "/detokenize", "/pooling", "/classify", "/v2/rerank",
+      "/audio/transcriptions", "/v1/audio/transcriptions", "/audio/translations", "/v1/audio/translations");
   /** Path families Sluice serves whole (every path under them is Sluice's): the admin API and {@code /vllm}. */
   public static final List<String> SERVED_FAMILIES = List.of("/key", "/user", "/team", "/model", "/spend",
       "/global/spend", "/global/activity", "/vllm", "/ui", "/models", "/v1/models");

@@ -28,6 +28,8 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   private final io.sluice.routing.PassThroughTargets targets;
   private Exchange current;
   private RequestScanner scanner;
+  /** In place of {@link #scanner} on the multipart routes (audio). */
+  private io.sluice.json.MultipartScanner multipart;
   private ByteBuf body;
   private boolean passThroughMode;
   /** Ask replicas for the usage chunk of streams whose clients did not (token accounting is on). */
@@ -61,6 +63,18 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       }
       current = ex;
       passThroughMode = false;
+      if (ex.route.multipart()) {
+        byte[] boundary = io.sluice.json.MultipartScanner.boundary(
+            ex.request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_TYPE));
+        if (boundary == null) {
+          current = null;
+          ex.fail(ProxyError.BAD_REQUEST, ex.path + " takes multipart/form-data (the audio file and a \"model\" "
+              + "field): send Content-Type: multipart/form-data; boundary=…");
+          return;
+        }
+        multipart = new io.sluice.json.MultipartScanner(boundary);
+        return;
+      }
       scanner = new RequestScanner();
       // The body ends with its LastHttpContent message, which always follows the head (EMPTY_LAST_CONTENT when there
       // is no body). Not ex.requestComplete: after an async key lookup the guard has already seen the end while the
@@ -94,6 +108,13 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         }
         composite.addComponent(true, data);
       }
+      if (multipart != null && !multipart.feed(data)) {
+        Exchange ex = current;
+        String why = multipart.error();
+        reset();
+        ex.fail(ProxyError.BAD_REQUEST, why);
+        return;
+      }
       if (scanner != null && !scanner.feed(data)) {
         if (passThroughMode && !scanner.invalidUtf8() && !scanner.duplicateModel()) {
           scanner.close(); // not JSON, or not an object: no model to route by; relay it as it is
@@ -119,6 +140,10 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       completePassThrough(ctx);
       return;
     }
+    if (multipart != null) {
+      completeMultipart(ctx);
+      return;
+    }
     Exchange ex = current;
     RequestScanner s = scanner;
     ByteBuf b = body;
@@ -139,32 +164,11 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
           + "{\"model\": \"llama-3-8b\", …}; GET /v1/models lists them.");
       return;
     }
-    KeyRecord key = ex.principal.key();
-    String aliasTarget = key == null ? null : key.aliases().get(model);
-    if (aliasTarget != null) {
-      // LiteLLM's key aliases / team model_aliases: the name the client sent stands for a model group, which the
-      // key's lists must allow; the body's literal is rewritten to the replica's name as usual.
-      ex.aliasOf = model;
-      model = aliasTarget;
-    }
-    ModelGroup group = registry.get().group(model);
-    ModelAccess.Denial denied = key == null ? null
-        : ModelAccess.denial(key, model, group == null ? java.util.Set.of() : group.accessGroups());
-    if (denied != null) {
-      release(b);
-      // LiteLLM checks the key's and the team's model lists before the router looks the model up
-      // (auth_checks.py::can_key_call_model), so a key hears only about its own lists.
-      ex.fail(ProxyError.of(denied),
-          denied.message());
-      return;
-    }
+    ModelGroup group = resolve(ex, model, b);
     if (group == null) {
-      release(b);
-      // LiteLLM's wording (proxy/route_llm_request.py).
-      ex.fail(ProxyError.BAD_REQUEST, "Invalid model name passed in model=" + shorten(model)
-          + ". Call `/v1/models` to view available models for your key.");
       return;
     }
+    KeyRecord key = ex.principal.key();
     java.util.List<String> fallbacks = s.fallbacks();
     if (fallbacks != null) {
       // LiteLLM's per-request fallbacks: each must be a model group this key may use.
@@ -187,7 +191,6 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       }
       ex.requestFallbacks = fallbacks;
     }
-    ex.model = model;
     ex.stream = s.stream();
     ex.group = group;
     ex.body = b;
@@ -196,6 +199,72 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     if (ex.stream && meterStreams && (ex.route == Route.CHAT_COMPLETIONS || ex.route == Route.COMPLETIONS)) {
       ex.usageSplice = s.usageSplice();
     }
+    ctx.fireChannelRead(ex);
+  }
+
+  /**
+   * The model group {@code model} names for this key: a key alias resolved first (LiteLLM's key aliases / team
+   * model_aliases — the name stands for a group the key's lists must allow), then the key's (team's, user's) model
+   * lists, then the registry. Sets {@link Exchange#model} (and {@link Exchange#aliasOf}); on a denial or an unknown
+   * model fails {@code ex}, releases {@code b} and returns null.
+   */
+  private ModelGroup resolve(Exchange ex, String model, ByteBuf b) {
+    KeyRecord key = ex.principal.key();
+    String aliasTarget = key == null ? null : key.aliases().get(model);
+    if (aliasTarget != null) {
+      ex.aliasOf = model;
+      model = aliasTarget;
+    }
+    ModelGroup group = registry.get().group(model);
+    ModelAccess.Denial denied = key == null ? null
+        : ModelAccess.denial(key, model, group == null ? java.util.Set.of() : group.accessGroups());
+    if (denied != null) {
+      release(b);
+      // LiteLLM checks the key's and the team's model lists before the router looks the model up
+      // (auth_checks.py::can_key_call_model), so a key hears only about its own lists.
+      ex.fail(ProxyError.of(denied), denied.message());
+      return null;
+    }
+    if (group == null) {
+      release(b);
+      // LiteLLM's wording (proxy/route_llm_request.py).
+      ex.fail(ProxyError.BAD_REQUEST, "Invalid model name passed in model=" + shorten(model)
+          + ". Call `/v1/models` to view available models for your key.");
+      return null;
+    }
+    ex.model = model;
+    return group;
+  }
+
+  /** A multipart (audio) body is complete: routed by its {@code model} field, rewritten in place like JSON's. */
+  private void completeMultipart(ChannelHandlerContext ctx) {
+    Exchange ex = current;
+    io.sluice.json.MultipartScanner s = multipart;
+    ByteBuf b = body;
+    current = null;
+    multipart = null;
+    body = null;
+    if (!s.end()) {
+      release(b);
+      ex.fail(ProxyError.BAD_REQUEST, s.error());
+      return;
+    }
+    if (s.model() == null) {
+      release(b);
+      ex.fail(ProxyError.BAD_REQUEST, "No \"model\" field in the multipart/form-data body. Send the model group "
+          + "to use as a form field (model=whisper-large-v3, next to file=@audio.wav); GET /v1/models lists them.");
+      return;
+    }
+    ModelGroup group = resolve(ex, s.model(), b);
+    if (group == null) {
+      return;
+    }
+    ex.stream = s.stream();
+    ex.group = group;
+    ex.body = b;
+    ex.modelStart = (int) s.modelStart();
+    ex.modelEnd = (int) s.modelEnd();
+    ex.modelRaw = true;
     ctx.fireChannelRead(ex);
   }
 
@@ -341,7 +410,8 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         }
         start = ex.modelStart;
         end = ex.modelEnd;
-        with = d.wildcard() ? literal(ctx, upstreamModel(ex, d)) : d.upstreamModelJson();
+        with = ex.modelRaw ? raw(ctx, upstreamModel(ex, d))
+            : d.wildcard() ? literal(ctx, upstreamModel(ex, d)) : d.upstreamModelJson();
       } else {
         if (usage == null) {
           continue;
@@ -366,7 +436,8 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   static int bodyLength(Exchange ex, Deployment d) {
     int length = ex.body.readableBytes();
     if (ex.model != null && (ex.aliasOf != null || !ex.model.equals(upstreamModel(ex, d)))) {
-      int literal = d.wildcard() ? quoted(upstreamModel(ex, d)).length + 2 : d.upstreamModelJsonLength();
+      int literal = ex.modelRaw ? upstreamModel(ex, d).getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+          : d.wildcard() ? quoted(upstreamModel(ex, d)).length + 2 : d.upstreamModelJsonLength();
       length += literal - (ex.modelEnd - ex.modelStart);
     }
     if (ex.usageSplice != null) {
@@ -390,6 +461,12 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     return ctx.alloc().directBuffer(q.length + 2).writeByte('"').writeBytes(q).writeByte('"');
   }
 
+  /** {@code s} as raw UTF-8 (a multipart field's value); the caller owns it. */
+  private static ByteBuf raw(ChannelHandlerContext ctx, String s) {
+    byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return ctx.alloc().buffer(b.length).writeBytes(b);
+  }
+
   private static void release(ByteBuf b) {
     if (b != null) {
       b.release();
@@ -403,6 +480,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   private void reset() {
     current = null;
     passThroughMode = false;
+    multipart = null;
     if (scanner != null) {
       scanner.close();
       scanner = null;

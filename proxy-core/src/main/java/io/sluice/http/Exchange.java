@@ -83,6 +83,8 @@ final class Exchange {
   /** Where the body's top-level {@code model} string literal sits, quotes included. */
   int modelStart;
   int modelEnd;
+  /** The model value at [modelStart, modelEnd) is raw bytes (a multipart field), not a JSON string literal. */
+  boolean modelRaw;
   /** The body's size, kept after the body is released (usage estimates). */
   int requestBodyBytes;
 

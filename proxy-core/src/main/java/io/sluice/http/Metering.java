@@ -101,7 +101,8 @@ public final class Metering {
       estimated = true;
       int overhead = ex.route == Route.CHAT_COMPLETIONS ? 1 : ex.route == Route.MESSAGES ? 2 : 0;
       completion = Math.max(Math.max(0, u.completionTokens()), u.events() - overhead);
-      prompt = u.promptTokens() >= 0 ? u.promptTokens() : ex.requestBodyBytes / 4;
+      // An audio body's bytes are no text: nothing is estimated from them (the replica's usage counts, or nothing).
+      prompt = u.promptTokens() >= 0 ? u.promptTokens() : ex.route.multipart() ? 0 : ex.requestBodyBytes / 4;
     }
     double spend = d == null ? 0 : prompt * d.inputCostPerToken() + completion * d.outputCostPerToken();
     ex.promptTokens = prompt;

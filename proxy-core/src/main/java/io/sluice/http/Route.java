@@ -29,6 +29,12 @@ enum Route {
   POOLING(RouteClass.LLM, HttpMethod.POST, "/pooling", Family.OPENAI, true),
   CLASSIFY(RouteClass.LLM, HttpMethod.POST, "/classify", Family.OPENAI, true),
   RERANK_V2(RouteClass.LLM, HttpMethod.POST, "/v2/rerank", Family.OPENAI, true),
+  /**
+   * OpenAI's audio routes, {@code multipart/form-data} (the file and a {@code model} field): routed by that field,
+   * found by {@link io.sluice.json.MultipartScanner} without decoding the file, rewritten in place.
+   */
+  AUDIO_TRANSCRIPTIONS(RouteClass.LLM, HttpMethod.POST, "/audio/transcriptions"),
+  AUDIO_TRANSLATIONS(RouteClass.LLM, HttpMethod.POST, "/audio/translations"),
   /** {@code GET /v1/models/{id}} (OpenAI's {@code models.retrieve}): one model group, as {@link #MODELS} lists it. */
   MODEL(RouteClass.LLM_INFO, HttpMethod.GET, null),
   /** Anthropic's Messages API, which vLLM serves natively (vllm/entrypoints/anthropic/api_router.py). */
@@ -113,6 +119,11 @@ enum Route {
    */
   boolean countsUsage() {
     return this != MESSAGES_COUNT_TOKENS && this != TOKENIZE && this != DETOKENIZE;
+  }
+
+  /** The body is {@code multipart/form-data}, not JSON. */
+  boolean multipart() {
+    return this == AUDIO_TRANSCRIPTIONS || this == AUDIO_TRANSLATIONS;
   }
 
   /** The {@code route} label of the metrics: the route's name in lower case. */

@@ -150,6 +150,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       case "/score", "/v1/score" -> score(body);
       case "/detokenize" -> detokenize(body);
       case "/rerank", "/v1/rerank", "/v2/rerank" -> rerank(body);
+      case "/v1/audio/transcriptions", "/v1/audio/translations" -> audio(req);
       case "/pooling" -> pooling(body);
       case "/classify" -> classify(body);
       default -> send(get || post ? HttpResponseStatus.NOT_FOUND : HttpResponseStatus.NOT_FOUND,
@@ -753,6 +754,76 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     } catch (Exception e) {
       error(400, "BadRequestError", "JSON decode error", null);
     }
+  }
+
+  /**
+   * vLLM's audio routes (serving_transcription.py; FastAPI {@code Form()}): a multipart/form-data body with
+   * {@code file}, {@code model} and options. Non-stream: {@code {"text":…,"usage":{"type":"duration",…}}}. With
+   * {@code stream=true}: {@code transcription.chunk} events, a usage chunk when {@code stream_include_usage=true},
+   * then {@code [DONE]}. The text names the file's size and CRC-32, so a test can see the bytes arrived intact.
+   */
+  private void audio(FullHttpRequest req) {
+    String ct = req.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
+    int b = ct.indexOf("boundary=");
+    if (!ct.startsWith("multipart/form-data") || b < 0) {
+      error(400, "BadRequestError", "Expected multipart/form-data", null);
+      return;
+    }
+    String boundary = ct.substring(b + 9).replace("\"", "").trim();
+    String all = req.content().toString(StandardCharsets.ISO_8859_1);
+    java.util.Map<String, String> fields = new java.util.HashMap<>();
+    byte[] file = null;
+    for (String part : all.split("\r\n--" + java.util.regex.Pattern.quote(boundary))) {
+      String p = part.startsWith("--" + boundary) ? part.substring(2 + boundary.length()) : part;
+      int head = p.indexOf("\r\n\r\n");
+      if (p.startsWith("--") || head < 0) {
+        continue;
+      }
+      String headers = p.substring(0, head);
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("name=\"([^\"]*)\"").matcher(headers);
+      if (!m.find()) {
+        continue;
+      }
+      String value = p.substring(head + 4);
+      if (headers.contains("filename=")) {
+        file = value.getBytes(StandardCharsets.ISO_8859_1);
+      } else {
+        fields.put(m.group(1), new String(value.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8));
+      }
+    }
+    if (file == null) {
+      error(400, "BadRequestError", "Field required: file", "file");
+      return;
+    }
+    String model = fields.get("model");
+    if (model != null && !model.equals(fake.servedModel)) {
+      error(404, "NotFoundError", "The model `" + model + "` does not exist.", "model");
+      return;
+    }
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    crc.update(file);
+    String text = "audio " + file.length + " bytes crc " + Long.toHexString(crc.getValue());
+    if (!"true".equals(fields.get("stream"))) {
+      send(HttpResponseStatus.OK, "{\"text\":" + quote(text) + ",\"usage\":{\"type\":\"duration\",\"seconds\":1}}");
+      return;
+    }
+    String id = "trsc-" + hex32();
+    long created = fake.createdNow();
+    StringBuilder sse = new StringBuilder();
+    String[] words = text.split(" ");
+    for (String w : words) {
+      sse.append("data: {\"id\":\"").append(id).append("\",\"object\":\"transcription.chunk\",\"created\":")
+          .append(created).append(",\"model\":").append(quote(fake.servedModel))
+          .append(",\"choices\":[{\"delta\":{\"content\":").append(quote(w + " ")).append("}}]}\n\n");
+    }
+    if ("true".equals(fields.get("stream_include_usage"))) {
+      sse.append("data: {\"id\":\"").append(id).append("\",\"object\":\"transcription.chunk\",\"created\":")
+          .append(created).append(",\"model\":").append(quote(fake.servedModel)).append(",\"choices\":[],")
+          .append("\"usage\":{\"prompt_tokens\":10,\"total_tokens\":").append(10 + words.length)
+          .append(",\"completion_tokens\":").append(words.length).append("}}\n\n");
+    }
+    sse.append("data: [DONE]\n\n");
+    respond(HttpResponseStatus.OK, sse.toString().getBytes(StandardCharsets.UTF_8), SSE_TYPE);
   }
 
   /** vLLM's /pooling (serving_pooling.py): one pooled vector per input, usage as UsageInfo. */

@@ -157,7 +157,7 @@ class VllmRoutesTest {
   }
 
   @Test
-  void theOfficialOpenAiSdkRetrievesModelsThroughSluice() throws Exception {
+  void theOfficialOpenAiSdkRetrievesModelsAndTranscribesThroughSluice() throws Exception {
     Map<String, JsonNode> r = VirtualKeyE2ETestSupport.runNodeClient("openai-sdk", "openai", Map.of(
         "SLUICE_URL", "http://127.0.0.1:" + sluice.port(), "SLUICE_KEY", key, "SLUICE_MASTER", MASTER,
         "MODEL", "reranker", "SLASHED_MODEL", "hosted_vllm/other"));
@@ -169,5 +169,104 @@ class VllmRoutesTest {
     assertThat(r.get("retrieveMissing").path("status").asInt()).isEqualTo(404);
     assertThat(r.get("retrieveMissing").path("message").asText()).contains("does not exist");
     assertThat(r.get("list").path("result").toString()).isEqualTo("[\"reranker\"]");
+    JsonNode t = r.get("transcribe");
+    assertThat(t.path("ok").asBoolean()).as(t.toString()).isTrue();
+    assertThat(t.path("result").path("text").asText()).as("the SDK's multipart upload, routed by its model field")
+        .startsWith("audio " + t.path("result").path("size").asInt() + " bytes crc ");
+  }
+
+  // ---- audio: multipart/form-data, routed by its model field ---------------------------------------------------
+
+  static final String BOUNDARY = "----sluiceTestBoundary0x51CE";
+
+  /** A multipart body: the fields in order, the file (raw bytes) after {@code fileAfter} of them. */
+  static byte[] multipart(byte[] file, int fileAfter, String... fields) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    for (int i = 0; i <= fields.length; i += 2) {
+      if (i / 2 == fileAfter) {
+        out.writeBytes(("--" + BOUNDARY + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+            + "Content-Type: audio/wav\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        out.writeBytes(file);
+        out.writeBytes("\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      }
+      if (i < fields.length) {
+        out.writeBytes(("--" + BOUNDARY + "\r\nContent-Disposition: form-data; name=\"" + fields[i] + "\"\r\n\r\n"
+            + fields[i + 1] + "\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      }
+    }
+    out.writeBytes(("--" + BOUNDARY + "--\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    return out.toByteArray();
+  }
+
+  static HttpResponse<String> postMultipart(String path, String k, byte[] body, String id) throws Exception {
+    java.net.http.HttpRequest req = java.net.http.HttpRequest.newBuilder(
+            URI.create("http://127.0.0.1:" + sluice.port() + path))
+        .timeout(Duration.ofSeconds(20))
+        .header("Authorization", "Bearer " + k)
+        .header("Content-Type", "multipart/form-data; boundary=" + BOUNDARY)
+        .header("x-request-id", id)
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(body)).build();
+    return java.net.http.HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofString());
+  }
+
+  static String crc(byte[] b) {
+    java.util.zip.CRC32 c = new java.util.zip.CRC32();
+    c.update(b);
+    return Long.toHexString(c.getValue());
+  }
+
+  @Test
+  void anAudioUploadIsRoutedByItsModelFieldRewrittenInPlaceAndTheFileArrivesIntact() throws Exception {
+    byte[] audio = new byte[300_000]; // several reads; random bytes hold CR, LF and dashes
+    new java.util.Random(15).nextBytes(audio);
+    for (String path : new String[] {"/v1/audio/transcriptions", "/v1/audio/translations"}) {
+      for (int fileAfter : new int[] {0, 1}) { // the model field before and after the file
+        fake.clearRequests();
+        String id = "vr-audio-" + path.length() + "-" + fileAfter;
+        var r = postMultipart(path, key, multipart(audio, fileAfter, "model", "reranker", "language", "en"), id);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(JSON.readTree(r.body()).get("text").asText())
+            .isEqualTo("audio " + audio.length + " bytes crc " + crc(audio));
+        RecordedRequest q = fake.requests().get(0);
+        assertThat(q.uri()).isEqualTo(path);
+        assertThat(q.headers().get("authorization")).isEqualTo("Bearer " + REPLICA_KEY);
+        assertThat(q.headers().get("content-type")).contains(BOUNDARY);
+        JsonNode row = VirtualKeyE2ETestSupport.spendRow(sluice.port(), MASTER, id);
+        assertThat(row.get("prompt_tokens").asLong()).as("nothing estimated from the audio's bytes").isZero();
+      }
+    }
+  }
+
+  @Test
+  void aStreamingTranscriptionIsRelayedAsSseAndMeteredFromItsUsageChunk() throws Exception {
+    byte[] audio = "RIFF....WAVEfmt \r\n--x".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    var r = postMultipart("/v1/audio/transcriptions", key, multipart(audio, 0, "model", "reranker", "stream",
+        "true", "stream_include_usage", "true"), "vr-audio-stream");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(r.headers().firstValue("content-type").orElse("")).startsWith("text/event-stream");
+    assertThat(r.body()).contains("\"object\":\"transcription.chunk\"").endsWith("data: [DONE]\n\n");
+    JsonNode row = VirtualKeyE2ETestSupport.spendRow(sluice.port(), MASTER, "vr-audio-stream");
+    assertThat(row.get("prompt_tokens").asLong()).isEqualTo(10);
+    assertThat(row.get("completion_tokens").asLong()).isEqualTo(5);
+  }
+
+  @Test
+  void aBadAudioRequestGetsA400SayingWhatIsWrongAndReachesNoReplica() throws Exception {
+    fake.clearRequests();
+    byte[] audio = {1, 2, 3};
+    var noModel = postMultipart("/v1/audio/transcriptions", key, multipart(audio, 0, "language", "en"), "vr-a1");
+    assertThat(noModel.statusCode()).isEqualTo(400);
+    assertThat(noModel.body()).contains("No \\\"model\\\" field in the multipart/form-data body");
+    var twice = postMultipart("/v1/audio/transcriptions", key, multipart(audio, 0, "model", "reranker", "model",
+        "hosted_vllm/other"), "vr-a2");
+    assertThat(twice.statusCode()).isEqualTo(400);
+    assertThat(twice.body()).contains("two \\\"model\\\" fields");
+    var denied = postMultipart("/v1/audio/transcriptions", key, multipart(audio, 0, "model", "hosted_vllm/other"),
+        "vr-a3");
+    assertThat(denied.statusCode()).isEqualTo(401);
+    var json = send("POST", "/v1/audio/transcriptions", key, "{\"model\":\"reranker\"}");
+    assertThat(json.statusCode()).isEqualTo(400);
+    assertThat(json.body()).contains("takes multipart/form-data");
+    assertThat(fake.requests()).isEmpty();
   }
 }
