@@ -219,11 +219,17 @@ final class TeamApi {
     if (!c.admin() && !c.teamAdmin(teamId)) {
       throw c.denied("/team/member_delete", "it needs proxy_admin or an admin of team_id=" + teamId);
     }
-    String userId = b.requiredString("user_id");
+    String sentId = b.string("user_id");
+    String email = b.string("user_email");
+    if ((sentId == null || sentId.isBlank()) && (email == null || email.isBlank())) {
+      throw ApiException.badRequest("user_id", "user_id or user_email is required: {\"team_id\": \"" + teamId
+          + "\", \"user_id\": \"…\"}.");
+    }
     List<KeyHash> touched = new ArrayList<>();
     ObjectNode row = dsl.transactionResult(cfg -> {
       DSLContext tx = DSL.using(cfg);
       requireTeam(tx, teamId);
+      String userId = sentId != null && !sentId.isBlank() ? sentId : memberByEmail(tx, teamId, email);
       int n = tx.deleteFrom(SLUICE_TEAM_MEMBERS)
           .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(userId))).execute();
       if (n == 0) {
@@ -275,22 +281,7 @@ final class TeamApi {
     ObjectNode out = dsl.transactionResult(cfg -> {
       DSLContext tx = DSL.using(cfg);
       requireTeam(tx, teamId);
-      String uid = userId;
-      if (uid == null || uid.isBlank()) {
-        List<String> ids = tx.select(SLUICE_TEAM_MEMBERS.USER_ID).from(SLUICE_TEAM_MEMBERS).join(SLUICE_USERS)
-            .on(SLUICE_USERS.USER_ID.eq(SLUICE_TEAM_MEMBERS.USER_ID))
-            .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_USERS.USER_EMAIL.eq(email)))
-            .fetch(SLUICE_TEAM_MEMBERS.USER_ID);
-        if (ids.size() > 1) {
-          throw ApiException.badRequest("user_email", "Several members of team_id=" + teamId + " have user_email="
-              + email + "; send user_id.");
-        }
-        if (ids.isEmpty()) {
-          throw ApiException.badRequest("user_email", "No member of team_id=" + teamId + " has user_email=" + email
-              + ". /team/info lists its members; /team/member_add adds one.");
-        }
-        uid = ids.get(0);
-      }
+      String uid = userId != null && !userId.isBlank() ? userId : memberByEmail(tx, teamId, email);
       Record m = tx.selectFrom(SLUICE_TEAM_MEMBERS)
           .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(uid))).forUpdate()
           .fetchOne();
@@ -325,6 +316,23 @@ final class TeamApi {
       return o;
     });
     return new KeyApi.Result(out, touched);
+  }
+
+  /** The member of {@code teamId} with {@code email}; 400 when none or several. */
+  private static String memberByEmail(DSLContext tx, String teamId, String email) {
+    List<String> ids = tx.select(SLUICE_TEAM_MEMBERS.USER_ID).from(SLUICE_TEAM_MEMBERS).join(SLUICE_USERS)
+        .on(SLUICE_USERS.USER_ID.eq(SLUICE_TEAM_MEMBERS.USER_ID))
+        .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_USERS.USER_EMAIL.eq(email)))
+        .fetch(SLUICE_TEAM_MEMBERS.USER_ID);
+    if (ids.size() > 1) {
+      throw ApiException.badRequest("user_email", "Several members of team_id=" + teamId + " have user_email="
+          + email + "; send user_id.");
+    }
+    if (ids.isEmpty()) {
+      throw ApiException.badRequest("user_email", "No member of team_id=" + teamId + " has user_email=" + email
+          + ". /team/info lists its members.");
+    }
+    return ids.get(0);
   }
 
   /** The member's budget after {@code patch}: in place, on a copy when shared, new when none; null if it limits nothing. */

@@ -121,6 +121,24 @@ class TeamMemberUpdateTest {
     assertThat(membership("t-add", "a2").get("litellm_budget_table").get("max_budget").asDouble()).isEqualTo(3.0);
   }
 
+  /** LiteLLM's TeamMemberDeleteRequest takes user_id or user_email; a non-member stays a 400. */
+  @Test
+  void memberDeleteByEmail() {
+    assertThat(h.post(ADMIN, "/user/new", "{\"user_id\":\"leaver\",\"user_email\":\"leaver@x.io\","
+        + "\"auto_create_key\":false}").status()).isEqualTo(200);
+    assertThat(h.post(ADMIN, "/team/new", "{\"team_id\":\"t-del\",\"members_with_roles\":[{\"role\":\"user\","
+        + "\"user_id\":\"leaver\"}]}").status()).isEqualTo(200);
+    assertThat(h.post(ADMIN, "/team/member_delete", "{\"team_id\":\"t-del\",\"user_email\":\"nobody@x.io\"}")
+        .status()).isEqualTo(400);
+    assertThat(h.post(ADMIN, "/team/member_delete", "{\"team_id\":\"t-del\"}").message())
+        .contains("user_id or user_email");
+    Reply del = h.post(ADMIN, "/team/member_delete", "{\"team_id\":\"t-del\",\"user_email\":\"leaver@x.io\"}");
+    assertThat(del.status()).as(del.json().toString()).isEqualTo(200);
+    assertThat(del.json().get("members").size()).isZero();
+    assertThat(h.post(ADMIN, "/team/member_delete", "{\"team_id\":\"t-del\",\"user_id\":\"leaver\"}").status())
+        .as("no longer a member").isEqualTo(400);
+  }
+
   @Test
   void teamModelAddAndDelete() {
     assertThat(h.post(ADMIN, "/team/new", "{\"team_id\":\"tm\",\"models\":[\"llama\"],\"members_with_roles\":["
