@@ -171,6 +171,11 @@ class BudgetsEndUsersTest {
     // Linking a tier by id.
     assertThat(h.post(ADMIN, "/customer/update", "{\"user_id\":\"ta\",\"budget_id\":\"tier\"}").json()
         .get("budget_id").asText()).isEqualTo("tier");
+    // An explicit null budget_id unlinks; linking again is by id.
+    Reply unlinked = h.post(ADMIN, "/customer/update", "{\"user_id\":\"tb\",\"budget_id\":null}");
+    assertThat(unlinked.json().get("budget_id").isNull()).isTrue();
+    assertThat(unlinked.json().get("litellm_budget_table").isNull()).isTrue();
+    h.post(ADMIN, "/customer/update", "{\"user_id\":\"tb\",\"budget_id\":\"tier\"}");
     // A tier in use is not deleted (it would lift its customers' limits).
     Reply inUse = h.post(ADMIN, "/budget/delete", "{\"id\":\"tier\"}");
     assertThat(inUse.status()).isEqualTo(400);

@@ -116,6 +116,13 @@ class TeamMemberUpdateTest {
     JsonNode a2 = membership("t-add", "a2");
     assertThat(a1.get("litellm_budget_table").get("max_budget").asDouble()).isEqualTo(3.0);
     assertThat(a1.get("budget_id").asText()).as("one budget per member").isNotEqualTo(a2.get("budget_id").asText());
+    // One member already there: the whole call changes nothing (no new member, no budget row left behind).
+    int budgets = h.get(ADMIN, "/budget/list").json().size();
+    Reply again = h.post(ADMIN, "/team/member_add", "{\"team_id\":\"t-add\",\"member\":[{\"role\":\"user\","
+        + "\"user_id\":\"a3\"},{\"role\":\"user\",\"user_id\":\"a1\"}],\"max_budget_in_team\":3}");
+    assertThat(again.status()).isEqualTo(400);
+    assertThat(h.get(ADMIN, "/team/info?team_id=t-add").json().get("team_memberships").size()).isEqualTo(2);
+    assertThat(h.get(ADMIN, "/budget/list").json().size()).isEqualTo(budgets);
     // Changing one member's budget leaves the other's.
     h.post(ADMIN, "/team/member_update", "{\"team_id\":\"t-add\",\"user_id\":\"a1\",\"max_budget_in_team\":9}");
     assertThat(membership("t-add", "a2").get("litellm_budget_table").get("max_budget").asDouble()).isEqualTo(3.0);
