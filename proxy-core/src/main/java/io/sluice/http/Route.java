@@ -41,7 +41,10 @@ enum Route {
   MESSAGES(RouteClass.LLM, HttpMethod.POST, "/messages", Family.ANTHROPIC),
   /** Anthropic's token count; vLLM answers {@code {"input_tokens":N}} (no generation: not metered as tokens). */
   MESSAGES_COUNT_TOKENS(RouteClass.LLM, HttpMethod.POST, "/messages/count_tokens", Family.ANTHROPIC),
-  /** LiteLLM's management API ({@code /key/*}, {@code /user/*}, {@code /team/*}, {@code /model/*}); any method. */
+  /**
+   * LiteLLM's management API ({@code /key/*}, {@code /user/*}, {@code /team/*}, {@code /model/*}, {@code /budget/*},
+   * {@code /customer/*}, {@code /end_user/*}, spend reports); any method.
+   */
   MANAGEMENT(RouteClass.MANAGEMENT, null, null),
   /** {@code /vllm/<path>}: any vLLM endpoint, any method, relayed natively. */
   VLLM(RouteClass.PASSTHROUGH, null, null),
@@ -191,6 +194,7 @@ enum Route {
     return path.startsWith("/key/") || path.startsWith("/user/") || path.startsWith("/team/")
         || path.startsWith("/model/") || path.equals("/v1/model/info") || path.equals("/v2/model/info")
         || path.equals("/model_group/info") || path.startsWith("/spend/")
-        || path.startsWith("/global/spend") || path.startsWith("/global/activity");
+        || path.startsWith("/global/spend") || path.startsWith("/global/activity") || path.startsWith("/budget/")
+        || path.startsWith("/end_user/") || path.startsWith("/customer/");
   }
 }

@@ -39,6 +39,17 @@ class RoutePolicyTest {
         "/v1/messages/count_tokens")).as("LiteLLM keeps anthropic_routes apart from openai_routes").isFalse();
   }
 
+  /** Issue 14 §4: the budget and end-user (customer) routes go to the admin plane. */
+  @Test
+  void budgetAndEndUserRoutesAreManagementRoutes() {
+    for (String p : List.of("/budget/new", "/budget/list", "/customer/new", "/customer/block", "/end_user/info",
+        "/team/member_update", "/team/model/add")) {
+      assertThat(Route.forPath(p)).as(p).isEqualTo(Route.MANAGEMENT);
+    }
+    assertThat(Route.forPath("/customers")).isNull();
+    assertThat(RoutePolicy.allows(List.of("management_routes"), Route.MANAGEMENT, "/customer/new")).isTrue();
+  }
+
   @Test
   void redactsKeysInPaths() {
     assertThat(PathNormalizer.redacted("/key/sk-abc123/regenerate")).isEqualTo("/key/sk-***/regenerate");

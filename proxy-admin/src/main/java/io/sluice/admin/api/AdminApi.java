@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The admin plane's answer to the data plane's {@link ManagementApi} port: LiteLLM's {@code /key/*},
- * {@code /user/*}, {@code /team/*}, {@code /model/*} and {@code /spend/logs} endpoints over PostgreSQL. Each call runs on
+ * {@code /user/*}, {@code /team/*}, {@code /model/*}, {@code /budget/*}, {@code /customer/*} ({@code /end_user/*})
+ * and spend endpoints over PostgreSQL. Each call runs on
  * {@code executor} (never an event loop): it re-reads the caller, checks its role for the endpoint, does its work
  * in one transaction, drops the changed keys from the caches ({@link KeyInvalidator}) and only then answers, so the
  * next request on this node already sees the change.
@@ -36,6 +37,8 @@ public final class AdminApi implements ManagementApi {
   private final UserApi users;
   private final TeamApi teams;
   private final ModelApi models;
+  private final BudgetApi budgets;
+  private final EndUserApi endUsers;
   private final SpendApi spend = new SpendApi();
   private final ReportApi reports;
 
@@ -48,6 +51,8 @@ public final class AdminApi implements ManagementApi {
     this.users = new UserApi(clock, keys);
     this.teams = new TeamApi(clock);
     this.models = new ModelApi(deployments, box, registry, env, storeModelInDb, clock);
+    this.budgets = new BudgetApi(clock);
+    this.endUsers = new EndUserApi(clock, registry);
     this.reports = new ReportApi(clock);
   }
 
@@ -173,6 +178,71 @@ public final class AdminApi implements ManagementApi {
         post(m, path);
         return write(teams.memberDelete(dsl, c, body(req)));
       }
+      case "/team/member_update" -> {
+        post(m, path);
+        return write(teams.memberUpdate(dsl, c, body(req)));
+      }
+      case "/team/model/add" -> {
+        post(m, path);
+        return write(teams.modelAdd(dsl, c, body(req)));
+      }
+      case "/team/model/delete" -> {
+        post(m, path);
+        return write(teams.modelDelete(dsl, c, body(req)));
+      }
+      case "/budget/new" -> {
+        post(m, path);
+        return read(budgets.create(dsl, c, body(req)));
+      }
+      case "/budget/update" -> {
+        post(m, path);
+        return read(budgets.update(dsl, c, body(req)));
+      }
+      case "/budget/info" -> {
+        post(m, path);
+        return read(budgets.info(dsl, c, body(req)));
+      }
+      case "/budget/list" -> {
+        get(m, path);
+        return read(budgets.list(dsl, c));
+      }
+      case "/budget/settings" -> {
+        get(m, path);
+        return read(budgets.settings(dsl, c, req.queryParam("budget_id")));
+      }
+      case "/budget/delete" -> {
+        post(m, path);
+        return read(budgets.delete(dsl, c, body(req)));
+      }
+      // LiteLLM serves the end-user routes under both names (/end_user/* is the older one).
+      case "/end_user/new", "/customer/new" -> {
+        post(m, path);
+        return read(endUsers.create(dsl, c, body(req), path));
+      }
+      case "/end_user/info", "/customer/info" -> {
+        get(m, path);
+        return read(endUsers.info(dsl, c, req.queryParam("end_user_id"), path));
+      }
+      case "/end_user/update", "/customer/update" -> {
+        post(m, path);
+        return read(endUsers.update(dsl, c, body(req), path));
+      }
+      case "/end_user/delete", "/customer/delete" -> {
+        post(m, path);
+        return read(endUsers.delete(dsl, c, body(req), path));
+      }
+      case "/end_user/list", "/customer/list" -> {
+        get(m, path);
+        return read(endUsers.list(dsl, c, path));
+      }
+      case "/end_user/block", "/customer/block" -> {
+        post(m, path);
+        return read(endUsers.block(dsl, c, body(req), true, path));
+      }
+      case "/end_user/unblock", "/customer/unblock" -> {
+        post(m, path);
+        return read(endUsers.block(dsl, c, body(req), false, path));
+      }
       case "/team/block" -> {
         post(m, path);
         return write(teams.block(dsl, c, body(req), true));
@@ -247,9 +317,11 @@ public final class AdminApi implements ManagementApi {
       }
       default -> throw ApiException.notFound(null, "Route " + io.sluice.admin.api.Paths.redacted(path)
           + " not found. Management routes: /key/{generate,update,info,list,delete,block,unblock,regenerate}, "
-          + "/user/{new,info,update,delete,list}, /team/{new,info,update,delete,list,member_add,member_delete,block,"
-          + "unblock}, /model/{new,update,delete,info}, /spend/{logs,keys,users}, /global/spend/{report,keys,teams,"
-          + "models}, /global/activity[/model], /user/daily/activity, /team/daily/activity.");
+          + "/user/{new,info,update,delete,list}, /team/{new,info,update,delete,list,member_add,member_update,"
+          + "member_delete,block,unblock}, /team/model/{add,delete}, /model/{new,update,delete,info}, "
+          + "/budget/{new,info,update,delete,list,settings}, /customer/{new,info,update,delete,list,block,unblock} "
+          + "(or /end_user/…), /spend/{logs,keys,users}, /global/spend/{report,keys,teams,models}, "
+          + "/global/activity[/model], /user/daily/activity, /team/daily/activity.");
     }
   }
 

@@ -87,6 +87,11 @@ record Caller(Role role, String userId, String keyHash, Map<String, String> team
     return userId != null && userId.equals(otherUserId);
   }
 
+  /** Who a row's {@code created_by}/{@code updated_by} names: the caller's user id, else LiteLLM's admin name. */
+  String actor() {
+    return userId != null ? userId : "default_user_id";
+  }
+
   ApiException denied(String path, String needed) {
     return ApiException.forbidden("Your role (" + role.wireName() + ") may not call " + path + ": " + needed
         + ".");

@@ -1,5 +1,6 @@
 package io.sluice.admin.api;
 
+import static io.sluice.admin.db.jooq.Tables.SLUICE_BUDGETS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_KEYS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAMS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAM_MEMBERS;
@@ -84,6 +85,16 @@ final class TeamApi {
           o.put("user_id", m.get(SLUICE_TEAM_MEMBERS.USER_ID));
           o.put("team_id", teamId);
           o.put("role", m.get(SLUICE_TEAM_MEMBERS.ROLE));
+          o.put("spend", m.get(SLUICE_TEAM_MEMBERS.SPEND));
+          String budgetId = m.get(SLUICE_TEAM_MEMBERS.BUDGET_ID);
+          o.put("budget_id", budgetId);
+          Record budget = budgetId == null ? null
+              : dsl.selectFrom(SLUICE_BUDGETS).where(SLUICE_BUDGETS.BUDGET_ID.eq(budgetId)).fetchOne();
+          if (budget == null) {
+            o.putNull("litellm_budget_table");
+          } else {
+            o.set("litellm_budget_table", BudgetApi.budgetJson(budget));
+          }
           ms.add(o);
         });
     out.set("team_memberships", ms);
@@ -177,6 +188,8 @@ final class TeamApi {
           + "\"…\"}, or a list of those.");
     }
     List<Member> members = members(raw.isArray() ? raw : Out.F.arrayNode().add(raw), "member");
+    // LiteLLM's TeamMemberAddRequest.max_budget_in_team: each added member gets a budget of its own in the team.
+    Double inTeam = b.nonNegativeNumber("max_budget_in_team");
     List<KeyHash> touched = new ArrayList<>();
     ObjectNode row = dsl.transactionResult(cfg -> {
       DSLContext tx = DSL.using(cfg);
@@ -186,9 +199,15 @@ final class TeamApi {
         if (tx.fetchExists(SLUICE_TEAM_MEMBERS,
             SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(m.userId)))) {
           throw ApiException.badRequest("member", "user_id=" + m.userId + " is already a member of team_id="
-              + teamId + ". Remove it with /team/member_delete first to change its role.");
+              + teamId + ". Use /team/member_update to change its role or budget.");
         }
         addMember(tx, teamId, m, "member");
+        if (inTeam != null) {
+          String budgetId = BudgetApi.insert(tx, UUID.randomUUID().toString(),
+              new LinkedHashMap<>(Map.of(SLUICE_BUDGETS.MAX_BUDGET, inTeam)), c, now()).get(SLUICE_BUDGETS.BUDGET_ID);
+          tx.update(SLUICE_TEAM_MEMBERS).set(SLUICE_TEAM_MEMBERS.BUDGET_ID, budgetId)
+              .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(m.userId))).execute();
+        }
       }
       return teamJson(tx, tx.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).fetchOne());
     });
@@ -200,11 +219,17 @@ final class TeamApi {
     if (!c.admin() && !c.teamAdmin(teamId)) {
       throw c.denied("/team/member_delete", "it needs proxy_admin or an admin of team_id=" + teamId);
     }
-    String userId = b.requiredString("user_id");
+    String sentId = b.string("user_id");
+    String email = b.string("user_email");
+    if ((sentId == null || sentId.isBlank()) && (email == null || email.isBlank())) {
+      throw ApiException.badRequest("user_id", "user_id or user_email is required: {\"team_id\": \"" + teamId
+          + "\", \"user_id\": \"…\"}.");
+    }
     List<KeyHash> touched = new ArrayList<>();
     ObjectNode row = dsl.transactionResult(cfg -> {
       DSLContext tx = DSL.using(cfg);
       requireTeam(tx, teamId);
+      String userId = sentId != null && !sentId.isBlank() ? sentId : memberByEmail(tx, teamId, email);
       int n = tx.deleteFrom(SLUICE_TEAM_MEMBERS)
           .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(userId))).execute();
       if (n == 0) {
@@ -212,6 +237,185 @@ final class TeamApi {
         throw ApiException.badRequest("user_id", "user_id=" + userId + " is not a member of team_id=" + teamId
             + ". /team/info lists its members.");
       }
+      return teamJson(tx, tx.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).fetchOne());
+    });
+    return new KeyApi.Result(row, touched);
+  }
+
+  /**
+   * {@code /team/member_update}: a member's role and its budget within the team. The budget fields are a merge
+   * patch, as LiteLLM's current team_endpoints.py: a sent value sets it, an explicit null clears it, an absent field
+   * stays; a budget left limiting nothing is unlinked. A budget row another member or end user links too is copied
+   * rather than changed in place.
+   */
+  KeyApi.Result memberUpdate(DSLContext dsl, Caller c, Body b) {
+    String teamId = b.requiredString("team_id");
+    if (!c.admin() && !c.teamAdmin(teamId)) {
+      throw c.denied("/team/member_update", "it needs proxy_admin or an admin of team_id=" + teamId);
+    }
+    String userId = b.string("user_id");
+    String email = b.string("user_email");
+    if ((userId == null || userId.isBlank()) && (email == null || email.isBlank())) {
+      throw ApiException.badRequest("user_id", "Either user_id or user_email needs to be passed in.");
+    }
+    String role = b.string("role");
+    if (role != null && !role.equals("admin") && !role.equals("user")) {
+      throw ApiException.badRequest("role", "role: \"" + role + "\" is not one of admin, user.");
+    }
+    Map<Field<?>, Object> patch = new LinkedHashMap<>();
+    if (b.has("max_budget_in_team")) {
+      patch.put(SLUICE_BUDGETS.MAX_BUDGET, b.nonNegativeNumber("max_budget_in_team"));
+    }
+    if (b.has("tpm_limit")) {
+      patch.put(SLUICE_BUDGETS.TPM_LIMIT, b.nonNegativeLong("tpm_limit"));
+    }
+    if (b.has("rpm_limit")) {
+      patch.put(SLUICE_BUDGETS.RPM_LIMIT, b.nonNegativeLong("rpm_limit"));
+    }
+    if (b.has("budget_duration")) {
+      String bd = Durations.check("budget_duration", b.string("budget_duration"));
+      patch.put(SLUICE_BUDGETS.BUDGET_DURATION, bd);
+      patch.put(SLUICE_BUDGETS.BUDGET_RESET_AT, bd == null ? null : Durations.after(now(), bd));
+    }
+    List<KeyHash> touched = new ArrayList<>();
+    ObjectNode out = dsl.transactionResult(cfg -> {
+      DSLContext tx = DSL.using(cfg);
+      requireTeam(tx, teamId);
+      String uid = userId != null && !userId.isBlank() ? userId : memberByEmail(tx, teamId, email);
+      Record m = tx.selectFrom(SLUICE_TEAM_MEMBERS)
+          .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(uid))).forUpdate()
+          .fetchOne();
+      if (m == null) {
+        throw ApiException.badRequest("user_id", "user_id=" + uid + " is not a member of team_id=" + teamId
+            + ". /team/member_add adds it.");
+      }
+      OffsetDateTime now = now();
+      String budgetId = m.get(SLUICE_TEAM_MEMBERS.BUDGET_ID);
+      if (!patch.isEmpty()) {
+        budgetId = patchMemberBudget(tx, c, budgetId, patch, now);
+      }
+      var update = tx.update(SLUICE_TEAM_MEMBERS).set(SLUICE_TEAM_MEMBERS.BUDGET_ID, budgetId);
+      if (role != null) {
+        update = update.set(SLUICE_TEAM_MEMBERS.ROLE, role);
+      }
+      update.where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(uid))).execute();
+      Record budget = budgetId == null ? null
+          : tx.selectFrom(SLUICE_BUDGETS).where(SLUICE_BUDGETS.BUDGET_ID.eq(budgetId)).fetchOne();
+      String storedEmail = tx.select(SLUICE_USERS.USER_EMAIL).from(SLUICE_USERS).where(SLUICE_USERS.USER_ID.eq(uid))
+          .fetchOne(SLUICE_USERS.USER_EMAIL);
+      ObjectNode o = Out.obj();
+      o.put("team_id", teamId);
+      o.put("user_id", uid);
+      o.put("user_email", email != null ? email : storedEmail);
+      o.put("role", role != null ? role : m.get(SLUICE_TEAM_MEMBERS.ROLE));
+      o.put("max_budget_in_team", budget == null ? null : budget.get(SLUICE_BUDGETS.MAX_BUDGET));
+      o.put("tpm_limit", budget == null ? null : budget.get(SLUICE_BUDGETS.TPM_LIMIT));
+      o.put("rpm_limit", budget == null ? null : budget.get(SLUICE_BUDGETS.RPM_LIMIT));
+      o.put("budget_duration", budget == null ? null : budget.get(SLUICE_BUDGETS.BUDGET_DURATION));
+      o.put("budget_id", budgetId);
+      return o;
+    });
+    return new KeyApi.Result(out, touched);
+  }
+
+  /** The member of {@code teamId} with {@code email}; 400 when none or several. */
+  private static String memberByEmail(DSLContext tx, String teamId, String email) {
+    List<String> ids = tx.select(SLUICE_TEAM_MEMBERS.USER_ID).from(SLUICE_TEAM_MEMBERS).join(SLUICE_USERS)
+        .on(SLUICE_USERS.USER_ID.eq(SLUICE_TEAM_MEMBERS.USER_ID))
+        .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_USERS.USER_EMAIL.eq(email)))
+        .fetch(SLUICE_TEAM_MEMBERS.USER_ID);
+    if (ids.size() > 1) {
+      throw ApiException.badRequest("user_email", "Several members of team_id=" + teamId + " have user_email="
+          + email + "; send user_id.");
+    }
+    if (ids.isEmpty()) {
+      throw ApiException.badRequest("user_email", "No member of team_id=" + teamId + " has user_email=" + email
+          + ". /team/info lists its members.");
+    }
+    return ids.get(0);
+  }
+
+  /** The member's budget after {@code patch}: in place, on a copy when shared, new when none; null if it limits nothing. */
+  private static String patchMemberBudget(DSLContext tx, Caller c, String current, Map<Field<?>, Object> patch,
+      OffsetDateTime now) {
+    Record old = current == null ? null
+        : tx.selectFrom(SLUICE_BUDGETS).where(SLUICE_BUDGETS.BUDGET_ID.eq(current)).forUpdate().fetchOne();
+    Map<Field<?>, Object> merged = new LinkedHashMap<>();
+    if (old != null) {
+      for (Field<?> f : List.of(SLUICE_BUDGETS.MAX_BUDGET, SLUICE_BUDGETS.SOFT_BUDGET,
+          SLUICE_BUDGETS.MAX_PARALLEL_REQUESTS, SLUICE_BUDGETS.TPM_LIMIT, SLUICE_BUDGETS.RPM_LIMIT,
+          SLUICE_BUDGETS.MODEL_MAX_BUDGET, SLUICE_BUDGETS.BUDGET_DURATION, SLUICE_BUDGETS.BUDGET_RESET_AT)) {
+        merged.put(f, old.get(f));
+      }
+    }
+    merged.putAll(patch);
+    boolean limits = merged.entrySet().stream()
+        .anyMatch(e -> e.getValue() != null && e.getKey() != SLUICE_BUDGETS.BUDGET_RESET_AT);
+    if (!limits) {
+      return null; // LiteLLM disconnects a member budget that limits nothing
+    }
+    if (old != null && BudgetApi.users(tx, current) <= 1) {
+      Map<Field<?>, Object> v = new LinkedHashMap<>(patch);
+      v.put(SLUICE_BUDGETS.UPDATED_AT, now);
+      v.put(SLUICE_BUDGETS.UPDATED_BY, c.actor());
+      tx.update(SLUICE_BUDGETS).set(v).where(SLUICE_BUDGETS.BUDGET_ID.eq(current)).execute();
+      return current;
+    }
+    return BudgetApi.insert(tx, UUID.randomUUID().toString(), merged, c, now).get(SLUICE_BUDGETS.BUDGET_ID);
+  }
+
+  /**
+   * {@code /team/model/add}: adds models to the team's list (LiteLLM's add_new_models_to_team: an empty list, which
+   * means every model, becomes {@code all-proxy-models} plus the new ones, so access does not shrink). Proxy admins
+   * and the team's admins, as LiteLLM's handler.
+   */
+  KeyApi.Result modelAdd(DSLContext dsl, Caller c, Body b) {
+    return changeModels(dsl, c, b, true);
+  }
+
+  /** {@code /team/model/delete}: removes models from the team's list. Proxy admins and the team's admins. */
+  KeyApi.Result modelDelete(DSLContext dsl, Caller c, Body b) {
+    return changeModels(dsl, c, b, false);
+  }
+
+  private KeyApi.Result changeModels(DSLContext dsl, Caller c, Body b, boolean add) {
+    String path = add ? "/team/model/add" : "/team/model/delete";
+    String teamId = b.requiredString("team_id");
+    List<String> models = b.strings("models");
+    if (models == null || models.isEmpty()) {
+      throw ApiException.badRequest("models", "models is required: {\"team_id\": \"" + teamId + "\", \"models\": "
+          + "[\"llama-3-8b\"]}.");
+    }
+    for (int i = 0; i < models.size(); i++) {
+      if (models.get(i).isBlank()) {
+        throw ApiException.badRequest("models", "models[" + i + "] is blank.");
+      }
+    }
+    List<KeyHash> touched = new ArrayList<>();
+    ObjectNode row = dsl.transactionResult(cfg -> {
+      DSLContext tx = DSL.using(cfg);
+      Record t = tx.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).forUpdate().fetchOne();
+      if (t == null) {
+        throw ApiException.notFound("team_id", "Team not found, passed team_id=" + teamId + ".");
+      }
+      if (!c.admin() && !c.teamAdmin(teamId)) {
+        throw c.denied(path, "only proxy_admin or an admin of team_id=" + teamId + " can modify team models");
+      }
+      List<String> current = List.of(t.get(SLUICE_TEAMS.MODELS));
+      java.util.LinkedHashSet<String> next = new java.util.LinkedHashSet<>();
+      if (add) {
+        if (current.isEmpty()) {
+          next.add(io.sluice.auth.ModelAccess.ALL_PROXY_MODELS);
+        }
+        next.addAll(current);
+        next.addAll(models);
+      } else {
+        next.addAll(current);
+        models.forEach(next::remove);
+      }
+      tx.update(SLUICE_TEAMS).set(SLUICE_TEAMS.MODELS, next.toArray(String[]::new))
+          .set(SLUICE_TEAMS.UPDATED_AT, now()).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).execute();
+      touched.addAll(teamKeys(tx, teamId));
       return teamJson(tx, tx.selectFrom(SLUICE_TEAMS).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).fetchOne());
     });
     return new KeyApi.Result(row, touched);

@@ -18,10 +18,13 @@ import org.junit.jupiter.api.Test;
 
 /** Migrations, failures and the pool on a real PostgreSQL (see {@link TestDatabases}). */
 class DatabaseTest {
-  private static final List<String> TABLES = List.of("sluice_deployments", "sluice_keys", "sluice_spend_daily",
-      "sluice_spend_logs", "sluice_team_members", "sluice_teams", "sluice_users");
-  /** Migrations in this build (V1 admin plane, V2 spend logs, V3 daily spend rollup, V4 model aliases). */
-  private static final long MIGRATIONS = 4;
+  private static final List<String> TABLES = List.of("sluice_budgets", "sluice_deployments", "sluice_end_users",
+      "sluice_keys", "sluice_spend_daily", "sluice_spend_logs", "sluice_team_members", "sluice_teams", "sluice_users");
+  /**
+   * Migrations in this build (V1 admin plane, V2 spend logs, V3 daily spend rollup, V4 model aliases, V5 budgets and
+   * end users).
+   */
+  private static final long MIGRATIONS = 5;
 
   static TestDatabases.TestDatabase t;
 
@@ -44,7 +47,8 @@ class DatabaseTest {
     assertThat(tables).containsExactlyInAnyOrderElementsOf(concat(TABLES, Database.HISTORY_TABLE));
     assertThat(t.db.dsl().fetchValue("SELECT string_agg(version || ':' || script || ':' || success, ',' ORDER BY "
         + "installed_rank) FROM " + Database.HISTORY_TABLE))
-        .isEqualTo("1:V1__admin_plane.sql:true,2:V2__spend_logs.sql:true,3:V3__spend_daily.sql:true,4:V4__model_aliases.sql:true");
+        .isEqualTo("1:V1__admin_plane.sql:true,2:V2__spend_logs.sql:true,3:V3__spend_daily.sql:true,4:V4__model_aliases.sql:true,"
+            + "5:V5__budgets_end_users.sql:true");
     // The PostgreSQL types behind the generated String[] / JSONB / OffsetDateTime fields.
     assertThat(t.db.dsl().fetch("SELECT column_name || ' ' || udt_name FROM information_schema.columns WHERE "
         + "table_name = 'sluice_keys' AND column_name IN ('models', 'metadata', 'expires', 'token') ORDER BY 1")
@@ -111,12 +115,12 @@ class DatabaseTest {
           .hasMessageContaining("Sluice did not start")
           .hasMessageContaining(fresh.url.describe())
           .hasMessageContaining("rolled back");
-      // V99 left nothing behind: the schema is still at V4 and opens normally.
+      // V99 left nothing behind: the schema is still at V5 and opens normally.
       try (Database db = Database.open(Database.Options.of(fresh.url).withPoolSize(1))) {
         assertThat(db.dsl().fetchValue("SELECT max(installed_rank) FROM " + Database.HISTORY_TABLE))
             .isEqualTo((int) MIGRATIONS);
         assertThat(db.dsl().fetchValue("SELECT version FROM " + Database.HISTORY_TABLE + " ORDER BY installed_rank "
-            + "DESC LIMIT 1")).isEqualTo("4");
+            + "DESC LIMIT 1")).isEqualTo("5");
       }
     }
   }
