@@ -23,6 +23,9 @@ import org.slf4j.LoggerFactory;
  * or, if the client left meanwhile, the held chunks are released. Rejections → 401 in LiteLLM's shape. Once
  * accepted, a client that sent {@code Expect: 100-continue} is told to send its body (RFC 9110 §10.1.1) — only
  * then, so a refused client never uploads.
+ *
+ * <p>Pipeline position ({@link GatewayInitializer}): auth — after the guard, before the UI. Owns the caller's
+ * credential: the principal, the credential header to strip, the held body chunks while a key lookup is in flight.
  */
 final class AuthHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(AuthHandler.class);

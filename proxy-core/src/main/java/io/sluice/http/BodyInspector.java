@@ -19,6 +19,9 @@ import io.sluice.routing.RegistryHolder;
  * {@link RequestScanner} as each chunk arrives, picks a deployment of that model group, and — when the replica's
  * model name differs — splices just the {@code model} string literal. The exchange then goes on to the relay with
  * {@link Exchange#body} set. Bad bodies → 400 that says what is wrong; unknown model → 400 as LiteLLM words it.
+ *
+ * <p>Pipeline position ({@link GatewayInitializer}): body — after management, before the relay. Owns the request body
+ * until the exchange leaves it (then {@link Exchange#body}), the model lookup and the body edits' offsets.
  */
 final class BodyInspector extends ChannelInboundHandlerAdapter {
   /** Chooses a replica explicitly on {@code /vllm/*}: its {@code model_info.id} (e.g. to scrape its /metrics). */

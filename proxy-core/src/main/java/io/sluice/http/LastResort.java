@@ -12,6 +12,9 @@ import org.slf4j.LoggerFactory;
  * LiteLLM-shaped 500 — or, once its response started, ends it as {@link Exchange#fail} would — logs it once with
  * the channel and request id, and closes the connection, whose state can no longer be trusted. Every handler
  * releases what it holds when the channel closes. Anything read that reaches here is released. Event loop only.
+ *
+ * <p>Pipeline position ({@link GatewayInitializer}): last-resort — the end of the pipeline. Owns nothing but the
+ * failure path.
  */
 final class LastResort extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(LastResort.class);

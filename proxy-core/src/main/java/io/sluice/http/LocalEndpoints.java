@@ -21,6 +21,9 @@ import java.nio.charset.StandardCharsets;
  * {@code /health/liveness} ({@code "I'm alive!"}, as LiteLLM), {@code /health/readiness}, and {@code /v1/models}
  * (the model groups the caller's key may use, in OpenAI's list shape as LiteLLM returns it). Everything else
  * passes on.
+ *
+ * <p>Pipeline position ({@link GatewayInitializer}): local — after the UI, before management. Owns the answers Sluice
+ * makes itself (health, models, metrics).
  */
 final class LocalEndpoints extends ChannelInboundHandlerAdapter {
   private static final JsonFactory JSON = new JsonFactory();

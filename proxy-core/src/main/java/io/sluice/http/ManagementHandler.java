@@ -22,6 +22,9 @@ import org.slf4j.LoggerFactory;
  * body, hands the call to the {@link ManagementApi} port, and writes its answer when it completes — on this
  * channel's event loop, with reads paused meanwhile. Other routes pass on untouched. Management bodies are small
  * admin JSON documents, so aggregating them here is fine; LLM routes never come here.
+ *
+ * <p>Pipeline position ({@link GatewayInitializer}): management — after local endpoints, before body inspection. Owns
+ * the admin calls' bodies and answers.
  */
 final class ManagementHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(ManagementHandler.class);

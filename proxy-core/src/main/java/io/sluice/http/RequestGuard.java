@@ -21,7 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The front door, right after {@code HttpServerCodec} and {@code HttpServerKeepAliveHandler}: turns each valid
+ * The front door, right after the codec ({@code WireServerCodec}) and keep-alive: turns each valid
  * request head into an {@link Exchange} and refuses the rest, and runs exchanges one at a time.
  *
  * <ul>
@@ -38,6 +38,10 @@ import org.slf4j.LoggerFactory;
  *   <li>Body chunks of a request already answered (an early error) are released here, so later handlers only see
  *       live exchanges.</li>
  * </ul>
+ *
+ * <p>Pipeline position ({@link GatewayInitializer}): guard — after the codec and keep-alive, before auth. Owns
+ * framing (body limits, discard after an early reply), the read timers and pipelining (one exchange at a time); not
+ * the exchange's end (the {@link ExchangeObserver} records that).
  */
 final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchange.CompletionListener {
   private static final Logger log = LoggerFactory.getLogger(RequestGuard.class);

@@ -44,6 +44,9 @@ import org.slf4j.LoggerFactory;
  * live deployment state ({@code GET /ui/api/deployments}). Everything else the UI shows comes from the admin API,
  * called with the session cookie ({@link AuthHandler}). The key is read from the body only, never a URL, and never
  * logged. Bodies here are tiny: more than {@value #MAX_BODY} bytes is a 413. Event loop only.
+ *
+ * <p>Pipeline position ({@link GatewayInitializer}): ui — after auth, before local endpoints. Owns the UI routes and
+ * their sessions.
  */
 final class UiHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(UiHandler.class);

@@ -37,6 +37,10 @@ import org.slf4j.LoggerFactory;
  *       generation (vllm-wire.md §7). Client not writable → upstream reads stop until it drains.</li>
  * </ul>
  * Event loop only.
+ *
+ * <p>Pipeline position ({@link GatewayInitializer}): relay — the last handler before the last-resort one. Owns limit
+ * admission, the {@link RetryPolicy}, the first-byte and stream timers, and the upstream call it started ({@link
+ * UpstreamHandler}, talking back through its listener).
  */
 final class UpstreamRelay extends ChannelInboundHandlerAdapter implements UpstreamHandler.Listener {
   private static final Logger log = LoggerFactory.getLogger(UpstreamRelay.class);
