@@ -44,7 +44,8 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
  *       refuses only CR and LF), OWS-trimmed as Netty trims it. {@code HTTP/1.1 200} with neither the second SP nor a
  *       reason is accepted, as Netty does: the CRLF still delimits the line, so nothing can be read two ways.</li>
  *   <li>No Host or Expect rules. Transfer-Encoding only in HTTP/1.1 (§6.1: a 1.0 message with it has faulty
- *       framing), chunked at most once and without parameters; whether it ends with chunked is reported
+ *       framing), chunked at most once, without parameters and, when present, last (as Netty; the RFC would read
+ *       {@code chunked, gzip} to the close); whether it ends with chunked is reported
  *       ({@link MessageHead#chunked}), as is a Content-Length beside it: the response framing depends on the
  *       request's method and the status, so {@link WireResponseDecoder} decides it.</li>
  * </ul>
@@ -488,6 +489,11 @@ final class HeadParser {
     if (head.hasTransferEncoding && response) {
       if (head.version != MessageHead.HTTP_1_1) {
         return fail("Transfer-Encoding in an HTTP/1.0 response (RFC 9112 §6.1: faulty framing)");
+      }
+      if (chunkedSeen && !lastChunked) {
+        // RFC 9112 §6.1 lets a response end with another coding (read until close), but chunked anywhere else
+        // than last is a sender's framing bug; Netty refuses it too.
+        return fail("chunked is not the last transfer coding (RFC 9112 §6.1): got " + transferEncodings(buf, base));
       }
       head.chunked = lastChunked; // the rest depends on the request and the status: the decoder decides
     } else if (head.hasTransferEncoding) {

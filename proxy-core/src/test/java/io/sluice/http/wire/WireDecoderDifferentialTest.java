@@ -81,70 +81,21 @@ class WireDecoderDifferentialTest {
     } catch (RuntimeException e) {
       throw new AssertionError(describe(cat, n, bytes, "decoder threw " + e), e);
     }
-    if (!sameList(wire, split)) {
+    if (!Framing.sameList(wire, split)) {
       fail(describe(cat, n, bytes, "not resumable: whole " + wire + "\n split " + split + " at " + sizes(pieces)));
     }
     int[] c = counts.computeIfAbsent(cat, k -> new int[4]);
-    if (sameList(wire, netty)) {
-      boolean refused = !wire.isEmpty() && wire.get(wire.size() - 1).failed;
-      c[refused ? 2 : 0]++;
-      if (refused) {
-        String ws = status(wire.get(wire.size() - 1));
-        String ns = status(netty.get(netty.size() - 1));
-        if (!ws.equals(ns)) {
-          statusDiffers.merge(cat + " wire " + ws + " / netty " + ns, 1, Integer::sum);
-        }
-      }
-      return;
-    }
-    // Walk both: the new decoder may stop (fail) earlier, never accept more or differently.
-    for (int i = 0; i < wire.size(); i++) {
-      Framing.Entry w = wire.get(i);
-      Framing.Entry t = i < netty.size() ? netty.get(i) : null;
-      if (w.failed) {
-        boolean headOk = w.head == null || (t != null && w.head.equals(t.head) && !(t.failed && t.head == null));
-        byte[] wb = w.body.toByteArray();
-        byte[] tb = t == null ? new byte[0] : t.body.toByteArray();
-        boolean bodyPrefix = wb.length <= tb.length
-            && java.util.Arrays.equals(wb, java.util.Arrays.copyOf(tb, wb.length));
-        if (headOk && bodyPrefix) {
-          c[1]++;
-          examples.putIfAbsent(cat, w.cause + " @ " + shortInput(bytes));
-          return;
-        }
-        fail(describe(cat, n, bytes, "request " + i + ": wire emitted a head/body Netty did not\n wire  " + wire
-            + "\n netty " + netty));
-      }
-      if (t == null || !w.sameAs(t)) {
-        fail(describe(cat, n, bytes, "request " + i + " framed differently\n wire  " + wire + "\n netty " + netty));
+    Framing.Verdict v = Framing.verdict(wire, netty, describe(cat, n, bytes, ""));
+    c[v.ordinal()]++;
+    if (v == Framing.Verdict.STRICTER) {
+      examples.putIfAbsent(cat, wire.get(wire.size() - 1).cause + " @ " + shortInput(bytes));
+    } else if (v == Framing.Verdict.BOTH_REFUSED) {
+      String ws = status(wire.get(wire.size() - 1));
+      String ns = status(netty.get(netty.size() - 1));
+      if (!ws.equals(ns)) {
+        statusDiffers.merge(cat + " wire " + ws + " / netty " + ns, 1, Integer::sum);
       }
     }
-    if (wire.size() < netty.size()) {
-      boolean nettyOnlyFailsFurther = true;
-      for (int i = wire.size(); i < netty.size(); i++) {
-        nettyOnlyFailsFurther &= netty.get(i).failed && netty.get(i).head == null;
-      }
-      if (nettyOnlyFailsFurther) {
-        c[3]++; // wire still waits for the rest of a line Netty already refused: accepts nothing either
-        return;
-      }
-      fail(describe(cat, n, bytes, "wire emitted fewer requests without failing\n wire  " + wire + "\n netty "
-          + netty));
-    }
-  }
-
-  private static boolean sameList(List<Framing.Entry> a, List<Framing.Entry> b) {
-    if (a.size() != b.size()) {
-      return false;
-    }
-    for (int i = 0; i < a.size(); i++) {
-      Framing.Entry x = a.get(i);
-      Framing.Entry y = b.get(i);
-      if (!x.sameAs(y)) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private static String describe(String cat, int n, byte[] bytes, String what) {
