@@ -59,8 +59,6 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
   private static final int BAD = 3;
 
   private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
-  private static final HttpHeadersFactory TRAILERS =
-      DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
 
   private final HeadParser heads;
   private final ChunkedBodyParser chunks;
@@ -98,21 +96,12 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
       case HEAD:
         decodeHead(in, out);
         return;
-      case FIXED: {
-        int n = (int) Math.min(Math.min(remaining, maxChunkSize), in.readableBytes());
-        if (n == 0) {
-          return;
-        }
-        remaining -= n;
-        ByteBuf data = in.readRetainedSlice(n);
+      case FIXED:
+        remaining = Bodies.fixed(in, remaining, maxChunkSize, out);
         if (remaining == 0) {
-          out.add(new BodyEnd(data)); // no trailers after a length-delimited body: no empty map for them
           state = HEAD;
-        } else {
-          out.add(new DefaultHttpContent(data));
         }
         return;
-      }
       case CHUNKED:
         decodeChunked(in, out);
         return;
@@ -161,41 +150,20 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
   }
 
   private void decodeChunked(ByteBuf in, List<Object> out) {
-    int r = chunks.next(in);
-    switch (r) {
-      case ChunkedBodyParser.DATA:
-        out.add(new DefaultHttpContent(in.readRetainedSlice(chunks.dataLength())));
-        return;
-      case ChunkedBodyParser.DONE: {
-        HttpHeaders t = chunks.trailers();
-        if (t == null) {
-          out.add(LastHttpContent.EMPTY_LAST_CONTENT);
-        } else {
-          LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, TRAILERS);
-          last.trailingHeaders().set(t);
-          out.add(last);
-        }
-        state = HEAD;
-        return;
-      }
-      case ChunkedBodyParser.FAILED: {
-        state = BAD;
-        in.skipBytes(in.readableBytes());
-        LastHttpContent bad = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
-        bad.setDecoderResult(DecoderResult.failure(chunks.failure()));
-        out.add(bad);
-        return;
-      }
-      default:
-        return;
+    int r = Bodies.chunked(chunks, in, out);
+    if (r == ChunkedBodyParser.DONE) {
+      state = HEAD;
+    } else if (r == ChunkedBodyParser.FAILED) {
+      state = BAD;
     }
   }
+
 
   /** Netty's shape for a request it could not parse: {@code GET /bad-request HTTP/1.0}, failed, the rest dropped. */
   private Object invalidRequest(Exception cause) {
     state = BAD;
     DefaultFullHttpRequest bad = new DefaultFullHttpRequest(HttpVersion.HTTP_1_0, HttpMethod.GET, "/bad-request",
-        Unpooled.EMPTY_BUFFER, HEADERS, TRAILERS);
+        Unpooled.EMPTY_BUFFER, HEADERS, Bodies.TRAILERS);
     bad.setDecoderResult(DecoderResult.failure(cause));
     return bad;
   }

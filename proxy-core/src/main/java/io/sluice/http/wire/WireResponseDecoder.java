@@ -80,8 +80,6 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
   private static final int BAD = 5;
 
   private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
-  private static final HttpHeadersFactory TRAILERS =
-      DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
   private static final HttpResponseStatus UNKNOWN_STATUS = new HttpResponseStatus(999, "Unknown");
   private static final byte[] TRANSFER_ENCODING = "transfer-encoding".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] CHUNKED_VALUE = "chunked".getBytes(StandardCharsets.US_ASCII);
@@ -125,21 +123,12 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
       case HEAD:
         decodeHead(in, out);
         return;
-      case FIXED: {
-        int n = (int) Math.min(Math.min(remaining, maxChunkSize), in.readableBytes());
-        if (n == 0) {
-          return;
-        }
-        remaining -= n;
-        ByteBuf data = in.readRetainedSlice(n);
+      case FIXED:
+        remaining = Bodies.fixed(in, remaining, maxChunkSize, out);
         if (remaining == 0) {
-          out.add(new BodyEnd(data)); // a length-delimited body has no trailers: no empty map for them
           state = HEAD;
-        } else {
-          out.add(new DefaultHttpContent(data));
         }
         return;
-      }
       case CHUNKED:
         decodeChunked(in, out);
         return;
@@ -209,42 +198,21 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
   }
 
   private void decodeChunked(ByteBuf in, List<Object> out) {
-    int r = chunks.next(in);
-    switch (r) {
-      case ChunkedBodyParser.DATA:
-        out.add(new DefaultHttpContent(in.readRetainedSlice(chunks.dataLength())));
-        return;
-      case ChunkedBodyParser.DONE: {
-        HttpHeaders t = chunks.trailers();
-        if (t == null) {
-          out.add(LastHttpContent.EMPTY_LAST_CONTENT);
-        } else {
-          LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, TRAILERS);
-          last.trailingHeaders().set(t);
-          out.add(last);
-        }
-        state = HEAD;
-        return;
-      }
-      case ChunkedBodyParser.FAILED: {
-        state = BAD;
-        in.skipBytes(in.readableBytes());
-        LastHttpContent bad = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
-        bad.setDecoderResult(DecoderResult.failure(chunks.failure()));
-        out.add(bad);
-        return;
-      }
-      default:
-        return;
+    int r = Bodies.chunked(chunks, in, out);
+    if (r == ChunkedBodyParser.DONE) {
+      state = HEAD;
+    } else if (r == ChunkedBodyParser.FAILED) {
+      state = BAD;
     }
   }
+
 
   /** Netty's shape for a response it could not parse: {@code HTTP/1.0 999 Unknown}, failed; the rest discarded. */
   private Object invalidResponse(ByteBuf in, Exception cause) {
     state = BAD;
     in.skipBytes(in.readableBytes());
     DefaultFullHttpResponse bad = new DefaultFullHttpResponse(HttpVersion.HTTP_1_0, UNKNOWN_STATUS,
-        Unpooled.EMPTY_BUFFER, HEADERS, TRAILERS);
+        Unpooled.EMPTY_BUFFER, HEADERS, Bodies.TRAILERS);
     bad.setDecoderResult(DecoderResult.failure(cause));
     return bad;
   }
