@@ -17,7 +17,8 @@ import java.nio.charset.StandardCharsets;
  *   <li>chunk-size: 1+ hex digits, no sign, no leading whitespace, above {@code Integer.MAX_VALUE} → failure (as
  *       Netty).</li>
  *   <li>chunk-ext (§7.1.1): allowed and ignored, but must match {@code *( BWS ";" BWS name [ BWS "=" BWS ( token /
- *       quoted-string ) ] )}; a CTL, a bare CR or whitespace after a token value → failure. Whitespace after the size
+ *       quoted-string ) ] )}; a CTL, a bare CR, obs-text in a quoted value or whitespace after a token value →
+ *       failure. Whitespace after the size
  *       with no extension is refused (as Netty).</li>
  *   <li>Each line ends with CRLF (bare LF refused); chunk data must be followed by exactly CRLF.</li>
  *   <li>Size line longer than {@code maxLineLength} → failure; trailer field lines validated as head fields
@@ -267,6 +268,10 @@ final class ChunkedBodyParser {
               }
             } else if ((c < 0x20 && c != '\t') || c == 0x7F) {
               return "control character in chunk extension";
+            } else if (c >= 0x80) {
+              // obs-text is allowed by RFC 9112 §7.1.1, but Netty 4.2.18 fails on it (an index error): refusing it
+              // keeps the two from framing a body differently, and no sender of ours uses extensions at all
+              return "non-ASCII byte in chunk extension";
             }
             p++;
           }

@@ -419,7 +419,7 @@ class WireResponseDecoderTest {
   @Test
   void aBadChunkFailsTheBodyAndEverythingAfterIsDiscarded() {
     for (String bad : new String[] {"zz\r\nabc\r\n0\r\n\r\n", "3\r\nabcX\r\n0\r\n\r\n", "3\nabc\r\n0\r\n\r\n",
-        "3;a=b c\r\nabc\r\n0\r\n\r\n", "ffffffffff\r\n", "3\r\nabc\r\n0\r\n fold\r\n\r\n"}) {
+        "3;a=b c\r\nabc\r\n0\r\n\r\n", "3;x=\"q\u00e4\"\r\nabc\r\n0\r\n\r\n", "ffffffffff\r\n", "3\r\nabc\r\n0\r\n fold\r\n\r\n"}) {
       EmbeddedChannel ch = decoder();
       List<Object> out = feed(ch, SSE_HEAD + bad + JSON, false);
       try {
