@@ -214,10 +214,15 @@ final class Framing {
         sb.append(res.protocolVersion()).append(' ').append(res.status().code()).append(" [")
             .append(res.status().reasonPhrase()).append(']');
       }
+      StringBuilder te = new StringBuilder();
       for (Map.Entry<String, String> h : msg.headers()) {
-        sb.append(" | ").append(h.getKey().toLowerCase(Locale.ROOT)).append(": ").append(h.getValue());
+        String name = h.getKey().toLowerCase(Locale.ROOT);
+        // Netty re-sets what is left of Transfer-Encoding on a bodiless response, which moves it last: for
+        // responses its fields are compared after the others (their order among themselves is kept)
+        StringBuilder to = msg instanceof HttpResponse && name.equals("transfer-encoding") ? te : sb;
+        to.append(" | ").append(name).append(": ").append(h.getValue());
       }
-      e.head = sb.toString();
+      e.head = sb.append(te).toString();
       cur = e;
       if (!(o instanceof HttpContent)) {
         return;

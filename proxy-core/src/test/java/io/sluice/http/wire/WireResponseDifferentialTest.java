@@ -85,7 +85,7 @@ class WireResponseDifferentialTest {
     Framing.Verdict v = Framing.verdict(wire, netty, describe(cat, n, c, ""));
     counts.computeIfAbsent(cat, k -> new int[4])[v.ordinal()]++;
     if (v == Framing.Verdict.STRICTER) {
-      examples.putIfAbsent(cat, wire.get(wire.size() - 1).cause + " @ " + shortInput(c.bytes));
+      examples.putIfAbsent(cat, wire.get(wire.size() - 1).cause + " @ " + Mutations.shortInput(c.bytes));
     }
   }
 
@@ -106,12 +106,6 @@ class WireResponseDifferentialTest {
     return "seed " + SEED + ", case " + n + " (" + cat + "), methods " + c.methods + ": " + what + "\n input: "
         + new String(c.bytes, StandardCharsets.ISO_8859_1).replace("\r", "\\r").replace("\n", "\\n\n        ")
             .replace("\0", "\\0") + "\n";
-  }
-
-  private static String shortInput(byte[] bytes) {
-    String s = new String(bytes, StandardCharsets.ISO_8859_1).replace("\r", "\\r").replace("\n", "\\n")
-        .replace("\0", "\\0");
-    return s.length() > 160 ? s.substring(0, 160) + "…" : s;
   }
 
   private static List<byte[]> split(byte[] b, Random rnd) {
@@ -170,14 +164,14 @@ class WireResponseDifferentialTest {
     r.lines.add("server: uvicorn");
     int n = rnd.nextInt(6);
     for (int i = 0; i < n; i++) {
-      r.lines.add(NAMES[rnd.nextInt(NAMES.length)] + ":" + ows(rnd) + value(rnd) + ows(rnd));
+      r.lines.add(NAMES[rnd.nextInt(NAMES.length)] + ":" + Mutations.ows(rnd) + Mutations.value(rnd) + Mutations.ows(rnd));
     }
     boolean noBody = status.startsWith("204") || status.startsWith("304") || r.method == HttpMethod.HEAD;
     int kind = rnd.nextInt(last ? 4 : 3);
     if (kind == 1 && r.version.equals("HTTP/1.1")) { // SSE, chunked
       r.lines.add(1 + rnd.nextInt(r.lines.size()), "content-type: text/event-stream; charset=utf-8");
-      r.lines.add(1 + rnd.nextInt(r.lines.size()), caseVariant("transfer-encoding", rnd) + ": "
-          + caseVariant("chunked", rnd));
+      r.lines.add(1 + rnd.nextInt(r.lines.size()), Mutations.caseVariant("transfer-encoding", rnd) + ": "
+          + Mutations.caseVariant("chunked", rnd));
       r.body = noBody ? "" : chunked(sse(rnd), rnd, rnd.nextInt(4) == 0);
     } else if (kind == 3 && !noBody) { // to close
       r.lines.add("content-type: application/json");
@@ -186,8 +180,8 @@ class WireResponseDifferentialTest {
     } else {
       String body = json(rnd);
       r.lines.add(1 + rnd.nextInt(r.lines.size()), "content-type: application/json");
-      r.lines.add(1 + rnd.nextInt(r.lines.size()), caseVariant("content-length", rnd) + ":" + ows(rnd)
-          + body.length() + ows(rnd));
+      r.lines.add(1 + rnd.nextInt(r.lines.size()), Mutations.caseVariant("content-length", rnd) + ":" + Mutations.ows(rnd)
+          + body.length() + Mutations.ows(rnd));
       r.body = noBody ? "" : body;
     }
     if (rnd.nextInt(5) == 0) {
@@ -243,7 +237,7 @@ class WireResponseDifferentialTest {
     }
     sb.append("0").append(extension(rnd)).append("\r\n");
     if (trailers) {
-      sb.append("x-usage-tokens:").append(ows(rnd)).append(rnd.nextInt(100)).append("\r\n");
+      sb.append("x-usage-tokens:").append(Mutations.ows(rnd)).append(rnd.nextInt(100)).append("\r\n");
     }
     return sb.append("\r\n").toString();
   }
@@ -255,39 +249,6 @@ class WireResponseDifferentialTest {
       case 2 -> ";x=\"q\"";
       default -> "";
     };
-  }
-
-  private static String caseVariant(String s, Random rnd) {
-    return switch (rnd.nextInt(3)) {
-      case 0 -> s.toUpperCase(Locale.ROOT);
-      case 1 -> Character.toUpperCase(s.charAt(0)) + s.substring(1);
-      default -> s;
-    };
-  }
-
-  private static String ows(Random rnd) {
-    return switch (rnd.nextInt(6)) {
-      case 0 -> "";
-      case 1 -> "  ";
-      case 2 -> "\t";
-      default -> " ";
-    };
-  }
-
-  private static String value(Random rnd) {
-    int len = rnd.nextInt(24);
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < len; i++) {
-      int k = rnd.nextInt(40);
-      if (k == 0) {
-        sb.append((char) (0x80 + rnd.nextInt(0x80))); // obs-text
-      } else if (k < 3 && i > 0 && i < len - 1) {
-        sb.append(rnd.nextBoolean() ? ' ' : '\t');
-      } else {
-        sb.append((char) (0x21 + rnd.nextInt(0x5E)));
-      }
-    }
-    return sb.toString();
   }
 
   private static Case serialise(List<Res> rs) {
@@ -320,27 +281,15 @@ class WireResponseDifferentialTest {
     switch (cat) {
       case "byte-flip": {
         Case c = serialise(rs);
-        for (int i = 0, k = 1 + rnd.nextInt(3); i < k; i++) {
-          c.bytes[rnd.nextInt(c.bytes.length)] = interesting(rnd);
-        }
-        return c;
+        return new Case(c.methods, Mutations.flip(c.bytes, rnd));
       }
       case "byte-insert": {
         Case c = serialise(rs);
-        int at = rnd.nextInt(c.bytes.length + 1);
-        byte[] o = new byte[c.bytes.length + 1];
-        System.arraycopy(c.bytes, 0, o, 0, at);
-        o[at] = interesting(rnd);
-        System.arraycopy(c.bytes, at, o, at + 1, c.bytes.length - at);
-        return new Case(c.methods, o);
+        return new Case(c.methods, Mutations.insert(c.bytes, rnd));
       }
       case "byte-delete": {
         Case c = serialise(rs);
-        int at = rnd.nextInt(c.bytes.length);
-        byte[] o = new byte[c.bytes.length - 1];
-        System.arraycopy(c.bytes, 0, o, 0, at);
-        System.arraycopy(c.bytes, at + 1, o, at, c.bytes.length - at - 1);
-        return new Case(c.methods, o);
+        return new Case(c.methods, Mutations.delete(c.bytes, rnd));
       }
       case "truncated": {
         Case c = serialise(rs);
@@ -365,7 +314,7 @@ class WireResponseDifferentialTest {
         withBody(r, "abcde", "Content-Length: " + (rnd.nextBoolean() ? "9223372036854775808" : "18446744073709551621"));
         break;
       case "cl-empty":
-        withBody(r, "abcde", "Content-Length:" + ows(rnd));
+        withBody(r, "abcde", "Content-Length:" + Mutations.ows(rnd));
         break;
       case "cl-hex":
         withBody(r, "abcde", "Content-Length: " + (rnd.nextBoolean() ? "0x5" : "5 5"));
@@ -518,8 +467,4 @@ class WireResponseDifferentialTest {
     rs.add(r);
   }
 
-  private static byte interesting(Random rnd) {
-    byte[] pick = {'\r', '\n', ' ', '\t', 0, ':', ',', ';', '0', 'f', 'G', (byte) 0x80, 0x7f, '"', '\\', 'x', '1'};
-    return rnd.nextInt(4) == 0 ? (byte) rnd.nextInt(256) : pick[rnd.nextInt(pick.length)];
-  }
 }
