@@ -8,7 +8,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -18,6 +17,7 @@ import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.Future;
 import io.sluice.config.ServerSettings;
+import io.sluice.http.wire.WireClientCodec;
 import io.sluice.routing.Endpoint;
 import java.net.SocketAddress;
 import java.util.HashMap;
@@ -35,7 +35,8 @@ import javax.net.ssl.SSLParameters;
  * Armeria's {@code HttpChannelPool} and reactor-netty's colocated pools). Every method must be called on the event
  * loop passed to it.
  *
- * <p>Each upstream channel's pipeline is {@code [ssl] → http (HttpClientCodec) → idle (IdleStateHandler) → relay}
+ * <p>Each upstream channel's pipeline is {@code [ssl] → http (WireClientCodec: Sluice's strict
+ * response decoder, Netty's request encoder) → idle (IdleStateHandler) → relay}
  * where {@code relay} is the handler the caller's factory makes; it owns what the channel reads.
  *
  * <p>Limits, per event loop and endpoint: {@code max_connections_per_replica} open at once (more callers wait, up
@@ -184,10 +185,10 @@ public final class UpstreamPools {
               engine.setSSLParameters(params);
               p.addLast("ssl", new SslHandler(engine));
             }
-            p.addLast("http", new HttpClientCodec(new HttpDecoderConfig()
+            p.addLast("http", new WireClientCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(8192)
                 .setMaxHeaderSize(65536)
-                .setMaxChunkSize(65536), false, false));
+                .setMaxChunkSize(65536)));
             // Reader idle, not all idle: a pooled connection that idles reads nothing, and a handler that also
             // watches writes turns every void-promise write of the relay into a real promise with a listener.
             p.addLast("idle", new IdleStateHandler(settings.upstreamIdleTimeout().toMillis(), 0, 0,

@@ -17,11 +17,12 @@ import java.nio.charset.StandardCharsets;
  *   <li>chunk-size: 1+ hex digits, no sign, no leading whitespace, above {@code Integer.MAX_VALUE} → failure (as
  *       Netty).</li>
  *   <li>chunk-ext (§7.1.1): allowed and ignored, but must match {@code *( BWS ";" BWS name [ BWS "=" BWS ( token /
- *       quoted-string ) ] )}; a CTL, a bare CR or whitespace after a token value → failure. Whitespace after the size
+ *       quoted-string ) ] )}; a CTL, a bare CR, obs-text in a quoted value or whitespace after a token value →
+ *       failure. Whitespace after the size
  *       with no extension is refused (as Netty).</li>
  *   <li>Each line ends with CRLF (bare LF refused); chunk data must be followed by exactly CRLF.</li>
  *   <li>Size line longer than {@code maxLineLength} → failure; trailer field lines validated as head fields
- *       ({@link RequestHeadParser#splitField}), obs-fold refused, their bytes, added to the head's field bytes, limited to {@code maxTrailerSize}
+ *       ({@link HeadParser#splitField}), obs-fold refused, their bytes, added to the head's field bytes, limited to {@code maxTrailerSize}
  *       (the decoder passes {@code maxHeaderSize});
  *       Content-Length, Transfer-Encoding and Trailer fields in the trailers are dropped (as Netty), the rest kept.</li>
  *   <li>Data is handed out in pieces of at most {@code maxChunkSize} bytes.</li>
@@ -104,14 +105,14 @@ final class ChunkedBodyParser {
       switch (state) {
         case SIZE: {
           int ri = in.readerIndex();
-          int lf = in.readableBytes() > 0 ? in.indexOf(ri, in.writerIndex(), RequestHeadParser.LF) : -1;
+          int lf = in.readableBytes() > 0 ? in.indexOf(ri, in.writerIndex(), HeadParser.LF) : -1;
           if (lf < 0) {
             if (in.readableBytes() > maxLineLength) {
               return fail("chunk-size line longer than " + maxLineLength + " bytes");
             }
             return NEED_MORE;
           }
-          if (lf == ri || in.getByte(lf - 1) != RequestHeadParser.CR) {
+          if (lf == ri || in.getByte(lf - 1) != HeadParser.CR) {
             return fail("bare LF after chunk-size (RFC 9112 §7.1: lines end with CRLF)");
           }
           if (lf - 1 - ri > maxLineLength) {
@@ -139,13 +140,13 @@ final class ChunkedBodyParser {
         }
         case BODY_CRLF: {
           if (in.readableBytes() < 2) {
-            if (in.readableBytes() == 1 && in.getByte(in.readerIndex()) != RequestHeadParser.CR) {
+            if (in.readableBytes() == 1 && in.getByte(in.readerIndex()) != HeadParser.CR) {
               return fail("chunk data not followed by CRLF (RFC 9112 §7.1)");
             }
             return NEED_MORE;
           }
           int ri = in.readerIndex();
-          if (in.getByte(ri) != RequestHeadParser.CR || in.getByte(ri + 1) != RequestHeadParser.LF) {
+          if (in.getByte(ri) != HeadParser.CR || in.getByte(ri + 1) != HeadParser.LF) {
             return fail("chunk data not followed by CRLF (RFC 9112 §7.1)");
           }
           in.skipBytes(2);
@@ -154,7 +155,7 @@ final class ChunkedBodyParser {
         }
         case TRAILER: {
           int ri = in.readerIndex();
-          int lf = in.readableBytes() > 0 ? in.indexOf(ri, in.writerIndex(), RequestHeadParser.LF) : -1;
+          int lf = in.readableBytes() > 0 ? in.indexOf(ri, in.writerIndex(), HeadParser.LF) : -1;
           if (lf < 0) {
             if (trailerBytes + in.readableBytes() > maxTrailerSize) {
               return fail(new TooLongHttpHeaderException("head fields and trailer section together are "
@@ -162,7 +163,7 @@ final class ChunkedBodyParser {
             }
             return NEED_MORE;
           }
-          if (lf == ri || in.getByte(lf - 1) != RequestHeadParser.CR) {
+          if (lf == ri || in.getByte(lf - 1) != HeadParser.CR) {
             return fail("bare LF in the trailer section (RFC 9112 §2.2: lines end with CRLF)");
           }
           int le = lf - 1;
@@ -176,7 +177,7 @@ final class ChunkedBodyParser {
             return fail(new TooLongHttpHeaderException("head fields and trailer section together are "
                 + "larger than " + maxTrailerSize + " bytes."));
           }
-          String err = RequestHeadParser.splitField(in, ri, le, field);
+          String err = HeadParser.splitField(in, ri, le, field);
           if (err != null) {
             return fail("in the trailer section: " + err);
           }
@@ -191,9 +192,9 @@ final class ChunkedBodyParser {
   }
 
   private void addTrailer(ByteBuf in, int ns, int nl, int vs, int ve) {
-    if (RequestHeadParser.equalsLower(in, ns, nl, CONTENT_LENGTH)
-        || RequestHeadParser.equalsLower(in, ns, nl, TRANSFER_ENCODING)
-        || RequestHeadParser.equalsLower(in, ns, nl, TRAILER_NAME)) {
+    if (HeadParser.equalsLower(in, ns, nl, CONTENT_LENGTH)
+        || HeadParser.equalsLower(in, ns, nl, TRANSFER_ENCODING)
+        || HeadParser.equalsLower(in, ns, nl, TRAILER_NAME)) {
       return; // framing fields have no business in trailers (RFC 9110 §6.5.1); Netty drops them too
     }
     if (trailers == null) {
@@ -218,12 +219,12 @@ final class ChunkedBodyParser {
       p++;
     }
     if (p == s) {
-      return "invalid chunk size (RFC 9112 §7.1: hex digits): " + RequestHeadParser.describe(in, s, e);
+      return "invalid chunk size (RFC 9112 §7.1: hex digits): " + HeadParser.describe(in, s, e);
     }
     if (p < e) {
       String err = extensions(in, p, e);
       if (err != null) {
-        return err + ": " + RequestHeadParser.describe(in, s, e);
+        return err + ": " + HeadParser.describe(in, s, e);
       }
     }
     remaining = size;
@@ -267,6 +268,10 @@ final class ChunkedBodyParser {
               }
             } else if ((c < 0x20 && c != '\t') || c == 0x7F) {
               return "control character in chunk extension";
+            } else if (c >= 0x80) {
+              // obs-text is allowed by RFC 9112 §7.1.1, but Netty 4.2.18 fails on it (an index error): refusing it
+              // keeps the two from framing a body differently, and no sender of ours uses extensions at all
+              return "non-ASCII byte in chunk extension";
             }
             p++;
           }
@@ -294,14 +299,14 @@ final class ChunkedBodyParser {
   }
 
   private static int skipOws(ByteBuf in, int p, int e) {
-    while (p < e && RequestHeadParser.isOws(in.getByte(p))) {
+    while (p < e && HeadParser.isOws(in.getByte(p))) {
       p++;
     }
     return p;
   }
 
   private static int token(ByteBuf in, int p, int e) {
-    while (p < e && RequestHeadParser.isTchar(in.getByte(p))) {
+    while (p < e && HeadParser.isTchar(in.getByte(p))) {
       p++;
     }
     return p;

@@ -6,10 +6,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Header names as the clients of an LLM gateway send them (curl, the OpenAI and Anthropic SDKs, browsers), each one
- * {@link AsciiString} shared by every request: a name that matches one byte for byte is not copied. Exact match
- * only, so a name keeps the case it was sent in (a name not in the table, or in another case, is copied as it is).
- * Event loop and any thread: immutable.
+ * Header names as the clients of an LLM gateway send them (curl, the OpenAI and Anthropic SDKs, browsers) and as
+ * replicas answer them (uvicorn, which sends them lower-case), each one {@link AsciiString} shared by every message: a
+ * name that matches one byte for byte is not copied. Exact match only, so a name keeps the case it was sent in (a
+ * name not in the table, or in another case, is copied as it is). Likewise {@link #value} for the few field values
+ * replicas repeat on every response. Event loop and any thread: immutable.
  */
 final class KnownNames {
   private static final int MAX = 40;
@@ -24,7 +25,11 @@ final class KnownNames {
         "x-stainless-helper-method", "x-stainless-async", "openai-organization", "openai-project", "origin",
         "referer", "cookie", "expect", "te", "traceparent", "tracestate", "keep-alive", "x-forwarded-for",
         "x-forwarded-proto", "x-real-ip", "cache-control", "pragma", "priority", "sec-fetch-mode", "x-fake-tokens",
-        "x-fake-stream", "x-fake-itl-ms", "x-litellm-timeout"};
+        "x-fake-stream", "x-fake-itl-ms", "x-litellm-timeout",
+        // responses
+        "date", "server", "content-encoding", "vary", "retry-after", "location", "www-authenticate", "set-cookie",
+        "upgrade", "etag", "last-modified", "access-control-allow-origin", "access-control-allow-credentials",
+        "access-control-expose-headers", "x-content-type-options", "strict-transport-security", "trailer"};
     List<List<AsciiString>> lists = new ArrayList<>();
     for (int i = 0; i <= MAX; i++) {
       lists.add(new ArrayList<>());
@@ -41,7 +46,46 @@ final class KnownNames {
     }
   }
 
+  private static final String[][] VALUES_BY_LENGTH = new String[MAX + 1][];
+
+  static {
+    String[] values = {"application/json", "text/event-stream; charset=utf-8", "text/event-stream", "uvicorn",
+        "chunked", "keep-alive", "close", "text/plain; charset=utf-8", "application/json; charset=utf-8", "0",
+        "text/plain", "nosniff", "*", "Accept-Encoding"};
+    List<List<String>> lists = new ArrayList<>();
+    for (int i = 0; i <= MAX; i++) {
+      lists.add(new ArrayList<>());
+    }
+    for (String v : values) {
+      lists.get(v.length()).add(v);
+    }
+    for (int i = 0; i <= MAX; i++) {
+      VALUES_BY_LENGTH[i] = lists.get(i).toArray(new String[0]);
+    }
+  }
+
   private KnownNames() {}
+
+  /** The field value at {@code in[at, at + len)}: a shared string when it is one of the table's, else a new one. */
+  static String value(ByteBuf in, int at, int len) {
+    if (len <= MAX) {
+      for (String k : VALUES_BY_LENGTH[len]) {
+        if (same(in, at, k, len)) {
+          return k;
+        }
+      }
+    }
+    return in.toString(at, len, java.nio.charset.StandardCharsets.ISO_8859_1);
+  }
+
+  private static boolean same(ByteBuf in, int at, String k, int len) {
+    for (int i = 0; i < len; i++) {
+      if (in.getByte(at + i) != (byte) k.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
 
   /** {@code Content-Type} for {@code content-type}: each word capitalised, as curl and most SDKs send them. */
   private static String canonical(String n) {

@@ -31,7 +31,7 @@ import java.util.List;
  * request without a body or without trailers). Pipelined requests are decoded one after the other from the same
  * bytes.
  *
- * <p>Owns framing only: the head grammar is {@link RequestHeadParser}'s, chunked bodies {@link ChunkedBodyParser}'s.
+ * <p>Owns framing only: the head grammar is {@link HeadParser}'s, chunked bodies {@link ChunkedBodyParser}'s.
  * Bad input is data, as in Netty: a bad head becomes a {@link DefaultFullHttpRequest} {@code GET /bad-request
  * HTTP/1.0} whose {@code decoderResult()} is a failure (a {@code TooLongHttpLineException} for the request line, a
  * {@code TooLongHttpHeaderException} for the fields, an {@code IllegalArgumentException} saying what was wrong for
@@ -39,7 +39,7 @@ import java.util.List;
  * connection is discarded. Leading empty lines before a request line are skipped (RFC 9112 §2.2).
  *
  * <p>Deliberate differences from Netty 4.2.18's decoder (all refusals where Netty accepts; see
- * {@link RequestHeadParser} for the list): obs-fold, more than one SP between request-line parts, a version other than
+ * {@link HeadParser} for the list): obs-fold, more than one SP between request-line parts, a version other than
  * HTTP/1.0 or HTTP/1.1, non-ASCII in the target, more than one Host, repeated Content-Length in HTTP/1.0,
  * whitespace inside chunk-extension names, obs-fold in trailers, a bare LF, bare CR or SP before the request
  * line (Netty skips them), bytes that cannot begin a request line (refused at once, not when their line ends). The
@@ -59,10 +59,8 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
   private static final int BAD = 3;
 
   private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
-  private static final HttpHeadersFactory TRAILERS =
-      DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
 
-  private final RequestHeadParser heads;
+  private final HeadParser heads;
   private final ChunkedBodyParser chunks;
   private final int maxChunkSize;
   /** Where each decoded request's method goes, for the response encoder ({@link WireServerCodec}); or null. */
@@ -87,7 +85,7 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
   WireRequestDecoder(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize,
       java.util.Queue<HttpMethod> methods) {
     this.methods = methods;
-    this.heads = new RequestHeadParser(maxInitialLineLength, maxHeaderSize);
+    this.heads = new HeadParser(maxInitialLineLength, maxHeaderSize);
     this.chunks = new ChunkedBodyParser(maxChunkSize, maxInitialLineLength, maxHeaderSize);
     this.maxChunkSize = maxChunkSize;
   }
@@ -98,21 +96,12 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
       case HEAD:
         decodeHead(in, out);
         return;
-      case FIXED: {
-        int n = (int) Math.min(Math.min(remaining, maxChunkSize), in.readableBytes());
-        if (n == 0) {
-          return;
-        }
-        remaining -= n;
-        ByteBuf data = in.readRetainedSlice(n);
+      case FIXED:
+        remaining = Bodies.fixed(in, remaining, maxChunkSize, out);
         if (remaining == 0) {
-          out.add(new BodyEnd(data)); // no trailers after a length-delimited body: no empty map for them
           state = HEAD;
-        } else {
-          out.add(new DefaultHttpContent(data));
         }
         return;
-      }
       case CHUNKED:
         decodeChunked(in, out);
         return;
@@ -134,15 +123,15 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
       return;
     }
     int r = heads.parse(in);
-    if (r == RequestHeadParser.NEED_MORE) {
+    if (r == HeadParser.NEED_MORE) {
       return;
     }
-    if (r == RequestHeadParser.FAILED) {
+    if (r == HeadParser.FAILED) {
       in.skipBytes(in.readableBytes()); // framing lost: the rest of the connection's input is discarded
       out.add(invalidRequest(heads.failure()));
       return;
     }
-    RequestHead h = heads.head();
+    MessageHead h = heads.head();
     HttpRequest req = request(in, in.readerIndex(), h);
     in.skipBytes(h.length);
     if (methods != null) {
@@ -161,49 +150,28 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
   }
 
   private void decodeChunked(ByteBuf in, List<Object> out) {
-    int r = chunks.next(in);
-    switch (r) {
-      case ChunkedBodyParser.DATA:
-        out.add(new DefaultHttpContent(in.readRetainedSlice(chunks.dataLength())));
-        return;
-      case ChunkedBodyParser.DONE: {
-        HttpHeaders t = chunks.trailers();
-        if (t == null) {
-          out.add(LastHttpContent.EMPTY_LAST_CONTENT);
-        } else {
-          LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, TRAILERS);
-          last.trailingHeaders().set(t);
-          out.add(last);
-        }
-        state = HEAD;
-        return;
-      }
-      case ChunkedBodyParser.FAILED: {
-        state = BAD;
-        in.skipBytes(in.readableBytes());
-        LastHttpContent bad = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
-        bad.setDecoderResult(DecoderResult.failure(chunks.failure()));
-        out.add(bad);
-        return;
-      }
-      default:
-        return;
+    int r = Bodies.chunked(chunks, in, out);
+    if (r == ChunkedBodyParser.DONE) {
+      state = HEAD;
+    } else if (r == ChunkedBodyParser.FAILED) {
+      state = BAD;
     }
   }
+
 
   /** Netty's shape for a request it could not parse: {@code GET /bad-request HTTP/1.0}, failed, the rest dropped. */
   private Object invalidRequest(Exception cause) {
     state = BAD;
     DefaultFullHttpRequest bad = new DefaultFullHttpRequest(HttpVersion.HTTP_1_0, HttpMethod.GET, "/bad-request",
-        Unpooled.EMPTY_BUFFER, HEADERS, TRAILERS);
+        Unpooled.EMPTY_BUFFER, HEADERS, Bodies.TRAILERS);
     bad.setDecoderResult(DecoderResult.failure(cause));
     return bad;
   }
 
-  private static HttpRequest request(ByteBuf in, int base, RequestHead h) {
+  private static HttpRequest request(ByteBuf in, int base, MessageHead h) {
     HttpMethod method = method(in, base + h.methodStart, h.methodLen);
     String uri = in.toString(base + h.targetStart, h.targetLen, StandardCharsets.US_ASCII);
-    HttpVersion version = h.version == RequestHead.HTTP_1_1 ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0;
+    HttpVersion version = h.version == MessageHead.HTTP_1_1 ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0;
     // No request-line re-validation: the parser allowed no CTL or SP in the method or target.
     DefaultHttpRequest req = new DefaultHttpRequest(version, method, uri, HEADERS.newHeaders(), false);
     HttpHeaders headers = req.headers();

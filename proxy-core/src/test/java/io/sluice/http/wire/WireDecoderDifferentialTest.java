@@ -81,70 +81,21 @@ class WireDecoderDifferentialTest {
     } catch (RuntimeException e) {
       throw new AssertionError(describe(cat, n, bytes, "decoder threw " + e), e);
     }
-    if (!sameList(wire, split)) {
+    if (!Framing.sameList(wire, split)) {
       fail(describe(cat, n, bytes, "not resumable: whole " + wire + "\n split " + split + " at " + sizes(pieces)));
     }
     int[] c = counts.computeIfAbsent(cat, k -> new int[4]);
-    if (sameList(wire, netty)) {
-      boolean refused = !wire.isEmpty() && wire.get(wire.size() - 1).failed;
-      c[refused ? 2 : 0]++;
-      if (refused) {
-        String ws = status(wire.get(wire.size() - 1));
-        String ns = status(netty.get(netty.size() - 1));
-        if (!ws.equals(ns)) {
-          statusDiffers.merge(cat + " wire " + ws + " / netty " + ns, 1, Integer::sum);
-        }
-      }
-      return;
-    }
-    // Walk both: the new decoder may stop (fail) earlier, never accept more or differently.
-    for (int i = 0; i < wire.size(); i++) {
-      Framing.Entry w = wire.get(i);
-      Framing.Entry t = i < netty.size() ? netty.get(i) : null;
-      if (w.failed) {
-        boolean headOk = w.head == null || (t != null && w.head.equals(t.head) && !(t.failed && t.head == null));
-        byte[] wb = w.body.toByteArray();
-        byte[] tb = t == null ? new byte[0] : t.body.toByteArray();
-        boolean bodyPrefix = wb.length <= tb.length
-            && java.util.Arrays.equals(wb, java.util.Arrays.copyOf(tb, wb.length));
-        if (headOk && bodyPrefix) {
-          c[1]++;
-          examples.putIfAbsent(cat, w.cause + " @ " + shortInput(bytes));
-          return;
-        }
-        fail(describe(cat, n, bytes, "request " + i + ": wire emitted a head/body Netty did not\n wire  " + wire
-            + "\n netty " + netty));
-      }
-      if (t == null || !w.sameAs(t)) {
-        fail(describe(cat, n, bytes, "request " + i + " framed differently\n wire  " + wire + "\n netty " + netty));
+    Framing.Verdict v = Framing.verdict(wire, netty, describe(cat, n, bytes, ""));
+    c[v.ordinal()]++;
+    if (v == Framing.Verdict.STRICTER) {
+      examples.putIfAbsent(cat, wire.get(wire.size() - 1).cause + " @ " + Mutations.shortInput(bytes));
+    } else if (v == Framing.Verdict.BOTH_REFUSED) {
+      String ws = status(wire.get(wire.size() - 1));
+      String ns = status(netty.get(netty.size() - 1));
+      if (!ws.equals(ns)) {
+        statusDiffers.merge(cat + " wire " + ws + " / netty " + ns, 1, Integer::sum);
       }
     }
-    if (wire.size() < netty.size()) {
-      boolean nettyOnlyFailsFurther = true;
-      for (int i = wire.size(); i < netty.size(); i++) {
-        nettyOnlyFailsFurther &= netty.get(i).failed && netty.get(i).head == null;
-      }
-      if (nettyOnlyFailsFurther) {
-        c[3]++; // wire still waits for the rest of a line Netty already refused: accepts nothing either
-        return;
-      }
-      fail(describe(cat, n, bytes, "wire emitted fewer requests without failing\n wire  " + wire + "\n netty "
-          + netty));
-    }
-  }
-
-  private static boolean sameList(List<Framing.Entry> a, List<Framing.Entry> b) {
-    if (a.size() != b.size()) {
-      return false;
-    }
-    for (int i = 0; i < a.size(); i++) {
-      Framing.Entry x = a.get(i);
-      Framing.Entry y = b.get(i);
-      if (!x.sameAs(y)) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private static String describe(String cat, int n, byte[] bytes, String what) {
@@ -159,12 +110,6 @@ class WireDecoderDifferentialTest {
       return "400";
     }
     return e.cause.startsWith("TooLongHttpLine") ? "414" : e.cause.startsWith("TooLong") ? "431" : "400";
-  }
-
-  private static String shortInput(byte[] bytes) {
-    String s = new String(bytes, StandardCharsets.ISO_8859_1).replace("\r", "\\r").replace("\n", "\\n")
-        .replace("\0", "\\0");
-    return s.length() > 160 ? s.substring(0, 160) + "…" : s;
   }
 
   private static String sizes(List<byte[]> pieces) {
@@ -228,50 +173,6 @@ class WireDecoderDifferentialTest {
     }
   }
 
-  private static String caseVariant(String s, Random rnd) {
-    switch (rnd.nextInt(4)) {
-      case 0:
-        return s.toLowerCase(java.util.Locale.ROOT);
-      case 1:
-        return s.toUpperCase(java.util.Locale.ROOT);
-      case 2: {
-        StringBuilder sb = new StringBuilder();
-        for (char ch : s.toCharArray()) {
-          sb.append(rnd.nextBoolean() ? Character.toUpperCase(ch) : Character.toLowerCase(ch));
-        }
-        return sb.toString();
-      }
-      default:
-        return s;
-    }
-  }
-
-  private static String ows(Random rnd) {
-    return switch (rnd.nextInt(6)) {
-      case 0 -> "";
-      case 1 -> "  ";
-      case 2 -> "\t";
-      case 3 -> " \t ";
-      default -> " ";
-    };
-  }
-
-  private static String value(Random rnd) {
-    int len = rnd.nextInt(24);
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < len; i++) {
-      int k = rnd.nextInt(40);
-      if (k == 0) {
-        sb.append((char) (0x80 + rnd.nextInt(0x80))); // obs-text
-      } else if (k < 3 && i > 0 && i < len - 1) {
-        sb.append(rnd.nextBoolean() ? ' ' : '\t');
-      } else {
-        sb.append((char) (0x21 + rnd.nextInt(0x5E)));
-      }
-    }
-    return sb.toString();
-  }
-
   static Req valid(Random rnd) {
     Req r = new Req();
     r.method = METHODS[rnd.nextInt(METHODS.length)];
@@ -281,7 +182,7 @@ class WireDecoderDifferentialTest {
     }
     r.version = rnd.nextInt(6) == 0 ? "HTTP/1.0" : "HTTP/1.1";
     if (rnd.nextInt(10) != 0) {
-      r.lines.add(caseVariant("Host", rnd) + ":" + ows(rnd) + "example.com:" + rnd.nextInt(65536) + ows(rnd));
+      r.lines.add(Mutations.caseVariant("Host", rnd) + ":" + Mutations.ows(rnd) + "example.com:" + rnd.nextInt(65536) + Mutations.ows(rnd));
     }
     int n = rnd.nextInt(31);
     for (int i = 0; i < n; i++) {
@@ -292,22 +193,22 @@ class WireDecoderDifferentialTest {
       } else if (name.equals("Expect")) {
         v = "100-continue";
       } else {
-        v = value(rnd);
+        v = Mutations.value(rnd);
       }
-      r.lines.add(caseVariant(name, rnd) + ":" + ows(rnd) + v + ows(rnd));
+      r.lines.add(Mutations.caseVariant(name, rnd) + ":" + Mutations.ows(rnd) + v + Mutations.ows(rnd));
     }
     int body = rnd.nextInt(4);
     if (body == 1 || body == 2 && r.version.equals("HTTP/1.0")) {
       r.body = randomBytes(rnd, rnd.nextInt(300));
-      r.lines.add(rnd.nextInt(r.lines.size() + 1), caseVariant("Content-Length", rnd) + ":" + ows(rnd)
-          + r.body.length + ows(rnd));
+      r.lines.add(rnd.nextInt(r.lines.size() + 1), Mutations.caseVariant("Content-Length", rnd) + ":" + Mutations.ows(rnd)
+          + r.body.length + Mutations.ows(rnd));
     } else if (body == 2) {
       r.chunked = true;
-      r.lines.add(rnd.nextInt(r.lines.size() + 1), caseVariant("Transfer-Encoding", rnd) + ":" + ows(rnd)
-          + caseVariant("chunked", rnd) + ows(rnd));
+      r.lines.add(rnd.nextInt(r.lines.size() + 1), Mutations.caseVariant("Transfer-Encoding", rnd) + ":" + Mutations.ows(rnd)
+          + Mutations.caseVariant("chunked", rnd) + Mutations.ows(rnd));
       r.rawBody = chunkedBody(rnd, true);
     } else if (body == 3 && rnd.nextBoolean()) {
-      r.lines.add(caseVariant("Content-Length", rnd) + ": 0");
+      r.lines.add(Mutations.caseVariant("Content-Length", rnd) + ": 0");
     }
     return r;
   }
@@ -334,7 +235,7 @@ class WireDecoderDifferentialTest {
     if (trailers && rnd.nextInt(3) == 0) {
       int t = 1 + rnd.nextInt(3);
       for (int i = 0; i < t; i++) {
-        sb.append(caseVariant("X-Trailer-" + i, rnd)).append(":").append(ows(rnd)).append(value(rnd)).append("\r\n");
+        sb.append(Mutations.caseVariant("X-Trailer-" + i, rnd)).append(":").append(Mutations.ows(rnd)).append(Mutations.value(rnd)).append("\r\n");
       }
     }
     sb.append("\r\n");
@@ -371,31 +272,12 @@ class WireDecoderDifferentialTest {
     Req r = valid(rnd);
     byte[] bytes;
     switch (cat) {
-      case "byte-flip": {
-        bytes = validStream(rnd);
-        int k = 1 + rnd.nextInt(3);
-        for (int i = 0; i < k; i++) {
-          bytes[rnd.nextInt(bytes.length)] = interesting(rnd);
-        }
-        return bytes;
-      }
-      case "byte-insert": {
-        bytes = validStream(rnd);
-        int at = rnd.nextInt(bytes.length + 1);
-        byte[] o = new byte[bytes.length + 1];
-        System.arraycopy(bytes, 0, o, 0, at);
-        o[at] = interesting(rnd);
-        System.arraycopy(bytes, at, o, at + 1, bytes.length - at);
-        return o;
-      }
-      case "byte-delete": {
-        bytes = validStream(rnd);
-        int at = rnd.nextInt(bytes.length);
-        byte[] o = new byte[bytes.length - 1];
-        System.arraycopy(bytes, 0, o, 0, at);
-        System.arraycopy(bytes, at + 1, o, at, bytes.length - at - 1);
-        return o;
-      }
+      case "byte-flip":
+        return Mutations.flip(validStream(rnd), rnd);
+      case "byte-insert":
+        return Mutations.insert(validStream(rnd), rnd);
+      case "byte-delete":
+        return Mutations.delete(validStream(rnd), rnd);
       case "cl-dup-same":
         withBody(r, rnd, 5);
         r.lines.add("Content-Length: 5");
@@ -423,7 +305,7 @@ class WireDecoderDifferentialTest {
         break;
       case "cl-empty":
         withBody(r, rnd, 5);
-        r.lines.set(r.lines.size() - 1, "Content-Length:" + ows(rnd));
+        r.lines.set(r.lines.size() - 1, "Content-Length:" + Mutations.ows(rnd));
         break;
       case "cl-hex":
         withBody(r, rnd, 5);
@@ -594,8 +476,4 @@ class WireDecoderDifferentialTest {
     r.lines.add("Transfer-Encoding: chunked");
   }
 
-  private static byte interesting(Random rnd) {
-    byte[] pick = {'\r', '\n', ' ', '\t', 0, ':', ',', ';', '0', 'f', 'G', (byte) 0x80, 0x7f, '"', '\\', 'x'};
-    return rnd.nextInt(4) == 0 ? (byte) rnd.nextInt(256) : pick[rnd.nextInt(pick.length)];
-  }
 }

@@ -8,8 +8,8 @@ import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 /** The head parser on its own: offsets, derived framing, resumption, limits. */
-class RequestHeadParserTest {
-  private final RequestHeadParser parser = new RequestHeadParser(64, 256);
+class HeadParserTest {
+  private final HeadParser parser = new HeadParser(64, 256);
 
   private static ByteBuf buf(String s) {
     return Unpooled.copiedBuffer(s, StandardCharsets.ISO_8859_1);
@@ -26,10 +26,10 @@ class RequestHeadParserTest {
       b.readerIndex(2); // the head need not start at index 0
       int n = parser.parse(b);
       assertThat(n).isEqualTo(b.readableBytes() - 4);
-      RequestHead h = parser.head();
+      MessageHead h = parser.head();
       assertThat(at(b, h.methodStart, h.methodLen)).isEqualTo("POST");
       assertThat(at(b, h.targetStart, h.targetLen)).isEqualTo("/a?b");
-      assertThat(h.version).isEqualTo(RequestHead.HTTP_1_0);
+      assertThat(h.version).isEqualTo(MessageHead.HTTP_1_0);
       assertThat(h.headerCount).isEqualTo(2);
       assertThat(at(b, h.nameStart(0), h.nameLength(0))).isEqualTo("Host");
       assertThat(at(b, h.valueStart(0), h.valueLength(0))).isEqualTo("h");
@@ -50,7 +50,7 @@ class RequestHeadParserTest {
         + "EXPECT: 100-Continue\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding:chunked\r\n\r\n");
     try {
       assertThat(parser.parse(b)).isPositive();
-      RequestHead h = parser.head();
+      MessageHead h = parser.head();
       assertThat(h.connectionClose).isTrue();
       assertThat(h.connectionKeepAlive).isTrue();
       assertThat(h.expectContinue).isTrue();
@@ -84,7 +84,7 @@ class RequestHeadParserTest {
     try {
       for (int i = 0; i < all.length - 1; i++) {
         b.writeByte(all[i]);
-        assertThat(parser.parse(b)).as("after %d bytes", i + 1).isEqualTo(RequestHeadParser.NEED_MORE);
+        assertThat(parser.parse(b)).as("after %d bytes", i + 1).isEqualTo(HeadParser.NEED_MORE);
       }
       b.writeByte(all[all.length - 1]);
       assertThat(parser.parse(b)).isEqualTo(all.length);
@@ -103,9 +103,9 @@ class RequestHeadParserTest {
     ByteBuf line = buf("GET /" + "a".repeat(64));
     ByteBuf fields = buf("GET / HTTP/1.1\r\nX: " + "b".repeat(256));
     try {
-      assertThat(parser.parse(line)).isEqualTo(RequestHeadParser.FAILED);
+      assertThat(parser.parse(line)).isEqualTo(HeadParser.FAILED);
       assertThat(parser.failure()).isInstanceOf(io.netty.handler.codec.http.TooLongHttpLineException.class);
-      assertThat(parser.parse(fields)).isEqualTo(RequestHeadParser.FAILED);
+      assertThat(parser.parse(fields)).isEqualTo(HeadParser.FAILED);
       assertThat(parser.failure()).isInstanceOf(io.netty.handler.codec.http.TooLongHttpHeaderException.class);
     } finally {
       line.release();
@@ -117,7 +117,7 @@ class RequestHeadParserTest {
   void junkThatCannotStartARequestLineFailsBeforeItsLineEnds() {
     ByteBuf b = buf("\u0000\u0001binary");
     try {
-      assertThat(parser.parse(b)).isEqualTo(RequestHeadParser.FAILED);
+      assertThat(parser.parse(b)).isEqualTo(HeadParser.FAILED);
     } finally {
       b.release();
     }

@@ -5,8 +5,10 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 
 /**
- * Parses one HTTP/1.1 request head (request line, field lines, empty line) from a {@link ByteBuf} into the reusable
- * {@link RequestHead}, as offsets: it owns the head grammar and the framing decision (RFC 9112 §6.3), nothing after.
+ * Parses one HTTP/1.1 message head (request line or status line, field lines, empty line) from a {@link ByteBuf} into
+ * the reusable {@link MessageHead}, as offsets: it owns the head grammar and, for requests, the framing decision (RFC
+ * 9112 §6.3), nothing after. One parser parses one direction: {@link #HeadParser(int, int)} requests (the client
+ * side, {@link WireRequestDecoder}), {@link #forResponses} responses (the replica side, {@link WireResponseDecoder}).
  * Resumable: an incomplete head returns {@link #NEED_MORE} and the next call goes on from the last complete line (the
  * caller keeps the bytes from the same reader index). Borrows the buffer: never moves its indices, never retains it.
  * Event loop only.
@@ -23,18 +25,32 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
  *       {@code TooLongHttpHeaderException} (431), both checked while the head is still incomplete.</li>
  *   <li>§5.1: field name a token, the colon right after it (whitespace before it → 400); §5.2: obs-fold → 400
  *       (Netty unfolds it); §5.5: value OWS-trimmed, CTL other than HTAB (NUL, CR, DEL, …) → 400.</li>
- *   <li>§3.2: more than one Host → 400 (Netty accepts). A missing Host is only reported ({@link RequestHead#hasHost}),
+ *   <li>§3.2: more than one Host → 400 (Netty accepts). A missing Host is only reported ({@link MessageHead#hasHost}),
  *       not refused.</li>
  *   <li>Content-Length (RFC 9110 §8.6): digits only (no sign, no list), overflow → 400; repeated, even with the same
  *       value → 400 (as Netty by default; the RFC allows either).</li>
  *   <li>Transfer-Encoding (§6.1, §6.3): only in HTTP/1.1 (else 400); a list of tokens whose last must be chunked,
  *       chunked at most once and without parameters (else 400, RequestGuard's wording); with Content-Length → 400
  *       (RequestGuard's wording). Another coding before chunked is framed as chunked and flagged
- *       {@link RequestHead#unsupportedCoding}; RequestGuard answers it 501 as today.</li>
+ *       {@link MessageHead#unsupportedCoding}; RequestGuard answers it 501 as today.</li>
  *   <li>Neither Content-Length nor chunked: no body (§6.3 rule 7).</li>
  * </ul>
+ *
+ * <p>Responses ({@link #forResponses}): the same line and field rules, and
+ * <ul>
+ *   <li>§4: {@code HTTP-version SP 3DIGIT SP reason-phrase}, exactly one SP after the version; version exactly
+ *       {@code HTTP/1.1} or {@code HTTP/1.0}; status 100 to 599 (RFC 9110 §15; Netty takes any integer Java
+ *       parses, such as {@code +200} or {@code 2000}); reason HTAB, SP, VCHAR or obs-text (a CTL → failure; Netty
+ *       refuses only CR and LF), OWS-trimmed as Netty trims it. {@code HTTP/1.1 200} with neither the second SP nor a
+ *       reason is accepted, as Netty does: the CRLF still delimits the line, so nothing can be read two ways.</li>
+ *   <li>No Host or Expect rules. Transfer-Encoding only in HTTP/1.1 (§6.1: a 1.0 message with it has faulty
+ *       framing), chunked at most once, without parameters and, when present, last (as Netty; the RFC would read
+ *       {@code chunked, gzip} to the close); whether it ends with chunked is reported
+ *       ({@link MessageHead#chunked}), as is a Content-Length beside it: the response framing depends on the
+ *       request's method and the status, so {@link WireResponseDecoder} decides it.</li>
+ * </ul>
  */
-final class RequestHeadParser {
+final class HeadParser {
   static final int NEED_MORE = 0;
   static final int FAILED = -1;
 
@@ -66,9 +82,13 @@ final class RequestHeadParser {
   private static final byte[] KEEP_ALIVE = "keep-alive".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final byte[] CONTINUE = "100-continue".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
+  private static final byte[] HTTP_1 = "HTTP/1.".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
   private final int maxInitialLineLength;
   private final int maxHeaderSize;
-  private final RequestHead head = new RequestHead();
+  /** Parses status lines, not request lines. */
+  private final boolean response;
+  private final MessageHead head = new MessageHead();
   private final int[] field = new int[3];
 
   // Resume state, relative to the head's first byte.
@@ -86,7 +106,17 @@ final class RequestHeadParser {
    * @param maxInitialLineLength the longest request line accepted, in bytes without CRLF ({@code max_uri_length})
    * @param maxHeaderSize        the most bytes of field lines accepted, CRLFs not counted (as Netty counts)
    */
-  RequestHeadParser(int maxInitialLineLength, int maxHeaderSize) {
+  HeadParser(int maxInitialLineLength, int maxHeaderSize) {
+    this(maxInitialLineLength, maxHeaderSize, false);
+  }
+
+  /** A parser of response heads, with the same limits as {@link #HeadParser(int, int)} (the first: status line). */
+  static HeadParser forResponses(int maxInitialLineLength, int maxHeaderSize) {
+    return new HeadParser(maxInitialLineLength, maxHeaderSize, true);
+  }
+
+  private HeadParser(int maxInitialLineLength, int maxHeaderSize, boolean response) {
+    this.response = response;
     if (maxInitialLineLength <= 0 || maxHeaderSize <= 0) {
       throw new IllegalArgumentException("maxInitialLineLength: " + maxInitialLineLength + ", maxHeaderSize: "
           + maxHeaderSize + " (expected: > 0)");
@@ -96,7 +126,7 @@ final class RequestHeadParser {
   }
 
   /** The head of the last {@code DONE}; valid until the next {@link #parse}. */
-  RequestHead head() {
+  MessageHead head() {
     return head;
   }
 
@@ -127,7 +157,12 @@ final class RequestHeadParser {
         if (lineNo == 0 ? partial > maxInitialLineLength : headerBytes + partial > maxHeaderSize) {
           return fail(tooLong());
         }
-        if (lineNo == 0 && partial > 0) {
+        if (lineNo == 0 && partial > 0 && response) {
+          String err = statusLinePrefix(buf, ls, end);
+          if (err != null) {
+            return fail(err);
+          }
+        } else if (lineNo == 0 && partial > 0) {
           // Fail fast on what cannot start a request line (a body sent without framing, binary junk), as Netty.
           int i = ls;
           while (i < end && TCHAR[buf.getByte(i) & 0xFF]) {
@@ -149,7 +184,7 @@ final class RequestHeadParser {
         if (len > maxInitialLineLength) {
           return fail(tooLong());
         }
-        String err = requestLine(buf, base, ls, le);
+        String err = response ? statusLine(buf, base, ls, le) : requestLine(buf, base, ls, le);
         if (err != null) {
           return fail(err);
         }
@@ -232,15 +267,71 @@ final class RequestHeadParser {
         && buf.getByte(i + 6) == '.') {
       byte minor = buf.getByte(i + 7);
       if (minor == '1') {
-        head.version = RequestHead.HTTP_1_1;
+        head.version = MessageHead.HTTP_1_1;
         return null;
       }
       if (minor == '0') {
-        head.version = RequestHead.HTTP_1_0;
+        head.version = MessageHead.HTTP_1_0;
         return null;
       }
     }
     return "unsupported HTTP version (RFC 9112 §2.3: HTTP/1.1 or HTTP/1.0): " + describe(buf, i, le);
+  }
+
+  /**
+   * RFC 9112 §4: {@code HTTP-version SP 3DIGIT SP reason-phrase}; the second SP may be missing when there is no
+   * reason (as Netty accepts).
+   */
+  private String statusLine(ByteBuf buf, int base, int ls, int le) {
+    String err = statusLinePrefix(buf, ls, le);
+    if (err != null) {
+      return err;
+    }
+    if (le - ls < 12 || buf.getByte(ls + 8) != ' ') {
+      return "status line is not HTTP-version SP 3DIGIT SP reason (RFC 9112 §4): " + describe(buf, ls, le);
+    }
+    head.version = buf.getByte(ls + 7) == '1' ? MessageHead.HTTP_1_1 : MessageHead.HTTP_1_0;
+    int status = 0;
+    for (int i = ls + 9; i < ls + 12; i++) {
+      byte d = buf.getByte(i);
+      if (d < '0' || d > '9') {
+        return "status code is not 3 digits (RFC 9112 §4): " + describe(buf, ls, le);
+      }
+      status = status * 10 + (d - '0');
+    }
+    if (status < 100 || status > 599) {
+      return "status code " + status + " is not 1xx to 5xx (RFC 9110 §15)";
+    }
+    head.status = status;
+    int rs = ls + 12;
+    if (rs < le) {
+      if (buf.getByte(rs) != ' ') {
+        return "status code is not 3 digits followed by SP (RFC 9112 §4): " + describe(buf, ls, le);
+      }
+      rs++;
+      for (int i = rs; i < le; i++) {
+        int c = buf.getByte(i) & 0xFF;
+        if ((c < 0x20 && c != '\t') || c == 0x7F) {
+          return "control character 0x" + Integer.toHexString(c) + " in the reason phrase (RFC 9112 §4)";
+        }
+      }
+    }
+    rs = skipOws(buf, rs, le);
+    head.reasonStart = rs - base;
+    head.reasonLen = trimOws(buf, rs, le) - rs;
+    return null;
+  }
+
+  /** Whether {@code [ls, end)} can begin {@code HTTP/1.0} or {@code HTTP/1.1}: null if so, else what is wrong. */
+  private static String statusLinePrefix(ByteBuf buf, int ls, int end) {
+    int n = Math.min(end - ls, HTTP_1.length + 1);
+    for (int i = 0; i < n; i++) {
+      byte b = buf.getByte(ls + i);
+      if (i < HTTP_1.length ? b != HTTP_1[i] : b != '0' && b != '1') {
+        return "status line does not start with HTTP/1.1 or HTTP/1.0 (RFC 9112 §4): " + describe(buf, ls, end);
+      }
+    }
+    return null;
   }
 
   private String fieldLine(ByteBuf buf, int base, int ls, int le) {
@@ -259,6 +350,8 @@ final class RequestHeadParser {
       return transferEncoding(buf, vs, ve);
     } else if (equalsLower(buf, ls, nameLen, CONNECTION)) {
       connection(buf, vs, ve);
+    } else if (response) {
+      return null; // Expect and Host are request fields
     } else if (equalsLower(buf, ls, nameLen, EXPECT)) {
       head.expectContinue |= equalsLower(buf, vs, ve - vs, CONTINUE);
     } else if (equalsLower(buf, ls, nameLen, HOST)) {
@@ -393,8 +486,18 @@ final class RequestHeadParser {
 
   /** End of the head: decides the framing once (RFC 9112 §6.3); the decoder trusts it from here. */
   private int finishHead(ByteBuf buf, int base, int length) {
-    if (head.hasTransferEncoding) {
-      if (head.version != RequestHead.HTTP_1_1) {
+    if (head.hasTransferEncoding && response) {
+      if (head.version != MessageHead.HTTP_1_1) {
+        return fail("Transfer-Encoding in an HTTP/1.0 response (RFC 9112 §6.1: faulty framing)");
+      }
+      if (chunkedSeen && !lastChunked) {
+        // RFC 9112 §6.1 lets a response end with another coding (read until close), but chunked anywhere else
+        // than last is a sender's framing bug; Netty refuses it too.
+        return fail("chunked is not the last transfer coding (RFC 9112 §6.1): got " + transferEncodings(buf, base));
+      }
+      head.chunked = lastChunked; // the rest depends on the request and the status: the decoder decides
+    } else if (head.hasTransferEncoding) {
+      if (head.version != MessageHead.HTTP_1_1) {
         return fail("Transfer-Encoding is only allowed in HTTP/1.1 requests (RFC 9112 §6.1)");
       }
       if (!lastChunked) {

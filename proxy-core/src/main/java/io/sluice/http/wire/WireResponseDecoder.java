@@ -1,0 +1,292 @@
+package io.sluice.http.wire;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.PrematureChannelClosureException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Queue;
+
+/**
+ * Strict HTTP/1.1 response decoder (RFC 9112) for connections to replicas, the decoder half of {@link WireClientCodec}
+ * in place of Netty's {@code HttpResponseDecoder}. It emits what Netty's decoder emits, so {@code UpstreamHandler} is
+ * unchanged: a {@link DefaultHttpResponse} (headers built without re-validation: the parser validated them; names
+ * and common values shared, {@link KnownNames}), then {@link DefaultHttpContent} pieces (retained slices of the
+ * input, no copy, at most {@code maxChunkSize} each), then a {@link LastHttpContent}: {@link BodyEnd} for the last
+ * piece of a Content-Length body (no trailer map), {@link LastHttpContent#EMPTY_LAST_CONTENT} after an empty body or a
+ * chunked one without trailers, a {@link DefaultLastHttpContent} only when trailers came.
+ *
+ * <p>Framing (RFC 9112 §6.3), decided once the head is read; the request's method comes from the queue the request
+ * encoder fills ({@link WireClientCodec}), one per final response:
+ * <ol>
+ *   <li>A response to HEAD, any 1xx, 204 and 304 has no body whatever its fields say (a {@code Transfer-Encoding:
+ *       chunked} field is then removed, as Netty removes it). Each 1xx comes as its own response and
+ *       {@code EMPTY_LAST_CONTENT}, the final response after it, so several interim responses are fine. A 101, or a
+ *       2xx to CONNECT, ends HTTP on the connection: what follows is passed on as raw {@link ByteBuf}s (as Netty).</li>
+ *   <li>Transfer-Encoding and Content-Length together: <b>refused</b> (a failure, the connection is then closed). RFC
+ *       9112 §6.3 rule 3 lets a recipient go by Transfer-Encoding and drop Content-Length, but such a response is
+ *       the shape of a smuggling or framing bug, and a pooled connection whose framing is in doubt must not carry the
+ *       next request; Netty 4.2 refuses chunked with Content-Length too, but reads {@code gzip} plus Content-Length
+ *       by the length, which the RFC forbids.</li>
+ *   <li>Transfer-Encoding ending with chunked: a chunked body ({@link ChunkedBodyParser}); trailers become the
+ *       {@code LastHttpContent}'s trailer map. Transfer-Encoding not ending with chunked: the body runs to the
+ *       connection's close (rule 4).</li>
+ *   <li>A valid Content-Length: that many bytes; an invalid one, a list or several fields (even with the same value)
+ *       → failure (rule 5; Netty's default too).</li>
+ *   <li>Neither: the body runs until the connection closes, then {@code EMPTY_LAST_CONTENT} (rule 8).</li>
+ * </ol>
+ *
+ * <p>Bad input is data: a bad head becomes a {@link DefaultFullHttpResponse} {@code HTTP/1.0 999 Unknown} (Netty's
+ * shape) whose {@code decoderResult()} is a failure saying what was wrong ({@code TooLongHttpLineException},
+ * {@code TooLongHttpHeaderException} or {@code IllegalArgumentException}); a bad chunked body a
+ * {@link DefaultLastHttpContent} with a failed result; from then on every byte is discarded (the handler closes the
+ * connection). A head cut short by the connection's end is such a failure too ({@code PrematureChannelClosureException},
+ * as Netty). A Content-Length or chunked body cut short emits nothing, exactly as Netty's decoder in
+ * {@code HttpClientCodec} without {@code failOnMissingResponse}: no {@code LastHttpContent} comes, and the handler's
+ * {@code channelInactive} reports the replica "closed the connection mid-response".
+ *
+ * <p>Deliberate differences from Netty 4.2.18's {@code HttpResponseDecoder}, all refusals where Netty accepts (see
+ * {@link HeadParser}): obs-fold, whitespace before a colon (Netty drops it), bare LF or CR, CTLs in values or the
+ * reason, versions other than HTTP/1.0 and 1.1, a status that is not 3 digits 100–599, more than one SP after the
+ * version, leading empty lines or control bytes before the status line (Netty skips them), Transfer-Encoding with
+ * Content-Length whatever the coding, Transfer-Encoding in HTTP/1.0 on a bodiless response, whitespace inside
+ * chunk extensions, obs-fold in trailers. Also: a successful response's {@code decoderResult()} is plain
+ * {@code SUCCESS}; a 101 always switches to raw bytes (Netty keeps parsing HTTP after an {@code Upgrade:
+ * HTTP/1.1}, and reads a Hixie-76 WebSocket body); no {@code HttpClientUpgradeHandler} support. Event loop only.
+ */
+public final class WireResponseDecoder extends ByteToMessageDecoder {
+  private static final int HEAD = 0;
+  private static final int FIXED = 1;
+  private static final int CHUNKED = 2;
+  /** Body delimited by the connection's close. */
+  private static final int TO_CLOSE = 3;
+  /** After a 101 or a 2xx to CONNECT: no more HTTP; bytes are passed on as they come. */
+  private static final int RAW = 4;
+  private static final int BAD = 5;
+
+  private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
+  private static final HttpResponseStatus UNKNOWN_STATUS = new HttpResponseStatus(999, "Unknown");
+  private static final byte[] TRANSFER_ENCODING = "transfer-encoding".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] CHUNKED_VALUE = "chunked".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] DATE = "date".getBytes(StandardCharsets.US_ASCII);
+
+  private final HeadParser heads;
+  private final ChunkedBodyParser chunks;
+  private final int maxChunkSize;
+  /** Methods of the requests written and not yet answered ({@link WireClientCodec}); or null (no HEAD then). */
+  private final Queue<HttpMethod> methods;
+  private int state = HEAD;
+  private long remaining;
+  /** The last Date value, kept as a string: replicas send one per second, most responses repeat it. */
+  private String lastDate = "";
+
+  /**
+   * A decoder that does not know the requests' methods: a response to HEAD would be read as if it had a body. For
+   * tests and benchmarks; the pipeline uses {@link WireClientCodec}.
+   *
+   * @param maxInitialLineLength longest status line, bytes without CRLF
+   * @param maxHeaderSize        most bytes of field lines (and trailer lines with them), CRLFs not counted
+   * @param maxChunkSize         largest content piece emitted (a bigger body or chunk is split)
+   */
+  public WireResponseDecoder(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
+    this(maxInitialLineLength, maxHeaderSize, maxChunkSize, null);
+  }
+
+  WireResponseDecoder(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize, Queue<HttpMethod> methods) {
+    if (maxChunkSize <= 0) {
+      throw new IllegalArgumentException("maxChunkSize: " + maxChunkSize + " (expected: > 0)");
+    }
+    this.heads = HeadParser.forResponses(maxInitialLineLength, maxHeaderSize);
+    this.chunks = new ChunkedBodyParser(maxChunkSize, maxInitialLineLength, maxHeaderSize);
+    this.maxChunkSize = maxChunkSize;
+    this.methods = methods;
+  }
+
+  @Override
+  protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    switch (state) {
+      case HEAD:
+        decodeHead(in, out);
+        return;
+      case FIXED:
+        remaining = Bodies.fixed(in, remaining, maxChunkSize, out);
+        if (remaining == 0) {
+          state = HEAD;
+        }
+        return;
+      case CHUNKED:
+        decodeChunked(in, out);
+        return;
+      case TO_CLOSE: {
+        int n = Math.min(in.readableBytes(), maxChunkSize);
+        if (n > 0) {
+          out.add(new DefaultHttpContent(in.readRetainedSlice(n)));
+        }
+        return;
+      }
+      case RAW:
+        if (in.isReadable()) {
+          out.add(in.readRetainedSlice(in.readableBytes()));
+        }
+        return;
+      default:
+        in.skipBytes(in.readableBytes()); // BAD: the framing is lost; discard until the connection closes
+    }
+  }
+
+  private void decodeHead(ByteBuf in, List<Object> out) {
+    if (!in.isReadable()) {
+      return;
+    }
+    int r = heads.parse(in);
+    if (r == HeadParser.NEED_MORE) {
+      return;
+    }
+    if (r == HeadParser.FAILED) {
+      out.add(invalidResponse(in, heads.failure()));
+      return;
+    }
+    MessageHead h = heads.head();
+    int status = h.status;
+    // RFC 9110 §15.2: interim responses precede the final one; they do not answer the request on their own.
+    HttpMethod method = status >= 200 && methods != null ? methods.poll() : null;
+    boolean connect = HttpMethod.CONNECT.equals(method) && status < 300;
+    boolean noBody = status < 200 || status == 204 || status == 304 || HttpMethod.HEAD.equals(method) || connect;
+    if (!noBody && h.hasTransferEncoding && h.contentLength >= 0) {
+      out.add(invalidResponse(in, new IllegalArgumentException("Response has both Transfer-Encoding and "
+          + "Content-Length (RFC 9112 §6.3): refused, the connection's framing cannot be trusted")));
+      return;
+    }
+    HttpResponse res = response(in, in.readerIndex(), h, noBody);
+    in.skipBytes(h.length);
+    out.add(res);
+    if (noBody) {
+      out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+      if (status == 101 || connect) {
+        state = RAW; // the connection now speaks another protocol (RFC 9110 §15.2.2, §9.3.6)
+      }
+    } else if (h.hasTransferEncoding) {
+      if (h.chunked) {
+        chunks.reset(h.fieldBytes);
+        state = CHUNKED;
+      } else {
+        state = TO_CLOSE; // RFC 9112 §6.3 rule 4: a final coding other than chunked is read until close
+      }
+    } else if (h.contentLength > 0) {
+      remaining = h.contentLength;
+      state = FIXED;
+    } else if (h.contentLength == 0) {
+      out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+    } else {
+      state = TO_CLOSE; // rule 8
+    }
+  }
+
+  private void decodeChunked(ByteBuf in, List<Object> out) {
+    int r = Bodies.chunked(chunks, in, out);
+    if (r == ChunkedBodyParser.DONE) {
+      state = HEAD;
+    } else if (r == ChunkedBodyParser.FAILED) {
+      state = BAD;
+    }
+  }
+
+
+  /** Netty's shape for a response it could not parse: {@code HTTP/1.0 999 Unknown}, failed; the rest discarded. */
+  private Object invalidResponse(ByteBuf in, Exception cause) {
+    state = BAD;
+    in.skipBytes(in.readableBytes());
+    DefaultFullHttpResponse bad = new DefaultFullHttpResponse(HttpVersion.HTTP_1_0, UNKNOWN_STATUS,
+        Unpooled.EMPTY_BUFFER, HEADERS, Bodies.TRAILERS);
+    bad.setDecoderResult(DecoderResult.failure(cause));
+    return bad;
+  }
+
+  private HttpResponse response(ByteBuf in, int base, MessageHead h, boolean noBody) {
+    HttpVersion version = h.version == MessageHead.HTTP_1_1 ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0;
+    DefaultHttpResponse res = new DefaultHttpResponse(version, status(in, base, h), HEADERS.newHeaders());
+    HttpHeaders headers = res.headers();
+    for (int i = 0; i < h.headerCount; i++) {
+      int ns = base + h.nameStart(i);
+      int nl = h.nameLength(i);
+      int vs = base + h.valueStart(i);
+      int vl = h.valueLength(i);
+      if (noBody && HeadParser.equalsLower(in, vs, vl, CHUNKED_VALUE)
+          && HeadParser.equalsLower(in, ns, nl, TRANSFER_ENCODING)) {
+        continue; // a bodiless response carries no chunked framing: Netty removes it too
+      }
+      headers.add(KnownNames.of(in, ns, nl), value(in, ns, nl, vs, vl));
+    }
+    return res;
+  }
+
+  private String value(ByteBuf in, int ns, int nl, int vs, int vl) {
+    if (HeadParser.equalsLower(in, ns, nl, DATE)) {
+      String last = lastDate;
+      if (last.length() != vl || !same(in, vs, last)) {
+        lastDate = last = in.toString(vs, vl, StandardCharsets.ISO_8859_1);
+      }
+      return last;
+    }
+    return KnownNames.value(in, vs, vl);
+  }
+
+  private static boolean same(ByteBuf in, int at, String s) {
+    for (int i = 0; i < s.length(); i++) {
+      if (in.getByte(at + i) != (byte) s.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Netty's constant when the reason is the standard one (no string made), else a status of its own. */
+  private static HttpResponseStatus status(ByteBuf in, int base, MessageHead h) {
+    HttpResponseStatus known = HttpResponseStatus.valueOf(h.status);
+    String reason = known.reasonPhrase();
+    if (reason.length() == h.reasonLen && same(in, base + h.reasonStart, reason)) {
+      return known;
+    }
+    return new HttpResponseStatus(h.status, in.toString(base + h.reasonStart, h.reasonLen,
+        StandardCharsets.ISO_8859_1));
+  }
+
+  @Override
+  protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+    super.decodeLast(ctx, in, out);
+    switch (state) {
+      case HEAD:
+        if (in.isReadable()) {
+          // As Netty: a head cut short by the connection's end is a failed response.
+          out.add(invalidResponse(in, new PrematureChannelClosureException(
+              "Connection closed before received headers")));
+        }
+        return;
+      case TO_CLOSE:
+        out.add(LastHttpContent.EMPTY_LAST_CONTENT); // the close is the end of the body (RFC 9112 §6.3 rule 8)
+        state = HEAD;
+        return;
+      case FIXED:
+      case CHUNKED:
+        state = BAD; // cut short: nothing more to emit; channelInactive tells the handler (as Netty)
+        return;
+      default:
+        return;
+    }
+  }
+}
