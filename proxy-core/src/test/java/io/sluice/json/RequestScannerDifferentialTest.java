@@ -102,6 +102,21 @@ class RequestScannerDifferentialTest {
     }
   }
 
+  /** The one difference left out of the comparison above: Jackson's offsets did not count a leading byte order mark. */
+  @Test
+  void jacksonsOffsetsMissedALeadingByteOrderMark() {
+    byte[] body = "\uFEFF{\"model\":\"a\"}".getBytes(StandardCharsets.UTF_8);
+    JacksonRequestScanner jackson = new JacksonRequestScanner();
+    RequestScanner scanner = new RequestScanner();
+    ByteBuf chunk = Unpooled.wrappedBuffer(body);
+    assertThat(jackson.feed(chunk) && jackson.end()).isTrue();
+    assertThat(scanner.feed(chunk) && scanner.end()).isTrue();
+    jackson.close();
+    assertThat(new String(body, (int) scanner.modelStart(), 3, StandardCharsets.UTF_8)).isEqualTo("\"a\"");
+    assertThat(jackson.modelStart()).isEqualTo(scanner.modelStart() - 3);
+    assertThat(jackson.usageSplice().start()).as("the root's brace").isEqualTo(scanner.usageSplice().start() - 3);
+  }
+
   // The two scanners behind one face.
 
   private interface Scanner {
