@@ -30,9 +30,12 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   private final RegistryHolder registry;
   private final io.sluice.routing.PassThroughTargets targets;
   private Exchange current;
+  /** The current request's scanner ({@link #reusable}), or null when its body is not scanned. */
   private RequestScanner scanner;
   /** In place of {@link #scanner} on the multipart routes (audio). */
   private io.sluice.json.MultipartScanner multipart;
+  /** One per channel, reset for each request: scanning allocates nothing per request but what it finds. */
+  private final RequestScanner reusable = new RequestScanner();
   private ByteBuf body;
   private boolean passThroughMode;
   /** Ask replicas for the usage chunk of streams whose clients did not (token accounting is on). */
@@ -57,7 +60,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         passThroughMode = true;
         // /vllm/* routes by the body's model when it is a JSON object naming a model group; configured endpoints
         // relay the body untouched.
-        scanner = ex.route == Route.VLLM ? new RequestScanner() : null;
+        scanner = ex.route == Route.VLLM ? fresh() : null;
         return;
       }
       if (ex.route.routeClass != Route.RouteClass.LLM) {
@@ -78,7 +81,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         multipart = new io.sluice.json.MultipartScanner(boundary);
         return;
       }
-      scanner = new RequestScanner();
+      scanner = fresh();
       // The body ends with its LastHttpContent message, which always follows the head (EMPTY_LAST_CONTENT when there
       // is no body). Not ex.requestComplete: after an async key lookup the guard has already seen the end while the
       // chunks are still on their way here from the auth step.
@@ -120,8 +123,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       }
       if (scanner != null && !scanner.feed(data)) {
         if (passThroughMode && !scanner.invalidUtf8() && !scanner.duplicateModel()) {
-          scanner.close(); // not JSON, or not an object: no model to route by; relay it as it is
-          scanner = null;
+          scanner = null; // not JSON, or not an object: no model to route by; relay it as it is
         } else {
           // Ill-formed UTF-8, or a duplicate "model" (vLLM keeps the last one, so routing and the key's model check
           // by either would be a lie): refused on /vllm/* as on the main routes.
@@ -154,7 +156,6 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     scanner = null;
     body = null;
     boolean ok = s.end();
-    s.close();
     if (!ok) {
       release(b);
       ex.fail(ProxyError.BAD_REQUEST, s.error());
@@ -287,7 +288,6 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     if (s != null) {
       boolean ok = s.end();
       if (!ok && s.invalidUtf8()) {
-        s.close();
         release(b);
         ex.fail(ProxyError.BAD_REQUEST, s.error());
         return;
@@ -302,7 +302,6 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
           ex.usageSplice = s.usageSplice();
         }
       }
-      s.close();
     }
     ex.body = b == null ? io.netty.buffer.Unpooled.EMPTY_BUFFER : b;
     if (ex.route == Route.PASSTHROUGH) {
@@ -470,6 +469,11 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     return ctx.alloc().buffer(b.length).writeBytes(b);
   }
 
+  private RequestScanner fresh() {
+    reusable.reset();
+    return reusable;
+  }
+
   private static void release(ByteBuf b) {
     if (b != null) {
       b.release();
@@ -484,10 +488,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     current = null;
     passThroughMode = false;
     multipart = null;
-    if (scanner != null) {
-      scanner.close();
-      scanner = null;
-    }
+    scanner = null;
     if (body != null) {
       body.release();
       body = null;

@@ -1,29 +1,91 @@
 package io.sluice.json;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.core.async.ByteBufferFeeder;
 import io.netty.buffer.ByteBuf;
-import java.io.IOException;
-import java.nio.ByteBuffer;
+import io.netty.buffer.Unpooled;
+import io.netty.util.ByteProcessor;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 
 /**
- * Finds the top-level {@code model} and {@code stream} of a JSON request body as its chunks arrive, with Jackson's
- * non-blocking streaming parser: no tree, no copy, no re-serialisation. It also validates that the body is one
- * well-formed JSON object, and records where the {@code model} string literal sits (byte offsets from the body's
- * start) so it can be spliced.
+ * Finds the top-level {@code model}, {@code stream}, {@code stream_options} and {@code fallbacks} of a JSON request
+ * body as its chunks arrive, with a byte-level state machine over the chunks themselves: no tree, no copy, no parser
+ * object per request. It also validates that the body is one well-formed JSON object (RFC 8259, strictly: no comments,
+ * trailing commas, single quotes, leading zeros, NaN; control characters in strings refused; escapes checked; at most
+ * {@value #MAX_DEPTH} levels deep; nothing but whitespace after the root) in well-formed UTF-8 ({@link Utf8Validator}),
+ * and records where literals sit (byte offsets from the body's start) so they can be spliced.
+ *
+ * <p>Only the strings it needs are decoded: top-level names (matched in place, without a String), the {@code model}
+ * value and the {@code fallbacks} entries. Everything else is skipped a word at a time. On the success path the only
+ * allocations are the {@code model} String and, when the body has them, the fallbacks list and its names.
  *
  * <p>A duplicate top-level {@code model} is refused: Python's {@code json} keeps the last one, so routing by the
- * first would let a caller reach a model its key may not use. Not thread-safe; one per request, on its event loop.
+ * first would let a caller reach a model its key may not use.
+ *
+ * <p>Where it differs from the Jackson parser it replaced: numbers, strings and names have no length limit of their
+ * own (Jackson refused numbers over 1000 digits, names over 50 000 bytes, strings over 20 M chars; the guard's body
+ * limit bounds them all here, and nothing skipped is ever decoded); a UTF-8 byte order mark at the very start is
+ * accepted as Jackson did, but the body after it is now UTF-8-validated and offsets count the mark's three bytes.
+ *
+ * <p>Not thread-safe: one per channel, on its event loop, {@link #reset()} between requests.
  */
 public final class RequestScanner {
-  private static final JsonFactory FACTORY = JsonFactory.builder()
-      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(512).build())
-      .build();
+  /** The deepest nesting accepted, the root object being level 1 (Jackson's limit as it was configured here). */
+  public static final int MAX_DEPTH = 512;
 
+  // Where the scanner is in the grammar.
+  /** Before the root: whitespace, then '{'. */
+  private static final int ROOT = 0;
+  /** Just after '{': a name or '}'. */
+  private static final int FIRST_KEY = 2;
+  /** After ',' in an object: a name. */
+  private static final int KEY = 3;
+  /** After a name: ':'. */
+  private static final int COLON = 4;
+  /** After ':', or after ',' in an array: a value. */
+  private static final int VALUE = 5;
+  /** Just after '[': a value or ']'. */
+  private static final int FIRST_VALUE = 6;
+  /** After a value: ',' or the close of its container. */
+  private static final int AFTER_VALUE = 7;
+  /** After the root's closing brace: whitespace only. */
+  private static final int DONE = 8;
+  /** Inside a string, a name or a value. */
+  private static final int STRING = 9;
+  /** After a backslash in a string. */
+  private static final int ESCAPE = 10;
+  /** In the four hex digits of a {@code \\u} escape. */
+  private static final int UNICODE = 11;
+  private static final int NUMBER = 12;
+  /** Inside {@code true}, {@code false} or {@code null}. */
+  private static final int LITERAL = 13;
+
+  // Where a number is (RFC 8259 §6).
+  private static final int N_MINUS = 0;
+  private static final int N_ZERO = 1;
+  private static final int N_INT = 2;
+  private static final int N_DOT = 3;
+  private static final int N_FRAC = 4;
+  private static final int N_EXP = 5;
+  private static final int N_EXP_SIGN = 6;
+  private static final int N_EXP_DIGITS = 7;
+
+  // What a finished scalar value is.
+  private static final int T_STRING = 0;
+  private static final int T_NUMBER = 1;
+  private static final int T_TRUE = 2;
+  private static final int T_FALSE = 3;
+  private static final int T_NULL = 4;
+
+  // What to keep of the current string.
+  private static final int SKIP = 0;
+  /** A name to match against the few this scanner looks for: ASCII bytes, up to the longest of them. */
+  private static final int NAME = 1;
+  /** A value to decode to a String. */
+  private static final int TEXT = 2;
+
+  // Which value the name just read announces.
   private static final int NONE = 0;
   private static final int MODEL = 1;
   private static final int STREAM = 2;
@@ -32,51 +94,139 @@ public final class RequestScanner {
   private static final int CONTINUOUS_USAGE = 5;
   private static final int FALLBACKS = 6;
 
-  private final JsonParser parser;
-  private final ByteBufferFeeder feeder;
+  private static final byte[] N_MODEL = ascii("model");
+  private static final byte[] N_STREAM = ascii("stream");
+  private static final byte[] N_STREAM_OPTIONS = ascii("stream_options");
+  private static final byte[] N_FALLBACKS = ascii("fallbacks");
+  private static final byte[] N_INCLUDE_USAGE = ascii("include_usage");
+  private static final byte[] N_CONTINUOUS_USAGE = ascii("continuous_usage_stats");
+  private static final byte[] L_TRUE = ascii("true");
+  private static final byte[] L_FALSE = ascii("false");
+  private static final byte[] L_NULL = ascii("null");
+
+  private static final long ONES = 0x0101010101010101L;
+  private static final long HIGHS = 0x8080808080808080L;
+  private static final long QUOTES = 0x2222222222222222L;
+  private static final long BACKSLASHES = 0x5C5C5C5C5C5C5C5CL;
+  private static final long SPACES = 0x2020202020202020L;
+
+  private static final ByteProcessor FIND_NON_WS = b -> b == ' ' || b == '\t' || b == '\r' || b == '\n';
+  private static final String FALLBACKS_SHAPE =
+      "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
+  private static final int TEXT_KEPT = 4096;
+  private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+  private static final ByteBuf BOM_BUF = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(BOM).asReadOnly());
+
+  // Kept across requests.
+  private final Utf8Validator utf8 = new Utf8Validator();
+  /** One bit per open container below the root and including it: set for an object, clear for an array. */
+  private final long[] objects = new long[MAX_DEPTH / 64];
+  private final byte[] name = new byte[N_CONTINUOUS_USAGE.length];
+  private char[] text = new char[64];
+
+  // The grammar.
+  private int state;
   private int depth;
-  private int pendingField = NONE;
-  private boolean rootClosed;
+  /** Bytes scanned so far: the body offset of the next chunk's first byte. */
+  private long pos;
+  private long valueStart;
+  private int numState;
+  private byte[] literal;
+  private int literalAt;
+  private int literalType;
+  private boolean stringIsName;
+  private int capture;
+  /** Name bytes kept; -1 once the name can match none of ours. */
+  private int nameLength;
+  private int textLength;
+  /** Continuation bytes still expected, and the code point so far, of a UTF-8 sequence being decoded. */
+  private int utfNeed;
+  private int utfCodePoint;
+  private int hexDigits;
+  private int hexValue;
+  /** 0: not known yet whether the body is a JSON object; 1: it is, validate its UTF-8; 2: it is not. */
+  private int checkUtf8;
+  /** Bytes of a leading byte order mark read, 0 to 3. */
+  private int bomAt;
+
+  // What was found.
+  private int pendingField;
   private String model;
-  private long modelStart = -1;
-  private long modelEnd = -1;
+  private long modelStart;
+  private long modelEnd;
   private boolean stream;
   private boolean streamSeen;
   private String error;
   private boolean duplicateModel;
   /** LiteLLM's per-request {@code fallbacks}: model group names, or null when the body has none. */
-  private java.util.List<String> fallbacks;
+  private List<String> fallbacks;
   private boolean inFallbacks;
-  private final Utf8Validator utf8 = new Utf8Validator();
-  /** 0: not known yet whether the body is a JSON object; 1: it is, validate its UTF-8; 2: it is not. */
-  private int checkUtf8;
-  private long fed;
   /** Where the root object's closing brace sits, or -1. */
-  private long rootEnd = -1;
+  private long rootEnd;
   private boolean streamOptionsSeen;
   /** {@code stream_options} is JSON null: [start, end) of the literal. */
-  private long streamOptionsNullStart = -1;
+  private long streamOptionsNullStart;
   /** Depth 2, inside the top-level {@code stream_options} object. */
   private boolean inStreamOptions;
   private boolean streamOptionsObject;
   /** {@code stream_options.include_usage}: null = absent; [start, end) of its literal. */
   private Boolean includeUsage;
-  private long includeUsageStart = -1;
-  private long includeUsageEnd = -1;
+  private long includeUsageStart;
+  private long includeUsageEnd;
   private boolean continuousUsage;
 
   public RequestScanner() {
-    try {
-      this.parser = FACTORY.createNonBlockingByteBufferParser();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
+    reset();
+  }
+
+  /** Makes this scanner ready for the next body; what it found for the last one is forgotten. */
+  public void reset() {
+    utf8.reset();
+    if (text.length > TEXT_KEPT) {
+      text = new char[64]; // a huge model name once does not pin its buffer to the channel
     }
-    this.feeder = (ByteBufferFeeder) parser.getNonBlockingInputFeeder();
+    state = ROOT;
+    depth = 0;
+    pos = 0;
+    valueStart = -1;
+    numState = 0;
+    literal = null;
+    literalAt = 0;
+    literalType = 0;
+    stringIsName = false;
+    capture = SKIP;
+    nameLength = 0;
+    textLength = 0;
+    utfNeed = 0;
+    utfCodePoint = 0;
+    hexDigits = 0;
+    hexValue = 0;
+    checkUtf8 = 0;
+    bomAt = 0;
+    pendingField = NONE;
+    model = null;
+    modelStart = -1;
+    modelEnd = -1;
+    stream = false;
+    streamSeen = false;
+    error = null;
+    duplicateModel = false;
+    fallbacks = null;
+    inFallbacks = false;
+    rootEnd = -1;
+    streamOptionsSeen = false;
+    streamOptionsNullStart = -1;
+    inStreamOptions = false;
+    streamOptionsObject = false;
+    includeUsage = null;
+    includeUsageStart = -1;
+    includeUsageEnd = -1;
+    continuousUsage = false;
   }
 
   /**
-   * Scans the readable bytes of {@code chunk}. Borrows {@code chunk}: the caller keeps ownership and must keep it
-   * alive until the next call (the parser may still point into it).
+   * Scans the readable bytes of {@code chunk} (indexes unchanged). Borrows {@code chunk}: nothing of it is kept once
+   * this returns.
    *
    * @return false once the body is known to be invalid (see {@link #error()})
    */
@@ -84,38 +234,52 @@ public final class RequestScanner {
     if (error != null || !chunk.isReadable()) {
       return error == null;
     }
+    if (bomAt < 3 && pos == bomAt && (bomAt > 0 || chunk.getByte(chunk.readerIndex()) == BOM[0])) {
+      chunk = skipByteOrderMark(chunk);
+      if (chunk == null) {
+        return error == null;
+      }
+    }
     if (checkUtf8 == 0) {
-      int at = chunk.forEachByte(b -> b == ' ' || b == '\t' || b == '\r' || b == '\n');
+      int at = chunk.forEachByte(FIND_NON_WS);
       if (at >= 0) {
-        checkUtf8 = chunk.getByte(at) == '{' ? 1 : 2; // not a JSON object: Jackson refuses it, no UTF-8 verdict
+        // Not a JSON object: refused below, with no UTF-8 verdict (/vllm/* relays such bodies as they are).
+        checkUtf8 = chunk.getByte(at) == '{' ? 1 : 2;
       }
     }
     if (checkUtf8 != 2 && !utf8.feed(chunk)) {
-      error = utf8.error(); // Jackson lets overlong forms and surrogates through (issue 13, finding 9)
+      error = utf8.error(); // checked first: Jackson let overlong forms and surrogates through (issue 13, finding 9)
       return false;
     }
-    fed += chunk.readableBytes();
-    if (chunk.nioBufferCount() == 1) {
-      return feed(chunk.nioBuffer());
-    }
-    for (ByteBuffer b : chunk.nioBuffers()) {
-      if (!feed(b)) {
-        return false;
-      }
-    }
-    return true;
+    int start = chunk.readerIndex();
+    int end = chunk.writerIndex();
+    scan(chunk, start, end, pos - start);
+    pos += end - start;
+    return error == null;
   }
 
-  private boolean feed(ByteBuffer b) {
-    try {
-      feeder.feedInput(b);
-      drain();
-    } catch (JsonProcessingException e) {
-      error = "Malformed JSON in request body: " + shorten(e.getOriginalMessage());
-    } catch (IOException e) {
-      error = "Malformed JSON in request body: " + shorten(e.getMessage());
+  /**
+   * A UTF-8 byte order mark at the very start, which RFC 8259 §8.1 lets a parser ignore and Jackson did: offsets still
+   * count it, and what follows is validated as usual. Returns the rest of {@code chunk} (a slice: bodies with a mark
+   * only), or null when nothing is left of it or the mark is broken (then {@link #error} says so).
+   */
+  private ByteBuf skipByteOrderMark(ByteBuf chunk) {
+    int i = chunk.readerIndex();
+    int end = chunk.writerIndex();
+    while (i < end && bomAt < 3) {
+      int b = chunk.getByte(i) & 0xFF;
+      if (b != (BOM[bomAt] & 0xFF)) {
+        fail("a byte order mark cut short", b, pos + i - chunk.readerIndex());
+        return null;
+      }
+      bomAt++;
+      i++;
     }
-    return error == null;
+    pos += i - chunk.readerIndex();
+    if (bomAt == 3 && pos == 3) {
+      utf8.feed(BOM_BUF); // U+FEFF, well-formed: keeps the validator's offsets the body's
+    }
+    return i == end ? null : chunk.slice(i, end - i);
   }
 
   /** Signals the end of the body. @return true when the body is a complete JSON object and no error was found */
@@ -127,129 +291,444 @@ public final class RequestScanner {
       error = utf8.error();
       return false;
     }
-    try {
-      feeder.endOfInput();
-      drain();
-    } catch (JsonProcessingException e) {
-      error = "Malformed JSON in request body: " + shorten(e.getOriginalMessage());
-      return false;
-    } catch (IOException e) {
-      error = "Malformed JSON in request body: " + shorten(e.getMessage());
-      return false;
+    if (state == DONE) {
+      return true;
     }
-    if (fed == 0) {
+    if (pos == 0) {
       error = "Request body is empty: send a JSON object with a \"model\" field.";
-    } else if (!rootClosed) {
-      error = "Malformed JSON in request body: unexpected end of input.";
+    } else if (state == ROOT) {
+      error = "Malformed JSON in request body: unexpected end of input (no JSON object).";
+    } else {
+      error = "Malformed JSON in request body: unexpected end of input at byte " + pos + " (the JSON is truncated).";
     }
-    return error == null;
+    return false;
   }
 
-  private void drain() throws IOException {
-    JsonToken t;
-    while (error == null && (t = parser.nextToken()) != null && t != JsonToken.NOT_AVAILABLE) {
-      onToken(t);
-    }
-  }
-
-  private void onToken(JsonToken t) throws IOException {
-    if (rootClosed) {
-      error = "Malformed JSON in request body: unexpected content after the top-level object.";
-      return;
-    }
-    if (depth == 0 && t != JsonToken.START_OBJECT) {
-      error = "Request body must be a JSON object.";
-      return;
-    }
-    switch (t) {
-      case START_OBJECT, START_ARRAY -> {
-        if (depth == 1) {
-          if (pendingField == FALLBACKS && t == JsonToken.START_ARRAY) {
-            fallbacks = new java.util.ArrayList<>(2); // a repeated key: the last wins, as Python's json
-            inFallbacks = true;
-            pendingField = NONE;
-          } else if (pendingField == FALLBACKS) {
-            error = "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
-            return;
-          } else if (pendingField == STREAM_OPTIONS && t == JsonToken.START_OBJECT) {
-            if (streamOptionsSeen) {
-              error = "Request body has more than one top-level \"stream_options\" field.";
-              return;
-            }
-            streamOptionsSeen = true;
-            streamOptionsObject = true;
-            inStreamOptions = true;
-            pendingField = NONE;
+  /** The state machine over {@code buf[i, end)}; {@code base + i} is a byte's offset in the body. */
+  private void scan(ByteBuf buf, int i, int end, long base) {
+    while (i < end && error == null) {
+      switch (state) {
+        case STRING -> i = capture == SKIP ? skipString(buf, i, end, base) : readString(buf, i, end, base);
+        case NUMBER -> i = number(buf, i, end, base);
+        default -> {
+          int b = buf.getByte(i) & 0xFF;
+          if (state <= DONE && (b == ' ' || b == '\n' || b == '\r' || b == '\t')) {
+            i++;
           } else {
-            if (pendingField == STREAM_OPTIONS) {
-              streamOptionsSeen = true; // an array: vLLM refuses it; never add a second stream_options
-            }
-            checkScalarExpected();
+            structural(b, base + i);
+            i++;
           }
-        } else if (depth == 2 && inStreamOptions) {
-          pendingField = NONE; // a structured value inside stream_options: not one of ours
-        } else if (depth == 2 && inFallbacks) {
-          error = "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
+        }
+      }
+    }
+  }
+
+  /** One byte outside strings and numbers (whitespace already skipped where it may be). */
+  private void structural(int b, long at) {
+    switch (state) {
+      case ROOT -> {
+        if (b == '{') {
+          open(true, at);
+        } else {
+          error = "Request body must be a JSON object.";
+        }
+      }
+      case FIRST_KEY, KEY -> {
+        if (b == '"') {
+          startString(true, at);
+        } else if (b == '}' && state == FIRST_KEY) {
+          close(at);
+        } else {
+          fail(b == '}' ? "a trailing comma before '}'" : "expected a field name in double quotes", b, at);
+        }
+      }
+      case COLON -> {
+        if (b == ':') {
+          state = VALUE;
+        } else {
+          fail("expected ':' after a field name", b, at);
+        }
+      }
+      case VALUE, FIRST_VALUE -> {
+        if (b == ']' && state == FIRST_VALUE) {
+          close(at);
+        } else {
+          startValue(b, at);
+        }
+      }
+      case AFTER_VALUE -> {
+        boolean inObject = (objects[(depth - 1) >> 6] & (1L << (depth - 1))) != 0;
+        if (b == ',') {
+          state = inObject ? KEY : VALUE;
+        } else if (b == (inObject ? '}' : ']')) {
+          close(at);
+        } else {
+          fail(inObject ? "expected ',' or '}' after a value" : "expected ',' or ']' after a value", b, at);
+        }
+      }
+      case ESCAPE -> escape(b, at);
+      case UNICODE -> {
+        int d = hex(b);
+        if (d < 0) {
+          fail("a \\u escape needs four hex digits", b, at);
           return;
         }
-        depth++;
-      }
-      case END_OBJECT, END_ARRAY -> {
-        depth--;
-        if (depth == 0) {
-          rootClosed = true;
-          rootEnd = parser.currentTokenLocation().getByteOffset();
-        } else if (depth == 1) {
-          inStreamOptions = false;
-          inFallbacks = false;
+        hexValue = hexValue << 4 | d;
+        if (++hexDigits == 4) {
+          state = STRING;
+          decoded(hexValue); // a lone surrogate is kept as the char it names, as Jackson did
         }
       }
-      case FIELD_NAME -> {
-        if (depth == 2 && inStreamOptions) {
-          String name = parser.currentName();
-          pendingField = "include_usage".equals(name) ? INCLUDE_USAGE
-              : "continuous_usage_stats".equals(name) ? CONTINUOUS_USAGE : NONE;
-        } else if (depth == 1) {
-          String name = parser.currentName();
-          if ("model".equals(name)) {
-            if (modelStart >= 0 || pendingField == MODEL) {
-              error = "Request body has more than one top-level \"model\" field.";
-              duplicateModel = true;
-              return;
-            }
-            pendingField = MODEL;
-          } else if ("stream".equals(name)) {
-            pendingField = STREAM;
-          } else if ("stream_options".equals(name)) {
-            pendingField = STREAM_OPTIONS;
-          } else if ("fallbacks".equals(name)) {
-            pendingField = FALLBACKS;
-          }
+      case LITERAL -> {
+        if (b != literal[literalAt]) {
+          fail("expected true, false or null", b, at);
+        } else if (++literalAt == literal.length) {
+          state = AFTER_VALUE;
+          scalar(literalType, at + 1);
         }
       }
+      case DONE -> error = "Malformed JSON in request body: unexpected content after the top-level object at byte "
+          + at + ".";
+      default -> throw new IllegalStateException("state " + state);
+    }
+  }
+
+  private void startValue(int b, long at) {
+    valueStart = at;
+    switch (b) {
+      case '{' -> open(true, at);
+      case '[' -> open(false, at);
+      case '"' -> startString(false, at);
+      case 't' -> startLiteral(L_TRUE, T_TRUE);
+      case 'f' -> startLiteral(L_FALSE, T_FALSE);
+      case 'n' -> startLiteral(L_NULL, T_NULL);
+      case '-' -> startNumber(N_MINUS);
+      case '0' -> startNumber(N_ZERO);
       default -> {
-        if (depth == 2 && inFallbacks) {
-          if (t != JsonToken.VALUE_STRING) {
-            error = "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
-            return;
-          }
-          fallbacks.add(parser.getText());
-        } else if (depth == 1 && pendingField == FALLBACKS) {
-          if (t != JsonToken.VALUE_NULL) {
-            error = "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
-            return;
-          }
-          pendingField = NONE;
-        } else if (depth == 1 && pendingField != NONE) {
-          onTopLevelValue(t);
-        } else if (depth == 2 && inStreamOptions && pendingField != NONE) {
-          onStreamOptionsValue(t);
+        if (b >= '1' && b <= '9') {
+          startNumber(N_INT);
+        } else {
+          fail(b == ']' || b == '}' ? "a trailing comma, or a missing value" : "expected a value", b, at);
         }
       }
     }
   }
 
-  private void checkScalarExpected() {
+  private void startLiteral(byte[] l, int type) {
+    literal = l;
+    literalAt = 1;
+    literalType = type;
+    state = LITERAL;
+  }
+
+  private void startNumber(int s) {
+    numState = s;
+    state = NUMBER;
+  }
+
+  private void open(boolean object, long at) {
+    if (depth == MAX_DEPTH) {
+      error = "Malformed JSON in request body: nested deeper than " + MAX_DEPTH + " levels at byte " + at + ".";
+      return;
+    }
+    onContainerStart(object);
+    if (error != null) {
+      return;
+    }
+    long bit = 1L << depth;
+    if (object) {
+      objects[depth >> 6] |= bit;
+      state = FIRST_KEY;
+    } else {
+      objects[depth >> 6] &= ~bit;
+      state = FIRST_VALUE;
+    }
+    depth++;
+  }
+
+  private void close(long at) {
+    depth--;
+    if (depth == 0) {
+      rootEnd = at;
+      state = DONE;
+      return;
+    }
+    if (depth == 1) {
+      inStreamOptions = false;
+      inFallbacks = false;
+    }
+    state = AFTER_VALUE;
+  }
+
+  private void startString(boolean isName, long at) {
+    stringIsName = isName;
+    if (isName) {
+      capture = depth == 1 || depth == 2 && inStreamOptions ? NAME : SKIP;
+      nameLength = 0;
+    } else {
+      valueStart = at;
+      capture = depth == 1 && pendingField == MODEL || depth == 2 && inFallbacks ? TEXT : SKIP;
+      textLength = 0;
+      utfNeed = 0;
+    }
+    state = STRING;
+  }
+
+  /** A string nobody reads: eight bytes at a time while none is a quote, a backslash or a control character. */
+  private int skipString(ByteBuf buf, int i, int end, long base) {
+    while (true) {
+      while (i + 8 <= end && !special(buf.getLong(i))) {
+        i += 8;
+      }
+      if (i >= end) {
+        return i;
+      }
+      int b = buf.getByte(i) & 0xFF;
+      if (b == '"') {
+        endString(base + i);
+        return i + 1;
+      }
+      if (b == '\\') {
+        state = ESCAPE;
+        return i + 1;
+      }
+      if (b < 0x20) {
+        controlCharacter(b, base + i);
+        return i;
+      }
+      i++;
+    }
+  }
+
+  /** Whether any byte of {@code w} is '"', '\\' or below 0x20 (SWAR; a borrow only adds hits above a true one). */
+  private static boolean special(long w) {
+    long q = w ^ QUOTES;
+    long s = w ^ BACKSLASHES;
+    return (((q - ONES) & ~q | (s - ONES) & ~s | (w - SPACES) & ~w) & HIGHS) != 0;
+  }
+
+  /** A string to keep: a name to match or a value to decode. */
+  private int readString(ByteBuf buf, int i, int end, long base) {
+    while (i < end) {
+      int b = buf.getByte(i) & 0xFF;
+      if (b == '"') {
+        endString(base + i);
+        return i + 1;
+      }
+      if (b == '\\') {
+        state = ESCAPE;
+        return i + 1;
+      }
+      if (b < 0x20) {
+        controlCharacter(b, base + i);
+        return i;
+      }
+      if (capture == NAME) {
+        nameByte(b);
+      } else if (utfNeed > 0) {
+        // Well-formed: Utf8Validator has seen these bytes already.
+        utfCodePoint = utfCodePoint << 6 | b & 0x3F;
+        if (--utfNeed == 0) {
+          append(utfCodePoint);
+        }
+      } else if (b < 0x80) {
+        append(b);
+      } else if (b >= 0xF0) {
+        utfCodePoint = b & 0x07;
+        utfNeed = 3;
+      } else if (b >= 0xE0) {
+        utfCodePoint = b & 0x0F;
+        utfNeed = 2;
+      } else {
+        utfCodePoint = b & 0x1F;
+        utfNeed = 1;
+      }
+      i++;
+    }
+    return i;
+  }
+
+  private void controlCharacter(int b, long at) {
+    error = "Malformed JSON in request body: unescaped control character " + hexByte(b) + " in a string at byte " + at
+        + " (write it as an escape, e.g. \\n).";
+  }
+
+  private void escape(int b, long at) {
+    int c;
+    switch (b) {
+      case '"', '\\', '/' -> c = b;
+      case 'b' -> c = '\b';
+      case 'f' -> c = '\f';
+      case 'n' -> c = '\n';
+      case 'r' -> c = '\r';
+      case 't' -> c = '\t';
+      case 'u' -> {
+        state = UNICODE;
+        hexDigits = 0;
+        hexValue = 0;
+        return;
+      }
+      default -> {
+        fail("an unknown escape (RFC 8259 §7 allows \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)", b, at);
+        return;
+      }
+    }
+    state = STRING;
+    decoded(c);
+  }
+
+  /** A char an escape stands for. */
+  private void decoded(int c) {
+    if (capture == NAME) {
+      if (c < 0x80) {
+        nameByte(c);
+      } else {
+        nameLength = -1;
+      }
+    } else if (capture == TEXT) {
+      appendChar((char) c);
+    }
+  }
+
+  private void nameByte(int b) {
+    if (nameLength >= 0) {
+      if (b >= 0x80 || nameLength == name.length) {
+        nameLength = -1; // none of ours
+      } else {
+        name[nameLength++] = (byte) b;
+      }
+    }
+  }
+
+  private void append(int codePoint) {
+    if (codePoint < 0x10000) {
+      appendChar((char) codePoint);
+    } else {
+      appendChar(Character.highSurrogate(codePoint));
+      appendChar(Character.lowSurrogate(codePoint));
+    }
+  }
+
+  private void appendChar(char c) {
+    if (textLength == text.length) {
+      text = Arrays.copyOf(text, text.length * 2);
+    }
+    text[textLength++] = c;
+  }
+
+  private void endString(long at) {
+    if (stringIsName) {
+      state = COLON;
+      if (capture == NAME) {
+        onName();
+      }
+    } else {
+      state = AFTER_VALUE;
+      scalar(T_STRING, at + 1);
+    }
+  }
+
+  /** A number, to its first byte that is not part of it (scanned again as what follows the value). */
+  private int number(ByteBuf buf, int i, int end, long base) {
+    while (i < end) {
+      int b = buf.getByte(i) & 0xFF;
+      boolean digit = b >= '0' && b <= '9';
+      switch (numState) {
+        case N_MINUS -> {
+          if (!digit) {
+            fail("'-' must be followed by a digit", b, base + i);
+            return i;
+          }
+          numState = b == '0' ? N_ZERO : N_INT;
+        }
+        case N_ZERO, N_INT, N_FRAC -> {
+          if (digit) {
+            if (numState == N_ZERO) {
+              fail("a number with a leading zero", b, base + i);
+              return i;
+            }
+          } else if (b == '.' && numState != N_FRAC) {
+            numState = N_DOT;
+          } else if (b == 'e' || b == 'E') {
+            numState = N_EXP;
+          } else {
+            return endNumber(i, base);
+          }
+        }
+        case N_DOT -> {
+          if (!digit) {
+            fail("a decimal point must be followed by a digit", b, base + i);
+            return i;
+          }
+          numState = N_FRAC;
+        }
+        case N_EXP -> {
+          if (b == '+' || b == '-') {
+            numState = N_EXP_SIGN;
+          } else if (digit) {
+            numState = N_EXP_DIGITS;
+          } else {
+            fail("an exponent must have digits", b, base + i);
+            return i;
+          }
+        }
+        case N_EXP_SIGN -> {
+          if (!digit) {
+            fail("an exponent must have digits", b, base + i);
+            return i;
+          }
+          numState = N_EXP_DIGITS;
+        }
+        default -> {
+          if (!digit) {
+            return endNumber(i, base);
+          }
+        }
+      }
+      i++;
+    }
+    return i;
+  }
+
+  private int endNumber(int i, long base) {
+    state = AFTER_VALUE;
+    scalar(T_NUMBER, base + i);
+    return i;
+  }
+
+  // What the values mean: the same decisions, in the same order, as the Jackson-token version made.
+
+  private void onContainerStart(boolean object) {
+    if (depth == 1) {
+      if (pendingField == FALLBACKS && !object) {
+        fallbacks = new ArrayList<>(2); // a repeated key: the last wins, as Python's json
+        inFallbacks = true;
+        pendingField = NONE;
+      } else if (pendingField == FALLBACKS) {
+        error = FALLBACKS_SHAPE;
+      } else if (pendingField == STREAM_OPTIONS && object) {
+        if (streamOptionsSeen) {
+          error = "Request body has more than one top-level \"stream_options\" field.";
+          return;
+        }
+        streamOptionsSeen = true;
+        streamOptionsObject = true;
+        inStreamOptions = true;
+        pendingField = NONE;
+      } else {
+        if (pendingField == STREAM_OPTIONS) {
+          streamOptionsSeen = true; // an array: vLLM refuses it; never add a second stream_options
+        }
+        notAScalar();
+      }
+    } else if (depth == 2 && inStreamOptions) {
+      pendingField = NONE; // a structured value inside stream_options: not one of ours
+    } else if (depth == 2 && inFallbacks) {
+      error = FALLBACKS_SHAPE;
+    }
+  }
+
+  private void notAScalar() {
     if (pendingField == MODEL) {
       error = "\"model\" must be a string.";
     } else if (pendingField == STREAM) {
@@ -258,50 +737,101 @@ public final class RequestScanner {
     pendingField = NONE;
   }
 
-  private void onStreamOptionsValue(JsonToken t) {
-    boolean bool = t == JsonToken.VALUE_TRUE || t == JsonToken.VALUE_FALSE;
+  private void onName() {
+    if (depth == 2 && inStreamOptions) {
+      pendingField = nameIs(N_INCLUDE_USAGE) ? INCLUDE_USAGE : nameIs(N_CONTINUOUS_USAGE) ? CONTINUOUS_USAGE : NONE;
+    } else if (depth == 1) {
+      if (nameIs(N_MODEL)) {
+        if (modelStart >= 0 || pendingField == MODEL) {
+          error = "Request body has more than one top-level \"model\" field.";
+          duplicateModel = true;
+          return;
+        }
+        pendingField = MODEL;
+      } else if (nameIs(N_STREAM)) {
+        pendingField = STREAM;
+      } else if (nameIs(N_STREAM_OPTIONS)) {
+        pendingField = STREAM_OPTIONS;
+      } else if (nameIs(N_FALLBACKS)) {
+        pendingField = FALLBACKS;
+      }
+    }
+  }
+
+  private boolean nameIs(byte[] n) {
+    if (nameLength != n.length) {
+      return false;
+    }
+    for (int k = 0; k < n.length; k++) {
+      if (name[k] != n[k]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A string, number or literal ended just before {@code end}; it started at {@link #valueStart}. */
+  private void scalar(int type, long end) {
+    if (depth == 2 && inFallbacks) {
+      if (type != T_STRING) {
+        error = FALLBACKS_SHAPE;
+        return;
+      }
+      fallbacks.add(new String(text, 0, textLength));
+    } else if (depth == 1 && pendingField == FALLBACKS) {
+      if (type != T_NULL) {
+        error = FALLBACKS_SHAPE;
+        return;
+      }
+      pendingField = NONE;
+    } else if (depth == 1 && pendingField != NONE) {
+      onTopLevelValue(type, end);
+    } else if (depth == 2 && inStreamOptions && pendingField != NONE) {
+      onStreamOptionsValue(type, end);
+    }
+  }
+
+  private void onStreamOptionsValue(int type, long end) {
     if (pendingField == INCLUDE_USAGE) {
-      includeUsage = t == JsonToken.VALUE_TRUE ? Boolean.TRUE : t == JsonToken.VALUE_NULL ? null : Boolean.FALSE;
-      if (bool || t == JsonToken.VALUE_NULL) {
-        // The non-blocking parser's token-start offset is not reliable for literals; its end offset is.
-        includeUsageEnd = parser.currentLocation().getByteOffset();
-        includeUsageStart = includeUsageEnd - (t == JsonToken.VALUE_FALSE ? 5 : 4);
+      if (type == T_TRUE || type == T_FALSE || type == T_NULL) {
+        includeUsage = type == T_TRUE ? Boolean.TRUE : type == T_NULL ? null : Boolean.FALSE;
+        includeUsageStart = valueStart;
+        includeUsageEnd = end;
       } else {
         includeUsage = Boolean.TRUE; // not a boolean: vLLM refuses it; leave the request as it is
         includeUsageStart = -1;
       }
     } else if (pendingField == CONTINUOUS_USAGE) {
-      continuousUsage = t == JsonToken.VALUE_TRUE;
+      continuousUsage = type == T_TRUE;
     }
     pendingField = NONE;
   }
 
-  private void onTopLevelValue(JsonToken t) throws IOException {
+  private void onTopLevelValue(int type, long end) {
     if (pendingField == STREAM_OPTIONS) {
       if (streamOptionsSeen) {
         error = "Request body has more than one top-level \"stream_options\" field.";
         return;
       }
       streamOptionsSeen = true;
-      if (t == JsonToken.VALUE_NULL) {
-        streamOptionsNullStart = parser.currentLocation().getByteOffset() - 4;
+      if (type == T_NULL) {
+        streamOptionsNullStart = valueStart;
       }
       pendingField = NONE;
       return;
     }
     if (pendingField == MODEL) {
-      if (t != JsonToken.VALUE_STRING) {
+      if (type != T_STRING) {
         error = "\"model\" must be a string.";
       } else {
-        model = parser.getText();
-        // The non-blocking parser marks a string token's start just past its opening quote.
-        modelStart = parser.currentTokenLocation().getByteOffset() - 1;
-        modelEnd = parser.currentLocation().getByteOffset();
+        model = new String(text, 0, textLength);
+        modelStart = valueStart;
+        modelEnd = end;
       }
     } else {
-      switch (t) {
-        case VALUE_TRUE -> stream = true;
-        case VALUE_FALSE, VALUE_NULL -> stream = false;
+      switch (type) {
+        case T_TRUE -> stream = true;
+        case T_FALSE, T_NULL -> stream = false;
         default -> error = "\"stream\" must be a boolean.";
       }
       streamSeen = true;
@@ -309,23 +839,33 @@ public final class RequestScanner {
     pendingField = NONE;
   }
 
-  /** Jackson's complaint, first line only, without its location noise; never the input itself beyond a token. */
-  private static String shorten(String s) {
-    if (s == null) {
-      return "unreadable input.";
+  private void fail(String what, int b, long at) {
+    error = "Malformed JSON in request body: " + what + ", found " + shown(b) + " at byte " + at + ".";
+  }
+
+  private static String shown(int b) {
+    return b > 0x20 && b < 0x7F ? "'" + (char) b + "'" : hexByte(b);
+  }
+
+  private static String hexByte(int b) {
+    return String.format("0x%02X", b);
+  }
+
+  private static int hex(int b) {
+    if (b >= '0' && b <= '9') {
+      return b - '0';
     }
-    if (s.contains("end-of-input")) {
-      return "unexpected end of input (the JSON is truncated).";
+    if (b >= 'a' && b <= 'f') {
+      return b - 'a' + 10;
     }
-    int cut = s.length();
-    for (String marker : new String[] {"\n", " (start marker", " at [Source", " [Source"}) {
-      int i = s.indexOf(marker);
-      if (i >= 0 && i < cut) {
-        cut = i;
-      }
+    if (b >= 'A' && b <= 'F') {
+      return b - 'A' + 10;
     }
-    String line = s.substring(0, cut);
-    return line.length() > 200 ? line.substring(0, 200) + "…" : line;
+    return -1;
+  }
+
+  private static byte[] ascii(String s) {
+    return s.getBytes(StandardCharsets.US_ASCII);
   }
 
   /** The top-level {@code model} string, or null if absent. */
@@ -377,9 +917,8 @@ public final class RequestScanner {
     return streamOptionsObject && (includeUsageStart < 0 || Boolean.TRUE.equals(includeUsage));
   }
 
-  /** Why the body was refused, or null. Never contains more than a short excerpt of the parser's complaint. */
   /** The body's per-request {@code fallbacks} (LiteLLM's router parameter), or null when it sends none. */
-  public java.util.List<String> fallbacks() {
+  public List<String> fallbacks() {
     return fallbacks;
   }
 
@@ -393,16 +932,16 @@ public final class RequestScanner {
     return duplicateModel;
   }
 
+  /** Why the body was refused, or null. Quotes at most one byte of the body, with its offset. */
   public String error() {
     return error;
   }
 
-  /** Releases the parser's internal buffers. */
+  /**
+   * Nothing to release: the scanner holds no parser, pooled buffer or native memory. What it found stays readable
+   * until {@link #reset()}. Kept for callers written for the parser-backed scanner.
+   */
   public void close() {
-    try {
-      parser.close();
-    } catch (IOException ignored) {
-      // nothing held but Jackson's recycled buffers
-    }
+    // no resources
   }
 }

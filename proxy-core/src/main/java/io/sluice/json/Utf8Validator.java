@@ -7,7 +7,8 @@ import io.netty.buffer.ByteBuf;
  * ({@code C0 AE}), no surrogates ({@code ED A0 80}), nothing above U+10FFFF, no stray continuation bytes, no
  * sequence cut short at the end. JSON text exchanged between systems must be UTF-8 (RFC 8259 §8.1), and a proxy that
  * lets ill-formed bytes through hands the replica a body that each decoder may read differently. ASCII runs are
- * skipped eight bytes at a time. Borrows the buffers it is fed; never copies. Not thread-safe; one per body.
+ * skipped eight bytes at a time. Borrows the buffers it is fed; never copies. Not thread-safe; one body at a time,
+ * {@link #reset()} between bodies.
  */
 public final class Utf8Validator {
   private static final long HIGH_BITS = 0x8080808080808080L;
@@ -19,6 +20,15 @@ public final class Utf8Validator {
   private int hi = 0xBF;
   private long offset;
   private long errorAt = -1;
+
+  /** Makes this validator ready for the next body. */
+  public void reset() {
+    need = 0;
+    lo = 0x80;
+    hi = 0xBF;
+    offset = 0;
+    errorAt = -1;
+  }
 
   /**
    * Validates the readable bytes of {@code chunk} (reader index unchanged).

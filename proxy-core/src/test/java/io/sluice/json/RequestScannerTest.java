@@ -5,15 +5,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
+import java.lang.management.ManagementFactory;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
 class RequestScannerTest {
 
   private static RequestScanner scan(String body, int chunk) {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    RequestScanner s = new RequestScanner();
+    return scan(new RequestScanner(), body.getBytes(StandardCharsets.UTF_8), chunk);
+  }
+
+  private static RequestScanner scan(RequestScanner s, byte[] bytes, int chunk) {
     for (int i = 0; i < bytes.length; i += chunk) {
       ByteBuf b = Unpooled.wrappedBuffer(bytes, i, Math.min(chunk, bytes.length - i));
       s.feed(b);
@@ -96,5 +100,124 @@ class RequestScannerTest {
     assertThat(scan("{\"model\":\"a\",\"fallbacks\":\"b\"}", 4).error()).contains("must be a list");
     assertThat(scan("{\"model\":\"a\",\"fallbacks\":[{\"b\":1}]}", 4).error()).contains("must be a list");
     assertThat(scan("{\"model\":\"a\",\"fallbacks\":[1]}", 4).error()).contains("must be a list");
+  }
+
+  /** RFC 8259 strictly, whatever the chunking: what Jackson refused (and a trailing comma, which it did not always). */
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "{\"a\":1,}", "{\"a\":[1,]}", "{,}", "{\"a\":[,1]}", "{\"a\" 1}", "{\"a\":01}", "{\"a\":-}", "{\"a\":1.}",
+      "{\"a\":.5}", "{\"a\":+1}", "{\"a\":1e}", "{\"a\":NaN}", "{\"a\":Infinity}", "{'a':1}", "{\"a\":'b'}",
+      "{\"a\":1/*c*/}", "{\"a\":\"x\ny\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12G4\"}", "{\"a\":tRue}",
+      "{\"a\":nul}", "{\"a\":[1}", "{\"a\":{]}", "{\"a\":1}}", "{\"a\":1}x", "{\"a\":1} {}", "{\"a\"\u0000:1}"})
+  void refusesWhatRfc8259DoesNotAllowAtEveryChunking(String body) {
+    for (int chunk = 1; chunk <= body.length(); chunk++) {
+      RequestScanner s = scan(body, chunk);
+      assertThat(s.error()).as("%s in chunks of %d", body, chunk).isNotNull();
+      assertThat(s.invalidUtf8()).isFalse();
+    }
+  }
+
+  @Test
+  void errorsSayWhatIsWrongAndAtWhichByte() {
+    assertThat(scan("{\"model\":\"a\",}", 4).error())
+        .isEqualTo("Malformed JSON in request body: a trailing comma before '}', found '}' at byte 13.");
+    assertThat(scan("{\"model\":\"a\",\"n\":012}", 3).error())
+        .isEqualTo("Malformed JSON in request body: a number with a leading zero, found '1' at byte 18.");
+    assertThat(scan("{\"model\":\"a\tb\"}", 3).error()).contains("control character 0x09").contains("at byte 11");
+    assertThat(scan("{\"model\":\"a\"", 3).error()).contains("unexpected end of input at byte 12");
+  }
+
+  /** Chunks may end anywhere: inside an escape, a UTF-8 sequence, a number, a literal, a name. */
+  @Test
+  void decodesTheModelAcrossEveryChunkBoundary() {
+    String body = "{\"n\":-12.5e+3,\"st\\u0072eam\":true,\"model\":\"llama-\\u00e9-日本-😀-\\ud83d\\ude00-\\\"q\\\"\"}";
+    for (int chunk = 1; chunk <= body.length(); chunk++) {
+      RequestScanner s = scan(body, chunk);
+      assertThat(s.error()).as("chunk %d", chunk).isNull();
+      assertThat(s.model()).isEqualTo("llama-é-日本-😀-😀-\"q\"");
+      assertThat(s.stream()).isTrue();
+    }
+  }
+
+  /** Lone surrogates in \\u escapes are kept as the chars they name, as Jackson did (Python's json does too). */
+  @Test
+  void keepsALoneSurrogateEscapeAsJacksonDid() {
+    assertThat(scan("{\"model\":\"a\\ud800b\"}", 2).model()).isEqualTo("a\ud800b");
+  }
+
+  /** Jackson refused numbers over 1000 digits; skipped numbers cost nothing here, so the body limit bounds them. */
+  @Test
+  void hasNoOwnLimitOnNumberLength() {
+    RequestScanner s = scan("{\"model\":\"a\",\"n\":" + "9".repeat(5000) + ".5e1}", 64);
+    assertThat(s.error()).isNull();
+    assertThat(s.model()).isEqualTo("a");
+  }
+
+  /** RFC 8259 §8.1 lets a parser ignore a leading byte order mark; offsets still count its three bytes. */
+  @Test
+  void skipsALeadingByteOrderMarkAndCountsItInOffsets() {
+    byte[] body = ("\uFEFF{\"model\":\"a\"}").getBytes(StandardCharsets.UTF_8);
+    for (int chunk = 1; chunk <= body.length; chunk++) {
+      RequestScanner s = scan(new RequestScanner(), body, chunk);
+      assertThat(s.error()).as("chunk %d", chunk).isNull();
+      assertThat(s.modelStart()).isEqualTo(12);
+      assertThat(s.modelEnd()).isEqualTo(15);
+    }
+    byte[] bad = ("\uFEFF{\"model\":\"a\\u00e9" + "\"}").getBytes(StandardCharsets.UTF_8);
+    bad[bad.length - 3] = (byte) 0xC0; // inside the string: an overlong lead byte after the mark
+    assertThat(scan(new RequestScanner(), bad, 5).invalidUtf8()).as("validated after the mark").isTrue();
+    assertThat(scan(new RequestScanner(), new byte[] {(byte) 0xEF, (byte) 0xBB, '{', '}'}, 1).error())
+        .contains("byte order mark cut short");
+  }
+
+  @Test
+  void resetForgetsTheLastBody() {
+    RequestScanner s = new RequestScanner();
+    scan(s, "{\"model\":\"a\",\"stream\":true,\"fallbacks\":[\"b\"],\"stream_options\":null}"
+        .getBytes(StandardCharsets.UTF_8), 3);
+    assertThat(s.fallbacks()).containsExactly("b");
+    s.reset();
+    scan(s, "{\"model\":\"a\",\"model\":\"b\"}".getBytes(StandardCharsets.UTF_8), 2);
+    assertThat(s.duplicateModel()).isTrue();
+    s.reset();
+    scan(s, "{\"stream\":false, \"model\":\"c\"}".getBytes(StandardCharsets.UTF_8), 5);
+    assertThat(s.error()).isNull();
+    assertThat(s.model()).isEqualTo("c");
+    assertThat(s.modelStart()).isEqualTo(25);
+    assertThat(s.stream()).isFalse();
+    assertThat(s.fallbacks()).isNull();
+    assertThat(s.duplicateModel()).isFalse();
+    assertThat(s.usageSplice()).isEqualTo(new UsageSplice(28, 28, UsageSplice.Kind.APPEND_FIELD));
+  }
+
+  /** Issue 18: a reused scanner allocates nothing per request but the model String (the Jackson one: ~1.15 KB). */
+  @Test
+  void aReusedScannerAllocatesOnlyTheModelString() {
+    byte[] bytes = ("{\"messages\":[{\"role\":\"system\",\"content\":\"You are helpful.\"},{\"role\":\"user\","
+        + "\"content\":\"" + "lorem ipsum dolor sit amet ".repeat(20) + "\"}],\"model\":\"llama-3-8b\",\"stream\":true,"
+        + "\"stream_options\":{\"include_usage\":false},\"max_tokens\":256,\"temperature\":0.7}")
+        .getBytes(StandardCharsets.UTF_8);
+    // Wrapped, not allocator-made: the paranoid leak detector would record (and allocate for) every read.
+    ByteBuf body = Unpooled.wrappedBuffer(java.nio.ByteBuffer.allocateDirect(bytes.length).put(bytes).flip());
+    try {
+      RequestScanner s = new RequestScanner();
+      com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+      long tid = Thread.currentThread().getId();
+      int rounds = 5_000;
+      long before = 0;
+      for (int pass = 0; pass < 2; pass++) { // the first pass warms up
+        before = threads.getThreadAllocatedBytes(tid);
+        for (int k = 0; k < rounds; k++) {
+          s.reset();
+          s.feed(body);
+          s.end();
+        }
+      }
+      long perRequest = (threads.getThreadAllocatedBytes(tid) - before) / rounds;
+      assertThat(s.model()).isEqualTo("llama-3-8b");
+      assertThat(perRequest).as("bytes allocated per request").isLessThanOrEqualTo(64);
+    } finally {
+      body.release();
+    }
   }
 }
