@@ -482,46 +482,9 @@ class AnthropicMessagesTest {
    * {@code target/anthropic-sdk} first (fails, saying how to install them, when Node or npm is missing).
    */
   static Map<String, JsonNode> runSdk(String key, String model) throws Exception {
-    java.nio.file.Path src = java.nio.file.Path.of("src/test/node/anthropic-sdk");
-    java.nio.file.Path dir = java.nio.file.Path.of("target/anthropic-sdk");
-    java.nio.file.Files.createDirectories(dir);
-    for (String f : new String[] {"package.json", "client.mjs"}) {
-      java.nio.file.Files.copy(src.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    }
-    if (!java.nio.file.Files.isDirectory(dir.resolve("node_modules/@anthropic-ai/sdk"))) {
-      int rc;
-      try {
-        Process npm = new ProcessBuilder("npm", "install", "--no-audit", "--no-fund", "--prefer-offline")
-            .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("npm.log").toFile())
-            .start();
-        rc = npm.waitFor(5, java.util.concurrent.TimeUnit.MINUTES) ? npm.exitValue() : -1;
-      } catch (java.io.IOException e) {
-        rc = -2;
-      }
-      // Never a silent skip (CI must run the real client): fail saying how to get it.
-      assertThat(rc).as("npm install of @anthropic-ai/sdk failed (rc " + rc + "; see bench/target/anthropic-sdk/"
-          + "npm.log). This test needs Node.js 18+ and npm with the npm registry reachable: apt-get install nodejs "
-          + "npm, then rerun.").isZero();
-    }
-    ProcessBuilder pb = new ProcessBuilder("node", "client.mjs").directory(dir.toFile()).redirectErrorStream(true);
-    pb.environment().put("SLUICE_URL", "http://127.0.0.1:" + sluice.port());
-    pb.environment().put("SLUICE_KEY", key);
-    pb.environment().put("MODEL", model);
-    pb.environment().remove("ANTHROPIC_API_KEY");
-    pb.environment().remove("ANTHROPIC_AUTH_TOKEN");
-    pb.environment().remove("ANTHROPIC_BASE_URL");
-    Process node = pb.start();
-    String output = new String(node.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertThat(node.waitFor(2, java.util.concurrent.TimeUnit.MINUTES)).as(output).isTrue();
-    assertThat(node.exitValue()).as(output).isZero();
-    Map<String, JsonNode> byCase = new java.util.HashMap<>();
-    for (String line : output.split("\n")) {
-      if (line.startsWith("{")) {
-        JsonNode n = JSON.readTree(line);
-        byCase.put(n.get("case").asText(), n);
-      }
-    }
-    return byCase;
+    return VirtualKeyE2ETestSupport.runNodeClient("anthropic-sdk", "@anthropic-ai/sdk", Map.of(
+        "SLUICE_URL", "http://127.0.0.1:" + sluice.port(), "SLUICE_KEY", key, "MODEL", model,
+        "ANTHROPIC_API_KEY", "", "ANTHROPIC_AUTH_TOKEN", "", "ANTHROPIC_BASE_URL", ""));
   }
 
   @Test

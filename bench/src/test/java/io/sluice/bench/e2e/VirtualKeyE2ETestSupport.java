@@ -62,6 +62,7 @@ final class VirtualKeyE2ETestSupport {
    * Runs {@code src/test/node/<name>/client.mjs} with Node and returns its JSON lines by their {@code case}: copies
    * it with its {@code package.json} to {@code target/<name>} and installs the pinned SDK there first when
    * {@code installed} (a path under node_modules) is missing. Fails — never skips — saying how to get Node and npm.
+   * An {@code env} value that is empty removes that variable from the client's environment.
    */
   static java.util.Map<String, com.fasterxml.jackson.databind.JsonNode> runNodeClient(String name, String installed,
       java.util.Map<String, String> env) throws Exception {
@@ -86,7 +87,13 @@ final class VirtualKeyE2ETestSupport {
           + "reachable: apt-get install nodejs npm, then rerun.").isZero();
     }
     ProcessBuilder pb = new ProcessBuilder("node", "client.mjs").directory(dir.toFile()).redirectErrorStream(true);
-    pb.environment().putAll(env);
+    env.forEach((k, v) -> {
+      if (v.isEmpty()) {
+        pb.environment().remove(k);
+      } else {
+        pb.environment().put(k, v);
+      }
+    });
     Process node = pb.start();
     String output = new String(node.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     org.assertj.core.api.Assertions.assertThat(node.waitFor(2, java.util.concurrent.TimeUnit.MINUTES)).as(output)
