@@ -144,11 +144,6 @@ final class Exchange {
   private boolean ended;
 
   Exchange(ClientConnection conn, HttpRequest request, Route route, String path, String query, String requestId,
-      CompletionListener listener, Drain drain) {
-    this(conn, request, route, path, query, requestId, listener, drain, ExchangeObserver.NONE);
-  }
-
-  Exchange(ClientConnection conn, HttpRequest request, Route route, String path, String query, String requestId,
       CompletionListener listener, Drain drain, ExchangeObserver observer) {
     this.conn = conn;
     this.request = request;

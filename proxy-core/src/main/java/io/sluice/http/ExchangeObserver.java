@@ -8,8 +8,6 @@ package io.sluice.http;
  * gateway; each call runs on the exchange's event loop.
  */
 final class ExchangeObserver {
-  static final ExchangeObserver NONE = new ExchangeObserver(null, AccessLog.NONE);
-
   /** Null: no metrics. */
   private final RequestMetrics metrics;
   private final AccessLog accessLog;

@@ -86,11 +86,6 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     this.metricsPublic = metricsPublic;
   }
 
-  RequestGuard(ClientConnection conn, ServerSettings settings, long maxBody, Drain drain,
-      java.util.List<io.sluice.config.PassThroughEndpoint> passThrough) {
-    this(conn, settings, maxBody, drain, passThrough, ExchangeObserver.NONE, false);
-  }
-
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;

@@ -166,10 +166,6 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     return !responseStarted && served > 0 && idleBeforeBind >= STALE_AFTER_IDLE_NANOS;
   }
 
-  boolean bound() {
-    return exchange != null;
-  }
-
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     Exchange ex = exchange;
@@ -361,9 +357,5 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     ctx.fireUserEventTriggered(evt);
-  }
-
-  Channel channel() {
-    return channel;
   }
 }

@@ -807,23 +807,29 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       send(HttpResponseStatus.OK, "{\"text\":" + quote(text) + ",\"usage\":{\"type\":\"duration\",\"seconds\":1}}");
       return;
     }
+    // As vLLM's StreamingResponse: chunked, one chunk per event.
     String id = "trsc-" + hex32();
     long created = fake.createdNow();
-    StringBuilder sse = new StringBuilder();
+    HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+    res.headers().set(HttpHeaderNames.DATE, date()).set(HttpHeaderNames.SERVER, "uvicorn")
+        .set(HttpHeaderNames.CONTENT_TYPE, SSE_TYPE).set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+    ctx.write(res);
     String[] words = text.split(" ");
     for (String w : words) {
-      sse.append("data: {\"id\":\"").append(id).append("\",\"object\":\"transcription.chunk\",\"created\":")
-          .append(created).append(",\"model\":").append(quote(fake.servedModel))
-          .append(",\"choices\":[{\"delta\":{\"content\":").append(quote(w + " ")).append("}}]}\n\n");
+      sseEvent("{\"id\":\"" + id + "\",\"object\":\"transcription.chunk\",\"created\":" + created + ",\"model\":"
+          + quote(fake.servedModel) + ",\"choices\":[{\"delta\":{\"content\":" + quote(w + " ") + "}}]}");
     }
     if ("true".equals(fields.get("stream_include_usage"))) {
-      sse.append("data: {\"id\":\"").append(id).append("\",\"object\":\"transcription.chunk\",\"created\":")
-          .append(created).append(",\"model\":").append(quote(fake.servedModel)).append(",\"choices\":[],")
-          .append("\"usage\":{\"prompt_tokens\":10,\"total_tokens\":").append(10 + words.length)
-          .append(",\"completion_tokens\":").append(words.length).append("}}\n\n");
+      sseEvent("{\"id\":\"" + id + "\",\"object\":\"transcription.chunk\",\"created\":" + created + ",\"model\":"
+          + quote(fake.servedModel) + ",\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"total_tokens\":"
+          + (10 + words.length) + ",\"completion_tokens\":" + words.length + "}}");
     }
-    sse.append("data: [DONE]\n\n");
-    respond(HttpResponseStatus.OK, sse.toString().getBytes(StandardCharsets.UTF_8), SSE_TYPE);
+    sseEvent("[DONE]");
+    ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+  }
+
+  private void sseEvent(String data) {
+    ctx.write(new DefaultHttpContent(Unpooled.copiedBuffer("data: " + data + "\n\n", StandardCharsets.UTF_8)));
   }
 
   /** vLLM's /pooling (serving_pooling.py): one pooled vector per input, usage as UsageInfo. */
