@@ -222,6 +222,20 @@ final class Exchange {
     conn.channel.write(content, conn.channel.voidPromise());
   }
 
+  /**
+   * Takes ownership of {@code wire}: relayed body bytes already framed as the response's head says (see {@code
+   * WireResponseDecoder.relayRaw}), written (no flush) past the encoder, or released when the response is over.
+   * {@code dataBytes}: the body bytes among them, framing not counted.
+   */
+  void writeRaw(ByteBuf wire, long dataBytes) {
+    if (responseComplete || !conn.channel.isActive()) {
+      wire.release();
+      return;
+    }
+    bytesOut += dataBytes;
+    conn.channel.write(wire, conn.channel.voidPromise());
+  }
+
   /** Takes ownership of {@code last}: writes and flushes the end of the response. */
   void finish(LastHttpContent last) {
     if (responseComplete || !conn.channel.isActive()) {

@@ -28,7 +28,8 @@ import io.netty.util.ReferenceCountUtil;
  * {@link #release} gives the connection back. In between the call owns the upstream channel — framing, load count,
  * backpressure, usage tap — and talks to the client side only through its {@link Listener}.
  */
-final class UpstreamHandler extends ChannelInboundHandlerAdapter {
+final class UpstreamHandler extends ChannelInboundHandlerAdapter
+    implements io.sluice.http.wire.WireResponseDecoder.BodyTap {
   /**
    * What a call tells the client side, and all it tells it (implemented by {@link UpstreamRelay}). Every method is
    * called on the upstream channel's loop, which is the client channel's loop (pools are per event loop), for the
@@ -81,6 +82,17 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
   private boolean stream;
   /** When the replica last sent anything for the bound exchange (the executor's ticker). */
   private long lastReadNanos;
+  /** The body comes as the replica's bytes ({@link #data}), not as {@link HttpContent}s. */
+  private boolean rawBody;
+  /** Of a raw SSE body: only chunks of whole events pass; {@code dropUsage}: the usage event is left out. */
+  private boolean rawSse;
+  private boolean dropUsage;
+  /** Body bytes the tap passed and no write has counted yet; events the tap counted. */
+  private long rawData;
+  private int rawEvents;
+  /** The pipeline's response decoder, when it is Sluice's (raw relay); looked up once. */
+  private io.sluice.http.wire.WireResponseDecoder responses;
+  private boolean responsesLooked;
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
@@ -104,6 +116,9 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
     this.usage = exchange.usage;
     this.usageFilter = null;
+    this.rawBody = false;
+    this.rawData = 0;
+    this.rawEvents = 0;
     this.load = exchange.deployment.load();
     this.stream = exchange.stream;
     load.started(stream);
@@ -174,6 +189,15 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
       ctx.close(); // a replica talking out of turn: this connection's framing is no longer trusted
       return;
     }
+    if (rawBody && msg instanceof ByteBuf wire) {
+      long data = rawData;
+      rawData = 0;
+      ex.writeRaw(wire, data);
+      if (!ex.client().isWritable()) {
+        channel.config().setAutoRead(false);
+      }
+      return;
+    }
     if (msg instanceof HttpObject o && o.decoderResult().isFailure()) {
       ReferenceCountUtil.release(msg);
       relay.upstreamFailed(ex, this, "sent a malformed HTTP response (" + o.decoderResult().cause() + ")");
@@ -237,7 +261,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
       if (usageFilter != null) {
         content = filtered(content);
         if (usage != null) {
-          usage.events(usageFilter.events());
+          usage.events(rawEvents + usageFilter.events()); // the filter saw only what did not pass raw
         }
       }
       if (content instanceof LastHttpContent last) {
@@ -283,7 +307,57 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     }
     relay.responseStarted(ex, this);
     ex.respond(res, sse);
+    relayRaw(sse);
     return true;
+  }
+
+  /**
+   * Asks the decoder for the body as the replica's bytes, so that a piece costs no {@code HttpContent} here nor
+   * chunk framing in the client's encoder: the head just written keeps the replica's framing (its Content-Length,
+   * or chunked), so the client gets the bytes the replica sent. An SSE body passes so only in chunks of whole events
+   * (vLLM's framing: one event per chunk), which keeps the filter's promise — a mid-stream error never lands inside
+   * an event; anything else turns the rest of the body back into {@code HttpContent}s through the filter.
+   */
+  private void relayRaw(boolean sse) {
+    if (!responsesLooked) {
+      responsesLooked = true;
+      io.sluice.http.wire.WireClientCodec codec = channel.pipeline().get(io.sluice.http.wire.WireClientCodec.class);
+      responses = codec == null ? null : codec.responses();
+    }
+    if (responses == null) {
+      return;
+    }
+    rawSse = sse;
+    dropUsage = sse && exchange.usageSplice != null && exchange.status == 200;
+    rawBody = responses.relayRaw(this);
+  }
+
+  /** The decoder's tap on a raw body's pieces (see {@link #relayRaw}): usage scanned in place, SSE kept whole. */
+  @Override
+  public int data(ByteBuf buf, int index, int length) {
+    int end = index + length;
+    if (rawSse) {
+      int events = io.sluice.json.SseUsageFilter.wholeEvents(buf, index, end);
+      if (events < 0) {
+        return OBJECTS; // an event cut across chunks: the filter holds it back from here on
+      }
+      boolean usageEvent = dropUsage && io.sluice.json.SseUsageFilter.isUsageEvent(buf, index, end);
+      if (usageEvent && events != 1) {
+        return OBJECTS; // the usage event shares the chunk with others: the filter cuts it out
+      }
+      rawEvents += events;
+      if (usage != null) {
+        usage.scan(buf, index, end, false);
+        usage.events(rawEvents);
+      }
+      if (usageEvent) {
+        return DROP;
+      }
+    } else if (usage != null) {
+      usage.scan(buf, index, end, true);
+    }
+    rawData += length;
+    return PASS;
   }
 
   /**

@@ -136,7 +136,33 @@ public final class SseUsageFilter {
     return -1;
   }
 
-  private static boolean isUsageEvent(ByteBuf b, int from, int to) {
+  /**
+   * How many whole events [{@code from}, {@code to}) of {@code b} is, read from an event boundary: the number of
+   * blank-line boundaries in it (as {@link #filter} finds them) when it ends right after one, else -1 (it ends inside
+   * an event, or holds none).
+   */
+  public static int wholeEvents(ByteBuf b, int from, int to) {
+    int n = 0;
+    int last = -2;
+    int i = from;
+    boolean endsOnBoundary = false;
+    while (i < to) {
+      int nl = b.indexOf(i, to, (byte) '\n');
+      if (nl < 0) {
+        break;
+      }
+      if (nl > from && b.getByte(nl - 1) == '\n' && last != nl - 1) {
+        n++;
+        last = nl;
+        endsOnBoundary = nl == to - 1;
+      }
+      i = nl + 1;
+    }
+    return endsOnBoundary ? n : -1;
+  }
+
+  /** Whether [{@code from}, {@code to}) of {@code b}, one whole event, is vLLM's usage event ({@code "choices":[]}). */
+  public static boolean isUsageEvent(ByteBuf b, int from, int to) {
     int i = from;
     while (i < to) {
       int open = b.indexOf(i, to, (byte) '[');

@@ -49,8 +49,11 @@ public final class UsageScanner {
    * finds the same boundaries) and reports them with {@link #events(int)}.
    */
   public void scan(ByteBuf buf, boolean countEvents) {
-    int start = buf.readerIndex();
-    int end = buf.writerIndex();
+    scan(buf, buf.readerIndex(), buf.writerIndex(), countEvents);
+  }
+
+  /** As {@link #scan(ByteBuf, boolean)}, over {@code buf}'s bytes [{@code start}, {@code end}) (indexes untouched). */
+  public void scan(ByteBuf buf, int start, int end, boolean countEvents) {
     if (start == end) {
       return;
     }

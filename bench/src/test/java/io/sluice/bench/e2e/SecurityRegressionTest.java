@@ -75,7 +75,7 @@ class SecurityRegressionTest {
             + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "replica-llama"),
         new DeploymentConfig("other", Provider.HOSTED_VLLM, OTHER_SERVED, URI.create("http://127.0.0.1:"
             + other.port() + "/v1"), Secret.of(OTHER_KEY), null, null, null, null, "replica-other"),
-        evil("evil-1"), evil("evil-2"), evil("evil-3"), evil("evil-4"));
+        evil("evil-1"), evil("evil-2"), evil("evil-3"), evil("evil-4"), evil("evil-5"));
     URI openRoot = URI.create("http://127.0.0.1:" + open.port());
     PassThroughSettings pt = new PassThroughSettings(List.of(
         new PassThroughEndpoint("/ptfwd", openRoot, true, Map.of(), null, true, true, List.of(), Map.of()),
@@ -388,6 +388,35 @@ class SecurityRegressionTest {
           JSON.readTree(e.substring("data: ".length())); // every event parses
         }
       }
+    }
+  }
+
+  /**
+   * Issue 18: a relayed stream's chunks leave as the replica's bytes — its chunk framing, extensions included, reaches
+   * the client unchanged — while the usage event Sluice asked for on the client's behalf is still left out (its
+   * own chunk, dropped whole).
+   */
+  @Test
+  void relayedChunksAreTheReplicasBytesAndTheUsageChunkSluiceAskedForIsLeftOut() throws Exception {
+    String e1 = "data: {\"id\":\"chatcmpl-r\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"a\"}}]}\n\n";
+    String usage = "data: {\"id\":\"chatcmpl-r\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
+        + "\"usage\":{\"prompt_tokens\":5,\"total_tokens\":6,\"completion_tokens\":1}}\n\n";
+    String done = "data: [DONE]\n\n";
+    String c1 = Integer.toHexString(e1.length()).toUpperCase(java.util.Locale.ROOT) + ";n=1\r\n" + e1 + "\r\n";
+    evil.script("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        + c1 + ScriptedUpstream.chunk(usage) + ScriptedUpstream.chunk(done) + "0\r\n\r\n");
+    String body = "{\"model\":\"evil-5\",\"stream\":true}";
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", sluice.port())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + MASTER
+          + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + body.length() + "\r\n\r\n"
+          + body).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      String raw = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      String wire = raw.substring(raw.indexOf("\r\n\r\n") + 4);
+      assertThat(raw).startsWith("HTTP/1.1 200 ").containsIgnoringCase("transfer-encoding: chunked");
+      assertThat(wire).as("the replica's chunks, extension and upper-case size included, then the end")
+          .isEqualTo(c1 + ScriptedUpstream.chunk(done) + "0\r\n\r\n");
     }
   }
 

@@ -191,6 +191,72 @@ final class ChunkedBodyParser {
     }
   }
 
+  /** {@link #wholeChunk}: the next chunk is the last one (size 0); {@link #next} reads it and the trailers. */
+  static final int LAST_CHUNK = -2;
+
+  /**
+   * For relaying chunks as they came ({@link WireResponseDecoder#relayRaw}): when the parser is between chunks and a
+   * whole data chunk — size line, data and the CRLF after it — is readable at the reader index, validates it and
+   * returns its length in bytes, consuming nothing; {@link #dataOffset()} and {@link #dataLength()} then locate its
+   * data from the reader index. The caller skips the returned length to take it (the parser stays between chunks).
+   * Borrows {@code in}.
+   *
+   * @return the chunk's length on the wire; {@link #NEED_MORE} when it is not all here (or the parser is not between
+   *     chunks); {@link #LAST_CHUNK} when the next chunk is the last one (nothing consumed); {@link #FAILED}
+   */
+  int wholeChunk(ByteBuf in) {
+    if (state != SIZE) {
+      return NEED_MORE;
+    }
+    int ri = in.readerIndex();
+    int lf = in.readableBytes() > 0 ? in.indexOf(ri, in.writerIndex(), HeadParser.LF) : -1;
+    if (lf < 0) {
+      return in.readableBytes() > maxLineLength ? fail("chunk-size line longer than " + maxLineLength + " bytes")
+          : NEED_MORE;
+    }
+    if (lf == ri || in.getByte(lf - 1) != HeadParser.CR) {
+      return fail("bare LF after chunk-size (RFC 9112 §7.1: lines end with CRLF)");
+    }
+    if (lf - 1 - ri > maxLineLength) {
+      return fail("chunk-size line longer than " + maxLineLength + " bytes");
+    }
+    String err = sizeLine(in, ri, lf - 1);
+    if (err != null) {
+      return fail(err);
+    }
+    long size = remaining;
+    remaining = 0;
+    if (size == 0) {
+      return LAST_CHUNK;
+    }
+    long total = (lf + 1 - ri) + size + 2;
+    if (total > in.readableBytes()) {
+      pendingSize = size;
+      return NEED_MORE;
+    }
+    int crlf = lf + 1 + (int) size;
+    if (in.getByte(crlf) != HeadParser.CR || in.getByte(crlf + 1) != HeadParser.LF) {
+      return fail("chunk data not followed by CRLF (RFC 9112 §7.1)");
+    }
+    pendingSize = 0;
+    dataOffset = lf + 1 - ri;
+    dataLength = (int) size;
+    return (int) total;
+  }
+
+  /** Where the data of the chunk {@link #wholeChunk} found starts, from the reader index. */
+  int dataOffset() {
+    return dataOffset;
+  }
+
+  /** The size of the chunk {@link #wholeChunk} found not yet whole (0 when it found a whole one). */
+  long pendingSize() {
+    return pendingSize;
+  }
+
+  private int dataOffset;
+  private long pendingSize;
+
   private void addTrailer(ByteBuf in, int ns, int nl, int vs, int ve) {
     if (HeadParser.equalsLower(in, ns, nl, CONTENT_LENGTH)
         || HeadParser.equalsLower(in, ns, nl, TRANSFER_ENCODING)

@@ -26,6 +26,11 @@ public final class WireClientCodec extends CombinedChannelDuplexHandler<WireResp
         config.getMaxChunkSize(), methods), new Encoder(methods));
   }
 
+  /** The response decoder, for {@link WireResponseDecoder#relayRaw} from the handler that received a head. */
+  public WireResponseDecoder responses() {
+    return inboundHandler();
+  }
+
   private static final class Encoder extends HttpRequestEncoder {
     private final Queue<HttpMethod> methods;
 

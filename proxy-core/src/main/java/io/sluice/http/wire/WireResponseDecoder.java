@@ -124,13 +124,21 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
         decodeHead(in, out);
         return;
       case FIXED:
+        if (tap != null) {
+          decodeFixedRaw(in, out);
+          return;
+        }
         remaining = Bodies.fixed(in, remaining, maxChunkSize, out);
         if (remaining == 0) {
           state = HEAD;
         }
         return;
       case CHUNKED:
-        decodeChunked(in, out);
+        if (tap != null) {
+          decodeChunkedRaw(in, out);
+        } else {
+          decodeChunked(in, out);
+        }
         return;
       case TO_CLOSE: {
         int n = Math.min(in.readableBytes(), maxChunkSize);
@@ -149,7 +157,107 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
     }
   }
 
+  /**
+   * Sees the body bytes of a response relayed as they came ({@link #relayRaw}), in place, before they are passed on.
+   * Called on the event loop, from within {@code decode}; must not keep {@code buf} or move its indexes.
+   */
+  public interface BodyTap {
+    /** Pass the chunk on as it came. */
+    int PASS = 0;
+    /** Leave the chunk out (its bytes, framing included, are skipped). */
+    int DROP = 1;
+    /** Decode this chunk and the rest of the body as {@code HttpContent}s, as without {@link #relayRaw}. */
+    int OBJECTS = 2;
+
+    /**
+     * {@code length} body bytes at {@code index}: a piece of a Content-Length body (the answer is ignored: it is
+     * passed on), or the data of one whole chunk of a chunked body (the answer says what to do with it).
+     */
+    int data(ByteBuf buf, int index, int length);
+  }
+
+  /**
+   * Relays the body of the response whose head was just emitted as the replica's own bytes: plain {@link ByteBuf}s
+   * (retained slices of the input, framing included, one per read for as many whole chunks as it brought), then a
+   * {@link LastHttpContent} as without this call (for a chunked body: the last chunk and trailers are not among the
+   * bytes, so whoever writes them re-frames the end — Netty's encoder from the {@code LastHttpContent}). A client
+   * whose response is framed as the replica's is (same Content-Length, or chunked) gets the same bytes, without an
+   * {@code HttpContent} per piece. Of a chunked body only whole chunks pass: a chunk cut by the end of a read is left
+   * in the input until the read that completes it (at most {@code maxChunkSize} bytes are held so; a bigger one turns
+   * the rest of the body back into {@code HttpContent}s), so what has been passed on always ends between chunks.
+   * {@code tap} sees each body piece first ({@link BodyTap}). Must be called from the handler that received the head,
+   * before it returns; a body that is neither Content-Length nor chunked (read to close, or none) stays as it is.
+   *
+   * @return whether the body will come as bytes
+   */
+  public boolean relayRaw(BodyTap tap) {
+    if (state != FIXED && state != CHUNKED) {
+      return false;
+    }
+    this.tap = tap;
+    return true;
+  }
+
+  private BodyTap tap;
+
+  private void decodeFixedRaw(ByteBuf in, List<Object> out) {
+    int n = (int) Math.min(remaining, in.readableBytes());
+    if (n == 0) {
+      return;
+    }
+    tap.data(in, in.readerIndex(), n);
+    out.add(in.readRetainedSlice(n));
+    remaining -= n;
+    if (remaining == 0) {
+      tap = null;
+      state = HEAD;
+      out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+    }
+  }
+
+  private void decodeChunkedRaw(ByteBuf in, List<Object> out) {
+    int run = in.readerIndex();
+    while (true) {
+      int n = chunks.wholeChunk(in);
+      if (n > 0) {
+        int verdict = tap.data(in, in.readerIndex() + chunks.dataOffset(), chunks.dataLength());
+        if (verdict == BodyTap.PASS) {
+          in.skipBytes(n);
+          continue;
+        }
+        emitRun(in, run, out);
+        if (verdict == BodyTap.DROP) {
+          in.skipBytes(n);
+          run = in.readerIndex();
+          continue;
+        }
+        tap = null; // OBJECTS: this chunk and the rest as HttpContents, from this chunk boundary on
+        decodeChunked(in, out);
+        return;
+      }
+      emitRun(in, run, out);
+      if (n == ChunkedBodyParser.NEED_MORE) {
+        if (chunks.pendingSize() > maxChunkSize) {
+          tap = null; // too big to hold whole: the rest as pieces
+          decodeChunked(in, out);
+        }
+        return;
+      }
+      tap = null; // the last chunk (its trailers and the end come as without raw relay), or a framing failure
+      decodeChunked(in, out);
+      return;
+    }
+  }
+
+  private static void emitRun(ByteBuf in, int from, List<Object> out) {
+    int len = in.readerIndex() - from;
+    if (len > 0) {
+      out.add(in.retainedSlice(from, len));
+    }
+  }
+
   private void decodeHead(ByteBuf in, List<Object> out) {
+    tap = null;
     if (!in.isReadable()) {
       return;
     }

@@ -33,6 +33,16 @@ public final class WireServerCodec extends CombinedChannelDuplexHandler<WireRequ
       this.methods = methods;
     }
 
+    /**
+     * A plain {@link io.netty.buffer.ByteBuf} is bytes already on the wire's terms — a relayed body piece framed as
+     * the response's head says ({@link WireResponseDecoder#relayRaw}) — and passes unencoded; the encoder's state is
+     * the response's (its {@code LastHttpContent} still ends it).
+     */
+    @Override
+    public boolean acceptOutboundMessage(Object msg) throws Exception {
+      return !(msg instanceof io.netty.buffer.ByteBuf) && super.acceptOutboundMessage(msg);
+    }
+
     @Override
     protected void sanitizeHeadersBeforeEncode(HttpResponse msg, boolean isAlwaysEmpty) {
       if (!isAlwaysEmpty && HttpMethod.CONNECT.equals(method)
