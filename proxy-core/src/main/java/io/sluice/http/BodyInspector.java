@@ -381,24 +381,30 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     return true;
   }
 
+  /** The most pieces {@link #bodyPieces} makes: two edits and the three stretches of the original around them. */
+  static final int MAX_BODY_PIECES = 5;
+
   /**
-   * The body to send to {@code d}: the original when the replica's model name is what the client sent, else the
-   * original with bytes [modelStart, modelEnd) — the {@code model} string literal — replaced by the replica's,
-   * without copying: a composite of two retained slices of the original and the deployment's shared literal.
-   * Borrows {@code ex.body}; the caller owns the result.
+   * The body to send to {@code d}, as pieces in order in {@code out}: the original when the replica's model name is
+   * what the client sent and no usage request is added; else the original's stretches (retained slices, no copy)
+   * around the edits — bytes [modelStart, modelEnd), the {@code model} literal, replaced by the replica's (the
+   * deployment's shared literal), and the usage request. Written one after the other they need no composite (whose
+   * gathering write would make a {@code ByteBuffer} per piece). Returns how many; at least one. Borrows
+   * {@code ex.body}; the caller owns the pieces.
    */
-  static ByteBuf bodyFor(ChannelHandlerContext ctx, Exchange ex, Deployment d) {
+  static int bodyPieces(ChannelHandlerContext ctx, Exchange ex, Deployment d, ByteBuf[] out) {
     ByteBuf body = ex.body;
     boolean rewriteModel = ex.model != null && (ex.aliasOf != null || !ex.model.equals(upstreamModel(ex, d)));
     io.sluice.json.UsageSplice usage = ex.usageSplice;
     if (!rewriteModel && usage == null) {
-      return body.retainedDuplicate();
+      out[0] = body.retainedDuplicate();
+      return 1;
     }
     // Up to two edits, in body order: the model literal and the usage request (never overlapping: one is a
     // top-level string, the other the stream_options member or the closing brace).
     int ri = body.readerIndex();
     int len = body.readableBytes();
-    CompositeByteBuf out = ctx.alloc().compositeBuffer(5);
+    int n = 0;
     int at = 0;
     boolean modelFirst = !rewriteModel || usage == null || ex.modelStart < usage.start();
     for (int i = 0; i < 2; i++) {
@@ -423,15 +429,15 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         with = usage.bytes();
       }
       if (start > at) {
-        out.addComponent(true, body.retainedSlice(ri + at, start - at));
+        out[n++] = body.retainedSlice(ri + at, start - at);
       }
-      out.addComponent(true, with);
+      out[n++] = with;
       at = end;
     }
     if (len > at) {
-      out.addComponent(true, body.retainedSlice(ri + at, len - at));
+      out[n++] = body.retainedSlice(ri + at, len - at);
     }
-    return out;
+    return n;
   }
 
   /** The length of {@link #bodyFor} for {@code d}. */

@@ -385,15 +385,14 @@ final class Exchange {
     if (group != null) {
       h.set(MODEL_GROUP, group.name());
     }
-    h.setInt(ATTEMPTED_RETRIES, Math.max(0, attempts - 1));
-    h.setInt(MAX_RETRIES, maxRetries);
+    h.set(ATTEMPTED_RETRIES, HeaderText.count(Math.max(0, attempts - 1)));
+    h.set(MAX_RETRIES, HeaderText.count(maxRetries));
     if (timeout != null) {
-      h.set(X_LITELLM_TIMEOUT, timeout.toMillis() % 1000 == 0 ? Long.toString(timeout.toSeconds())
-          : Double.toString(timeout.toMillis() / 1000.0));
+      h.set(X_LITELLM_TIMEOUT, HeaderText.timeout(timeout));
     }
     io.sluice.auth.KeyRecord key = principal == null ? null : principal.key();
     if (key != null) {
-      h.set(KEY_SPEND, Double.toString(key.limits().spend()));
+      h.set(KEY_SPEND, HeaderText.spend(key.limits().spend()));
     }
   }
 
@@ -409,12 +408,12 @@ final class Exchange {
       return;
     }
     if (a.limitRequests() >= 0) {
-      h.set(LIMIT_REQUESTS, a.limitRequests());
-      h.set(REMAINING_REQUESTS, Math.max(0, a.remainingRequests()));
+      h.set(LIMIT_REQUESTS, HeaderText.count(a.limitRequests()));
+      h.set(REMAINING_REQUESTS, HeaderText.count(Math.max(0, a.remainingRequests())));
     }
     if (a.limitTokens() >= 0) {
-      h.set(LIMIT_TOKENS, a.limitTokens());
-      h.set(REMAINING_TOKENS, Math.max(0, a.remainingTokens()));
+      h.set(LIMIT_TOKENS, HeaderText.count(a.limitTokens()));
+      h.set(REMAINING_TOKENS, HeaderText.count(Math.max(0, a.remainingTokens())));
     }
   }
 

@@ -101,11 +101,12 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
 
   /**
    * Binds this connection, fresh from the pool, to {@code exchange}'s attempt on its current deployment and writes
-   * the request: head, then {@code body} (taken over) as the last content. Counted in the deployment's load until
-   * {@link #release}. Reads only while the client can take more ({@code clientWritable}).
+   * the request: head, then the {@code count} body pieces of {@code body} (taken over), the last as the end of the
+   * body. Counted in the deployment's load until {@link #release}. Reads only while the client can take more
+   * ({@code clientWritable}).
    */
-  void start(Listener relay, Exchange exchange, io.netty.handler.codec.http.HttpRequest head, ByteBuf body,
-      boolean clientWritable) {
+  void start(Listener relay, Exchange exchange, io.netty.handler.codec.http.HttpRequest head, ByteBuf[] body,
+      int count, boolean clientWritable) {
     this.relay = relay;
     this.exchange = exchange;
     this.keepAlive = true;
@@ -113,26 +114,39 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     this.counting = false;
     this.requestWritten = false;
     this.responseStarted = false;
-    this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
-    this.usage = exchange.usage;
     this.usageFilter = null;
     this.rawBody = false;
     this.rawData = 0;
     this.rawEvents = 0;
+    this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
+    this.usage = exchange.usage;
     this.load = exchange.deployment.load();
     this.stream = exchange.stream;
     load.started(stream);
     channel.config().setAutoRead(clientWritable);
     channel.write(head, channel.voidPromise());
-    channel.writeAndFlush(new io.netty.handler.codec.http.DefaultLastHttpContent(body)).addListener(
-        (io.netty.channel.ChannelFutureListener) wf -> {
-          if (wf.isSuccess()) {
-            requestWritten = true;
-          } else if (this.exchange == exchange) {
-            relay.upstreamFailed(exchange, this, "refused the request (" + wf.cause().getMessage() + ")");
-          }
-        });
+    for (int i = 0; i < count - 1; i++) {
+      channel.write(body[i], channel.voidPromise());
+      body[i] = null;
+    }
+    ByteBuf last = body[count - 1];
+    body[count - 1] = null;
+    writing = exchange;
+    channel.writeAndFlush(io.sluice.http.wire.Bodies.end(last)).addListener(written);
   }
+
+  /** The exchange whose request is being written; what {@link #written} reports on. */
+  private Exchange writing;
+  /** One listener for every request this connection writes (none made per request). */
+  private final io.netty.channel.ChannelFutureListener written = wf -> {
+    Exchange ex = writing;
+    writing = null;
+    if (wf.isSuccess()) {
+      requestWritten = true;
+    } else if (ex != null && this.exchange == ex) {
+      relay.upstreamFailed(ex, this, "refused the request (" + wf.cause().getMessage() + ")");
+    }
+  };
 
   /**
    * Unbinds this connection: back to {@code pools} when {@code reusable}, else closed (which is how vLLM learns to

@@ -58,6 +58,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
   private final RetryPolicy policy = new RetryPolicy();
   private final java.util.function.Function<String, ModelGroup> groupByName;
   private long attemptStartNanos;
+  private final io.sluice.json.UsageScanner usageScanner = new io.sluice.json.UsageScanner();
+  /** The pieces of the body of the attempt being sent (see {@link BodyInspector#bodyPieces}); reused. */
+  private final io.netty.buffer.ByteBuf[] bodyPieces = new io.netty.buffer.ByteBuf[BodyInspector.MAX_BODY_PIECES];
 
   /** Null: no metrics. */
   private final RequestMetrics metrics;
@@ -124,7 +127,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (metered(gw)) {
       ex.metering = m;
       // A token count generates nothing: its {"input_tokens":N} is no usage (limits and the spend row still apply).
-      ex.usage = ex.route.countsUsage() ? new io.sluice.json.UsageScanner() : null;
+      // One scanner per connection: exchanges run one at a time, and the observer has read the last one's counts
+      // before the next exchange starts (Exchange.markComplete).
+      ex.usage = ex.route.countsUsage() ? usageScanner.reset() : null;
     }
     io.sluice.limits.RateLimiter limiter = m.limiter();
     io.sluice.auth.KeyRecord key = ex.principal == null ? null : ex.principal.key();
@@ -435,7 +440,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     Channel ch = f.getNow();
     UpstreamHandler h = (UpstreamHandler) ch.pipeline().get(UpstreamPools.RELAY_HANDLER);
     upstream = h;
-    h.start(this, ex, ex.request, BodyInspector.bodyFor(ctx, ex, ex.deployment), ctx.channel().isWritable());
+    int n = BodyInspector.bodyPieces(ctx, ex, ex.deployment, bodyPieces);
+    h.start(this, ex, ex.request, bodyPieces, n, ctx.channel().isWritable());
     armTtfbTimer(ex, h);
   }
 

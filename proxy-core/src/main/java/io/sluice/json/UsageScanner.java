@@ -39,6 +39,18 @@ public final class UsageScanner {
   private final long[] values = {-1, -1, -1, -1, -1};
   private int events;
 
+  /** For the next response: as new (a relay keeps one per connection instead of one per request). */
+  public UsageScanner reset() {
+    carryLen = 0;
+    endedWithNewline = false;
+    reading = 0;
+    seenDigit = false;
+    number = 0;
+    java.util.Arrays.fill(values, -1);
+    events = 0;
+    return this;
+  }
+
   /** Scans {@code buf}'s readable bytes; borrows it (indexes untouched). */
   public void scan(ByteBuf buf) {
     scan(buf, true);

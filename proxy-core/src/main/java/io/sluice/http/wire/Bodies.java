@@ -16,10 +16,15 @@ import java.util.List;
  * copy), {@link BodyEnd} for the last piece of a Content-Length body, {@link LastHttpContent#EMPTY_LAST_CONTENT}
  * after a chunked body without trailers. Stateless; the decoder keeps the state. Event loop only.
  */
-final class Bodies {
+public final class Bodies {
   static final HttpHeadersFactory TRAILERS = DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
 
   private Bodies() {}
+
+  /** {@code data} as the last piece of a Content-Length body, for an encoder: no trailer map (takes it over). */
+  public static LastHttpContent end(ByteBuf data) {
+    return new BodyEnd(data);
+  }
 
   /**
    * Emits the next piece of a Content-Length body (at most {@code maxChunkSize} bytes) into {@code out}, if any byte
