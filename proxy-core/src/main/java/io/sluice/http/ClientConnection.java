@@ -15,6 +15,16 @@ final class ClientConnection {
 
   final Channel channel;
   private int pauseReasons;
+  /** Reused by every response of this connection (one at a time): see {@link Exchange#respondBytes}. */
+  final ResponseFields responseFields = new ResponseFields();
+  private io.sluice.http.wire.RelayedHead relayedHead;
+
+  io.sluice.http.wire.RelayedHead relayedHead() {
+    if (relayedHead == null) {
+      relayedHead = new io.sluice.http.wire.RelayedHead();
+    }
+    return relayedHead;
+  }
 
   ClientConnection(Channel channel) {
     this.channel = channel;

@@ -203,13 +203,76 @@ final class Exchange {
     upstreamStatus = status;
     chunkedResponse = io.netty.handler.codec.http.HttpUtil.isTransferEncodingChunked(head);
     firstByteNanos = System.nanoTime();
-    head.headers().set(X_REQUEST_ID, requestId);
-    rateLimitHeaders(head.headers());
-    litellmHeaders(head.headers());
+    ResponseFields f = conn.responseFields.into(head.headers());
+    f.set(ResponseFields.REQUEST_ID, requestId);
+    rateLimitHeaders(f);
+    litellmHeaders(f);
+    f.clear();
     if (drain.draining()) {
       head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
     conn.channel.write(head, conn.channel.voidPromise());
+  }
+
+  private static final byte[][] NOT_RELAYED = {
+      "connection".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+      "keep-alive".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+      "proxy-connection".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+      "te".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+      "trailer".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+      "upgrade".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+      "proxy-authorization".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+      "proxy-authenticate".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+      "content-length".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+      "transfer-encoding".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+  };
+
+  /**
+   * Starts the relayed response from the replica's head bytes (what {@link #respond} does with a header map): the
+   * replica's field lines copied as they came, less the hop-by-hop ones ({@link HeaderRules#removeHopByHop}'s list;
+   * the caller checked {@code Connection} names no others) and those Sluice sets; Sluice's fields written as bytes;
+   * the framing field in the small map the pipeline's handlers read. Writes (does not flush) the head. Borrows
+   * {@code up} (its bytes must still be there).
+   */
+  void respondBytes(io.sluice.http.wire.WireResponseDecoder.Head up, boolean sse) {
+    assert !responseStarted;
+    responseStarted = true;
+    sseResponse = sse;
+    status = up.status().code();
+    upstreamStatus = status;
+    chunkedResponse = up.contentLength() < 0;
+    firstByteNanos = System.nanoTime();
+    ByteBuf out = conn.channel.alloc().buffer(up.fieldBytes() + 4 * up.fieldCount() + 384);
+    ResponseFields f = conn.responseFields.into(out);
+    f.set(ResponseFields.REQUEST_ID, requestId);
+    rateLimitHeaders(f);
+    litellmHeaders(f);
+    for (int i = 0, n = up.fieldCount(); i < n; i++) {
+      if (!notRelayed(up, i) && !f.setByUs(up, i)) {
+        up.writeField(i, out);
+      }
+    }
+    f.clear();
+    io.sluice.http.wire.RelayedHead head = conn.relayedHead().reset(up.status(), out);
+    HttpHeaders h = head.headers();
+    if (chunkedResponse) {
+      h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+    } else {
+      h.set(HttpHeaderNames.CONTENT_LENGTH, HeaderText.count(up.contentLength()));
+    }
+    if (drain.draining()) {
+      h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    conn.channel.write(head, conn.channel.voidPromise());
+  }
+
+  private static boolean notRelayed(io.sluice.http.wire.WireResponseDecoder.Head up, int i) {
+    for (byte[] name : NOT_RELAYED) {
+      if (up.nameIs(i, name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Takes ownership of {@code content}: writes it (no flush), or releases it when the response is already over. */
@@ -279,7 +342,8 @@ final class Exchange {
     bytesOut += body.readableBytes();
     FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
     HttpHeaders h = res.headers();
-    rateLimitHeaders(h);
+    rateLimitHeaders(conn.responseFields.into(h));
+    conn.responseFields.clear();
     h.set(HttpHeaderNames.CONTENT_TYPE, type);
     h.setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
     h.set(X_REQUEST_ID, requestId);
@@ -360,11 +424,6 @@ final class Exchange {
   }
 
   static final AsciiString X_LITELLM_TIMEOUT = AsciiString.cached("x-litellm-timeout");
-  private static final AsciiString MODEL_ID = AsciiString.cached("x-litellm-model-id");
-  private static final AsciiString MODEL_GROUP = AsciiString.cached("x-litellm-model-group");
-  private static final AsciiString ATTEMPTED_RETRIES = AsciiString.cached("x-litellm-attempted-retries");
-  private static final AsciiString MAX_RETRIES = AsciiString.cached("x-litellm-max-retries");
-  private static final AsciiString KEY_SPEND = AsciiString.cached("x-litellm-key-spend");
 
   /** Set by the relay for model-routed exchanges: {@code router_settings.num_retries} and the timeout in force. */
   int maxRetries = -1;
@@ -377,43 +436,39 @@ final class Exchange {
    * get_custom_headers): which deployment and group served it, the retries made and allowed, the timeout, the key's
    * spend as last read. {@code x-litellm-response-cost} is not sent: the head leaves before the cost is known.
    */
-  private void litellmHeaders(HttpHeaders h) {
+  private void litellmHeaders(ResponseFields h) {
     if (deployment == null || passThrough != null || maxRetries < 0) {
       return;
     }
-    h.set(MODEL_ID, deployment.id());
+    h.set(ResponseFields.MODEL_ID, deployment.id());
     if (group != null) {
-      h.set(MODEL_GROUP, group.name());
+      h.set(ResponseFields.MODEL_GROUP, group.name());
     }
-    h.set(ATTEMPTED_RETRIES, HeaderText.count(Math.max(0, attempts - 1)));
-    h.set(MAX_RETRIES, HeaderText.count(maxRetries));
+    h.set(ResponseFields.ATTEMPTED_RETRIES, HeaderText.count(Math.max(0, attempts - 1)));
+    h.set(ResponseFields.MAX_RETRIES, HeaderText.count(maxRetries));
     if (timeout != null) {
-      h.set(X_LITELLM_TIMEOUT, HeaderText.timeout(timeout));
+      h.set(ResponseFields.TIMEOUT, HeaderText.timeout(timeout));
     }
     io.sluice.auth.KeyRecord key = principal == null ? null : principal.key();
     if (key != null) {
-      h.set(KEY_SPEND, HeaderText.spend(key.limits().spend()));
+      h.set(ResponseFields.KEY_SPEND, HeaderText.spend(key.limits().spend()));
     }
   }
 
-  private static final AsciiString LIMIT_REQUESTS = AsciiString.cached("x-ratelimit-limit-requests");
-  private static final AsciiString REMAINING_REQUESTS = AsciiString.cached("x-ratelimit-remaining-requests");
-  private static final AsciiString LIMIT_TOKENS = AsciiString.cached("x-ratelimit-limit-tokens");
-  private static final AsciiString REMAINING_TOKENS = AsciiString.cached("x-ratelimit-remaining-tokens");
 
   /** LiteLLM's (and OpenAI's) rate-limit headers, for a key with rpm/tpm limits. */
-  private void rateLimitHeaders(HttpHeaders h) {
+  private void rateLimitHeaders(ResponseFields h) {
     io.sluice.limits.Admission a = admission;
     if (a == null) {
       return;
     }
     if (a.limitRequests() >= 0) {
-      h.set(LIMIT_REQUESTS, HeaderText.count(a.limitRequests()));
-      h.set(REMAINING_REQUESTS, HeaderText.count(Math.max(0, a.remainingRequests())));
+      h.set(ResponseFields.LIMIT_REQUESTS, HeaderText.count(a.limitRequests()));
+      h.set(ResponseFields.REMAINING_REQUESTS, HeaderText.count(Math.max(0, a.remainingRequests())));
     }
     if (a.limitTokens() >= 0) {
-      h.set(LIMIT_TOKENS, HeaderText.count(a.limitTokens()));
-      h.set(REMAINING_TOKENS, HeaderText.count(Math.max(0, a.remainingTokens())));
+      h.set(ResponseFields.LIMIT_TOKENS, HeaderText.count(a.limitTokens()));
+      h.set(ResponseFields.REMAINING_TOKENS, HeaderText.count(Math.max(0, a.remainingTokens())));
     }
   }
 

@@ -90,13 +90,17 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
   /** Body bytes the tap passed and no write has counted yet; events the tap counted. */
   private long rawData;
   private int rawEvents;
-  /** The pipeline's response decoder, when it is Sluice's (raw relay); looked up once. */
+  /** The pipeline's response decoder, when it is Sluice's (raw relay); null with another codec. */
   private io.sluice.http.wire.WireResponseDecoder responses;
-  private boolean responsesLooked;
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     channel = ctx.channel();
+    io.sluice.http.wire.WireClientCodec codec = ctx.pipeline().get(io.sluice.http.wire.WireClientCodec.class);
+    responses = codec == null ? null : codec.responses();
+    if (responses != null) {
+      responses.headsAsBytes(true); // most heads are relayed as the replica's bytes (relayHeadBytes)
+    }
   }
 
   /**
@@ -198,6 +202,23 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     Exchange ex = exchange;
+    if (msg instanceof io.sluice.http.wire.WireResponseDecoder.Head head) {
+      // Relayed as bytes when it can be; else its header map is built now, while the bytes are still here.
+      boolean relayed = false;
+      try {
+        if (ex != null) {
+          relayed = relayHeadBytes(ex, head);
+          if (!relayed) {
+            head.headers();
+          }
+        }
+      } finally {
+        head.releaseBytes();
+      }
+      if (relayed) {
+        return;
+      }
+    }
     if (ex == null) {
       ReferenceCountUtil.release(msg);
       ctx.close(); // a replica talking out of turn: this connection's framing is no longer trusted
@@ -333,11 +354,6 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
    * an event; anything else turns the rest of the body back into {@code HttpContent}s through the filter.
    */
   private void relayRaw(boolean sse) {
-    if (!responsesLooked) {
-      responsesLooked = true;
-      io.sluice.http.wire.WireClientCodec codec = channel.pipeline().get(io.sluice.http.wire.WireClientCodec.class);
-      responses = codec == null ? null : codec.responses();
-    }
     if (responses == null) {
       return;
     }
@@ -372,6 +388,51 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     }
     rawData += length;
     return PASS;
+  }
+
+  private static final byte[] TRANSFER_ENCODING = "transfer-encoding".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] CONNECTION = "connection".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] CHUNKED = "chunked".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] CLOSE = "close".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] KEEP_ALIVE = "keep-alive".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] CONTENT_TYPE = "content-type".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] EVENT_STREAM = "text/event-stream".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  /**
+   * {@link #relayHead} for the common case, from the head's bytes: a 2xx–4xx with a Content-Length or a plain
+   * {@code chunked} body, whose {@code Connection} (if any) says only {@code close} or {@code keep-alive}, on a
+   * route whose head Sluice does not act on (count_tokens may turn a 404 into a {@code /tokenize}). Returns false,
+   * having done nothing, for anything else: then the head goes the header-map way. Borrows {@code head}.
+   */
+  private boolean relayHeadBytes(Exchange ex, io.sluice.http.wire.WireResponseDecoder.Head head) {
+    int code = head.status().code();
+    if (code < 200 || code >= 500 || ex.tokenCount != null || ex.route == Route.MESSAGES_COUNT_TOKENS) {
+      return false;
+    }
+    boolean sse = false;
+    int te = 0;
+    for (int i = 0, n = head.fieldCount(); i < n; i++) {
+      if (head.nameIs(i, TRANSFER_ENCODING)) {
+        if (++te > 1 || !head.valueIs(i, CHUNKED)) {
+          return false; // a coding besides chunked, or it listed twice: the map way keeps it as it is
+        }
+      } else if (head.nameIs(i, CONNECTION)) {
+        if (!head.valueIs(i, CLOSE) && !head.valueIs(i, KEEP_ALIVE)) {
+          return false; // it names other fields as hop-by-hop: the map way removes them
+        }
+      } else if (head.nameIs(i, CONTENT_TYPE)) {
+        sse = head.valueStartsWith(i, EVENT_STREAM);
+      }
+    }
+    responseStarted = true;
+    keepAlive = !head.closes();
+    if (sse) {
+      usageFilter = new io.sluice.json.SseUsageFilter(ex.usageSplice != null && code == 200);
+    }
+    relay.responseStarted(ex, this);
+    ex.respondBytes(head, sse);
+    relayRaw(sse);
+    return true;
   }
 
   /**

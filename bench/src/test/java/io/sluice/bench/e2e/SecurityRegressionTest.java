@@ -392,9 +392,9 @@ class SecurityRegressionTest {
   }
 
   /**
-   * Issue 18: a relayed stream's chunks leave as the replica's bytes — its chunk framing, extensions included, reaches
-   * the client unchanged — while the usage event Sluice asked for on the client's behalf is still left out (its
-   * own chunk, dropped whole).
+   * Issue 18: a relayed stream leaves as the replica's bytes — its field lines less the hop-by-hop ones and those
+   * Sluice sets (x-request-id), and its chunk framing, extensions included — while the usage event Sluice asked for
+   * on the client's behalf is still left out (its own chunk, dropped whole).
    */
   @Test
   void relayedChunksAreTheReplicasBytesAndTheUsageChunkSluiceAskedForIsLeftOut() throws Exception {
@@ -404,8 +404,9 @@ class SecurityRegressionTest {
         + "\"usage\":{\"prompt_tokens\":5,\"total_tokens\":6,\"completion_tokens\":1}}\n\n";
     String done = "data: [DONE]\n\n";
     String c1 = Integer.toHexString(e1.length()).toUpperCase(java.util.Locale.ROOT) + ";n=1\r\n" + e1 + "\r\n";
-    evil.script("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-        + c1 + ScriptedUpstream.chunk(usage) + ScriptedUpstream.chunk(done) + "0\r\n\r\n");
+    evil.script("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nX-Request-Id: replica-id\r\n"
+        + "Keep-Alive: timeout=5\r\nConnection: keep-alive\r\nX-Replica-Header: Kept  As Is\r\n"
+        + "transfer-encoding: chunked\r\n\r\n" + c1 + ScriptedUpstream.chunk(usage) + ScriptedUpstream.chunk(done) + "0\r\n\r\n");
     String body = "{\"model\":\"evil-5\",\"stream\":true}";
     try (java.net.Socket s = new java.net.Socket("127.0.0.1", sluice.port())) {
       s.setSoTimeout(10_000);
@@ -414,7 +415,11 @@ class SecurityRegressionTest {
           + body).getBytes(java.nio.charset.StandardCharsets.UTF_8));
       String raw = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
       String wire = raw.substring(raw.indexOf("\r\n\r\n") + 4);
-      assertThat(raw).startsWith("HTTP/1.1 200 ").containsIgnoringCase("transfer-encoding: chunked");
+      String head = raw.substring(0, raw.indexOf("\r\n\r\n") + 2);
+      assertThat(head).startsWith("HTTP/1.1 200 ").containsIgnoringCase("transfer-encoding: chunked\r\n")
+          .contains("\r\nX-Replica-Header: Kept  As Is\r\n", "\r\ncontent-type: text/event-stream\r\n")
+          .containsPattern("\r\nx-request-id: [0-9a-f]{32}\r\n").doesNotContain("replica-id")
+          .doesNotContainIgnoringCase("keep-alive").containsIgnoringCase("\r\nconnection: close\r\n");
       assertThat(wire).as("the replica's chunks, extension and upper-case size included, then the end")
           .isEqualTo(c1 + ScriptedUpstream.chunk(done) + "0\r\n\r\n");
     }

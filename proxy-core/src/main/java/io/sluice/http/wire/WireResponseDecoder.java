@@ -200,6 +200,99 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
 
   private BodyTap tap;
 
+  /** Emit {@link Head}s (fields kept as bytes) for final responses with a body; see {@link #headsAsBytes}. */
+  private boolean headsAsBytes;
+
+  /**
+   * From now on a final response that has a Content-Length or chunked body comes as a {@link Head}: the head's bytes
+   * and offsets, its header map built only if asked for. For the relay, which forwards most heads as bytes ({@code
+   * UpstreamHandler}); other heads (interim, bodiless, read to close) come as before.
+   */
+  public void headsAsBytes(boolean on) {
+    headsAsBytes = on;
+  }
+
+  /**
+   * A final response head kept as the replica's bytes: a retained copy-free slice of them and the parser's offsets.
+   * Its {@link #headers()} map is built on first use, from the bytes, exactly as the decoder builds one otherwise —
+   * which must happen, if at all, before {@link #releaseBytes()} and before the decoder parses the next head (in the
+   * handler's {@code channelRead} of this head: the relay either forwards the bytes or asks for the map, then
+   * releases). Not reference-counted itself: whoever receives it calls {@link #releaseBytes()}.
+   */
+  public final class Head extends DefaultHttpResponse {
+    private ByteBuf bytes;
+    private final MessageHead h;
+    private HttpHeaders map;
+
+    private Head(ByteBuf bytes, MessageHead h, HttpVersion version, HttpResponseStatus status) {
+      super(version, status, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+      this.bytes = bytes;
+      this.h = h;
+    }
+
+    @Override
+    public HttpHeaders headers() {
+      HttpHeaders m = map;
+      if (m == null) {
+        if (bytes == null) {
+          throw new IllegalStateException("head bytes already released");
+        }
+        m = map = fields(bytes, 0, h, false, HEADERS.newHeaders());
+      }
+      return m;
+    }
+
+    /** Lets the bytes go (idempotent); the map, if built, stays. */
+    public void releaseBytes() {
+      if (bytes != null) {
+        bytes.release();
+        bytes = null;
+      }
+    }
+
+    /** The Content-Length value, or -1 (then the body is chunked). */
+    public long contentLength() {
+      return h.contentLength;
+    }
+
+    /** Whether the head had {@code Connection: close}; or, in HTTP/1.0, lacked {@code Connection: keep-alive}. */
+    public boolean closes() {
+      return h.connectionClose || (h.version == MessageHead.HTTP_1_0 && !h.connectionKeepAlive);
+    }
+
+    public int fieldCount() {
+      return h.headerCount;
+    }
+
+    /** Whether field {@code i}'s name is {@code lower} (given in lower case), case-insensitively. */
+    public boolean nameIs(int i, byte[] lower) {
+      return HeadParser.equalsLower(bytes, h.nameStart(i), h.nameLength(i), lower);
+    }
+
+    /** Whether field {@code i}'s value starts with {@code lower} (given in lower case), case-insensitively. */
+    public boolean valueStartsWith(int i, byte[] lower) {
+      return h.valueLength(i) >= lower.length && HeadParser.equalsLower(bytes, h.valueStart(i), lower.length, lower);
+    }
+
+    /** Whether field {@code i}'s value is {@code lower} (given in lower case), case-insensitively. */
+    public boolean valueIs(int i, byte[] lower) {
+      return HeadParser.equalsLower(bytes, h.valueStart(i), h.valueLength(i), lower);
+    }
+
+    /** Writes field {@code i} to {@code out} as {@code name: value CRLF}, name as received, value OWS-trimmed. */
+    public void writeField(int i, ByteBuf out) {
+      out.writeBytes(bytes, h.nameStart(i), h.nameLength(i));
+      out.writeShort(':' << 8 | ' ');
+      out.writeBytes(bytes, h.valueStart(i), h.valueLength(i));
+      out.writeShort('\r' << 8 | '\n');
+    }
+
+    /** Bytes of the field lines, for sizing a buffer. */
+    public int fieldBytes() {
+      return h.fieldBytes;
+    }
+  }
+
   private void decodeFixedRaw(ByteBuf in, List<Object> out) {
     int n = (int) Math.min(remaining, in.readableBytes());
     if (n == 0) {
@@ -280,7 +373,11 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
           + "Content-Length (RFC 9112 §6.3): refused, the connection's framing cannot be trusted")));
       return;
     }
-    HttpResponse res = response(in, in.readerIndex(), h, noBody);
+    boolean framed = h.hasTransferEncoding ? h.chunked : h.contentLength >= 0;
+    HttpResponse res = headsAsBytes && !noBody && framed
+        ? new Head(in.retainedSlice(in.readerIndex(), h.length), h, h.version == MessageHead.HTTP_1_1
+            ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0, status(in, in.readerIndex(), h))
+        : response(in, in.readerIndex(), h, noBody);
     in.skipBytes(h.length);
     out.add(res);
     if (noBody) {
@@ -328,7 +425,12 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
   private HttpResponse response(ByteBuf in, int base, MessageHead h, boolean noBody) {
     HttpVersion version = h.version == MessageHead.HTTP_1_1 ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0;
     DefaultHttpResponse res = new DefaultHttpResponse(version, status(in, base, h), HEADERS.newHeaders());
-    HttpHeaders headers = res.headers();
+    fields(in, base, h, noBody, res.headers());
+    return res;
+  }
+
+  /** Adds the head's fields to {@code headers} (names and common values shared) and returns it. */
+  private HttpHeaders fields(ByteBuf in, int base, MessageHead h, boolean noBody, HttpHeaders headers) {
     for (int i = 0; i < h.headerCount; i++) {
       int ns = base + h.nameStart(i);
       int nl = h.nameLength(i);
@@ -340,7 +442,7 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
       }
       headers.add(KnownNames.of(in, ns, nl), value(in, ns, nl, vs, vl));
     }
-    return res;
+    return headers;
   }
 
   private String value(ByteBuf in, int ns, int nl, int vs, int vl) {

@@ -43,6 +43,34 @@ public final class WireServerCodec extends CombinedChannelDuplexHandler<WireRequ
       return !(msg instanceof io.netty.buffer.ByteBuf) && super.acceptOutboundMessage(msg);
     }
 
+    /** The head being encoded, when it is a {@link RelayedHead}: its field bytes follow the map's fields. */
+    private RelayedHead relayed;
+
+    @Override
+    protected void encode(io.netty.channel.ChannelHandlerContext ctx, Object msg, java.util.List<Object> out)
+        throws Exception {
+      if (msg instanceof RelayedHead r) {
+        relayed = r;
+        try {
+          super.encode(ctx, msg, out);
+        } finally {
+          relayed = null;
+          r.releaseFields();
+        }
+        return;
+      }
+      super.encode(ctx, msg, out);
+    }
+
+    @Override
+    protected void encodeHeaders(io.netty.handler.codec.http.HttpHeaders headers, io.netty.buffer.ByteBuf buf) {
+      super.encodeHeaders(headers, buf);
+      RelayedHead r = relayed;
+      if (r != null && r.fields() != null) {
+        buf.writeBytes(r.fields());
+      }
+    }
+
     @Override
     protected void sanitizeHeadersBeforeEncode(HttpResponse msg, boolean isAlwaysEmpty) {
       if (!isAlwaysEmpty && HttpMethod.CONNECT.equals(method)

@@ -195,6 +195,70 @@ class WireRawRelayTest {
     assertThat(body()).containsExactly("content:data: {\"a\":\"Hel\"}\n\n", "last");
   }
 
+  /** The same bytes through a decoder that keeps heads as bytes and one that does not. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {
+      "HTTP/1.1 200 OK\r\nDate: Wed, 02 Dec 2026 15:00:00 GMT\r\nserver: uvicorn\r\ncontent-length: 2\r\n"
+          + "Content-Type: application/json\r\nX-Odd-Case:  spaced value \r\nset-cookie: a=1\r\nset-cookie: b=2\r\n\r\nok",
+      "HTTP/1.1 429 Too Many\r\ntransfer-encoding: chunked\r\nretry-after: 3\r\n\r\n2\r\nno\r\n0\r\n\r\n",
+      "HTTP/1.0 201 Created\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"})
+  void aHeadKeptAsBytesHasTheMapTheDecoderBuildsOtherwise(String response) {
+    WireResponseDecoder bytes = new WireResponseDecoder(512, 1024, 64);
+    bytes.headsAsBytes(true);
+    EmbeddedChannel a = new EmbeddedChannel(bytes);
+    EmbeddedChannel b = new EmbeddedChannel(new WireResponseDecoder(512, 1024, 64));
+    a.writeInbound(Unpooled.copiedBuffer(response, StandardCharsets.ISO_8859_1));
+    b.writeInbound(Unpooled.copiedBuffer(response, StandardCharsets.ISO_8859_1));
+    WireResponseDecoder.Head head = a.readInbound();
+    HttpResponse plain = b.readInbound();
+    try {
+      assertThat(head.status()).isEqualTo(plain.status());
+      assertThat(head.protocolVersion()).isEqualTo(plain.protocolVersion());
+      assertThat(head.closes()).isEqualTo(!io.netty.handler.codec.http.HttpUtil.isKeepAlive(plain));
+      assertThat(head.contentLength()).isEqualTo(plain.headers().contains("content-length")
+          ? Long.parseLong(plain.headers().get("content-length")) : -1);
+      io.netty.buffer.ByteBuf lines = Unpooled.buffer();
+      for (int i = 0; i < head.fieldCount(); i++) {
+        head.writeField(i, lines);
+      }
+      StringBuilder expected = new StringBuilder();
+      plain.headers().iteratorCharSequence().forEachRemaining(e -> expected.append(e.getKey()).append(": ")
+          .append(e.getValue()).append("\r\n"));
+      assertThat(lines.toString(StandardCharsets.ISO_8859_1)).isEqualTo(expected.toString());
+      lines.release();
+      assertThat(text(head.headers())).isEqualTo(text(plain.headers()));
+    } finally {
+      head.releaseBytes();
+      a.finishAndReleaseAll();
+      b.finishAndReleaseAll();
+    }
+    assertThat(text(head.headers())).as("the map outlives the bytes").isEqualTo(text(plain.headers()));
+  }
+
+  private static List<String> text(io.netty.handler.codec.http.HttpHeaders h) {
+    List<String> r = new ArrayList<>();
+    h.iteratorCharSequence().forEachRemaining(e -> r.add(e.getKey() + ": " + e.getValue()));
+    return r;
+  }
+
+  @Test
+  void interimBodilessAndToCloseHeadsAreNotKeptAsBytes() {
+    WireResponseDecoder bytes = new WireResponseDecoder(512, 1024, 64);
+    bytes.headsAsBytes(true);
+    EmbeddedChannel a = new EmbeddedChannel(bytes);
+    a.writeInbound(Unpooled.copiedBuffer("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+        + "HTTP/1.1 200 OK\r\n\r\nuntil close", StandardCharsets.ISO_8859_1));
+    a.finish();
+    Object m;
+    int heads = 0;
+    while ((m = a.readInbound()) != null) {
+      assertThat(m).isNotInstanceOf(WireResponseDecoder.Head.class);
+      heads += m instanceof HttpResponse ? 1 : 0;
+      ReferenceCountUtil.release(m);
+    }
+    assertThat(heads).isEqualTo(3);
+  }
+
   @Test
   void aBodyReadToCloseOrNoBodyIsNotRelayedRaw() {
     channel();

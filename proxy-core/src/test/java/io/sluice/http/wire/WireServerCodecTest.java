@@ -80,6 +80,32 @@ class WireServerCodecTest {
     ch.finishAndReleaseAll();
   }
 
+  @Test
+  void aRelayedHeadIsItsMapFieldsThenItsFieldBytesAndRawBodyBytesPassUnencoded() {
+    EmbeddedChannel ch = new EmbeddedChannel(new WireServerCodec(CONFIG),
+        new io.netty.handler.codec.http.HttpServerKeepAliveHandler());
+    ch.writeInbound(Unpooled.copiedBuffer("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        + "POST /b HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n", StandardCharsets.US_ASCII));
+    drainInbound(ch);
+    RelayedHead head = new RelayedHead();
+    io.netty.buffer.ByteBuf fields = Unpooled.copiedBuffer("Server: uvicorn\r\nx-request-id: r1\r\n",
+        StandardCharsets.US_ASCII);
+    head.reset(HttpResponseStatus.OK, fields).headers().set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
+    ch.writeOutbound(head, Unpooled.copiedBuffer("5;x=1\r\nhello\r\n", StandardCharsets.US_ASCII),
+        LastHttpContent.EMPTY_LAST_CONTENT);
+    assertThat(fields.refCnt()).as("released once encoded").isZero();
+    assertThat(outbound(ch)).isEqualTo("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nServer: uvicorn\r\n"
+        + "x-request-id: r1\r\n\r\n5;x=1\r\nhello\r\n0\r\n\r\n");
+    // Reused for the next response: an HTTP/1.0 request's, which the keep-alive handler closes after.
+    head.reset(HttpResponseStatus.NOT_FOUND, Unpooled.copiedBuffer("a: b\r\n", StandardCharsets.US_ASCII))
+        .headers().set(HttpHeaderNames.CONTENT_LENGTH, "2");
+    ch.writeOutbound(head, Unpooled.copiedBuffer("no", StandardCharsets.US_ASCII), LastHttpContent.EMPTY_LAST_CONTENT);
+    assertThat(outbound(ch)).isEqualTo("HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\nconnection: close\r\n"
+        + "a: b\r\n\r\nno");
+    assertThat(ch.isOpen()).as("closed after the HTTP/1.0 request's response").isFalse();
+    ch.finishAndReleaseAll();
+  }
+
   private static String exchange(EmbeddedChannel ch, String method) {
     ch.writeInbound(Unpooled.copiedBuffer(method + " " + (method.equals("CONNECT") ? "example.com:443" : "/x")
         + " HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
