@@ -1,6 +1,7 @@
 package io.sluice.http;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
 import java.util.ArrayList;
@@ -20,9 +21,22 @@ final class HeaderRules {
 
   private HeaderRules() {}
 
+  /** Whether every Connection field is just {@code keep-alive} or {@code close} (so it names no field to remove). */
+  private static boolean namesNoField(HttpHeaders h) {
+    java.util.Iterator<String> it = h.valueStringIterator(HttpHeaderNames.CONNECTION);
+    while (it.hasNext()) {
+      String v = it.next().trim();
+      if (!HttpHeaderValues.KEEP_ALIVE.contentEqualsIgnoreCase(v) && !HttpHeaderValues.CLOSE.contentEqualsIgnoreCase(v)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Removes what RFC 9110 §7.6.1 says a proxy must not forward, except {@code Transfer-Encoding}. */
   static void removeHopByHop(HttpHeaders h) {
-    if (h.contains(HttpHeaderNames.CONNECTION)) { // rare on a keep-alive request: no list built for it otherwise
+    // The common Connection: keep-alive (or close) names no field: removed without splitting anything.
+    if (h.contains(HttpHeaderNames.CONNECTION) && !namesNoField(h)) {
       List<String> named = h.getAll(HttpHeaderNames.CONNECTION);
       List<String> names = new ArrayList<>(2);
       for (String v : named) {
@@ -40,8 +54,8 @@ final class HeaderRules {
           h.remove(n);
         }
       }
-      h.remove(HttpHeaderNames.CONNECTION);
     }
+    h.remove(HttpHeaderNames.CONNECTION);
     h.remove(KEEP_ALIVE);
     h.remove(PROXY_CONNECTION);
     h.remove(HttpHeaderNames.TE);

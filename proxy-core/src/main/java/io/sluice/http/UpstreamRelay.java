@@ -276,7 +276,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     HttpRequest req = ex.request;
     HttpHeaders h = req.headers();
     if (ex.upstreamPath == null) {
-      req.setUri((ex.route.atRoot ? d.rootPath() : d.basePath()) + ex.route.upstreamSuffix + ex.query);
+      String target = d.target(ex.route.ordinal(), ex.route.atRoot, ex.route.upstreamSuffix);
+      req.setUri(ex.query.isEmpty() ? target : target + ex.query);
     } else {
       req.setUri(originForm((ex.rawBase ? d.basePath() : d.rootPath()) + ex.upstreamPath, ex.upstreamQuery));
     }
@@ -405,6 +406,11 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
   }
 
   private void acquire(Exchange ex) {
+    Channel idle = gw.pools().pollIdle(ctx.channel().eventLoop(), ex.deployment.endpoint());
+    if (idle != null) {
+      started(ex, idle); // the common case: a kept-alive connection, no future made for it
+      return;
+    }
     Future<Channel> f = gw.pools().acquire(ctx.channel().eventLoop(), ex.deployment.endpoint());
     if (f.isDone()) {
       onAcquired(ex, f);
@@ -437,7 +443,11 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       }
       return;
     }
-    Channel ch = f.getNow();
+    started(ex, f.getNow());
+  }
+
+  /** Sends the attempt's request on {@code ch}, a connection the pool gave for it. */
+  private void started(Exchange ex, Channel ch) {
     UpstreamHandler h = (UpstreamHandler) ch.pipeline().get(UpstreamPools.RELAY_HANDLER);
     upstream = h;
     int n = BodyInspector.bodyPieces(ctx, ex, ex.deployment, bodyPieces);

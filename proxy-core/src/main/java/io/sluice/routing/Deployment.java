@@ -130,6 +130,25 @@ public final class Deployment {
     return basePath.endsWith("/v1") ? basePath.substring(0, basePath.length() - 3) : basePath;
   }
 
+  /**
+   * The request target for a route without a query: {@code rootPath()} (when {@code atRoot}) or {@code basePath()},
+   * then {@code suffix}; made once per slot (the caller's fixed number for that route, below {@link #TARGET_SLOTS})
+   * and then shared, so the relay builds no string per request for it.
+   */
+  public String target(int slot, boolean atRoot, String suffix) {
+    String t = targets.get(slot);
+    if (t == null) {
+      t = (atRoot ? rootPath() : basePath) + suffix;
+      targets.set(slot, t); // racing loops compute the same string
+    }
+    return t;
+  }
+
+  /** How many slots {@link #target} has. */
+  public static final int TARGET_SLOTS = 64;
+  private final java.util.concurrent.atomic.AtomicReferenceArray<String> targets =
+      new java.util.concurrent.atomic.AtomicReferenceArray<>(TARGET_SLOTS);
+
   public int upstreamModelJsonLength() {
     return upstreamModelJson.readableBytes();
   }

@@ -38,13 +38,21 @@ final class ReplicaPool {
     this.acquireTimeoutMillis = s.connectTimeout().toMillis();
   }
 
-  Future<Channel> acquire() {
+  /** The most recently released idle connection still open (the likeliest to be open on the replica's side too). */
+  Channel pollIdle() {
     Channel ch;
-    // Most recently released first: it is the likeliest to still be open on the replica's side.
     while ((ch = idle.pollLast()) != null) {
       if (ch.isActive()) {
-        return loop.newSucceededFuture(ch);
+        return ch;
       }
+    }
+    return null;
+  }
+
+  Future<Channel> acquire() {
+    Channel ch = pollIdle();
+    if (ch != null) {
+      return loop.newSucceededFuture(ch);
     }
     Promise<Channel> promise = loop.newPromise();
     if (open < maxOpen) {

@@ -93,6 +93,15 @@ public final class UpstreamPools {
     return pool(loop, endpoint).acquire();
   }
 
+  /**
+   * The most recently released healthy idle connection to {@code endpoint} on {@code loop}, or null (then
+   * {@link #acquire}): the same choice without a future. Call on {@code loop}.
+   */
+  public Channel pollIdle(EventLoop loop, Endpoint endpoint) {
+    assert loop.inEventLoop();
+    return pool(loop, endpoint).pollIdle();
+  }
+
   /** Gives a healthy connection, whose last response was read completely, back for reuse. Call on its loop. */
   public void release(Channel ch) {
     ReplicaPool p = ch.attr(ReplicaPool.POOL).get();

@@ -200,6 +200,24 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
 
   private BodyTap tap;
 
+  /**
+   * Appends {@code len} bytes of {@code src} at {@code index} to {@code out}: a memory copy between direct buffers
+   * (a buffer-to-buffer {@code writeBytes} between them makes an NIO view per call), else {@code setBytes}.
+   */
+  static void copy(ByteBuf src, int index, int len, ByteBuf out) {
+    out.ensureWritable(len);
+    int w = out.writerIndex();
+    if (src.hasMemoryAddress() && out.hasMemoryAddress()) {
+      if (index < 0 || len < 0 || index > src.capacity() - len) {
+        throw new IndexOutOfBoundsException("index " + index + ", length " + len + ", capacity " + src.capacity());
+      }
+      io.netty.util.internal.PlatformDependent.copyMemory(src.memoryAddress() + index, out.memoryAddress() + w, len);
+    } else {
+      out.setBytes(w, src, index, len);
+    }
+    out.writerIndex(w + len);
+  }
+
   /** Emit {@link Head}s (fields kept as bytes) for final responses with a body; see {@link #headsAsBytes}. */
   private boolean headsAsBytes;
 
@@ -281,9 +299,9 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
 
     /** Writes field {@code i} to {@code out} as {@code name: value CRLF}, name as received, value OWS-trimmed. */
     public void writeField(int i, ByteBuf out) {
-      out.writeBytes(bytes, h.nameStart(i), h.nameLength(i));
+      copy(bytes, h.nameStart(i), h.nameLength(i), out);
       out.writeShort(':' << 8 | ' ');
-      out.writeBytes(bytes, h.valueStart(i), h.valueLength(i));
+      copy(bytes, h.valueStart(i), h.valueLength(i), out);
       out.writeShort('\r' << 8 | '\n');
     }
 

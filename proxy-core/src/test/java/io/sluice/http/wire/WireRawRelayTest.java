@@ -242,6 +242,25 @@ class WireRawRelayTest {
   }
 
   @Test
+  void copyBetweenDirectBuffersIsTheBytesAtTheirIndexes() {
+    io.netty.buffer.ByteBuf src = io.netty.buffer.PooledByteBufAllocator.DEFAULT.directBuffer(64);
+    io.netty.buffer.ByteBuf out = io.netty.buffer.PooledByteBufAllocator.DEFAULT.directBuffer(4);
+    try {
+      src.writeCharSequence("xxServer: uvicornyy", StandardCharsets.US_ASCII);
+      io.netty.buffer.ByteBuf slice = src.slice(2, 15);
+      out.writeByte('>');
+      WireResponseDecoder.copy(slice, 0, 6, out); // grows out past its initial capacity
+      WireResponseDecoder.copy(slice, 8, 7, out);
+      assertThat(out.toString(StandardCharsets.US_ASCII)).isEqualTo(">Serveruvicorn");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> WireResponseDecoder.copy(slice, 10, 6, out))
+          .isInstanceOf(IndexOutOfBoundsException.class);
+    } finally {
+      src.release();
+      out.release();
+    }
+  }
+
+  @Test
   void interimBodilessAndToCloseHeadsAreNotKeptAsBytes() {
     WireResponseDecoder bytes = new WireResponseDecoder(512, 1024, 64);
     bytes.headsAsBytes(true);
