@@ -242,6 +242,9 @@ final class Exchange {
     upstreamStatus = status;
     chunkedResponse = up.contentLength() < 0;
     firstByteNanos = System.nanoTime();
+    if (!conn.channel.isActive()) {
+      return; // the client is gone (the relay is letting the replica go): nothing to encode the head for
+    }
     ByteBuf out = conn.channel.alloc().buffer(up.fieldBytes() + 4 * up.fieldCount() + 384);
     ResponseFields f = conn.responseFields.into(out);
     f.set(ResponseFields.REQUEST_ID, requestId);
