@@ -10,6 +10,8 @@
 #   --streams: the token-paced case: LoadDriver with $streams concurrent streams of $stream_tokens tokens, one event
 #              every $itl_ms ms each, from the bench's fake vLLM (each event its own write and flush); reports
 #              delivered events/s, TTFB, inter-event gaps and the proxy's CPU time per million events from /proc.
+#   --pinned --open-loop: then each proxy at half nginx's measured JSON req/s, LoadDriver --rate (open loop).
+#   --pinned --cold: then Sluice restarted and timed to readiness, its first 10 s of JSON against its steady state.
 
 command -v taskset >/dev/null || { say "taskset (util-linux) is required for --pinned/--streams: apt-get install util-linux"; exit 1; }
 if [ "$(nproc)" -lt 2 ]; then say "--pinned/--streams need 2 CPUs (proxy on one, load and upstream on the other)"; exit 1; fi
@@ -221,6 +223,97 @@ profile_sluice() { # → per-stage table into $stage_table
     || say "stages.py failed"
 }
 
+# --open-loop: each proxy at a fixed arrival rate of half nginx's measured JSON req/s (its closed-loop peak here), the
+# LoadDriver pinned with the upstream on the load CPU; latency from each request's due time (no coordinated
+# omission). The proxy's CPU over the measured window as in streams mode (sampled from the script's clock, so the
+# window is offset by the driver's JVM start, a fraction of a second, at a constant rate).
+open_rows=(); open_rate=""; open_note=""
+jfield() { printf '%s' "$2" | sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" | tr -d '"'; }
+us_ms() { awk -v v="${1:-0}" 'BEGIN { printf "%.3f", v / 1000 }'; }
+open_loop_run() {
+  local peak="${rps_of[json-nginx]:-0}" t out args dp c0 c1 j cpu
+  if [ "${peak:-0}" -le 0 ]; then open_note="not run: needs nginx's JSON row (nginx in --targets)"; say "--open-loop: $open_note"; return 0; fi
+  open_rate=$(( peak / 2 ))
+  for t in "${order[@]}"; do
+    [ "${pid_of[$t]:-}" ] || continue
+    out="$tmp/open-$t.json"
+    args=(--url "http://127.0.0.1:${port_of[$t]}/v1/chat/completions" --connections "$conns" --threads 1
+          --duration "$duration" --warmup "$warmup" --rate "$open_rate" --model "${model_of[$t]}")
+    [ -n "${auth_of[$t]:-}" ] && args+=(--header "Authorization: ${auth_of[$t]}")
+    say "$t: open loop at $open_rate req/s (½ × nginx's $peak; ${warmup} s warm-up + ${duration} s)"
+    "${PIN_L[@]}" java -Xms512m -Xmx512m -XX:+UseParallelGC -cp "$bench_jar" io.sluice.bench.load.LoadDriver "${args[@]}" \
+      --json > "$out" 2>> "$tmp/driver.log" &
+    dp=$!; pids+=("$dp")
+    sleep "$warmup"; c0=$(proc_ticks "${pid_of[$t]}")
+    sleep "$duration"; c1=$(proc_ticks "${pid_of[$t]}")
+    wait "$dp" || say "the load driver exited with status $?"
+    forget_pid "$dp"
+    j="$(grep -m1 '^{' "$out" || true)"
+    [ -n "$j" ] || { open_rows+=("$t|load driver failed (see driver.log)|||||||"); continue; }
+    cpu=$(awk -v d=$(( c1 - c0 )) -v hz="$clk_tck" -v s="$duration" 'BEGIN { printf "%.0f%%", 100 * d / hz / s }')
+    rps_of[open-p99-$t]=$(jfield latencyP99Us "$j")
+    open_rows+=("$t|$(awk -v v="$(jfield rps "$j")" 'BEGIN { printf "%.0f", v }')|$(us_ms "$(jfield latencyP50Us "$j")")|$(us_ms "$(jfield latencyP99Us "$j")")|$(us_ms "$(jfield latencyP999Us "$j")")|$(us_ms "$(jfield latencyMaxUs "$j")")|$(jfield late "$j")|$(us_ms "$(jfield sendLagP99Us "$j")")|$cpu|$(jfield errors "$j")")
+    say "  $t: $(jfield rps "$j") req/s achieved, p50 $(us_ms "$(jfield latencyP50Us "$j")") p99 $(us_ms "$(jfield latencyP99Us "$j")") p99.9 $(us_ms "$(jfield latencyP999Us "$j")") ms, late $(jfield late "$j"), proxy CPU $cpu"
+  done
+}
+
+# --cold: Sluice restarted as a deployment restarts (same config, same database, so the virtual key is found there;
+# the main instance stopped first), the time from exec to liveness and to readiness 200 polled every 50 ms from the
+# load CPU, then at once wrk for 10 s (the JSON row's closed loop), then the usual warm-up and a steady window of
+# $duration s. Twice: the default start-up warm-up, and --warmup-seconds 0.
+cold_rows=(); cold_note=""
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+cold_one() { # label, extra Sluice options...
+  local label="$1"; shift
+  local port log t0 t_live="" t_ready="" pid warm first steady ratio
+  port=$(free_port); log="$tmp/sluice-cold-$label.log"
+  t0=$(now_ms)
+  # shellcheck disable=SC2086 # the JVM options are words
+  env "${db_env[@]}" SLUICE_ACCESS_LOG_LEVEL=$access_log SLUICE_MASTER_KEY=$MASTER "${PIN_P[@]}" java $sluice_opts \
+    -jar "$sluice_jar" --config "$tmp/sluice.yaml" --host 127.0.0.1 --port "$port" --threads 1 \
+    --data-dir "$tmp/sluice-data$cold_data" "$@" > "$log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  while [ $(( $(now_ms) - t0 )) -lt 120000 ] && kill -0 "$pid" 2>/dev/null; do
+    if [ -z "$t_live" ] && "${PIN_L[@]}" curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/health/liveliness" 2>/dev/null; then
+      t_live=$(( $(now_ms) - t0 ))
+    fi
+    if [ -n "$t_live" ] && "${PIN_L[@]}" curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/health/readiness" 2>/dev/null; then
+      t_ready=$(( $(now_ms) - t0 )); break
+    fi
+    sleep 0.05
+  done
+  if [ -z "$t_ready" ]; then
+    cold_rows+=("$label|did not become ready in 120 s (see $log)||||||||"); stop_pid "$pid"; forget_pid "$pid"; return 0
+  fi
+  pid_of[sluice]=$pid; port_of[sluice]=$port
+  if [ -z "${db_env[*]}" ]; then # a fresh embedded database: the key has to be issued (a few ms, counted apart)
+    VKEY="$(curl -s -m 10 "http://127.0.0.1:$port/key/generate" -H "Authorization: Bearer $MASTER" \
+      -d '{"key_alias":"bench","models":["bench"]}' | sed -n 's/.*"key":"\(sk-[^"]*\)".*/\1/p')"
+    auth_of[sluice]="Bearer $VKEY"
+  fi
+  say "sluice ($label): live after $t_live ms, ready after $t_ready ms; 10 s of JSON at once"
+  wrk_run sluice 0 10 "$tmp/cold-first-$label.wrk"
+  say "sluice ($label): ${warmup} s warm-up, then ${duration} s steady"
+  wrk_run sluice 0 "$warmup" "$tmp/cold-warm-$label.wrk"
+  wrk_run sluice 0 "$duration" "$tmp/cold-steady-$label.wrk"
+  warm="$(sed -n 's/.*Warm-up done in \([0-9]*\) ms: \([0-9]*\) requests.*/\1 ms, \2 requests/p' "$log" | head -n1)"
+  first=$(wrk_field "$tmp/cold-first-$label.wrk" rps); steady=$(wrk_field "$tmp/cold-steady-$label.wrk" rps)
+  ratio=$(awk -v a="${first:-0}" -v b="${steady:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }')
+  cold_rows+=("$label|$(awk -v v="$t_live" 'BEGIN { printf "%.1f", v / 1000 }')|$(awk -v v="$t_ready" 'BEGIN { printf "%.1f", v / 1000 }')|${warm:-—}|${first:--}|$(wrk_field "$tmp/cold-first-$label.wrk" p99)|${steady:--}|$(wrk_field "$tmp/cold-steady-$label.wrk" p99)|$ratio|$(( $(wrk_field "$tmp/cold-first-$label.wrk" errors) + $(wrk_field "$tmp/cold-steady-$label.wrk" errors) ))")
+  say "  sluice ($label): first 10 s ${first:-?} req/s, steady ${steady:-?} req/s, ratio $ratio"
+  stop_pid "$pid"; forget_pid "$pid"; unset "pid_of[sluice]"
+}
+cold_run() {
+  if [ -z "${auth_of[sluice]:-}" ]; then cold_note="not run: Sluice is not in --targets or did not start"; say "--cold: $cold_note"; return 0; fi
+  stop_pid "${pid_of[sluice]}"; forget_pid "${pid_of[sluice]}"; unset "pid_of[sluice]"
+  cold_data=""
+  # The embedded database of the main instance may still be stopping; the cold ones get their own data dirs.
+  if [ -z "${db_env[*]}" ]; then cold_data="-cold-default"; fi
+  cold_one "default warm-up"
+  if [ -z "${db_env[*]}" ]; then cold_data="-cold-off"; fi
+  cold_one "--warmup-seconds 0" --warmup-seconds 0
+}
+
 if ! $streams_mode; then
   for t in "${order[@]}"; do
     say "$t: ${warmup} s warm-up (JSON, discarded)"
@@ -234,6 +327,8 @@ if ! $streams_mode; then
     wrk_run "$t" 1 "$sse_warm" "$tmp/warm-sse-$t.wrk"
     measure_wrk "$t" sse 1
   done
+  if $open_loop; then open_loop_run; fi
+  if $cold; then cold_run; fi
 else
   drows=()
   for t in "${order[@]}"; do
@@ -295,6 +390,47 @@ cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
       echo "Per-stage cost of one Sluice JSON request (async-profiler, two extra ${duration} s windows; CPU of all threads, allocation of the event loop; see bench/profile/stages.py):"
       echo
       echo "$stage_table"
+    fi
+    if $open_loop; then
+      echo
+      echo "## Open loop at ½ × nginx's JSON peak"
+      echo
+      if [ -n "$open_note" ]; then
+        echo "$open_note"
+      else
+        echo "JSON, LoadDriver (1 event loop, pinned to CPU $load_cpu with the upstream) at a fixed **$open_rate req/s** (½ × nginx's $(( open_rate * 2 )) req/s above), requests evenly spaced over $conns connections, a due request sent at once on an idle connection else on the first to free up; latency = due time → last byte (no coordinated omission). ${warmup} s warm-up, ${duration} s measured. Late = sent > 1 ms after its due time (the client side was the bottleneck: connections all busy or the driver behind)."
+        echo
+        echo "| target | offered req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | sent > 1 ms late | due → sent p99 ms | proxy CPU | errors |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for r in "${open_rows[@]}"; do
+          IFS='|' read -r t ach p50 p99 p999 mx late lag cpu err <<< "$r"
+          echo "| $t | $open_rate | $ach | $p50 | $p99 | $p999 | $mx | $late | $lag | $cpu | $err |"
+        done
+        if [ -n "${rps_of[open-p99-sluice]:-}" ] && [ -n "${rps_of[open-p99-nginx]:-}" ]; then
+          d=$(awk -v a="${rps_of[open-p99-sluice]}" -v b="${rps_of[open-p99-nginx]}" 'BEGIN { printf "%+.3f", (a - b) / 1000 }')
+          echo
+          echo "Sluice's p99 − nginx's p99: **$d ms** (issue 18's goal: ≤ +0.2 ms: $(awk -v x="$d" 'BEGIN { print (x + 0 <= 0.2 ? "met" : "not met") }'))."
+        fi
+      fi
+    fi
+    if $cold; then
+      echo
+      echo "## Cold start: Sluice's first 10 s after readiness"
+      echo
+      if [ -n "$cold_note" ]; then
+        echo "$cold_note"
+      else
+        echo "Sluice restarted (same config and $sluice_db, the main instance stopped; JVM \`$sluice_opts\`, pinned to CPU $proxy_cpu), /health/liveliness and /health/readiness polled every 50 ms from CPU $load_cpu; the moment readiness answers 200, wrk -t1 -c$conns JSON for 10 s (as the JSON row), then ${warmup} s warm-up (discarded) and ${duration} s steady. Start-up = exec → 200. Warm-up = Sluice's own log line (synthetic requests before readiness)."
+        echo
+        echo "| start-up warm-up | exec → live s | exec → ready s | warm-up (log) | first 10 s req/s | first 10 s p99 ms | steady req/s | steady p99 ms | first ÷ steady | errors |"
+        echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+        for r in "${cold_rows[@]}"; do
+          IFS='|' read -r label live ready warm first fp99 steady sp99 ratio err <<< "$r"
+          echo "| $label | $live | $ready | $warm | $first | $fp99 | $steady | $sp99 | **$ratio** | $err |"
+        done
+        echo
+        echo "Issue 18's goal: first ÷ steady ≥ 0.80."
+      fi
     fi
   else
     echo "- Upstream: the bench's fake vLLM (Netty, 1 event loop), $stream_tokens tokens per stream, one event every $itl_ms ms, each its own write and flush (vLLM's token pacing). Offered: $streams streams ≈ $(( streams * 1000 / itl_ms )) events/s."

@@ -47,11 +47,20 @@ import org.HdrHistogram.Histogram;
  * responses are parsed as bytes by {@link ResponseScanner} (the {@code [DONE]} check included), connection errors
  * are retried by reconnecting.
  *
+ * <p>Open loop ({@code --rate R}): requests are due on a fixed schedule instead, evenly spaced at {@code R} per
+ * second over all connections ({@link ArrivalSchedule}; request {@code k} at {@code start + k / R}). A due request
+ * goes out at once on an idle connection, else on the first one to free up; its latency and TTFB are measured from
+ * its <em>due</em> time, so queueing in the proxy (or in the client, when every connection is busy) shows in the
+ * percentiles instead of slowing the offered load (coordinated omission). Each event loop dispatches what is due on
+ * a 0.5 ms timer tick and whenever a response completes; it counts requests sent more than 1 ms after their due time
+ * ({@code late}: the connections or the driver, not the server, were the bottleneck) and the queue left at the end.
+ * {@code rps} is then the achieved rate.
+ *
  * <pre>
  * java -cp bench/target/sluice-bench.jar io.sluice.bench.load.LoadDriver \
  *     --url http://127.0.0.1:4000/v1/chat/completions [--connections 64] [--duration 10] [--warmup 3] \
  *     [--threads 1] [--stream] [--tokens N] [--header 'Authorization: Bearer sk-…'] [--model NAME] \
- *     [--body-file F] [--timeout 30] [--json]
+ *     [--body-file F] [--timeout 30] [--rate R] [--json]
  * </pre>
  */
 public final class LoadDriver {
@@ -77,6 +86,8 @@ public final class LoadDriver {
     byte[] body;
     double timeoutS = 30;
     boolean json;
+    /** Open-loop requests per second over all connections; 0 = closed loop. */
+    double rate;
 
     public Options url(String u) {
       URI parsed = URI.create(u);
@@ -160,6 +171,15 @@ public final class LoadDriver {
       return this;
     }
 
+    /** Open loop at {@code r} requests per second in total (see the class comment); 0 = closed loop. */
+    public Options rate(double r) {
+      if (!(r >= 0) || r > 1e9) {
+        throw new IllegalArgumentException("--rate must be > 0 and <= 1e9");
+      }
+      this.rate = r;
+      return this;
+    }
+
     public Options json(boolean j) {
       this.json = j;
       return this;
@@ -198,6 +218,13 @@ public final class LoadDriver {
                 case "--model" -> o.model(v);
                 case "--body-file" -> o.body(Files.readAllBytes(Path.of(v)));
                 case "--timeout" -> o.timeout(Double.parseDouble(v));
+                case "--rate" -> {
+                  double r = Double.parseDouble(v);
+                  if (!(r > 0)) {
+                    throw new IllegalArgumentException("must be > 0");
+                  }
+                  o.rate(r);
+                }
                 case "-H", "--header" -> {
                   int c = v.indexOf(':');
                   if (c <= 0) {
@@ -276,6 +303,8 @@ public final class LoadDriver {
       "  --model NAME       model in the generated body (default bench-model)",
       "  --body-file F      send this body verbatim instead of the generated one",
       "  --timeout S        a request with no full response after S seconds is an error (default 30)",
+      "  --rate R           open loop: R requests/s in total, evenly spaced; latency and TTFB from each request's",
+      "                     due time; reports the achieved rate and requests sent > 1 ms late (default: closed loop)",
       "  --json             print one JSON object instead of text",
       "");
 
@@ -300,6 +329,10 @@ public final class LoadDriver {
     final long warmupRequests;
     final long warmupErrors;
     final String firstError;
+    /** Open loop: time from due to sent, µs (0 = sent on time). Empty in closed loop. */
+    final Histogram sendLag;
+    final long late;
+    final long backlog;
 
     Result(Options options, double measuredSeconds, List<Worker.Snapshot> snaps) {
       this.options = options;
@@ -307,6 +340,9 @@ public final class LoadDriver {
       this.latency = new Histogram(MAX_US, 3);
       this.ttfb = new Histogram(MAX_US, 3);
       this.gap = new Histogram(MAX_US, 3);
+      this.sendLag = new Histogram(MAX_US, 3);
+      long lt = 0;
+      long bl = 0;
       long rq = 0;
       long ev = 0;
       long by = 0;
@@ -321,6 +357,9 @@ public final class LoadDriver {
         latency.add(s.latency);
         ttfb.add(s.ttfb);
         gap.add(s.gap);
+        sendLag.add(s.sendLag);
+        lt += s.late;
+        bl += s.backlog;
         rq += s.requests;
         ev += s.events;
         by += s.bytes;
@@ -344,6 +383,23 @@ public final class LoadDriver {
       this.warmupRequests = wr;
       this.warmupErrors = we;
       this.firstError = fe;
+      this.late = lt;
+      this.backlog = bl;
+    }
+
+    /** Open loop: requests sent in the window more than 1 ms after their due time. */
+    public long late() {
+      return late;
+    }
+
+    /** Open loop: requests due by the end of the window and never sent. */
+    public long backlog() {
+      return backlog;
+    }
+
+    /** Open loop: due → sent, microseconds, requests sent in the window. */
+    public Histogram sendLagHistogram() {
+      return sendLag;
     }
 
     /** Successful responses completed in the measurement window (= latency histogram count). */
@@ -430,6 +486,10 @@ public final class LoadDriver {
       b.append(",\"durationS\":").append(num(measuredSeconds));
       b.append(",\"requests\":").append(requests);
       b.append(",\"rps\":").append(num(requestsPerSecond()));
+      b.append(",\"rate\":").append(num(options.rate));
+      b.append(",\"late\":").append(late);
+      b.append(",\"backlog\":").append(backlog);
+      percentiles(b, "sendLag", sendLag);
       percentiles(b, "latency", latency);
       percentiles(b, "ttfb", ttfb);
       percentiles(b, "gap", gap);
@@ -472,6 +532,11 @@ public final class LoadDriver {
           options.url, options.stream ? "SSE" : "JSON", options.connections, options.threads, measuredSeconds,
           options.warmupS));
       b.append(String.format(Locale.ROOT, "  requests   %d  (%.1f req/s)%n", requests, requestsPerSecond()));
+      if (options.rate > 0) {
+        b.append(String.format(Locale.ROOT,
+            "  open loop  offered %.1f req/s; latency from due time; sent > 1 ms late %d, due → sent p99 %s,"
+                + " never sent %d%n", options.rate, late, ms(sendLag, 99), backlog));
+      }
       b.append(String.format(Locale.ROOT, "  latency    p50 %s  p90 %s  p99 %s  p99.9 %s  max %s%n",
           ms(latency, 50), ms(latency, 90), ms(latency, 99), ms(latency, 99.9), ms(latency, 100)));
       if (options.stream) {
@@ -553,8 +618,13 @@ public final class LoadDriver {
       long start = System.nanoTime();
       long measureStart = start + (long) (o.warmupS * 1e9);
       long measureEnd = measureStart + (long) (o.durationS * 1e9);
+      int stride = o.threads;
       for (EventExecutor e : group) {
-        workers.add(new Worker((EventLoop) e, o, request, remote, measureStart, measureEnd));
+        Worker w = new Worker((EventLoop) e, o, request, remote, measureStart, measureEnd);
+        if (o.rate > 0) {
+          w.schedule = new ArrivalSchedule(System::nanoTime, start, o.rate, workers.size(), stride);
+        }
+        workers.add(w);
       }
       for (int i = 0; i < o.connections; i++) {
         workers.get(i % workers.size()).addConnection();
@@ -657,6 +727,15 @@ public final class LoadDriver {
     boolean stopped;
     ScheduledFuture<?> ticker;
     private boolean templateReleased;
+    /** Open loop: this loop's share of the arrivals; null = closed loop. Set before {@link #start}. */
+    ArrivalSchedule schedule;
+    /** Open loop: connections with nothing in flight, most recently freed on top. */
+    Conn[] idle = new Conn[0];
+    int idleCount;
+    final Histogram sendLag = new Histogram(MAX_US, 3);
+    long late;
+    long backlogAtStop;
+    ScheduledFuture<?> dispatcher;
 
     Worker(EventLoop loop, Options o, byte[] request, InetSocketAddress remote, long measureStart,
         long measureEnd) {
@@ -681,6 +760,11 @@ public final class LoadDriver {
 
     void start() {
       ticker = loop.scheduleAtFixedRate(this::tick, 100, 100, TimeUnit.MILLISECONDS);
+      if (schedule != null) {
+        idle = new Conn[conns.size()];
+        // One timer per loop, not a task per request; responses completing dispatch too (Conn.send).
+        dispatcher = loop.scheduleAtFixedRate(this::dispatchDue, 0, 500, TimeUnit.MICROSECONDS);
+      }
       for (Conn c : conns) {
         c.connect();
       }
@@ -688,6 +772,9 @@ public final class LoadDriver {
 
     /** Stops sending and returns a copy of the counters (runs on the loop). */
     Snapshot stop() {
+      if (schedule != null) {
+        backlogAtStop = schedule.backlog(Math.min(schedule.now(), measureEnd));
+      }
       stopped = true;
       return new Snapshot(this);
     }
@@ -696,6 +783,9 @@ public final class LoadDriver {
       stopped = true;
       if (ticker != null) {
         ticker.cancel(false);
+      }
+      if (dispatcher != null) {
+        dispatcher.cancel(false);
       }
       for (Conn c : conns) {
         c.close();
@@ -735,6 +825,36 @@ public final class LoadDriver {
       }
     }
 
+    /** Open loop: {@code c} has nothing in flight; it sends the next due request now, or waits for one. */
+    void ready(Conn c) {
+      if (!c.idle) {
+        c.idle = true;
+        idle[idleCount++] = c;
+      }
+      dispatchDue();
+    }
+
+    /** Open loop: sends every due request there is an idle connection for; the rest wait (in the schedule). */
+    void dispatchDue() {
+      long now = schedule.now();
+      while (idleCount > 0 && sending(now) && schedule.hasDue(now)) {
+        Conn c = idle[--idleCount];
+        idle[idleCount] = null;
+        c.idle = false;
+        if (c.ch == null || !c.ch.isActive()) {
+          continue; // reconnecting: it comes back through ready() once connected
+        }
+        long due = schedule.take();
+        if (now - measureStart >= 0 && now - measureEnd < 0) {
+          sendLag.recordValue(ArrivalSchedule.sinceDueMicros(due, now, MAX_US));
+          if (ArrivalSchedule.late(due, now)) {
+            late++;
+          }
+        }
+        c.write(due);
+      }
+    }
+
     void gap(long now, long nanos) {
       if (now - measureStart >= 0 && now - measureEnd < 0) {
         gap.recordValue(Math.min(MAX_US, Math.max(0, nanos / 1000)));
@@ -768,6 +888,9 @@ public final class LoadDriver {
       final long warmupRequests;
       final long warmupErrors;
       final String firstError;
+      final Histogram sendLag;
+      final long late;
+      final long backlog;
 
       Snapshot(Worker w) {
         latency = w.latency.copy();
@@ -783,6 +906,9 @@ public final class LoadDriver {
         warmupRequests = w.warmupRequests;
         warmupErrors = w.warmupErrors;
         firstError = w.firstError;
+        sendLag = w.sendLag.copy();
+        late = w.late;
+        backlog = w.backlogAtStop;
       }
     }
   }
@@ -799,6 +925,8 @@ public final class LoadDriver {
     int okOnThisChannel;
     int eventsSeen;
     long lastEventNanos;
+    /** Open loop: on the worker's idle stack. */
+    boolean idle;
 
     Conn(Worker w) {
       this.w = w;
@@ -830,16 +958,28 @@ public final class LoadDriver {
       }
     }
 
+    /** Ready for the next request: closed loop sends it now; open loop when one is due ({@link Worker#ready}). */
     void send() {
+      if (w.schedule != null) {
+        if (ch != null) {
+          w.ready(this);
+        }
+        return;
+      }
       long now = System.nanoTime();
       if (ch == null || !w.sending(now)) {
         return;
       }
+      write(now);
+    }
+
+    /** Sends the request; latency and TTFB count from {@code startNanos} (open loop: its due time). */
+    void write(long startNanos) {
       scanner.reset();
       inFlight = true;
       ttfbSeen = false;
       eventsSeen = 0;
-      startNanos = now;
+      this.startNanos = startNanos;
       ch.writeAndFlush(w.template.retainedDuplicate(), ch.voidPromise());
     }
 

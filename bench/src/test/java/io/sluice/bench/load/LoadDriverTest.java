@@ -33,6 +33,9 @@ class LoadDriverTest {
 
   @BeforeAll
   static void start() throws IOException {
+    // Without TCP_NODELAY the JDK server's response waits ~40 ms for the client's delayed ACK after a quiet spell
+    // (Nagle): fine for a closed loop, it caps an open loop's spaced requests at ~25/s per connection.
+    System.setProperty("sun.net.httpserver.nodelay", "true");
     pool = Executors.newFixedThreadPool(4);
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 128);
     server.setExecutor(pool);
@@ -48,6 +51,19 @@ class LoadDriverTest {
     });
     server.createContext("/sse", ex -> sse(ex, true));
     server.createContext("/sse-no-done", ex -> sse(ex, false));
+    server.createContext("/slow", ex -> {
+      drain(ex);
+      try {
+        Thread.sleep(20); // a server that does 50 requests/s on one connection
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      byte[] b = "{}".getBytes(StandardCharsets.UTF_8);
+      ex.sendResponseHeaders(200, b.length);
+      try (OutputStream os = ex.getResponseBody()) {
+        os.write(b);
+      }
+    });
     server.createContext("/fail", ex -> {
       drain(ex);
       byte[] b = "{\"error\":\"boom\"}".getBytes(StandardCharsets.UTF_8);
@@ -137,6 +153,29 @@ class LoadDriverTest {
   }
 
   @Test
+  void openLoopHoldsTheOfferedRateWhenTheServerKeepsUp() throws Exception {
+    LoadDriver.Result r = LoadDriver.run(opts("/json").rate(200).connections(4).threads(2));
+    assertThat(r.errors()).isZero();
+    assertThat(r.requestsPerSecond()).as("offered 200/s").isBetween(150.0, 250.0);
+    assertThat(r.backlog()).isLessThanOrEqualTo(4);
+    assertThat(r.sendLagHistogram().getTotalCount()).isGreaterThan(0);
+    assertThat(r.toJson()).contains("\"rate\":200.000").contains("\"late\":");
+    assertThat(r.toText()).contains("open loop  offered 200.0 req/s");
+  }
+
+  @Test
+  void openLoopCountsQueueingTheClosedLoopWouldHide() throws Exception {
+    // One connection, 100/s offered, the server does 50/s: requests queue in the client. A closed loop would
+    // report ~20 ms per request; from the due time the queue's wait shows, and the requests count as late.
+    LoadDriver.Result r = LoadDriver.run(opts("/slow").rate(100).connections(1).warmup(0));
+    assertThat(r.errors()).isZero();
+    assertThat(r.requestsPerSecond()).isLessThan(70.0);
+    assertThat(r.late()).isGreaterThan(0);
+    assertThat(r.backlog()).isGreaterThan(10);
+    assertThat(r.latencyHistogram().getValueAtPercentile(90)).as("µs, queueing included").isGreaterThan(200_000);
+  }
+
+  @Test
   void status500IsAnError() throws Exception {
     LoadDriver.Result r = LoadDriver.run(opts("/fail"));
     assertThat(r.requests()).isZero();
@@ -173,12 +212,16 @@ class LoadDriverTest {
   void optionsParse() throws Exception {
     LoadDriver.Options o = LoadDriver.Options.parse("--url", "http://127.0.0.1:9/v1/chat/completions",
         "--connections", "8", "--duration=2.5", "--warmup", "0", "--threads", "2", "--stream", "--tokens", "200",
-        "--header", "Authorization: Bearer sk-1", "--model", "m", "--json");
+        "--header", "Authorization: Bearer sk-1", "--model", "m", "--json", "--rate", "2500.5");
     assertThat(o.connections).isEqualTo(8);
     assertThat(o.durationS).isEqualTo(2.5);
     assertThat(o.threads).isEqualTo(2);
     assertThat(o.stream).isTrue();
     assertThat(o.json).isTrue();
+    assertThat(o.rate).isEqualTo(2500.5);
+    assertThat(LoadDriver.Options.parse("--url", "http://x/").rate).as("closed loop by default").isZero();
+    assertThatThrownBy(() -> LoadDriver.Options.parse("--url", "http://x/", "--rate", "0"))
+        .hasMessageContaining("--rate");
     String req = new String(o.requestBytes(), StandardCharsets.UTF_8);
     assertThat(req).startsWith("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:9\r\n")
         .contains("\r\nx-fake-tokens: 200\r\n").contains("\r\nAuthorization: Bearer sk-1\r\n")
