@@ -74,7 +74,14 @@ final class OtelTracing implements AutoCloseable {
     }
     Map<String, String> defaults = new HashMap<>();
     defaults.put("otel.service.name", "sluice");
-    OtelTracing t = new OtelTracing(defaults);
+    // The OTLP spec's default (the Java SDK's autoconfigure still defaults to grpc).
+    defaults.put("otel.exporter.otlp.protocol", "http/protobuf");
+    OtelTracing t;
+    try {
+      t = new OtelTracing(defaults);
+    } catch (io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException e) {
+      throw new IllegalArgumentException("OpenTelemetry (OTEL_* / otel.*): " + e.getMessage(), e);
+    }
     log.info("OpenTelemetry traces on: OTLP {} to {}, sampler {}",
         setting("otel.exporter.otlp.protocol", env, "http/protobuf"),
         setting("otel.exporter.otlp.traces.endpoint", env,
