@@ -95,8 +95,14 @@ public final class Tracing {
     return W3C.extract(Context.root(), headers, GET);
   }
 
-  /** The exchange has its head: starts its server span (event loop). */
+  /**
+   * The exchange has its head: starts its server span (event loop). Probes and scrapes ({@code /health/liveliness},
+   * {@code /health/readiness}, {@code /metrics}) get none: they would be most spans of an idle gateway.
+   */
   void start(Exchange ex) {
+    if (ex.route == Route.LIVENESS || ex.route == Route.READINESS || ex.route == Route.METRICS) {
+      return;
+    }
     Context parent = parent(ex.request.headers());
     String method = ex.request.method().name();
     ex.tracing = this;
@@ -208,14 +214,17 @@ public final class Tracing {
       return;
     }
     String operation = operation(ex.route);
-    if (operation != null && ex.model != null) {
-      span.updateName(operation + " " + ex.model); // GenAI: "{gen_ai.operation.name} {gen_ai.request.model}"
+    String requested = requestedModel(ex);
+    if (operation != null && requested != null) {
+      span.updateName(operation + " " + requested); // GenAI: "{gen_ai.operation.name} {gen_ai.request.model}"
     }
     span.setAllAttributes(attributes(ex, clientGone));
-    long startEpochNanos = ex.startMillis * 1_000_000L;
     if (ex.firstByteNanos != 0) {
-      // The response head: what litellm_llm_api_time_to_first_token_metric measures too.
-      span.addEvent("gen_ai.first_token", startEpochNanos + (ex.firstByteNanos - ex.startNanos),
+      // The response head: what litellm_llm_api_time_to_first_token_metric measures too. Its wall-clock time is
+      // now minus the monotonic time since (the span's own clock is the SDK's, anchored the same way).
+      java.time.Instant now = java.time.Instant.now();
+      long epochNanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+      span.addEvent("gen_ai.first_token", epochNanos - (System.nanoTime() - ex.firstByteNanos),
           TimeUnit.NANOSECONDS);
     }
     if (ex.stream && ex.responseStarted()) {
@@ -237,8 +246,9 @@ public final class Tracing {
     if (operation != null) {
       b.put(OPERATION, operation);
     }
-    if (ex.model != null) {
-      b.put(REQUEST_MODEL, ex.model);
+    String requested = requestedModel(ex);
+    if (requested != null) {
+      b.put(REQUEST_MODEL, requested);
     }
     if (ex.group != null) {
       b.put(MODEL_GROUP, ex.group.name());
@@ -290,6 +300,11 @@ public final class Tracing {
       b.put(ERROR_TYPE, Integer.toString(status));
     }
     return b.build();
+  }
+
+  /** The model the client named: the alias it sent, else the group. */
+  private static String requestedModel(Exchange ex) {
+    return ex.aliasOf != null ? ex.aliasOf : ex.model;
   }
 
   private static void putIfNotNull(AttributesBuilder b, AttributeKey<String> k, String v) {
