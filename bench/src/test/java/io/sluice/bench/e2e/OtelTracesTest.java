@@ -12,6 +12,8 @@ import io.sluice.bench.fake.RecordedRequest;
 import io.sluice.config.DeploymentConfig;
 import io.sluice.config.GeneralSettings;
 import io.sluice.config.LitellmSettings;
+import io.sluice.config.PassThroughEndpoint;
+import io.sluice.config.PassThroughSettings;
 import io.sluice.config.Provider;
 import io.sluice.config.RouterSettings;
 import io.sluice.config.Secret;
@@ -57,8 +59,14 @@ class OtelTracesTest {
     List<DeploymentConfig> models = List.of(new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED,
         URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null,
         "fake-a", null, 0.001, 0.002));
+    URI fakeBase = URI.create("http://127.0.0.1:" + fake.port());
+    // A pass-through that forwards only content-type, accept and x-request-id: traceparent must still go.
+    PassThroughSettings pt = new PassThroughSettings(List.of(new PassThroughEndpoint("/vendor",
+        URI.create(fakeBase + "/v1"), true, Map.of("Authorization", Secret.of("Bearer " + REPLICA_KEY)), null, false,
+        true, List.of(), Map.of())),
+        fakeBase, Secret.of(REPLICA_KEY), null, false);
     SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
-        new LitellmSettings(LitellmSettings.DEFAULT_REQUEST_TIMEOUT, true, true), ServerSettings.defaults());
+        new LitellmSettings(LitellmSettings.DEFAULT_REQUEST_TIMEOUT, true, true), ServerSettings.defaults(), pt);
     AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL", db.litellmUrl()),
         Secret.of(MASTER)), Map.of(), KeyCache.NONE);
     sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
@@ -163,6 +171,28 @@ class OtelTracesTest {
           .doesNotContain(key).doesNotContain(key.substring(3)).doesNotContain(hash.hex())
           .doesNotContain(hash.prefix()).doesNotContain(MASTER).doesNotContain(REPLICA_KEY).doesNotContain("SECRET");
     }
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+      "/v1/messages|{\"model\":\"llama\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+      "/vllm/v1/chat/completions|{\"model\":\"" + SERVED + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+      "/vendor/chat/completions|{\"model\":\"" + SERVED + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+  })
+  void everyRouteSendsSluicesSpanUpstreamAsTheTraceparentInsteadOfTheClients(String path, String body)
+      throws Exception {
+    String clientSpan = "1234567890abcdef";
+    fake.clearRequests();
+    HttpResponse<String> r = VirtualKeyE2ETestSupport.send(sluice.port(), "POST", path, MASTER, body,
+        "traceparent", "00-" + CLIENT_TRACE + "-" + clientSpan + "-01");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    String requestId = r.headers().firstValue("x-request-id").orElseThrow();
+    OtlpReceiver.Received server = collector.await(s -> s.span().getKind() == Span.SpanKind.SPAN_KIND_SERVER
+        && requestId.equals(s.attributes().get("sluice.request_id")), Duration.ofSeconds(10));
+    assertThat(server.parentSpanId()).isEqualTo(clientSpan);
+    RecordedRequest upstream = fake.requests().get(fake.requests().size() - 1);
+    assertThat(upstream.headers().getAll("traceparent")).as(path)
+        .containsExactly("00-" + CLIENT_TRACE + "-" + server.spanId() + "-01");
   }
 
   @Test
