@@ -71,8 +71,8 @@ class OtelCollectorDownTest {
     }
   }
 
-  static final Pattern DROPPED = Pattern.compile("^sluice_otel_spans_dropped_total\\{reason=\"([a-z_]+)\"} ([0-9.eE+]+)$",
-      Pattern.MULTILINE);
+  static final Pattern DROPPED = Pattern.compile(
+      "^sluice_otel_spans_dropped_total\\{reason=\"([a-z_]+)\"} ([0-9.eE+]+)$", Pattern.MULTILINE);
 
   static double dropped(HttpClient http) throws Exception {
     String text = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sluice.port() + "/metrics"))
