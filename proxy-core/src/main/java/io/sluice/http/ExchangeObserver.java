@@ -31,11 +31,6 @@ final class ExchangeObserver {
     }
   }
 
-  /** The gateway's tracing, or null when off. */
-  Tracing tracing() {
-    return tracing;
-  }
-
   /** {@code ex} is over; {@code clientGone}: the client left before its response ended. */
   void ended(Exchange ex, boolean clientGone) {
     if (ex.metering != null) {
