@@ -109,8 +109,12 @@ YAML
       psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS sluice_bench' -c 'CREATE DATABASE sluice_bench' >/dev/null
       db_env=(DATABASE_URL="postgresql://postgres@127.0.0.1:5432/sluice_bench"); sluice_db="local PostgreSQL (unpinned)"
     fi
+    otel_env=()
+    if $otel; then # traces of every request, exported to the upstream nginx (location /v1/traces: read, 200)
+      otel_env=(OTEL_EXPORTER_OTLP_ENDPOINT="http://$upstream" OTEL_TRACES_SAMPLER=always_on)
+    fi
     # shellcheck disable=SC2086 # the JVM options are words
-    env "${db_env[@]}" SLUICE_ACCESS_LOG_LEVEL=$access_log SLUICE_MASTER_KEY=$MASTER "${PIN_P[@]}" java $sluice_opts \
+    env "${db_env[@]}" "${otel_env[@]}" SLUICE_ACCESS_LOG_LEVEL=$access_log SLUICE_MASTER_KEY=$MASTER "${PIN_P[@]}" java $sluice_opts \
       -jar "$sluice_jar" --config "$tmp/sluice.yaml" --host 127.0.0.1 --port "$sluice_port" --threads 1 \
       --data-dir "$tmp/sluice-data" > "$tmp/sluice.log" 2>&1 &
     pid_of[sluice]=$!; pids+=("$!"); port_of[sluice]=$sluice_port; model_of[sluice]=bench
@@ -372,6 +376,9 @@ cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
   echo
   echo "- Machine: $(nproc) CPUs (${cpu_model:-unknown}), Linux $(uname -r). Each proxy pinned to CPU $proxy_cpu (taskset, the whole process); load generator and upstream pinned to CPU $load_cpu. One proxy at a time, in one run."
   echo "- nginx $(nginx -v 2>&1 | sed 's|.*nginx/||') (1 worker), HAProxy $(haproxy -v 2>/dev/null | head -n1 | awk '{print $3}') (nbthread 1), Sluice 1 event loop, JVM options \`$sluice_opts\`, virtual key (model list checked), model rewrite, usage tap, spend rows to $sluice_db."
+  if $otel; then
+    echo "- Traces ON: Sluice samples every request (OTEL_TRACES_SAMPLER=always_on) and exports its spans over OTLP/HTTP (protobuf, the SDK's batch processor) to the upstream nginx's /v1/traces (reads the body, answers 200)."
+  fi
   if ! $streams_mode; then
     echo "- Upstream: nginx (1 worker) serving fixed bodies captured from the fake vLLM: JSON $json_bytes bytes (16 tokens), SSE $sse_bytes bytes ($sse_events data events, usage chunk and [DONE]) — written by nginx with Content-Length in as few writes as it likes."
     echo "- Load: wrk -t1 -c$conns, ${warmup} s JSON warm-up and $(awk -v w="$warmup" 'BEGIN { print (w < 10 ? w : 10) }') s SSE warm-up per proxy (discarded), then ${duration} s measured. Proxy CPU = utime+stime of the proxy's processes over the measured window (/proc). alloc/req = Sluice's event-loop thread heap allocation ÷ requests (sluice_event_loop_allocated_bytes_total)."

@@ -69,7 +69,7 @@ public final class ConfigLoader {
   private static final Set<String> STRATEGIES = Set.of("simple-shuffle", "least-busy", "usage-based-routing",
       "usage-based-routing-v2", "latency-based-routing", "cost-based-routing", "vllm-load");
   private static final Set<String> LITELLM = Set.of("request_timeout", "require_auth_for_metrics_endpoint", "num_retries", "fallbacks",
-      "forward_llm_provider_auth_headers");
+      "forward_llm_provider_auth_headers", "callbacks");
   private static final Set<String> PASS = Set.of("path", "target", "include_subpath", "headers", "forward_headers",
       "auth", "methods", "default_query_params");
   private static final Set<String> PASS_LATER = Set.of("id", "cost_per_request", "merge_query_params",
@@ -93,7 +93,7 @@ public final class ConfigLoader {
       "/v1/models");
   private static final Set<String> LITELLM_LATER = Set.of("drop_params", "cache",
       "cache_params", "set_verbose", "json_logs", "success_callback",
-      "failure_callback", "callbacks", "key_generation_settings", "context_window_fallbacks", "telemetry");
+      "failure_callback", "key_generation_settings", "context_window_fallbacks", "telemetry");
   private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
       "limits_on_redis_failure", "metrics_key_labels",
@@ -754,7 +754,34 @@ public final class ConfigLoader {
     Duration t = seconds(l, "request_timeout", at);
     JsonNode auth = l.get("require_auth_for_metrics_endpoint");
     return new LitellmSettings(t == null ? LitellmSettings.DEFAULT_REQUEST_TIMEOUT : t,
-        absent(auth) || bool(l, "require_auth_for_metrics_endpoint", at));
+        absent(auth) || bool(l, "require_auth_for_metrics_endpoint", at), otel(l.get("callbacks"), at + ".callbacks"));
+  }
+
+  /**
+   * {@code callbacks}: LiteLLM's list of logging integrations. {@code "otel"} (LiteLLM's name for OpenTelemetry)
+   * turns traces on; any other name is one Sluice does not have, ignored with a warning.
+   */
+  private boolean otel(JsonNode cb, String at) {
+    if (absent(cb)) {
+      return false;
+    }
+    if (!cb.isArray()) {
+      throw fail(at, "expected a list of callback names, e.g. [\"otel\"]");
+    }
+    boolean otel = false;
+    for (int i = 0; i < cb.size(); i++) {
+      JsonNode n = cb.get(i);
+      if (!n.isTextual()) {
+        throw fail(at + "[" + i + "]", "expected a callback name (a string), got " + n.getNodeType());
+      }
+      if ("otel".equals(n.asText())) {
+        otel = true;
+      } else {
+        warnings.add(at + "[" + i + "]: \"" + n.asText() + "\" is not a callback Sluice has (only \"otel\"); "
+            + "ignored.");
+      }
+    }
+    return otel;
   }
 
   private ServerSettings server(JsonNode s) {

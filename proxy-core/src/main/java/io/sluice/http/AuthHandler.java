@@ -129,7 +129,11 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
       java.util.function.Consumer<T> then, String what) {
     pending = ex;
     conn.pauseReads(ClientConnection.PAUSE_AUTH);
+    io.opentelemetry.api.trace.Span lookup = ex.span == null ? null : ex.tracing.child(ex, what); // a cache miss
     f.whenCompleteAsync((value, err) -> {
+      if (lookup != null) {
+        Tracing.endChild(lookup, err);
+      }
       if (pending != ex) {
         return; // the channel closed meanwhile; held chunks are already released
       }

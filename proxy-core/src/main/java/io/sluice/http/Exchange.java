@@ -137,6 +137,16 @@ final class Exchange {
   long bytesOut;
   long firstByteNanos;
 
+  // Tracing (issue 19; see {@link Tracing}).
+  /** The exchange's server span; null when tracing is off. */
+  io.opentelemetry.api.trace.Span span;
+  /** Where {@link #span} came from (for its child spans); null when tracing is off. */
+  Tracing tracing;
+  /** The body's top-level {@code max_tokens} (or {@code max_completion_tokens}), read only when traced; -1 = none. */
+  long maxTokens = -1;
+  /** Replicas this exchange's failures put into cooldown. */
+  int cooldowns;
+
   private final Drain drain;
   private boolean settled;
   private final ExchangeObserver observer;

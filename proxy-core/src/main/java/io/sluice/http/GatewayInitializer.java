@@ -46,7 +46,7 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
         metrics.forget(live);
       });
     }
-    this.observer = new ExchangeObserver(metrics, gw.accessLog());
+    this.observer = new ExchangeObserver(metrics, gw.accessLog(), gw.tracing());
     ServerSettings s = gw.server();
     this.decoderConfig = new HttpDecoderConfig()
         .setMaxInitialLineLength(s.maxUriLength())

@@ -170,6 +170,7 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     } else if (route == Route.VLLM) {
       ex.upstreamPath = PathNormalizer.encode(path.substring("/vllm".length()));
     }
+    observer.started(ex); // tracing: the server span (a null check when off)
     current = ex;
     ex.requestComplete = req instanceof LastHttpContent;
     if (ex.requestComplete) {

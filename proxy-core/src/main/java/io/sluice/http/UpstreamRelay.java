@@ -123,6 +123,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     }
     // Whatever the route's rules kept: no header carries a Sluice credential upstream (issue 13, finding 1).
     ex.credentials.scrub(req.headers(), auth);
+    if (ex.span != null) {
+      Tracing.started(ex); // the child traceparent upstream, replacing the client's (every route)
+    }
     Metering m = gw.metering();
     if (metered(gw)) {
       ex.metering = m;
@@ -186,8 +189,12 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       return;
     }
     ex.conn.pauseReads(ClientConnection.PAUSE_LIMITS);
+    io.opentelemetry.api.trace.Span round = ex.span == null ? null : ex.tracing.child(ex, "limiter round trip");
     f.whenCompleteAsync((a, err) -> {
       ex.conn.resumeReads(ClientConnection.PAUSE_LIMITS);
+      if (round != null) {
+        Tracing.endChild(round, err);
+      }
       guarded(() -> admitted(ex, scopes, limiter, a, err));
     }, ctx.executor());
   }
@@ -320,6 +327,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       metrics.attemptFailed(ex, ex.deployment, status);
     }
     if (replicaFault && ex.deployment.health().failure(System.nanoTime())) {
+      ex.cooldowns++;
       log.warn("replica {} of model {} cooling down for {} after repeated failures (last: {})", ex.deployment.id(),
           ex.deployment.modelGroup(), gw.cooldown(), message);
     }
@@ -415,7 +423,14 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (f.isDone()) {
       onAcquired(ex, f);
     } else {
-      f.addListener(x -> guarded(() -> onAcquired(ex, f)));
+      // Not a pooled connection: a connect (its own span when traced).
+      io.opentelemetry.api.trace.Span connect = ex.span == null ? null : ex.tracing.connect(ex);
+      f.addListener(x -> {
+        if (connect != null) {
+          Tracing.endChild(connect, f.cause());
+        }
+        guarded(() -> onAcquired(ex, f));
+      });
     }
   }
 

@@ -118,6 +118,11 @@ public final class Families {
       + "divided by the request rate is the gateway's allocation per request", "loop");
   public static final Family DIRECT_MEMORY = Family.gauge("sluice_netty_direct_memory_bytes",
       "Direct memory held by Netty's pooled allocator");
+  public static final Family OTEL_SPANS_EXPORTED = Family.counter("sluice_otel_spans_exported",
+      "Trace spans the OTLP collector accepted (only with tracing on)");
+  public static final Family OTEL_SPANS_DROPPED = Family.counter("sluice_otel_spans_dropped",
+      "Trace spans lost: queue_full (the bounded export queue was full), export_failed (the collector refused or "
+          + "was unreachable after the exporter's retries)", "reason");
   public static final Family BUFFER_LEAKS = Family.counter("sluice_buffer_leaks",
       "Buffer leaks Netty's leak detector reported (sampled; expected 0)");
   public static final Family BUILD = Family.gauge("sluice_build",
@@ -135,7 +140,7 @@ public final class Families {
         DEPLOYMENT_COOLED_DOWN, IN_FLIGHT, IN_FLIGHT_STREAMS, RETRIES, FALLBACKS_OK, FALLBACKS_FAILED, POOL_OPEN,
         POOL_PENDING, POOL_CONNECTS, POOL_CONNECT_FAILURES, KEY_CACHE_HITS, KEY_CACHE_MISSES, RATE_LIMITED,
         SPEND_QUEUE_DEPTH, SPEND_PENDING, SPEND_SPILLED, SPEND_DROPPED, SPEND_WRITTEN, ACCESS_LOG_DROPPED,
-        IN_FLIGHT_ALL, EVENT_LOOP_PENDING, EVENT_LOOP_ALLOCATED, DIRECT_MEMORY, BUFFER_LEAKS, BUILD);
+        IN_FLIGHT_ALL, EVENT_LOOP_PENDING, EVENT_LOOP_ALLOCATED, DIRECT_MEMORY, OTEL_SPANS_EXPORTED, OTEL_SPANS_DROPPED, BUFFER_LEAKS, BUILD);
   }
 
   private static String[] concat(String[] a, String... b) {

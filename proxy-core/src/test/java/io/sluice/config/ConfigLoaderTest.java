@@ -110,6 +110,20 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void callbacksOtelTurnsTracesOnAndOtherCallbacksAreWarnedAbout() throws IOException {
+    assertThat(load(TWO_GROUPS, Map.of()).litellm().otel()).as("default").isFalse();
+    ConfigLoader.LoadResult r = ConfigLoader.loadWithReport(write(TWO_GROUPS
+        + "litellm_settings: {callbacks: [\"langfuse\", \"otel\"]}\n"), Map.of());
+    assertThat(r.config().litellm().otel()).isTrue();
+    assertThat(r.ignoredKeys()).doesNotContain("litellm_settings.callbacks");
+    assertThat(r.warnings()).anySatisfy(w -> assertThat(w).startsWith("litellm_settings.callbacks[0]: \"langfuse\""));
+    assertThat(load(TWO_GROUPS + "litellm_settings: {callbacks: [\"prometheus\"]}\n", Map.of()).litellm().otel())
+        .isFalse();
+    assertThat(error(TWO_GROUPS + "litellm_settings: {callbacks: otel}\n", Map.of()))
+        .contains("litellm_settings.callbacks: expected a list of callback names");
+  }
+
+  @Test
   void unknownKeysAreReportedWithTheirPathNotFatal() throws IOException {
     ConfigLoader.LoadResult r = ConfigLoader.loadWithReport(write("""
         model_list:

@@ -67,6 +67,11 @@ final class ConfigReport {
       out.println("litellm_settings.require_auth_for_metrics_endpoint = " + cfg.litellm().requireAuthForMetrics()
           + "  # default");
     }
+    // Traces: whether on, and what decided it (never the endpoint: a URL may carry credentials).
+    boolean traces = OtelTracing.enabled(cfg.litellm().otel(), env);
+    out.println("traces = " + (traces ? "on" : "off") + "  # " + (traces
+        ? cfg.litellm().otel() ? "litellm_settings.callbacks" : "env OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT"
+        : !OtelTracing.enabled(true, env) ? "env OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER=none" : "default"));
   }
 
   /**

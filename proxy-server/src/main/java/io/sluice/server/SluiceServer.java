@@ -48,6 +48,8 @@ public final class SluiceServer implements AutoCloseable {
   private final io.sluice.metrics.GatewayMetrics metrics;
   /** The listener's certificate, reloaded on change; null on a plain-HTTP listener. */
   private volatile ListenerTls tls;
+  /** The OpenTelemetry SDK, or null when tracing is off. */
+  private volatile OtelTracing otel;
   /** Finds the replicas of k8s:// deployments; null when there are none. */
   private volatile io.sluice.routing.ReplicaDiscovery discovery;
   /** What a warm-up needs (tests run one on demand): the configuration, the gateway, the transport. */
@@ -156,7 +158,9 @@ public final class SluiceServer implements AutoCloseable {
     io.sluice.http.AccessLog accessLog = io.sluice.http.AccessLog.NONE;
     ListenerTls tls = null;
     io.sluice.routing.ReplicaDiscovery discovery = null;
+    OtelTracing otel = null;
     try {
+      otel = OtelTracing.start(config, System.getenv());
       if (config.server().tls()) {
         tls = ListenerTls.start(config.server().tlsCertFile(), config.server().tlsKeyFile(),
             config.server().tlsReloadInterval());
@@ -183,7 +187,11 @@ public final class SluiceServer implements AutoCloseable {
           config.router().cooldownTime(), drain, config.router().streamTimeout(), strategy,
           o.management(), readiness, io.sluice.routing.PassThroughTargets.of(config.passThrough(),
               config.router()), o.metering(), accessLog, metrics,
-          o.management() == io.sluice.management.ManagementApi.NONE ? null : io.sluice.auth.UiSessions.defaults());
+          o.management() == io.sluice.management.ManagementApi.NONE ? null : io.sluice.auth.UiSessions.defaults(),
+          otel == null ? null : otel.tracing());
+      if (otel != null) {
+        otel.install(metrics);
+      }
       io.sluice.http.GatewayGauges.install(metrics, gw,
           o.keyStore() instanceof io.sluice.auth.LayeredKeyStore keys ? keys : null);
       ServerMetrics.install(metrics, group, o.closeWith() instanceof AdminPlane plane ? plane : null);
@@ -218,6 +226,7 @@ public final class SluiceServer implements AutoCloseable {
       SluiceServer server = new SluiceServer(group, resolver, ch, registry, drain, scraper, prober, o.closeWith(),
           accessLog, metrics);
       server.tls = tls;
+      server.otel = otel;
       server.discovery = discovery;
       server.config = config;
       server.gateway = gw;
@@ -234,6 +243,9 @@ public final class SluiceServer implements AutoCloseable {
         discovery.close();
       }
       accessLog.close();
+      if (otel != null) {
+        otel.close();
+      }
       resolver.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw e;
@@ -396,6 +408,9 @@ public final class SluiceServer implements AutoCloseable {
     resolver.close();
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
     accessLog.close(); // the last lines: every exchange has ended
+    if (otel != null) {
+      otel.close(); // the last spans: every exchange has ended
+    }
     if (closeWith != null) {
       try {
         closeWith.close();

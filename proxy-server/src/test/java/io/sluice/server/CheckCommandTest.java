@@ -83,7 +83,25 @@ class CheckCommandTest {
         .contains("general_settings.master_key = <redacted>  # env SLUICE_MASTER_KEY")
         .contains("general_settings.database_url = embedded PostgreSQL in <data dir>/pg  # default")
         .contains("redis = none")
+        .contains("traces = off  # default")
         .doesNotContain(MASTER);
+  }
+
+  static final String OTEL_ON = "model_list: []\ngeneral_settings: {store_model_in_db: true}\n"
+      + "litellm_settings: {callbacks: [\"otel\"]}\n";
+
+  @Test
+  void tracesAreShownOnWithWhatTurnedThemOnButNeverTheEndpoint() throws Exception {
+    Result r = check(OTEL_ON,
+        Map.of("SLUICE_MASTER_KEY", MASTER));
+    assertThat(r.out()).contains("traces = on  # litellm_settings.callbacks");
+    r = check("model_list: []\ngeneral_settings: {store_model_in_db: true}\n", Map.of("SLUICE_MASTER_KEY", MASTER,
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:otlp-SECRET@collector:4318"));
+    assertThat(r.out()).contains("traces = on  # env OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT");
+    assertThat(r.out() + r.err()).doesNotContain("otlp-SECRET");
+    r = check(OTEL_ON,
+        Map.of("SLUICE_MASTER_KEY", MASTER, "OTEL_SDK_DISABLED", "true"));
+    assertThat(r.out()).contains("traces = off  # env OTEL_SDK_DISABLED");
   }
 
   @Test
