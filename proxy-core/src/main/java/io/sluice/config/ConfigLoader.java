@@ -89,7 +89,7 @@ public final class ConfigLoader {
       "/audio/transcriptions", "/v1/audio/transcriptions", "/audio/translations", "/v1/audio/translations");
   /** Path families Sluice serves whole (every path under them is Sluice's): the admin API and {@code /vllm}. */
   public static final List<String> SERVED_FAMILIES = List.of("/key", "/user", "/team", "/model", "/spend",
-      "/global/spend", "/global/activity", "/budget", "/end_user", "/customer", "/vllm", "/ui", "/models",
+      "/global/spend", "/global/activity", "/budget", "/end_user", "/customer", "/organization", "/vllm", "/ui", "/models",
       "/v1/models");
   private static final Set<String> LITELLM_LATER = Set.of("drop_params", "cache",
       "cache_params", "set_verbose", "json_logs", "success_callback",

@@ -43,7 +43,7 @@ enum Route {
   MESSAGES_COUNT_TOKENS(RouteClass.LLM, HttpMethod.POST, "/messages/count_tokens", Family.ANTHROPIC),
   /**
    * LiteLLM's management API ({@code /key/*}, {@code /user/*}, {@code /team/*}, {@code /model/*}, {@code /budget/*},
-   * {@code /customer/*}, {@code /end_user/*}, spend reports); any method.
+   * {@code /customer/*}, {@code /end_user/*}, {@code /organization/*}, spend reports); any method.
    */
   MANAGEMENT(RouteClass.MANAGEMENT, null, null),
   /** {@code /vllm/<path>}: any vLLM endpoint, any method, relayed natively. */
@@ -195,6 +195,6 @@ enum Route {
         || path.startsWith("/model/") || path.equals("/v1/model/info") || path.equals("/v2/model/info")
         || path.equals("/model_group/info") || path.startsWith("/spend/")
         || path.startsWith("/global/spend") || path.startsWith("/global/activity") || path.startsWith("/budget/")
-        || path.startsWith("/end_user/") || path.startsWith("/customer/");
+        || path.startsWith("/end_user/") || path.startsWith("/customer/") || path.startsWith("/organization/");
   }
 }
