@@ -29,6 +29,8 @@ import java.util.Objects;
  * @param accessLog           one JSON line per request ({@link AccessLog#NONE}: none)
  * @param metrics             the gateway's metrics and their {@code /metrics} exposition; null: none
  * @param ui                  the admin UI's sessions; null: no UI ({@code /ui} answers 404)
+ * @param health              {@code /health}'s real probes; null: {@code /health} reports cooldown state only (as
+ *                            with {@code background_health_checks})
  */
 public record GatewayContext(
     ServerSettings server,
@@ -49,7 +51,19 @@ public record GatewayContext(
     Metering metering,
     AccessLog accessLog,
     io.sluice.metrics.GatewayMetrics metrics,
-    io.sluice.auth.UiSessions ui) {
+    io.sluice.auth.UiSessions ui,
+    io.sluice.routing.EndpointHealth health) {
+
+  /** Without real {@code /health} probes. */
+  public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
+      Authenticator authenticator, RegistryHolder registry, UpstreamPools pools, String version, int numRetries,
+      Duration cooldown, Drain drain, Duration streamTimeout, io.sluice.routing.Strategy strategy,
+      io.sluice.management.ManagementApi management, Readiness readiness,
+      io.sluice.routing.PassThroughTargets passThrough, Metering metering, AccessLog accessLog,
+      io.sluice.metrics.GatewayMetrics metrics, io.sluice.auth.UiSessions ui) {
+    this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
+        drain, streamTimeout, strategy, management, readiness, passThrough, metering, accessLog, metrics, ui, null);
+  }
 
   /** Without the UI. */
   public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,

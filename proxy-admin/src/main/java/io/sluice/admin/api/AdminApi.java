@@ -58,6 +58,94 @@ public final class AdminApi implements ManagementApi {
     this.reports = new ReportApi(clock);
   }
 
+  /**
+   * Every route {@link #route} answers, with its methods, for {@code GET /routes} (a test calls each one, so this
+   * table and the switch cannot drift apart).
+   */
+  static final Map<String, List<String>> ROUTES;
+
+  static {
+    Map<String, List<String>> r = new java.util.LinkedHashMap<>();
+    r.put("/key/generate", List.of("POST"));
+    r.put("/key/update", List.of("POST"));
+    r.put("/key/info", List.of("GET"));
+    r.put("/key/list", List.of("GET"));
+    r.put("/key/delete", List.of("POST"));
+    r.put("/key/block", List.of("POST"));
+    r.put("/key/unblock", List.of("POST"));
+    r.put("/key/regenerate", List.of("POST"));
+    r.put("/key/{key}/regenerate", List.of("POST"));
+    r.put("/user/new", List.of("POST"));
+    r.put("/user/info", List.of("GET"));
+    r.put("/user/update", List.of("POST"));
+    r.put("/user/delete", List.of("POST"));
+    r.put("/user/list", List.of("GET"));
+    r.put("/team/new", List.of("POST"));
+    r.put("/team/info", List.of("GET"));
+    r.put("/team/update", List.of("POST"));
+    r.put("/team/delete", List.of("POST"));
+    r.put("/team/list", List.of("GET"));
+    r.put("/team/member_add", List.of("POST"));
+    r.put("/team/member_delete", List.of("POST"));
+    r.put("/team/member_update", List.of("POST"));
+    r.put("/team/model/add", List.of("POST"));
+    r.put("/team/model/delete", List.of("POST"));
+    r.put("/budget/new", List.of("POST"));
+    r.put("/budget/update", List.of("POST"));
+    r.put("/budget/info", List.of("POST"));
+    r.put("/budget/list", List.of("GET"));
+    r.put("/budget/settings", List.of("GET"));
+    r.put("/budget/delete", List.of("POST"));
+    r.put("/end_user/new", List.of("POST"));
+    r.put("/customer/new", List.of("POST"));
+    r.put("/end_user/info", List.of("GET"));
+    r.put("/customer/info", List.of("GET"));
+    r.put("/end_user/update", List.of("POST"));
+    r.put("/customer/update", List.of("POST"));
+    r.put("/end_user/delete", List.of("POST"));
+    r.put("/customer/delete", List.of("POST"));
+    r.put("/end_user/list", List.of("GET"));
+    r.put("/customer/list", List.of("GET"));
+    r.put("/end_user/block", List.of("POST"));
+    r.put("/customer/block", List.of("POST"));
+    r.put("/end_user/unblock", List.of("POST"));
+    r.put("/customer/unblock", List.of("POST"));
+    r.put("/organization/new", List.of("POST"));
+    r.put("/organization/info", List.of("GET", "POST"));
+    r.put("/organization/list", List.of("GET"));
+    r.put("/organization/update", List.of("PATCH", "POST"));
+    r.put("/organization/delete", List.of("DELETE", "POST"));
+    r.put("/organization/member_add", List.of("POST"));
+    r.put("/organization/member_update", List.of("PATCH", "POST"));
+    r.put("/organization/member_delete", List.of("DELETE", "POST"));
+    r.put("/team/block", List.of("POST"));
+    r.put("/team/unblock", List.of("POST"));
+    r.put("/model/new", List.of("POST"));
+    r.put("/model/update", List.of("POST"));
+    r.put("/model/delete", List.of("POST"));
+    r.put("/model_group/info", List.of("GET"));
+    r.put("/model/info", List.of("GET"));
+    r.put("/v1/model/info", List.of("GET"));
+    r.put("/v2/model/info", List.of("GET"));
+    r.put("/spend/logs", List.of("GET"));
+    r.put("/global/spend/report", List.of("GET"));
+    r.put("/spend/keys", List.of("GET"));
+    r.put("/spend/users", List.of("GET"));
+    r.put("/global/spend/keys", List.of("GET"));
+    r.put("/global/spend/models", List.of("GET"));
+    r.put("/global/spend/teams", List.of("GET"));
+    r.put("/global/activity", List.of("GET"));
+    r.put("/global/activity/model", List.of("GET"));
+    r.put("/user/daily/activity", List.of("GET"));
+    r.put("/team/daily/activity", List.of("GET"));
+    ROUTES = java.util.Collections.unmodifiableMap(r);
+  }
+
+  @Override
+  public Map<String, List<String>> routes() {
+    return ROUTES;
+  }
+
   @Override
   public CompletionStage<ManagementResponse> handle(ManagementRequest req) {
     try {

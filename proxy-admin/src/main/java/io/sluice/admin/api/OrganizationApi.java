@@ -422,7 +422,8 @@ final class OrganizationApi {
             + "model: the organization allows only models=" + allowed + ". List the team's models.");
       }
       for (String m : models) {
-        if (!allowed.contains(m) && !m.equals("all-org-models")) {
+        allOrgModels(m);
+        if (!allowed.contains(m)) {
           throw ApiException.badRequest("models", "Model '" + m + "' not in organization's allowed models. "
               + "Organization allowed models=" + allowed + ". Organization: " + orgId + ".");
         }
@@ -454,7 +455,8 @@ final class OrganizationApi {
       return;
     }
     for (String m : keyModels) {
-      if (!allowed.contains(m) && !m.equals("all-org-models")) {
+      allOrgModels(m);
+      if (!allowed.contains(m)) {
         throw ApiException.badRequest("models", "Model '" + m + "' not in organization's allowed models. "
             + "Organization allowed models=" + allowed + ". Organization: " + orgId + ".");
       }
@@ -469,6 +471,14 @@ final class OrganizationApi {
           + "with /organization/new, or leave organization_id out.");
     }
     return o;
+  }
+
+  /** LiteLLM's {@code all-org-models} is not a name Sluice's data plane expands: refused rather than stored dead. */
+  private static void allOrgModels(String m) {
+    if (m.equals("all-org-models")) {
+      throw ApiException.badRequest("models", "models: \"all-org-models\" is not supported by Sluice; list the "
+          + "organization's models instead (/organization/info shows them).");
+    }
   }
 
   private static void exceeds(String field, Double value, Double orgLimit, String orgId) {

@@ -201,6 +201,10 @@ class OrganizationsTest {
     assertThat(rich.json().get("error").get("param").asText()).isEqualTo("max_budget");
     assertThat(h.post(ADMIN, "/team/new", "{\"team_id\":\"t-fast\",\"organization_id\":\"lab\","
         + "\"models\":[\"llama\"],\"rpm_limit\":6}").status()).isEqualTo(400);
+    Reply allOrg = h.post(ADMIN, "/team/new", "{\"team_id\":\"t-ao\",\"organization_id\":\"lab\","
+        + "\"models\":[\"all-org-models\"]}");
+    assertThat(allOrg.status()).as("not expanded by the data plane: refused, not stored dead").isEqualTo(400);
+    assertThat(allOrg.message()).contains("all-org-models");
     assertThat(h.post(ADMIN, "/team/new", "{\"team_id\":\"t-none\",\"organization_id\":\"nope\"}").status())
         .isEqualTo(400);
     assertThat(h.get(ADMIN, "/team/info?team_id=t-out").status()).as("nothing written").isEqualTo(404);
