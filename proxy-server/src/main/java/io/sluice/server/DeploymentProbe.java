@@ -36,8 +36,17 @@ final class DeploymentProbe implements EndpointProbe, AutoCloseable {
     this.timeout = timeout;
   }
 
+  /** Builds and sends on this probe's own threads: nothing of it runs on the caller's (an event loop's) thread. */
   @Override
   public CompletionStage<Result> probe(Deployment d) {
+    try {
+      return CompletableFuture.supplyAsync(() -> d, threads).thenCompose(this::send);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      return CompletableFuture.completedFuture(Result.failed("Sluice is shutting down"));
+    }
+  }
+
+  private CompletableFuture<Result> send(Deployment d) {
     HttpRequest req;
     try {
       req = request(d);
