@@ -81,7 +81,7 @@ public final class ConfigLoader {
    * them would take them over, and is refused.
    */
   public static final List<String> SERVED_PATHS = List.of("/health/liveliness", "/health/liveness",
-      "/health/readiness", "/health", "/metrics", "/metrics/", "/models", "/v1/models", "/chat/completions",
+      "/health/readiness", "/health", "/routes", "/metrics", "/metrics/", "/models", "/v1/models", "/chat/completions",
       "/v1/chat/completions", "/completions", "/v1/completions", "/embeddings", "/v1/embeddings", "/responses",
       "/v1/responses", "/rerank", "/v1/rerank", "/score", "/v1/score", "/messages", "/v1/messages",
       "/messages/count_tokens", "/v1/messages/count_tokens", "/v1/model/info", "/v2/model/info",
@@ -89,7 +89,7 @@ public final class ConfigLoader {
       "/audio/transcriptions", "/v1/audio/transcriptions", "/audio/translations", "/v1/audio/translations");
   /** Path families Sluice serves whole (every path under them is Sluice's): the admin API and {@code /vllm}. */
   public static final List<String> SERVED_FAMILIES = List.of("/key", "/user", "/team", "/model", "/spend",
-      "/global/spend", "/global/activity", "/budget", "/end_user", "/customer", "/vllm", "/ui", "/models",
+      "/global/spend", "/global/activity", "/budget", "/end_user", "/customer", "/organization", "/vllm", "/ui", "/models",
       "/v1/models");
   private static final Set<String> LITELLM_LATER = Set.of("drop_params", "cache",
       "cache_params", "set_verbose", "json_logs", "success_callback",
@@ -97,7 +97,8 @@ public final class ConfigLoader {
   private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
       "limits_on_redis_failure", "metrics_key_labels",
-      "max_idle_per_replica", "tls_cert_file", "tls_key_file", "tls_reload_interval", "upstream_ca_bundle");
+      "max_idle_per_replica", "tls_cert_file", "tls_key_file", "tls_reload_interval", "upstream_ca_bundle",
+      "health_check_ttl", "health_check_timeout");
 
   private final String file;
   private final Map<String, String> env;
@@ -807,7 +808,9 @@ public final class ConfigLoader {
           readableFile(s, "tls_cert_file", at),
           readableFile(s, "tls_key_file", at),
           orDuration(s, "tls_reload_interval", at, d.tlsReloadInterval()),
-          readableFile(s, "upstream_ca_bundle", at));
+          readableFile(s, "upstream_ca_bundle", at),
+          orDuration(s, "health_check_ttl", at, d.healthCheckTtl()),
+          orDuration(s, "health_check_timeout", at, d.healthCheckTimeout()));
     } catch (IllegalArgumentException e) {
       throw new ConfigException(file + ": " + at + "." + e.getMessage());
     }

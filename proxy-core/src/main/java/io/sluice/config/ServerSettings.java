@@ -38,9 +38,25 @@ public record ServerSettings(
     java.nio.file.Path tlsCertFile,
     java.nio.file.Path tlsKeyFile,
     Duration tlsReloadInterval,
-    java.nio.file.Path upstreamCaBundle) {
+    java.nio.file.Path upstreamCaBundle,
+    Duration healthCheckTtl,
+    Duration healthCheckTimeout) {
 
   public static final Duration DEFAULT_TLS_RELOAD_INTERVAL = Duration.ofSeconds(10);
+  /** How long a {@code /health} probe's result is reused (per node, per deployment). */
+  public static final Duration DEFAULT_HEALTH_CHECK_TTL = Duration.ofSeconds(10);
+  /** The longest one {@code /health} probe may take before its deployment counts as unhealthy. */
+  public static final Duration DEFAULT_HEALTH_CHECK_TIMEOUT = Duration.ofSeconds(10);
+
+  /** The default {@code /health} probe cache and timeout. */
+  public ServerSettings(int maxUriLength, int maxHeaderSize, Duration requestReadTimeout, Duration idleTimeout,
+      Duration connectTimeout, Duration upstreamIdleTimeout, int maxConnectionsPerReplica, int maxIdlePerReplica,
+      boolean limitsFailClosed, boolean metricsKeyLabels, java.nio.file.Path tlsCertFile,
+      java.nio.file.Path tlsKeyFile, Duration tlsReloadInterval, java.nio.file.Path upstreamCaBundle) {
+    this(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout, upstreamIdleTimeout,
+        maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, tlsCertFile, tlsKeyFile,
+        tlsReloadInterval, upstreamCaBundle, DEFAULT_HEALTH_CHECK_TTL, DEFAULT_HEALTH_CHECK_TIMEOUT);
+  }
 
   /** Plain HTTP listener, the JDK's trust store upstream. */
   public ServerSettings(int maxUriLength, int maxHeaderSize, Duration requestReadTimeout, Duration idleTimeout,
@@ -78,6 +94,8 @@ public record ServerSettings(
     check((tlsCertFile == null) == (tlsKeyFile == null), "%s (expected: tls_cert_file and tls_key_file together)",
         tlsCertFile == null ? "tls_key_file is set but tls_cert_file is not" : "tls_cert_file is set but tls_key_file is not");
     check(positive(tlsReloadInterval), "tls_reload_interval: %s (expected: > 0)", tlsReloadInterval);
+    check(positive(healthCheckTtl), "health_check_ttl: %s (expected: > 0)", healthCheckTtl);
+    check(positive(healthCheckTimeout), "health_check_timeout: %s (expected: > 0)", healthCheckTimeout);
   }
 
   /** True when the listener speaks TLS. */
@@ -89,7 +107,7 @@ public record ServerSettings(
   public ServerSettings withTls(java.nio.file.Path cert, java.nio.file.Path key) {
     return new ServerSettings(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout,
         upstreamIdleTimeout, maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, cert, key,
-        tlsReloadInterval, upstreamCaBundle);
+        tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout);
   }
 
   public static ServerSettings defaults() {

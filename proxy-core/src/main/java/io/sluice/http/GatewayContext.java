@@ -30,6 +30,8 @@ import java.util.Objects;
  * @param metrics             the gateway's metrics and their {@code /metrics} exposition; null: none
  * @param ui                  the admin UI's sessions; null: no UI ({@code /ui} answers 404)
  * @param tracing             OpenTelemetry traces ({@link Tracing}); null: off (no span, no header parsed)
+ * @param health              {@code /health}'s real probes; null: {@code /health} reports cooldown state only (as
+ *                            with {@code background_health_checks})
  */
 public record GatewayContext(
     ServerSettings server,
@@ -51,9 +53,10 @@ public record GatewayContext(
     AccessLog accessLog,
     io.sluice.metrics.GatewayMetrics metrics,
     io.sluice.auth.UiSessions ui,
-    Tracing tracing) {
+    Tracing tracing,
+    io.sluice.routing.EndpointHealth health) {
 
-  /** Without tracing. */
+  /** Without tracing and without real {@code /health} probes. */
   public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
       Authenticator authenticator, RegistryHolder registry, UpstreamPools pools, String version, int numRetries,
       Duration cooldown, Drain drain, Duration streamTimeout, io.sluice.routing.Strategy strategy,
@@ -61,7 +64,8 @@ public record GatewayContext(
       io.sluice.routing.PassThroughTargets passThrough, Metering metering, AccessLog accessLog,
       io.sluice.metrics.GatewayMetrics metrics, io.sluice.auth.UiSessions ui) {
     this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
-        drain, streamTimeout, strategy, management, readiness, passThrough, metering, accessLog, metrics, ui, null);
+        drain, streamTimeout, strategy, management, readiness, passThrough, metering, accessLog, metrics, ui, null,
+        null);
   }
 
   /** Without the UI. */

@@ -88,7 +88,8 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
     p.addLast("guard", guard);
     p.addLast("auth", new AuthHandler(conn, gw.authenticator(), gw.ui()));
     p.addLast("ui", new UiHandler(conn, gw.ui(), gw.authenticator(), gw.registry()));
-    p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness(), gw.metrics()));
+    p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness(), gw.metrics(),
+        gw.health(), gw.management().routes(), gw.passThrough()));
     p.addLast("management", new ManagementHandler(conn, gw.management()));
     p.addLast("body", new BodyInspector(gw.registry(), gw.passThrough(), UpstreamRelay.metered(gw)));
     p.addLast("relay", new UpstreamRelay(gw, metrics));

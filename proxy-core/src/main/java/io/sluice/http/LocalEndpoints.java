@@ -54,6 +54,21 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
 
   LocalEndpoints(RegistryHolder registry, String version, Drain drain, Readiness readiness,
       io.sluice.metrics.GatewayMetrics metrics) {
+    this(registry, version, drain, readiness, metrics, null, java.util.Map.of(), io.sluice.routing.PassThroughTargets.NONE);
+  }
+
+  /** Null: {@code /health} reports the replicas' cooldown state (background checks, passive failures) only. */
+  private final io.sluice.routing.EndpointHealth probes;
+  /** The admin plane's routes, for {@code /routes}. */
+  private final java.util.Map<String, java.util.List<String>> managementRoutes;
+  private final io.sluice.routing.PassThroughTargets passThrough;
+
+  LocalEndpoints(RegistryHolder registry, String version, Drain drain, Readiness readiness,
+      io.sluice.metrics.GatewayMetrics metrics, io.sluice.routing.EndpointHealth probes,
+      java.util.Map<String, java.util.List<String>> managementRoutes, io.sluice.routing.PassThroughTargets passThrough) {
+    this.probes = probes;
+    this.managementRoutes = managementRoutes;
+    this.passThrough = passThrough;
     this.metrics = metrics;
     this.registry = registry;
     this.drain = drain;
@@ -83,7 +98,8 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
         }
         case MODELS -> ex.reply(HttpResponseStatus.OK, models(ctx, ex.principal), false);
         case MODEL -> model(ctx, ex);
-        case HEALTH -> ex.reply(HttpResponseStatus.OK, health(ctx, ex.principal), false);
+        case HEALTH -> health(ctx, ex);
+        case ROUTES -> routes(ctx, ex);
         case METRICS -> metrics(ctx, ex);
         default -> ctx.fireChannelRead(ex);
       }
@@ -141,29 +157,60 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * LiteLLM's {@code /health} shape: {@code healthy_endpoints}, {@code unhealthy_endpoints} and their counts, for the
-   * model groups the caller may use. A replica is unhealthy while it cools down (passive failures, or a failed
-   * background probe). Never a key: model, {@code api_base}, ids only.
+   * {@code GET /health[?model=<group>]}, LiteLLM's shape: {@code healthy_endpoints}, {@code unhealthy_endpoints} and
+   * their counts, for the model groups the caller may use ({@code model} limits it to one). With {@link #probes}
+   * (no {@code background_health_checks}), each deployment gets a real call, as LiteLLM's perform_health_check,
+   * through {@link io.sluice.routing.EndpointHealth} (cached, bounded, timed out), answered from the channel's loop
+   * once all are back; without, as LiteLLM with background checks, the latest background results: a replica is
+   * unhealthy while it cools down (a failed background probe, or passive failures). Never a key: model,
+   * {@code api_base}, ids, and an unhealthy one's error only.
    */
-  private ByteBuf health(ChannelHandlerContext ctx, Principal principal) {
+  private void health(ChannelHandlerContext ctx, Exchange ex) {
+    String model = new io.netty.handler.codec.http.QueryStringDecoder(ex.query, false).parameters()
+        .getOrDefault("model", java.util.List.of()).stream().findFirst().orElse(null);
     DeploymentRegistry reg = registry.get();
-    long now = System.nanoTime();
-    java.util.List<io.sluice.routing.Deployment> healthy = new java.util.ArrayList<>();
-    java.util.List<io.sluice.routing.Deployment> unhealthy = new java.util.ArrayList<>();
+    java.util.List<io.sluice.routing.Deployment> ds = new java.util.ArrayList<>();
     for (ModelGroup group : reg.groups()) {
-      if (principal == null || principal.mayUseModel(group.name(), group.accessGroups())) {
-        for (io.sluice.routing.Deployment d : group.deployments()) {
-          (d.health().coolingAt(now) ? unhealthy : healthy).add(d);
-        }
+      if ((model == null || model.equals(group.name()))
+          && (ex.principal == null || ex.principal.mayUseModel(group.name(), group.accessGroups()))) {
+        ds.addAll(group.deployments());
       }
     }
+    if (model != null && ds.isEmpty()) {
+      ex.fail(ProxyError.BAD_REQUEST, "No model group named `" + (model.length() > 200 ? model.substring(0, 200)
+          + "…" : model) + "` that this key may use. GET /v1/models lists them; leave model out to check all.");
+      return;
+    }
+    if (probes == null) {
+      long now = System.nanoTime();
+      java.util.List<io.sluice.routing.EndpointProbe.Result> rs = new java.util.ArrayList<>(ds.size());
+      for (io.sluice.routing.Deployment d : ds) {
+        rs.add(d.health().coolingAt(now) ? io.sluice.routing.EndpointProbe.Result.failed("cooling down after "
+            + "failed background health checks or requests") : io.sluice.routing.EndpointProbe.Result.OK);
+      }
+      ex.reply(HttpResponseStatus.OK, healthBody(ctx, ds, rs), false);
+      return;
+    }
+    probes.check(ds).whenCompleteAsync((rs, err) -> {
+      if (err != null) {
+        ex.fail(ProxyError.INTERNAL, "The health check failed; the operator can see the cause in Sluice's log "
+            + "(request id " + ex.requestId + ").");
+        org.slf4j.LoggerFactory.getLogger(LocalEndpoints.class).warn("[{}] /health failed", ex.requestId, err);
+        return;
+      }
+      ex.reply(HttpResponseStatus.OK, healthBody(ctx, ds, rs), false);
+    }, ctx.executor());
+  }
+
+  private static ByteBuf healthBody(ChannelHandlerContext ctx, java.util.List<io.sluice.routing.Deployment> ds,
+      java.util.List<io.sluice.routing.EndpointProbe.Result> rs) {
     ByteBuf buf = ctx.alloc().buffer(256);
     try (JsonGenerator g = JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(buf))) {
       g.writeStartObject();
-      writeEndpoints(g, "healthy_endpoints", healthy);
-      writeEndpoints(g, "unhealthy_endpoints", unhealthy);
-      g.writeNumberField("healthy_count", healthy.size());
-      g.writeNumberField("unhealthy_count", unhealthy.size());
+      int healthy = writeEndpoints(g, "healthy_endpoints", ds, rs, true);
+      int unhealthy = writeEndpoints(g, "unhealthy_endpoints", ds, rs, false);
+      g.writeNumberField("healthy_count", healthy);
+      g.writeNumberField("unhealthy_count", unhealthy);
       g.writeEndObject();
     } catch (IOException e) {
       buf.release();
@@ -172,18 +219,80 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
     return buf;
   }
 
-  private static void writeEndpoints(JsonGenerator g, String field, java.util.List<io.sluice.routing.Deployment> ds)
-      throws IOException {
+  private static int writeEndpoints(JsonGenerator g, String field, java.util.List<io.sluice.routing.Deployment> ds,
+      java.util.List<io.sluice.routing.EndpointProbe.Result> rs, boolean healthy) throws IOException {
     g.writeArrayFieldStart(field);
-    for (io.sluice.routing.Deployment d : ds) {
+    int n = 0;
+    for (int i = 0; i < ds.size(); i++) {
+      io.sluice.routing.EndpointProbe.Result r = rs.get(i);
+      if (r.healthy() != healthy) {
+        continue;
+      }
+      io.sluice.routing.Deployment d = ds.get(i);
       g.writeStartObject();
       g.writeStringField("model", d.config().provider().prefix() + d.upstreamModel());
       g.writeStringField("model_name", d.modelGroup());
       g.writeStringField("model_id", d.id());
       g.writeStringField("api_base", d.config().apiBase().toString());
+      if (!healthy) {
+        g.writeStringField("error", r.error());
+      }
       g.writeEndObject();
+      n++;
     }
     g.writeEndArray();
+    return n;
+  }
+
+  /**
+   * LiteLLM's {@code GET /routes}: {@code {"routes":[{"path","methods","name","endpoint"}]}} — Sluice's own routes,
+   * the admin API's and the configured pass-through endpoints. Proxy admins only: it maps the whole surface.
+   */
+  private void routes(ChannelHandlerContext ctx, Exchange ex) {
+    Principal p = ex.principal;
+    if (p != null && p != Principal.UNAUTHENTICATED && p.role() != io.sluice.auth.Role.PROXY_ADMIN) {
+      ex.fail(ProxyError.FORBIDDEN, "Only the master key or a proxy_admin key may read /routes (role of this key: "
+          + p.role().wireName() + ").");
+      return;
+    }
+    java.util.Map<String, java.util.List<String>> all = new java.util.LinkedHashMap<>(Route.catalog());
+    managementRoutes.forEach(all::putIfAbsent);
+    java.util.Set<String> passThroughPaths = new java.util.HashSet<>();
+    for (io.sluice.config.PassThroughEndpoint e : passThrough.endpoints()) {
+      String path = e.path() + (e.includeSubpath() ? "/{subpath}" : "");
+      passThroughPaths.add(path);
+      all.putIfAbsent(path, e.methods().isEmpty() ? Route.ANY_METHOD : java.util.List.copyOf(e.methods()));
+    }
+    ByteBuf buf = ctx.alloc().buffer(4096);
+    try (JsonGenerator g = JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(buf))) {
+      g.writeStartObject();
+      g.writeArrayFieldStart("routes");
+      for (java.util.Map.Entry<String, java.util.List<String>> r : all.entrySet()) {
+        g.writeStartObject();
+        g.writeStringField("path", r.getKey());
+        g.writeArrayFieldStart("methods");
+        for (String m : r.getValue()) {
+          g.writeString(m);
+        }
+        g.writeEndArray();
+        String name = passThroughPaths.contains(r.getKey()) ? "pass_through_route" : routeName(r.getKey());
+        g.writeStringField("name", name);
+        g.writeStringField("endpoint", name);
+        g.writeEndObject();
+      }
+      g.writeEndArray();
+      g.writeEndObject();
+    } catch (IOException e) {
+      buf.release();
+      throw new UncheckedIOException(e);
+    }
+    ex.reply(HttpResponseStatus.OK, buf, false);
+  }
+
+  /** A route's name: its path as an identifier ({@code /key/generate} → {@code key_generate}). */
+  private static String routeName(String path) {
+    String n = path.replaceAll("[^A-Za-z0-9]+", "_").replaceAll("^_+|_+$", "");
+    return n.isEmpty() ? "root" : n;
   }
 
   /** OpenAI's list shape: {@code {"data":[{"id","object":"model","created","owned_by"}],"object":"list"}}. */

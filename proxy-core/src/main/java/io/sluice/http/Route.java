@@ -13,6 +13,8 @@ enum Route {
   READINESS(RouteClass.PUBLIC, HttpMethod.GET, null),
   MODELS(RouteClass.LLM_INFO, HttpMethod.GET, null),
   HEALTH(RouteClass.LLM_INFO, HttpMethod.GET, null),
+  /** LiteLLM's {@code GET /routes}: the routes this proxy serves; proxy admins only ({@link LocalEndpoints}). */
+  ROUTES(RouteClass.LLM_INFO, HttpMethod.GET, null),
   CHAT_COMPLETIONS(RouteClass.LLM, HttpMethod.POST, "/chat/completions"),
   COMPLETIONS(RouteClass.LLM, HttpMethod.POST, "/completions"),
   EMBEDDINGS(RouteClass.LLM, HttpMethod.POST, "/embeddings"),
@@ -43,7 +45,7 @@ enum Route {
   MESSAGES_COUNT_TOKENS(RouteClass.LLM, HttpMethod.POST, "/messages/count_tokens", Family.ANTHROPIC),
   /**
    * LiteLLM's management API ({@code /key/*}, {@code /user/*}, {@code /team/*}, {@code /model/*}, {@code /budget/*},
-   * {@code /customer/*}, {@code /end_user/*}, spend reports); any method.
+   * {@code /customer/*}, {@code /end_user/*}, {@code /organization/*}, spend reports); any method.
    */
   MANAGEMENT(RouteClass.MANAGEMENT, null, null),
   /** {@code /vllm/<path>}: any vLLM endpoint, any method, relayed natively. */
@@ -145,6 +147,7 @@ enum Route {
     BY_PATH.put("/health/liveness", LIVENESS);
     BY_PATH.put("/health/readiness", READINESS);
     BY_PATH.put("/health", HEALTH);
+    BY_PATH.put("/routes", ROUTES);
     BY_PATH.put("/metrics", METRICS);
     BY_PATH.put("/metrics/", METRICS);
     for (Route r : values()) {
@@ -161,6 +164,24 @@ enum Route {
   /** Every exact path in the table (the config loader keeps its own list of them; a test compares the two). */
   static java.util.Set<String> exactPaths() {
     return java.util.Set.copyOf(BY_PATH.keySet());
+  }
+
+  /** Any method: routes whose handler (the admin plane, a pass-through target) decides. */
+  static final java.util.List<String> ANY_METHOD = java.util.List.of("GET", "POST", "PUT", "PATCH", "DELETE");
+
+  /**
+   * The routes Sluice answers itself or relays by its own rules, path → methods, for {@code GET /routes}: the exact
+   * paths of the table above, then the families served under a prefix ({@code {…}} stands for any value). The
+   * admin API's and the configured pass-through routes are added by {@link LocalEndpoints}.
+   */
+  static java.util.Map<String, java.util.List<String>> catalog() {
+    java.util.Map<String, java.util.List<String>> out = new java.util.TreeMap<>();
+    BY_PATH.forEach((path, r) -> out.put(path, r.method == null ? ANY_METHOD : java.util.List.of(r.method.name())));
+    out.put("/v1/models/{model_id}", java.util.List.of("GET"));
+    out.put("/models/{model_id}", java.util.List.of("GET"));
+    out.put("/vllm/{path}", ANY_METHOD);
+    out.put("/ui/{path}", java.util.List.of("GET", "POST"));
+    return out;
   }
 
   /** The route for a normalised path (no query), or null. */
@@ -195,6 +216,6 @@ enum Route {
         || path.startsWith("/model/") || path.equals("/v1/model/info") || path.equals("/v2/model/info")
         || path.equals("/model_group/info") || path.startsWith("/spend/")
         || path.startsWith("/global/spend") || path.startsWith("/global/activity") || path.startsWith("/budget/")
-        || path.startsWith("/end_user/") || path.startsWith("/customer/");
+        || path.startsWith("/end_user/") || path.startsWith("/customer/") || path.startsWith("/organization/");
   }
 }

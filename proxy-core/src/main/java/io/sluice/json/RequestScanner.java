@@ -9,7 +9,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Finds the top-level {@code model}, {@code stream}, {@code stream_options} and {@code fallbacks} of a JSON request
+ * Finds the top-level {@code model}, {@code stream}, {@code stream_options}, {@code fallbacks} and {@code user} (the
+ * end user, OpenAI's and LiteLLM's customer id) of a JSON request
  * body as its chunks arrive, with a byte-level state machine over the chunks themselves: no tree, no copy, no parser
  * object per request. It also validates that the body is one well-formed JSON object (RFC 8259, strictly: no comments,
  * trailing commas, single quotes, leading zeros, NaN; control characters in strings refused; escapes checked; at most
@@ -17,7 +18,7 @@ import java.util.List;
  * and records where literals sit (byte offsets from the body's start) so they can be spliced.
  *
  * <p>Only the strings it needs are decoded: top-level names (matched in place, without a String), the {@code model}
- * value and the {@code fallbacks} entries. Everything else is skipped a word at a time. On the success path the only
+ * and {@code user} values and the {@code fallbacks} entries. Everything else is skipped a word at a time. On the success path the only
  * allocations are the {@code model} String and, when the body has them, the fallbacks list and its names.
  *
  * <p>A duplicate top-level {@code model} is refused: Python's {@code json} keeps the last one, so routing by the
@@ -93,11 +94,13 @@ public final class RequestScanner {
   private static final int INCLUDE_USAGE = 4;
   private static final int CONTINUOUS_USAGE = 5;
   private static final int FALLBACKS = 6;
+  private static final int USER = 7;
 
   private static final byte[] N_MODEL = ascii("model");
   private static final byte[] N_STREAM = ascii("stream");
   private static final byte[] N_STREAM_OPTIONS = ascii("stream_options");
   private static final byte[] N_FALLBACKS = ascii("fallbacks");
+  private static final byte[] N_USER = ascii("user");
   private static final byte[] N_INCLUDE_USAGE = ascii("include_usage");
   private static final byte[] N_CONTINUOUS_USAGE = ascii("continuous_usage_stats");
   private static final byte[] L_TRUE = ascii("true");
@@ -158,6 +161,8 @@ public final class RequestScanner {
   private boolean streamSeen;
   private String error;
   private boolean duplicateModel;
+  /** The top-level {@code user} string (the last one, as Python's json keeps it), or null. */
+  private String user;
   /** LiteLLM's per-request {@code fallbacks}: model group names, or null when the body has none. */
   private List<String> fallbacks;
   private boolean inFallbacks;
@@ -211,6 +216,7 @@ public final class RequestScanner {
     streamSeen = false;
     error = null;
     duplicateModel = false;
+    user = null;
     fallbacks = null;
     inFallbacks = false;
     rootEnd = -1;
@@ -467,7 +473,8 @@ public final class RequestScanner {
       nameLength = 0;
     } else {
       valueStart = at;
-      capture = depth == 1 && pendingField == MODEL || depth == 2 && inFallbacks ? TEXT : SKIP;
+      capture = depth == 1 && (pendingField == MODEL || pendingField == USER) || depth == 2 && inFallbacks ? TEXT
+          : SKIP;
       textLength = 0;
       utfNeed = 0;
     }
@@ -754,6 +761,8 @@ public final class RequestScanner {
         pendingField = STREAM_OPTIONS;
       } else if (nameIs(N_FALLBACKS)) {
         pendingField = FALLBACKS;
+      } else if (nameIs(N_USER)) {
+        pendingField = USER;
       }
     }
   }
@@ -817,6 +826,12 @@ public final class RequestScanner {
       if (type == T_NULL) {
         streamOptionsNullStart = valueStart;
       }
+      pendingField = NONE;
+      return;
+    }
+    if (pendingField == USER) {
+      // Not a string (null, a number): no end user. vLLM's own validation answers a wrong type, as without Sluice.
+      user = type == T_STRING ? new String(text, 0, textLength) : null;
       pendingField = NONE;
       return;
     }
@@ -915,6 +930,14 @@ public final class RequestScanner {
   /** Whether the client's {@code stream_options} asks vLLM for the usage chunk (present, include_usage not false). */
   public boolean clientAskedUsage() {
     return streamOptionsObject && (includeUsageStart < 0 || Boolean.TRUE.equals(includeUsage));
+  }
+
+  /**
+   * The top-level {@code user} string — the end user (customer) the request is for, whose budget and limits
+   * LiteLLM applies — or null when absent or not a string. A repeated {@code user}: the last one, as Python's json.
+   */
+  public String user() {
+    return user;
   }
 
   /** The body's per-request {@code fallbacks} (LiteLLM's router parameter), or null when it sends none. */

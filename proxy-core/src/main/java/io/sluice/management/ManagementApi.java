@@ -13,6 +13,14 @@ import java.util.concurrent.CompletionStage;
 public interface ManagementApi {
   CompletionStage<ManagementResponse> handle(ManagementRequest request);
 
+  /**
+   * The routes {@link #handle} answers, path → HTTP methods, in a stable order, for {@code GET /routes}. A
+   * {@code {name}} segment stands for any value. Empty: none listed.
+   */
+  default java.util.Map<String, java.util.List<String>> routes() {
+    return java.util.Map.of();
+  }
+
   /** No database configured: LiteLLM's answer ({@code no_db_connection}). */
   ManagementApi NONE = request -> CompletableFuture.completedFuture(new ManagementResponse(400,
       ("{\"error\":{\"message\":\"No connected db. Sluice was started without a database (--no-db); management "

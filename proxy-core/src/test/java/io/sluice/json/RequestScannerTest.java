@@ -79,6 +79,31 @@ class RequestScannerTest {
   }
 
   @Test
+  void findsTheTopLevelUserTheEndUserOnly() {
+    // Issue 14 §4: the end user whose budget applies is the body's top-level "user" (OpenAI's field, LiteLLM's customer).
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"user\":\"inner\"}],"
+        + "\"metadata\":{\"user\":\"meta\"},\"model\":\"m\",\"user\":\"cust-\\u00e9 1\"}";
+    for (int chunk : new int[] {1, 2, 5, 1000}) {
+      RequestScanner s = scan(body, chunk);
+      assertThat(s.error()).as("chunk size %s", chunk).isNull();
+      assertThat(s.user()).as("chunk size %s", chunk).isEqualTo("cust-é 1");
+      assertThat(s.model()).isEqualTo("m");
+    }
+    assertThat(scan("{\"model\":\"m\"}", 3).user()).as("absent").isNull();
+    assertThat(scan("{\"user\":\"a\",\"model\":\"m\",\"user\":\"b\"}", 3).user())
+        .as("repeated: the last, as Python's json").isEqualTo("b");
+    RequestScanner notString = scan("{\"user\":42,\"model\":\"m\"}", 3);
+    assertThat(notString.user()).as("not a string: no end user").isNull();
+    assertThat(notString.error()).as("and no scanner error (vLLM validates the type)").isNull();
+    assertThat(scan("{\"user\":{\"id\":\"x\"},\"model\":\"m\"}", 3).user()).isNull();
+    RequestScanner reused = new RequestScanner();
+    scan(reused, "{\"model\":\"m\",\"user\":\"x\"}".getBytes(StandardCharsets.UTF_8), 4);
+    reused.reset();
+    assertThat(scan(reused, "{\"model\":\"m\"}".getBytes(StandardCharsets.UTF_8), 4).user())
+        .as("forgotten on reset").isNull();
+  }
+
+  @Test
   void absentModelIsNotAnErrorOfTheScanner() {
     RequestScanner s = scan("{\"stream\":null}", 2);
     assertThat(s.error()).isNull();

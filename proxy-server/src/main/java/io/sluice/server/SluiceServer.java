@@ -40,6 +40,10 @@ public final class SluiceServer implements AutoCloseable {
   private final Drain drain;
   private final VllmLoadScraper scraper;
   private final ReplicaProber prober;
+  /** {@code /health}'s real probes (null with {@code background_health_checks}). */
+  private DeploymentProbe healthProbe;
+  /** {@code /health} probes in flight at once per node, over all deployments; the rest queue. */
+  static final int MAX_CONCURRENT_HEALTH_PROBES = 8;
   private final AutoCloseable closeWith;
   /** Counted down when {@link #close()} has finished (the admin plane flushed its spend rows). */
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
@@ -157,6 +161,7 @@ public final class SluiceServer implements AutoCloseable {
         new DnsNameResolverBuilder().datagramChannelType(transport.datagramChannel()));
     io.sluice.http.AccessLog accessLog = io.sluice.http.AccessLog.NONE;
     ListenerTls tls = null;
+    DeploymentProbe healthProbe = null;
     io.sluice.routing.ReplicaDiscovery discovery = null;
     OtelTracing otel = null;
     try {
@@ -182,13 +187,18 @@ public final class SluiceServer implements AutoCloseable {
       io.sluice.metrics.GatewayMetrics metrics = new io.sluice.metrics.GatewayMetrics(
           config.server().metricsKeyLabels(), config.litellm().requireAuthForMetrics());
       WarmingReadiness readiness = new WarmingReadiness(o.readiness(), warmup.compareTo(Duration.ZERO) > 0);
+      // LiteLLM: with background_health_checks, /health answers the background results; else a real call each.
+      healthProbe = config.general().backgroundHealthChecks() ? null
+          : new DeploymentProbe(config.server().connectTimeout(), config.server().healthCheckTimeout());
       GatewayContext gw = new GatewayContext(config.server(), config.general().maxRequestSizeBytes(),
           defaultTimeout, auth, registry, pools, Version.get(), config.router().numRetries(),
           config.router().cooldownTime(), drain, config.router().streamTimeout(), strategy,
           o.management(), readiness, io.sluice.routing.PassThroughTargets.of(config.passThrough(),
               config.router()), o.metering(), accessLog, metrics,
           o.management() == io.sluice.management.ManagementApi.NONE ? null : io.sluice.auth.UiSessions.defaults(),
-          otel == null ? null : otel.tracing());
+          otel == null ? null : otel.tracing(),
+          healthProbe == null ? null : new io.sluice.routing.EndpointHealth(healthProbe,
+              config.server().healthCheckTtl(), config.server().healthCheckTimeout(), MAX_CONCURRENT_HEALTH_PROBES));
       if (otel != null) {
         otel.install(metrics);
       }
@@ -227,6 +237,7 @@ public final class SluiceServer implements AutoCloseable {
           accessLog, metrics);
       server.tls = tls;
       server.otel = otel;
+      server.healthProbe = healthProbe;
       server.discovery = discovery;
       server.config = config;
       server.gateway = gw;
@@ -238,6 +249,9 @@ public final class SluiceServer implements AutoCloseable {
     } catch (InterruptedException | RuntimeException e) {
       if (tls != null) {
         tls.close();
+      }
+      if (healthProbe != null) {
+        healthProbe.close();
       }
       if (discovery != null) {
         discovery.close();
@@ -403,6 +417,9 @@ public final class SluiceServer implements AutoCloseable {
     }
     if (prober != null) {
       prober.close();
+    }
+    if (healthProbe != null) {
+      healthProbe.close();
     }
     serverChannel.close().awaitUninterruptibly();
     resolver.close();

@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The admin plane's answer to the data plane's {@link ManagementApi} port: LiteLLM's {@code /key/*},
- * {@code /user/*}, {@code /team/*}, {@code /model/*}, {@code /budget/*}, {@code /customer/*} ({@code /end_user/*})
- * and spend endpoints over PostgreSQL. Each call runs on
+ * {@code /user/*}, {@code /team/*}, {@code /organization/*}, {@code /model/*}, {@code /budget/*}, {@code /customer/*}
+ * ({@code /end_user/*}) and spend endpoints over PostgreSQL. Each call runs on
  * {@code executor} (never an event loop): it re-reads the caller, checks its role for the endpoint, does its work
  * in one transaction, drops the changed keys from the caches ({@link KeyInvalidator}) and only then answers, so the
  * next request on this node already sees the change.
@@ -39,6 +39,7 @@ public final class AdminApi implements ManagementApi {
   private final ModelApi models;
   private final BudgetApi budgets;
   private final EndUserApi endUsers;
+  private final OrganizationApi orgs;
   private final SpendApi spend = new SpendApi();
   private final ReportApi reports;
 
@@ -53,7 +54,96 @@ public final class AdminApi implements ManagementApi {
     this.models = new ModelApi(deployments, box, registry, env, storeModelInDb, clock);
     this.budgets = new BudgetApi(clock);
     this.endUsers = new EndUserApi(clock, registry);
+    this.orgs = new OrganizationApi(clock);
     this.reports = new ReportApi(clock);
+  }
+
+  /**
+   * Every route {@link #route} answers, with its methods, for {@code GET /routes} (a test calls each one, so this
+   * table and the switch cannot drift apart).
+   */
+  static final Map<String, List<String>> ROUTES;
+
+  static {
+    Map<String, List<String>> r = new java.util.LinkedHashMap<>();
+    r.put("/key/generate", List.of("POST"));
+    r.put("/key/update", List.of("POST"));
+    r.put("/key/info", List.of("GET"));
+    r.put("/key/list", List.of("GET"));
+    r.put("/key/delete", List.of("POST"));
+    r.put("/key/block", List.of("POST"));
+    r.put("/key/unblock", List.of("POST"));
+    r.put("/key/regenerate", List.of("POST"));
+    r.put("/key/{key}/regenerate", List.of("POST"));
+    r.put("/user/new", List.of("POST"));
+    r.put("/user/info", List.of("GET"));
+    r.put("/user/update", List.of("POST"));
+    r.put("/user/delete", List.of("POST"));
+    r.put("/user/list", List.of("GET"));
+    r.put("/team/new", List.of("POST"));
+    r.put("/team/info", List.of("GET"));
+    r.put("/team/update", List.of("POST"));
+    r.put("/team/delete", List.of("POST"));
+    r.put("/team/list", List.of("GET"));
+    r.put("/team/member_add", List.of("POST"));
+    r.put("/team/member_delete", List.of("POST"));
+    r.put("/team/member_update", List.of("POST"));
+    r.put("/team/model/add", List.of("POST"));
+    r.put("/team/model/delete", List.of("POST"));
+    r.put("/budget/new", List.of("POST"));
+    r.put("/budget/update", List.of("POST"));
+    r.put("/budget/info", List.of("POST"));
+    r.put("/budget/list", List.of("GET"));
+    r.put("/budget/settings", List.of("GET"));
+    r.put("/budget/delete", List.of("POST"));
+    r.put("/end_user/new", List.of("POST"));
+    r.put("/customer/new", List.of("POST"));
+    r.put("/end_user/info", List.of("GET"));
+    r.put("/customer/info", List.of("GET"));
+    r.put("/end_user/update", List.of("POST"));
+    r.put("/customer/update", List.of("POST"));
+    r.put("/end_user/delete", List.of("POST"));
+    r.put("/customer/delete", List.of("POST"));
+    r.put("/end_user/list", List.of("GET"));
+    r.put("/customer/list", List.of("GET"));
+    r.put("/end_user/block", List.of("POST"));
+    r.put("/customer/block", List.of("POST"));
+    r.put("/end_user/unblock", List.of("POST"));
+    r.put("/customer/unblock", List.of("POST"));
+    r.put("/organization/new", List.of("POST"));
+    r.put("/organization/info", List.of("GET", "POST"));
+    r.put("/organization/list", List.of("GET"));
+    r.put("/organization/update", List.of("PATCH", "POST"));
+    r.put("/organization/delete", List.of("DELETE", "POST"));
+    r.put("/organization/member_add", List.of("POST"));
+    r.put("/organization/member_update", List.of("PATCH", "POST"));
+    r.put("/organization/member_delete", List.of("DELETE", "POST"));
+    r.put("/team/block", List.of("POST"));
+    r.put("/team/unblock", List.of("POST"));
+    r.put("/model/new", List.of("POST"));
+    r.put("/model/update", List.of("POST"));
+    r.put("/model/delete", List.of("POST"));
+    r.put("/model_group/info", List.of("GET"));
+    r.put("/model/info", List.of("GET"));
+    r.put("/v1/model/info", List.of("GET"));
+    r.put("/v2/model/info", List.of("GET"));
+    r.put("/spend/logs", List.of("GET"));
+    r.put("/global/spend/report", List.of("GET"));
+    r.put("/spend/keys", List.of("GET"));
+    r.put("/spend/users", List.of("GET"));
+    r.put("/global/spend/keys", List.of("GET"));
+    r.put("/global/spend/models", List.of("GET"));
+    r.put("/global/spend/teams", List.of("GET"));
+    r.put("/global/activity", List.of("GET"));
+    r.put("/global/activity/model", List.of("GET"));
+    r.put("/user/daily/activity", List.of("GET"));
+    r.put("/team/daily/activity", List.of("GET"));
+    ROUTES = java.util.Collections.unmodifiableMap(r);
+  }
+
+  @Override
+  public Map<String, List<String>> routes() {
+    return ROUTES;
   }
 
   @Override
@@ -243,6 +333,42 @@ public final class AdminApi implements ManagementApi {
         post(m, path);
         return read(endUsers.block(dsl, c, body(req), false, path));
       }
+      // LiteLLM's organization_endpoints.py: PATCH update/member_update, DELETE delete/member_delete (older
+      // LiteLLM releases and clients send POST for those; both are answered).
+      case "/organization/new" -> {
+        post(m, path);
+        return read(orgs.create(dsl, c, body(req)));
+      }
+      case "/organization/info" -> {
+        allow(m, path, "GET", "POST");
+        return read(m.equals("GET") ? orgs.info(dsl, c, req.queryParam("organization_id"))
+            : orgs.infoMany(dsl, c, body(req)));
+      }
+      case "/organization/list" -> {
+        get(m, path);
+        return read(orgs.list(dsl, c));
+      }
+      case "/organization/update" -> {
+        allow(m, path, "PATCH", "POST");
+        return write(orgs.update(dsl, c, body(req)));
+      }
+      case "/organization/delete" -> {
+        allow(m, path, "DELETE", "POST");
+        OrganizationApi.Deleted d = orgs.delete(dsl, c, body(req));
+        return new Outcome(new ManagementResponse(200, Out.bytes(d.body())), d.invalidate());
+      }
+      case "/organization/member_add" -> {
+        post(m, path);
+        return read(orgs.memberAdd(dsl, c, body(req)));
+      }
+      case "/organization/member_update" -> {
+        allow(m, path, "PATCH", "POST");
+        return read(orgs.memberUpdate(dsl, c, body(req)));
+      }
+      case "/organization/member_delete" -> {
+        allow(m, path, "DELETE", "POST");
+        return read(orgs.memberDelete(dsl, c, body(req)));
+      }
       case "/team/block" -> {
         post(m, path);
         return write(teams.block(dsl, c, body(req), true));
@@ -320,7 +446,8 @@ public final class AdminApi implements ManagementApi {
           + "/user/{new,info,update,delete,list}, /team/{new,info,update,delete,list,member_add,member_update,"
           + "member_delete,block,unblock}, /team/model/{add,delete}, /model/{new,update,delete,info}, "
           + "/budget/{new,info,update,delete,list,settings}, /customer/{new,info,update,delete,list,block,unblock} "
-          + "(or /end_user/…), /spend/{logs,keys,users}, /global/spend/{report,keys,teams,models}, "
+          + "(or /end_user/…), /organization/{new,info,list,update,delete,member_add,member_update,member_delete}, "
+          + "/spend/{logs,keys,users}, /global/spend/{report,keys,teams,models}, "
           + "/global/activity[/model], /user/daily/activity, /team/daily/activity.");
     }
   }
@@ -338,6 +465,12 @@ public final class AdminApi implements ManagementApi {
   private static void get(String method, String path) {
     if (!method.equals("GET")) {
       throw ApiException.methodNotAllowed(Paths.redacted(path), "GET");
+    }
+  }
+
+  private static void allow(String method, String path, String... methods) {
+    if (!List.of(methods).contains(method)) {
+      throw ApiException.methodNotAllowed(Paths.redacted(path), String.join(", ", methods));
     }
   }
 

@@ -2,6 +2,8 @@ package io.sluice.admin.api;
 
 import static io.sluice.admin.db.jooq.Tables.SLUICE_BUDGETS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_END_USERS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_ORGANIZATIONS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_ORGANIZATION_MEMBERS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAM_MEMBERS;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -141,10 +143,13 @@ final class BudgetApi {
       ObjectNode row = budgetJson(require(tx, budgetId, "id"));
       int endUsers = tx.fetchCount(SLUICE_END_USERS, SLUICE_END_USERS.BUDGET_ID.eq(budgetId));
       int members = tx.fetchCount(SLUICE_TEAM_MEMBERS, SLUICE_TEAM_MEMBERS.BUDGET_ID.eq(budgetId));
-      if (endUsers + members > 0) {
-        throw ApiException.badRequest("id", "Budget '" + budgetId + "' is in use by " + endUsers + " end user(s) and "
-            + members + " team member(s); deleting it would lift their limits. Move them to another budget "
-            + "(/end_user/update with budget_id, /team/member_update) or delete them first. Nothing was deleted.");
+      int orgs = tx.fetchCount(SLUICE_ORGANIZATIONS, SLUICE_ORGANIZATIONS.BUDGET_ID.eq(budgetId))
+          + tx.fetchCount(SLUICE_ORGANIZATION_MEMBERS, SLUICE_ORGANIZATION_MEMBERS.BUDGET_ID.eq(budgetId));
+      if (endUsers + members + orgs > 0) {
+        throw ApiException.badRequest("id", "Budget '" + budgetId + "' is in use by " + endUsers + " end user(s), "
+            + members + " team member(s) and " + orgs + " organization(s) or organization member(s); deleting it "
+            + "would lift their limits. Move them to another budget (/end_user/update with budget_id, "
+            + "/team/member_update, /organization/update) or delete them first. Nothing was deleted.");
       }
       tx.deleteFrom(SLUICE_BUDGETS).where(SLUICE_BUDGETS.BUDGET_ID.eq(budgetId)).execute();
       return row;
@@ -220,10 +225,12 @@ final class BudgetApi {
     return r;
   }
 
-  /** How many end users and team members link {@code budgetId}. */
+  /** How many end users, team members, organizations and organization members link {@code budgetId}. */
   static int users(DSLContext tx, String budgetId) {
     return tx.fetchCount(SLUICE_END_USERS, SLUICE_END_USERS.BUDGET_ID.eq(budgetId))
-        + tx.fetchCount(SLUICE_TEAM_MEMBERS, SLUICE_TEAM_MEMBERS.BUDGET_ID.eq(budgetId));
+        + tx.fetchCount(SLUICE_TEAM_MEMBERS, SLUICE_TEAM_MEMBERS.BUDGET_ID.eq(budgetId))
+        + tx.fetchCount(SLUICE_ORGANIZATIONS, SLUICE_ORGANIZATIONS.BUDGET_ID.eq(budgetId))
+        + tx.fetchCount(SLUICE_ORGANIZATION_MEMBERS, SLUICE_ORGANIZATION_MEMBERS.BUDGET_ID.eq(budgetId));
   }
 
   /** Whether a budget row still limits anything (LiteLLM drops a member's budget once it limits nothing). */

@@ -72,8 +72,14 @@ final class KeyApi {
     String key = chosen != null ? Keys.checkChosen("key", chosen) : Keys.generate();
     KeyHash hash = KeyHash.of(key);
     String finalUserId = userId;
+    String sentOrg = b.string("organization_id");
     ObjectNode row = dsl.transactionResult(cfg -> {
       DSLContext tx = DSL.using(cfg);
+      String orgId = organization(tx, c, sentOrg, teamId);
+      if (orgId != null) {
+        List<String> keyModels = b.has("models") ? b.strings("models") : null;
+        OrganizationApi.checkKey(tx, orgId, keyModels);
+      }
       if (teamId != null) {
         requireTeam(tx, teamId);
         if (!c.admin() && finalUserId != null && !c.self(finalUserId) && !isMember(tx, teamId, finalUserId)) {
@@ -95,6 +101,7 @@ final class KeyApi {
       values.put(SLUICE_KEYS.KEY_NAME, Keys.displayName(key));
       values.put(SLUICE_KEYS.USER_ID, finalUserId);
       values.put(SLUICE_KEYS.TEAM_ID, teamId);
+      values.put(SLUICE_KEYS.ORGANIZATION_ID, orgId);
       values.put(SLUICE_KEYS.CREATED_BY, c.userId());
       values.put(SLUICE_KEYS.UPDATED_BY, c.userId());
       values.put(SLUICE_KEYS.CREATED_AT, now);
@@ -140,6 +147,17 @@ final class KeyApi {
           requireTeam(tx, t);
         }
         values.put(SLUICE_KEYS.TEAM_ID, t);
+      }
+      if (b.has("organization_id")) {
+        String o = b.string("organization_id");
+        if (!c.admin() && !java.util.Objects.equals(o, current.get(SLUICE_KEYS.ORGANIZATION_ID))) {
+          throw ApiException.forbidden("Only proxy_admin may move a key to another organization_id.");
+        }
+        if (o != null) {
+          OrganizationApi.checkKey(tx, o, b.has("models") ? b.strings("models")
+              : List.of(current.get(SLUICE_KEYS.MODELS)));
+        }
+        values.put(SLUICE_KEYS.ORGANIZATION_ID, o);
       }
       if (b.has("blocked") && !c.admin() && !c.teamAdmin(current.get(SLUICE_KEYS.TEAM_ID))) {
         throw ApiException.forbidden("Only proxy_admin or the key's team admin may block or unblock a key.");
@@ -194,6 +212,10 @@ final class KeyApi {
     }
     if (teamId != null) {
       where.add(SLUICE_KEYS.TEAM_ID.eq(teamId));
+    }
+    String orgId = Query.string(q, "organization_id");
+    if (orgId != null) {
+      where.add(SLUICE_KEYS.ORGANIZATION_ID.eq(orgId));
     }
     if (alias != null) {
       where.add(SLUICE_KEYS.KEY_ALIAS.eq(alias));
@@ -406,6 +428,32 @@ final class KeyApi {
     }
   }
 
+  /**
+   * The organization a new key belongs to: the one sent, else its team's (LiteLLM keys a team key to the team's
+   * organization). A key sent into another organization than its team's is refused; outside a team, a caller that
+   * is not proxy_admin may only put a key into an organization it is a member of.
+   */
+  private static String organization(DSLContext tx, Caller c, String sent, String teamId) {
+    String teamOrg = teamId == null ? null : tx.select(SLUICE_TEAMS.ORGANIZATION_ID).from(SLUICE_TEAMS)
+        .where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).fetchOne(SLUICE_TEAMS.ORGANIZATION_ID);
+    if (sent == null) {
+      return teamOrg;
+    }
+    if (teamId != null && !sent.equals(teamOrg)) {
+      throw ApiException.badRequest("organization_id", "organization_id=" + sent + " is not the organization of "
+          + "team_id=" + teamId + " (" + (teamOrg == null ? "none" : teamOrg) + "). Leave organization_id out to "
+          + "use the team's.");
+    }
+    if (teamId == null && !c.admin() && (c.userId() == null || !tx.fetchExists(
+        io.sluice.admin.db.jooq.Tables.SLUICE_ORGANIZATION_MEMBERS,
+        io.sluice.admin.db.jooq.Tables.SLUICE_ORGANIZATION_MEMBERS.ORGANIZATION_ID.eq(sent)
+            .and(io.sluice.admin.db.jooq.Tables.SLUICE_ORGANIZATION_MEMBERS.USER_ID.eq(c.userId()))))) {
+      throw ApiException.forbidden("You are not a member of organization_id=" + sent + "; only its members may "
+          + "create keys in it.");
+    }
+    return sent;
+  }
+
   static void requireTeam(DSLContext tx, String teamId) {
     if (!tx.fetchExists(SLUICE_TEAMS, SLUICE_TEAMS.TEAM_ID.eq(teamId))) {
       throw ApiException.notFound("team_id", "team_id=" + teamId + " not found. Create it with /team/new.");
@@ -450,6 +498,7 @@ final class KeyApi {
     o.set("config", Out.obj());
     o.put("user_id", r.get(SLUICE_KEYS.USER_ID));
     o.put("team_id", r.get(SLUICE_KEYS.TEAM_ID));
+    o.put("organization_id", r.get(SLUICE_KEYS.ORGANIZATION_ID));
     o.set("permissions", Out.obj());
     o.put("max_parallel_requests", r.get(SLUICE_KEYS.MAX_PARALLEL_REQUESTS));
     o.set("metadata", Out.json(r.get(SLUICE_KEYS.METADATA)));

@@ -36,7 +36,11 @@ final class TeamApi {
   }
 
   ObjectNode create(DSLContext dsl, Caller c, Body b) {
-    c.requireAdmin("/team/new");
+    String orgId = b.string("organization_id");
+    // LiteLLM's new_team: proxy admins, and an organization's org_admins for teams in that organization.
+    if (!c.admin() && (orgId == null || !OrganizationApi.isOrgAdmin(dsl, c, orgId))) {
+      throw c.denied("/team/new", "it needs proxy_admin, or org_admin of the organization_id sent");
+    }
     String teamId = b.string("team_id");
     if (teamId == null) {
       teamId = UUID.randomUUID().toString();
@@ -51,6 +55,10 @@ final class TeamApi {
             + "it, or choose another team_id.");
       }
       OffsetDateTime now = now();
+      if (orgId != null) {
+        OrganizationApi.checkTeam(tx, orgId, modelsOf(values, List.of()), (Double) values.get(SLUICE_TEAMS.MAX_BUDGET),
+            (Long) values.get(SLUICE_TEAMS.TPM_LIMIT), (Long) values.get(SLUICE_TEAMS.RPM_LIMIT));
+      }
       values.put(SLUICE_TEAMS.TEAM_ID, tid);
       values.put(SLUICE_TEAMS.CREATED_AT, now);
       values.put(SLUICE_TEAMS.UPDATED_AT, now);
@@ -108,7 +116,15 @@ final class TeamApi {
     List<KeyHash> touched = new ArrayList<>();
     ObjectNode row = dsl.transactionResult(cfg -> {
       DSLContext tx = DSL.using(cfg);
-      requireTeam(tx, teamId);
+      Record t = requireTeam(tx, teamId);
+      String orgId = values.containsKey(SLUICE_TEAMS.ORGANIZATION_ID) ? (String) values.get(SLUICE_TEAMS.ORGANIZATION_ID)
+          : t.get(SLUICE_TEAMS.ORGANIZATION_ID);
+      if (orgId != null) {
+        OrganizationApi.checkTeam(tx, orgId, modelsOf(values, List.of(t.get(SLUICE_TEAMS.MODELS))),
+            (Double) values.getOrDefault(SLUICE_TEAMS.MAX_BUDGET, t.get(SLUICE_TEAMS.MAX_BUDGET)),
+            (Long) values.getOrDefault(SLUICE_TEAMS.TPM_LIMIT, t.get(SLUICE_TEAMS.TPM_LIMIT)),
+            (Long) values.getOrDefault(SLUICE_TEAMS.RPM_LIMIT, t.get(SLUICE_TEAMS.RPM_LIMIT)));
+      }
       values.put(SLUICE_TEAMS.UPDATED_AT, now());
       tx.update(SLUICE_TEAMS).set(values).where(SLUICE_TEAMS.TEAM_ID.eq(teamId)).execute();
       touched.addAll(teamKeys(tx, teamId));
@@ -510,6 +526,9 @@ final class TeamApi {
     if (b.has("team_alias")) {
       v.put(SLUICE_TEAMS.TEAM_ALIAS, b.string("team_alias"));
     }
+    if (b.has("organization_id")) {
+      v.put(SLUICE_TEAMS.ORGANIZATION_ID, b.string("organization_id"));
+    }
     if (b.has("models")) {
       List<String> m = b.strings("models");
       v.put(SLUICE_TEAMS.MODELS, m == null ? new String[0] : m.toArray(String[]::new));
@@ -544,11 +563,18 @@ final class TeamApi {
     return v;
   }
 
+  /** The team's models after the write: those sent, else {@code current}. */
+  private static List<String> modelsOf(Map<Field<?>, Object> values, List<String> current) {
+    Object m = values.get(SLUICE_TEAMS.MODELS);
+    return m == null ? current : List.of((String[]) m);
+  }
+
   static ObjectNode teamJson(DSLContext dsl, Record t) {
     String teamId = t.get(SLUICE_TEAMS.TEAM_ID);
     ObjectNode o = Out.obj();
     o.put("team_id", teamId);
     o.put("team_alias", t.get(SLUICE_TEAMS.TEAM_ALIAS));
+    o.put("organization_id", t.get(SLUICE_TEAMS.ORGANIZATION_ID));
     o.set("models", Out.arr(t.get(SLUICE_TEAMS.MODELS)));
     o.set("model_aliases", Out.json(t.get(SLUICE_TEAMS.MODEL_ALIASES)));
     o.put("max_budget", t.get(SLUICE_TEAMS.MAX_BUDGET));
