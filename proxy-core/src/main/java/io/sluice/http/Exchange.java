@@ -136,6 +136,8 @@ final class Exchange {
   /** Response body bytes written to the client; when the response head went out ({@link System#nanoTime()}). */
   long bytesOut;
   long firstByteNanos;
+  /** When the first body byte of the relayed response was written ({@link System#nanoTime()}); 0 before. */
+  long firstBodyNanos;
 
   // Tracing (issue 19; see {@link Tracing}).
   /** The exchange's server span; null when tracing is off. */
@@ -294,7 +296,11 @@ final class Exchange {
       content.release();
       return;
     }
-    bytesOut += content.content().readableBytes();
+    int n = content.content().readableBytes();
+    if (firstBodyNanos == 0 && n > 0) {
+      firstBodyNanos = System.nanoTime();
+    }
+    bytesOut += n;
     conn.channel.write(content, conn.channel.voidPromise());
   }
 
@@ -308,6 +314,9 @@ final class Exchange {
       wire.release();
       return;
     }
+    if (firstBodyNanos == 0 && dataBytes > 0) {
+      firstBodyNanos = System.nanoTime();
+    }
     bytesOut += dataBytes;
     conn.channel.write(wire, conn.channel.voidPromise());
   }
@@ -319,7 +328,11 @@ final class Exchange {
       markComplete();
       return;
     }
-    bytesOut += last.content().readableBytes();
+    int n = last.content().readableBytes();
+    if (firstBodyNanos == 0 && n > 0) {
+      firstBodyNanos = System.nanoTime();
+    }
+    bytesOut += n;
     conn.channel.writeAndFlush(last, conn.channel.voidPromise());
     markComplete();
   }

@@ -219,13 +219,15 @@ public final class Tracing {
       span.updateName(operation + " " + requested); // GenAI: "{gen_ai.operation.name} {gen_ai.request.model}"
     }
     span.setAllAttributes(attributes(ex, clientGone));
-    if (ex.firstByteNanos != 0) {
-      // The response head: what litellm_llm_api_time_to_first_token_metric measures too. Its wall-clock time is
-      // now minus the monotonic time since (the span's own clock is the SDK's, anchored the same way).
+    long first = ex.firstBodyNanos != 0 ? ex.firstBodyNanos : ex.firstByteNanos;
+    if (first != 0) {
+      // The first body byte relayed: vLLM sends a stream's head before any token is generated (Starlette starts the
+      // response, then iterates the generator), so the head alone would put "first token" too early; a response
+      // without a body falls back to its head. Its wall-clock time is now minus the monotonic time since (the
+      // span's own clock is the SDK's, anchored the same way).
       java.time.Instant now = java.time.Instant.now();
       long epochNanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
-      span.addEvent("gen_ai.first_token", epochNanos - (System.nanoTime() - ex.firstByteNanos),
-          TimeUnit.NANOSECONDS);
+      span.addEvent("gen_ai.first_token", epochNanos - (System.nanoTime() - first), TimeUnit.NANOSECONDS);
     }
     if (ex.stream && ex.responseStarted()) {
       span.addEvent(clientGone ? "sluice.client_gone" : "gen_ai.stream_end",
