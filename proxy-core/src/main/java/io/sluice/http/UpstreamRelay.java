@@ -326,7 +326,13 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (metrics != null) {
       metrics.attemptFailed(ex, ex.deployment, status);
     }
-    if (replicaFault && ex.deployment.health().failure(System.nanoTime())) {
+    if (replicaFault && error == ProxyError.UPSTREAM_TIMEOUT && lastAvailable(ex.deployment, ex.group)) {
+      // An overload symptom (no connection or no first byte in time) on the group's only replica still taking
+      // traffic: cooling it down would turn a slow replica into "no healthy deployment" for everyone (issue 20 §2;
+      // LiteLLM exempts single-deployment groups from its rate and error-rate cooldowns too). Counted, not cooled.
+      log.debug("[{}] replica {} is the last available one of model {}: not cooled down for a timeout",
+          ex.requestId, ex.deployment.id(), ex.deployment.modelGroup());
+    } else if (replicaFault && ex.deployment.health().failure(System.nanoTime())) {
       ex.cooldowns++;
       log.warn("replica {} of model {} cooling down for {} after repeated failures (last: {})", ex.deployment.id(),
           ex.deployment.modelGroup(), gw.cooldown(), message);
@@ -335,6 +341,20 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (active == ex && ctx.channel().isActive() && !ex.responseComplete()) {
       route(ex);
     }
+  }
+
+  /** Whether {@code d} is the only replica of {@code group} not cooling down now. */
+  static boolean lastAvailable(Deployment d, ModelGroup group) {
+    if (group == null) {
+      return true;
+    }
+    long now = System.nanoTime();
+    for (Deployment other : group.deployments()) {
+      if (other != d && !other.health().coolingAt(now)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

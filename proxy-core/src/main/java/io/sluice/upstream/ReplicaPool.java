@@ -27,6 +27,8 @@ final class ReplicaPool {
   private final ArrayDeque<Channel> idle = new ArrayDeque<>();
   private final ArrayDeque<Promise<Channel>> waiters = new ArrayDeque<>();
   private int open;
+  /** Connects under way; at most {@link UpstreamPools#MAX_CONCURRENT_CONNECTS}, the rest wait as acquirers. */
+  private int connecting;
 
   ReplicaPool(UpstreamPools owner, EventLoop loop, Endpoint endpoint, Bootstrap bootstrap, ServerSettings s) {
     this.owner = owner;
@@ -55,9 +57,12 @@ final class ReplicaPool {
       return loop.newSucceededFuture(ch);
     }
     Promise<Channel> promise = loop.newPromise();
-    if (open < maxOpen) {
+    if (open < maxOpen && connecting < UpstreamPools.MAX_CONCURRENT_CONNECTS) {
       connect(promise);
     } else if (waiters.size() < UpstreamPools.MAX_PENDING_ACQUIRES) {
+      // At the connection limit, or at the limit of connects under way: wait for a released connection or for a
+      // connect slot (pacing a burst, so that thousands of new streams do not open thousands of sockets at once
+      // and time out in the replica's accept queue — issue 20 §2).
       waiters.add(promise);
       ScheduledFuture<?> t = loop.schedule(() -> {
         if (waiters.remove(promise)) {
@@ -73,12 +78,15 @@ final class ReplicaPool {
 
   private void connect(Promise<Channel> promise) {
     open++;
+    connecting++;
     owner.connects.increment();
     ChannelFuture cf = bootstrap.connect();
     Channel ch = cf.channel();
     ch.attr(POOL).set(this);
     ch.closeFuture().addListener(f -> onClosed(ch));
     cf.addListener(f -> {
+      connecting--;
+      connectWaiter(); // a connect slot is free: the next waiter's turn
       if (f.isSuccess()) {
         if (!promise.trySuccess(ch)) {
           release(ch); // the caller gave up meanwhile
@@ -110,10 +118,25 @@ final class ReplicaPool {
   private void onClosed(Channel ch) {
     open--;
     idle.remove(ch);
-    Promise<Channel> w = waiters.poll();
-    if (w != null) {
-      connect(w);
+    connectWaiter();
+  }
+
+  /** Starts a connect for the longest-waiting acquirer still waiting, when the limits allow one. */
+  private void connectWaiter() {
+    while (open < maxOpen && connecting < UpstreamPools.MAX_CONCURRENT_CONNECTS) {
+      Promise<Channel> w = waiters.poll();
+      if (w == null) {
+        return;
+      }
+      if (!w.isDone()) {
+        connect(w);
+        return;
+      }
     }
+  }
+
+  int connecting() {
+    return connecting;
   }
 
   int open() {

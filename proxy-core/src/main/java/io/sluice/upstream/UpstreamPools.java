@@ -45,7 +45,12 @@ import javax.net.ssl.SSLParameters;
  */
 public final class UpstreamPools {
   /** Callers that may wait for a connection per event loop and endpoint; beyond it, acquiring fails at once. */
-  public static final int MAX_PENDING_ACQUIRES = 4096;
+  public static final int MAX_PENDING_ACQUIRES = 16_384;
+  /**
+   * Connects under way at once per event loop and replica; further acquirers wait (as at the connection limit) for
+   * a released connection or a free connect slot, within {@code connect_timeout}.
+   */
+  public static final int MAX_CONCURRENT_CONNECTS = 64;
   public static final String RELAY_HANDLER = "relay";
 
   private final ServerSettings settings;

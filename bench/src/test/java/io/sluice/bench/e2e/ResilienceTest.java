@@ -53,7 +53,9 @@ class ResilienceTest {
         dep("mixed", "m", dead, "mixed-dead"), dep("mixed", "m", b.port(), "mixed-b"),
         dep("primary", "primary-model", dead, "primary-dead"),
         dep("backup", "m", b.port(), "backup-b"),
-        dep("lonely", "m", dead, "lonely-dead"));
+        dep("lonely", "m", dead, "lonely-dead"),
+        new DeploymentConfig("slowpoke", Provider.HOSTED_VLLM, "m", URI.create("http://127.0.0.1:" + a.port() + "/v1"),
+            Secret.of(KEY), null, null, null, Duration.ofMillis(300), "slowpoke-a"));
     RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 2, Duration.ofSeconds(1),
         Map.of("primary", List.of("backup")), null);
     SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), router, LitellmSettings.defaults(),
@@ -270,6 +272,28 @@ class ResilienceTest {
           f.close();
         }
       }
+    }
+  }
+
+  /**
+   * Issue 20 §2: timeouts are an overload symptom; the group's only replica is never cooled down for them (a slow
+   * replica must not become "no healthy deployment"): every request still reaches it and gets its 504.
+   */
+  @Test
+  void theLastAvailableReplicaIsNotCooledDownForTimeouts() throws IOException {
+    a.faults().ttft(Duration.ofSeconds(2));
+    long before = requestsTo(a);
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      for (int i = 0; i < 4; i++) { // allowed_fails is 2: the third timeout would have cooled it down
+        RawHttp.Response r = call(c, "slowpoke", false);
+        assertThat(r.status()).as("attempt %d", i + 1).isEqualTo(504);
+        assertThat(r.bodyText()).contains("sent no response within 300 ms");
+      }
+    }
+    assertThat(requestsTo(a) - before).as("every request reached the replica").isEqualTo(4);
+    a.faults().reset();
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      assertThat(call(c, "slowpoke", false).status()).as("serving again at once").isEqualTo(200);
     }
   }
 

@@ -1,0 +1,84 @@
+package io.sluice.upstream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.resolver.DefaultAddressResolverGroup;
+import io.netty.util.concurrent.Future;
+import io.sluice.config.ServerSettings;
+import io.sluice.routing.Endpoint;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 20 §2: a burst of acquires for one replica opens at most {@link UpstreamPools#MAX_CONCURRENT_CONNECTS}
+ * connections at a time; the rest wait for a connect slot and all get a connection — none fails for the pacing.
+ */
+class ConnectPacingTest {
+  static final int BURST = 600;
+
+  @Test
+  void aBurstOfAcquiresConnectsInPacedWavesAndEveryAcquirerGetsAConnection() throws Exception {
+    List<Socket> accepted = new CopyOnWriteArrayList<>();
+    try (ServerSocket server = new ServerSocket(0, BURST * 2, InetAddress.getLoopbackAddress())) {
+      Thread acceptor = new Thread(() -> {
+        try {
+          while (!server.isClosed()) {
+            accepted.add(server.accept());
+          }
+        } catch (java.io.IOException closed) {
+          // done
+        }
+      });
+      acceptor.setDaemon(true);
+      acceptor.start();
+      ServerSettings d = ServerSettings.defaults();
+      ServerSettings s = new ServerSettings(d.maxUriLength(), d.maxHeaderSize(), d.requestReadTimeout(),
+          d.idleTimeout(), Duration.ofSeconds(10), d.upstreamIdleTimeout(), BURST * 2, BURST, d.limitsFailClosed());
+      MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+      UpstreamPools pools = new UpstreamPools(s, NioSocketChannel::new, DefaultAddressResolverGroup.INSTANCE,
+          ChannelInboundHandlerAdapter::new);
+      try {
+        EventLoop loop = group.next();
+        Endpoint endpoint = new Endpoint("127.0.0.1", server.getLocalPort(), false);
+        AtomicInteger maxConnecting = new AtomicInteger();
+        List<Future<Channel>> acquired = loop.submit(() -> {
+          List<Future<Channel>> fs = new ArrayList<>();
+          for (int i = 0; i < BURST; i++) {
+            fs.add(pools.acquire(loop, endpoint));
+            maxConnecting.accumulateAndGet(pools.pool(loop, endpoint).connecting(), Math::max);
+          }
+          return fs;
+        }).get(10, TimeUnit.SECONDS);
+        int ok = 0;
+        for (Future<Channel> f : acquired) {
+          assertThat(f.await(10, TimeUnit.SECONDS)).isTrue();
+          assertThat(f.cause()).as("no acquirer fails for the pacing").isNull();
+          ok++;
+        }
+        assertThat(ok).isEqualTo(BURST);
+        assertThat(maxConnecting.get()).as("connects under way at once").isEqualTo(UpstreamPools.MAX_CONCURRENT_CONNECTS);
+        assertThat(pools.connectsTotal()).isEqualTo(BURST);
+        loop.submit(() -> acquired.forEach(f -> f.getNow().close())).get(10, TimeUnit.SECONDS);
+      } finally {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+        for (Socket a : accepted) {
+          a.close();
+        }
+      }
+    }
+  }
+}
