@@ -104,23 +104,9 @@ final class ChunkedBodyParser {
     while (true) {
       switch (state) {
         case SIZE: {
-          int ri = in.readerIndex();
-          int lf = in.readableBytes() > 0 ? in.indexOf(ri, in.writerIndex(), HeadParser.LF) : -1;
-          if (lf < 0) {
-            if (in.readableBytes() > maxLineLength) {
-              return fail("chunk-size line longer than " + maxLineLength + " bytes");
-            }
-            return NEED_MORE;
-          }
-          if (lf == ri || in.getByte(lf - 1) != HeadParser.CR) {
-            return fail("bare LF after chunk-size (RFC 9112 §7.1: lines end with CRLF)");
-          }
-          if (lf - 1 - ri > maxLineLength) {
-            return fail("chunk-size line longer than " + maxLineLength + " bytes");
-          }
-          String err = sizeLine(in, ri, lf - 1);
-          if (err != null) {
-            return fail(err);
+          int lf = readSizeLine(in);
+          if (lf <= 0) {
+            return lf; // NEED_MORE or FAILED
           }
           in.readerIndex(lf + 1);
           state = remaining == 0 ? TRAILER : BODY;
@@ -209,20 +195,9 @@ final class ChunkedBodyParser {
       return NEED_MORE;
     }
     int ri = in.readerIndex();
-    int lf = in.readableBytes() > 0 ? in.indexOf(ri, in.writerIndex(), HeadParser.LF) : -1;
-    if (lf < 0) {
-      return in.readableBytes() > maxLineLength ? fail("chunk-size line longer than " + maxLineLength + " bytes")
-          : NEED_MORE;
-    }
-    if (lf == ri || in.getByte(lf - 1) != HeadParser.CR) {
-      return fail("bare LF after chunk-size (RFC 9112 §7.1: lines end with CRLF)");
-    }
-    if (lf - 1 - ri > maxLineLength) {
-      return fail("chunk-size line longer than " + maxLineLength + " bytes");
-    }
-    String err = sizeLine(in, ri, lf - 1);
-    if (err != null) {
-      return fail(err);
+    int lf = readSizeLine(in);
+    if (lf <= 0) {
+      return lf; // NEED_MORE or FAILED (an LF is never at index 0: the line has its CR before it)
     }
     long size = remaining;
     remaining = 0;
@@ -267,6 +242,28 @@ final class ChunkedBodyParser {
       trailers = DefaultHttpHeadersFactory.trailersFactory().withValidation(false).newHeaders();
     }
     trailers.add(in.toString(ns, nl, StandardCharsets.US_ASCII), in.toString(vs, ve - vs, StandardCharsets.ISO_8859_1));
+  }
+
+  /**
+   * Reads the chunk-size line at the reader index without consuming it: its size into {@link #remaining}, its
+   * extensions validated. Returns the index of its LF (at least 1: a CR precedes it), or {@link #NEED_MORE} (0: the
+   * line is not all here yet) or {@link #FAILED}.
+   */
+  private int readSizeLine(ByteBuf in) {
+    int ri = in.readerIndex();
+    int lf = in.readableBytes() > 0 ? in.indexOf(ri, in.writerIndex(), HeadParser.LF) : -1;
+    if (lf < 0) {
+      return in.readableBytes() > maxLineLength ? fail("chunk-size line longer than " + maxLineLength + " bytes")
+          : NEED_MORE;
+    }
+    if (lf == ri || in.getByte(lf - 1) != HeadParser.CR) {
+      return fail("bare LF after chunk-size (RFC 9112 §7.1: lines end with CRLF)");
+    }
+    if (lf - 1 - ri > maxLineLength) {
+      return fail("chunk-size line longer than " + maxLineLength + " bytes");
+    }
+    String err = sizeLine(in, ri, lf - 1);
+    return err != null ? fail(err) : lf;
   }
 
   /** chunk = chunk-size [ chunk-ext ] CRLF, the line given without CRLF. */
