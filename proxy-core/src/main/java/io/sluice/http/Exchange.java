@@ -226,18 +226,9 @@ final class Exchange {
     conn.channel.write(head, conn.channel.voidPromise());
   }
 
-  private static final byte[][] NOT_RELAYED = {
-      "connection".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-      "keep-alive".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-      "proxy-connection".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-      "te".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-      "trailer".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-      "upgrade".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-      "proxy-authorization".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-      "proxy-authenticate".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-      "content-length".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-      "transfer-encoding".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-  };
+  private static final byte[] CONTENT_LENGTH = "content-length".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] TRANSFER_ENCODING =
+      "transfer-encoding".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   /**
    * Starts the relayed response from the replica's head bytes (what {@link #respond} does with a header map): the
@@ -281,13 +272,9 @@ final class Exchange {
     conn.channel.write(head, conn.channel.voidPromise());
   }
 
+  /** Hop-by-hop, or the framing field (which goes into the small map). */
   private static boolean notRelayed(io.sluice.http.wire.WireResponseDecoder.Head up, int i) {
-    for (byte[] name : NOT_RELAYED) {
-      if (up.nameIs(i, name)) {
-        return true;
-      }
-    }
-    return false;
+    return HeaderRules.hopByHop(up, i) || up.nameIs(i, CONTENT_LENGTH) || up.nameIs(i, TRANSFER_ENCODING);
   }
 
   /** Takes ownership of {@code content}: writes it (no flush), or releases it when the response is already over. */

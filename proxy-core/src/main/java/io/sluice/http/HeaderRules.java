@@ -55,14 +55,34 @@ final class HeaderRules {
         }
       }
     }
-    h.remove(HttpHeaderNames.CONNECTION);
-    h.remove(KEEP_ALIVE);
-    h.remove(PROXY_CONNECTION);
-    h.remove(HttpHeaderNames.TE);
-    h.remove(HttpHeaderNames.TRAILER);
-    h.remove(HttpHeaderNames.UPGRADE);
-    h.remove(HttpHeaderNames.PROXY_AUTHORIZATION);
-    h.remove(HttpHeaderNames.PROXY_AUTHENTICATE);
+    for (AsciiString n : HOP_BY_HOP) {
+      h.remove(n);
+    }
+  }
+
+  /**
+   * What a proxy never forwards whatever {@code Connection} names (RFC 9110 §7.6.1, and the proxy credentials);
+   * {@code Transfer-Encoding} is the message's own framing and is not among them.
+   */
+  private static final AsciiString[] HOP_BY_HOP = {HttpHeaderNames.CONNECTION, KEEP_ALIVE, PROXY_CONNECTION,
+      HttpHeaderNames.TE, HttpHeaderNames.TRAILER, HttpHeaderNames.UPGRADE, HttpHeaderNames.PROXY_AUTHORIZATION,
+      HttpHeaderNames.PROXY_AUTHENTICATE};
+  private static final byte[][] HOP_BY_HOP_LOWER = new byte[HOP_BY_HOP.length][];
+
+  static {
+    for (int i = 0; i < HOP_BY_HOP.length; i++) {
+      HOP_BY_HOP_LOWER[i] = HOP_BY_HOP[i].toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    }
+  }
+
+  /** {@link #removeHopByHop}'s fixed list for a head kept as bytes: whether field {@code i} of {@code head} is on it. */
+  static boolean hopByHop(io.sluice.http.wire.WireResponseDecoder.Head head, int i) {
+    for (byte[] name : HOP_BY_HOP_LOWER) {
+      if (head.nameIs(i, name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

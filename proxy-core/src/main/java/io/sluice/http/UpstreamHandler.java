@@ -335,15 +335,22 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     }
     String ct = h.get(HttpHeaderNames.CONTENT_TYPE);
     boolean sse = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
-    if (sse) {
-      // Events leave only whole, so a replica dying mid-event never glues Sluice's error event onto half of one;
-      // the usage event goes only where Sluice asked for it on the client's behalf.
-      usageFilter = new io.sluice.json.SseUsageFilter(ex.usageSplice != null && res.status().code() == 200);
-    }
+    sseFilter(ex, res.status().code(), sse);
     relay.responseStarted(ex, this);
     ex.respond(res, sse);
     relayRaw(sse);
     return true;
+  }
+
+  /**
+   * Every SSE response is framed through a filter: events leave only whole, so a replica dying mid-event never glues
+   * Sluice's error event onto half of one; the usage event goes only where Sluice asked for it on the client's
+   * behalf.
+   */
+  private void sseFilter(Exchange ex, int status, boolean sse) {
+    if (sse) {
+      usageFilter = new io.sluice.json.SseUsageFilter(ex.usageSplice != null && status == 200);
+    }
   }
 
   /**
@@ -358,7 +365,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
       return;
     }
     rawSse = sse;
-    dropUsage = sse && exchange.usageSplice != null && exchange.status == 200;
+    dropUsage = usageFilter != null && usageFilter.dropsUsage(); // the filter's own rule, for the raw chunks
     rawBody = responses.relayRaw(this);
   }
 
@@ -426,9 +433,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     }
     responseStarted = true;
     keepAlive = !head.closes();
-    if (sse) {
-      usageFilter = new io.sluice.json.SseUsageFilter(ex.usageSplice != null && code == 200);
-    }
+    sseFilter(ex, code, sse);
     relay.responseStarted(ex, this);
     ex.respondBytes(head, sse);
     relayRaw(sse);

@@ -215,6 +215,11 @@ public final class SseUsageFilter {
     }
   }
 
+  /** Whether this filter removes the usage event (Sluice asked for it on the client's behalf). */
+  public boolean dropsUsage() {
+    return dropUsage;
+  }
+
   /** Events completed so far (blank-line boundaries), the removed ones included. */
   public int events() {
     return events;
