@@ -90,7 +90,7 @@ public final class ConfigLoader {
   /** Path families Sluice serves whole (every path under them is Sluice's): the admin API and {@code /vllm}. */
   public static final List<String> SERVED_FAMILIES = List.of("/key", "/user", "/team", "/model", "/spend",
       "/global/spend", "/global/activity", "/budget", "/end_user", "/customer", "/organization", "/vllm", "/ui", "/models",
-      "/v1/models");
+      "/v1/models", "/responses", "/v1/responses");
   private static final Set<String> LITELLM_LATER = Set.of("drop_params", "cache",
       "cache_params", "set_verbose", "json_logs", "success_callback",
       "failure_callback", "key_generation_settings", "context_window_fallbacks", "telemetry");

@@ -81,7 +81,8 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         multipart = new io.sluice.json.MultipartScanner(boundary);
         return;
       }
-      scanner = fresh();
+      // A stored response's route has no body to scan (GET, DELETE, an empty POST): its id names the replica.
+      scanner = ex.route == Route.RESPONSE_BY_ID ? null : fresh();
       // The body ends with its LastHttpContent message, which always follows the head (EMPTY_LAST_CONTENT when there
       // is no body). Not ex.requestComplete: after an async key lookup the guard has already seen the end while the
       // chunks are still on their way here from the auth step.
@@ -149,6 +150,10 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       completeMultipart(ctx);
       return;
     }
+    if (current.route == Route.RESPONSE_BY_ID) {
+      completeStoredResponse(ctx);
+      return;
+    }
     Exchange ex = current;
     RequestScanner s = scanner;
     ByteBuf b = body;
@@ -195,6 +200,26 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       }
       ex.requestFallbacks = fallbacks;
     }
+    if (ex.route == Route.RESPONSES) {
+      String previous = s.previousResponseId();
+      if (previous != null) {
+        // The conversation so far lives on the replica that made `previous` (vLLM's store is per process).
+        Deployment d = holder(ex, previous, ProxyError.PREVIOUS_RESPONSE_NOT_FOUND, "previous_response_id", b);
+        if (d == null) {
+          return;
+        }
+        if (!group.deployments().contains(d)) {
+          release(b);
+          ex.fail(ProxyError.BAD_REQUEST, "previous_response_id " + shorten(previous) + " was made by model group "
+              + d.modelGroup() + ", which holds the conversation; send \"model\": \"" + d.modelGroup()
+              + "\" to continue it (or start a new one without previous_response_id).");
+          return;
+        }
+        ex.pinned = d;
+        group = targets.groupOf(d);
+      }
+      ex.responseIdAt = (int) s.rootEnd();
+    }
     ex.stream = s.stream();
     ex.group = group;
     ex.body = b;
@@ -238,6 +263,66 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     }
     ex.model = model;
     return group;
+  }
+
+  /**
+   * A {@link Route#RESPONSE_BY_ID} request is complete ({@code GET}/{@code DELETE /v1/responses/{id}},
+   * {@code POST …/cancel}): relayed as it is — method, body, query — to the one replica the id names.
+   */
+  private void completeStoredResponse(ChannelHandlerContext ctx) {
+    Exchange ex = current;
+    ByteBuf b = body;
+    current = null;
+    body = null;
+    String id = Route.responseId(ex.path);
+    String action = Route.responseAction(ex.path);
+    String method = ex.request.method().name();
+    boolean allowed = action.isEmpty() ? method.equals("GET") || method.equals("DELETE")
+        : action.equals("/cancel") ? method.equals("POST") : method.equals("GET");
+    if (!allowed) {
+      release(b);
+      ex.fail(ProxyError.METHOD_NOT_ALLOWED, "Method " + method + " not allowed on /v1/responses/{id}" + shorten(action)
+          + ": use GET (or DELETE) /v1/responses/{id}, POST /v1/responses/{id}/cancel, GET for other sub-resources.");
+      return;
+    }
+    Deployment d = holder(ex, id, ProxyError.RESPONSE_NOT_FOUND, "response", b);
+    if (d == null) {
+      return;
+    }
+    ex.pinned = d;
+    ex.group = targets.groupOf(d);
+    ex.body = b == null ? io.netty.buffer.Unpooled.EMPTY_BUFFER : b;
+    ex.upstreamPath = PathNormalizer.encode("/responses/" + id + action);
+    ex.rawBase = true; // under the replica's api_base (…/v1), as POST /v1/responses goes
+    ctx.fireChannelRead(ex);
+  }
+
+  /**
+   * The replica that holds the stored response {@code id} ({@link io.sluice.routing.ResponseIds}), when this key may
+   * use its model group; else fails {@code ex} (releasing {@code b}) saying why, and returns null.
+   */
+  private Deployment holder(Exchange ex, String id, ProxyError notFound, String what, ByteBuf b) {
+    String tag = io.sluice.routing.ResponseIds.tagOf(id);
+    if (tag == null) {
+      release(b);
+      ex.fail(notFound, "Response with id '" + shorten(id) + "' was not made through this proxy, so no replica is "
+          + "known to hold it (" + what + "). Sluice's response ids name their replica (resp_<12 hex>_<32 hex>, as "
+          + "POST /v1/responses returns them); a client's own request_id is replaced by one.");
+      return null;
+    }
+    Deployment d = registry.get().byResponseTag(tag);
+    if (d == null) {
+      release(b);
+      ex.fail(notFound, "Response with id '" + shorten(id) + "' was made by a replica that is no longer in this "
+          + "proxy's model list (removed, or its model_info.id changed). Stored responses live only on the vLLM "
+          + "replica that made them (" + what + ").");
+      return null;
+    }
+    if (denied(ex, ex.principal.key(), d.modelGroup(), null)) {
+      release(b);
+      return null;
+    }
+    return d;
   }
 
   /** A multipart (audio) body is complete: routed by its {@code model} field, rewritten in place like JSON's. */
@@ -396,7 +481,8 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     ByteBuf body = ex.body;
     boolean rewriteModel = ex.model != null && (ex.aliasOf != null || !ex.model.equals(upstreamModel(ex, d)));
     io.sluice.json.UsageSplice usage = ex.usageSplice;
-    if (!rewriteModel && usage == null) {
+    boolean responseId = ex.responseIdAt >= 0; // never with a usage splice (Responses streams carry their usage)
+    if (!rewriteModel && usage == null && !responseId) {
       out[0] = body.retainedDuplicate();
       return 1;
     }
@@ -406,7 +492,8 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     int len = body.readableBytes();
     int n = 0;
     int at = 0;
-    boolean modelFirst = !rewriteModel || usage == null || ex.modelStart < usage.start();
+    long otherStart = usage != null ? usage.start() : ex.responseIdAt;
+    boolean modelFirst = !rewriteModel || !(usage != null || responseId) || ex.modelStart < otherStart;
     for (int i = 0; i < 2; i++) {
       boolean model = (i == 0) == modelFirst;
       int start;
@@ -420,13 +507,16 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         end = ex.modelEnd;
         with = ex.modelRaw ? raw(ctx, upstreamModel(ex, d))
             : d.wildcard() ? literal(ctx, upstreamModel(ex, d)) : d.upstreamModelJson();
-      } else {
-        if (usage == null) {
-          continue;
-        }
+      } else if (usage != null) {
         start = (int) usage.start();
         end = (int) usage.end();
         with = usage.bytes();
+      } else if (responseId) {
+        start = ex.responseIdAt;
+        end = start;
+        with = requestId(ctx, d);
+      } else {
+        continue;
       }
       if (start > at) {
         out[n++] = body.retainedSlice(ri + at, start - at);
@@ -451,7 +541,26 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     if (ex.usageSplice != null) {
       length += ex.usageSplice.delta();
     }
+    if (ex.responseIdAt >= 0) {
+      length += REQUEST_ID_EDIT_LENGTH;
+    }
     return length;
+  }
+
+  private static final byte[] REQUEST_ID_HEAD = ",\"request_id\":\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  /** {@code ,"request_id":"…"} with a {@link io.sluice.routing.ResponseIds#newId} inside: always this long. */
+  static final int REQUEST_ID_EDIT_LENGTH = REQUEST_ID_HEAD.length + 5 + io.sluice.routing.ResponseIds.TAG_LENGTH + 1
+      + 32 + 1;
+
+  /**
+   * {@code ,"request_id":"resp_<d's tag>_<random>"}: the Responses API id this attempt's response gets, naming
+   * {@code d} (a new one per attempt, so a retry on another replica names that one). The caller owns it.
+   */
+  private static ByteBuf requestId(ChannelHandlerContext ctx, Deployment d) {
+    String id = io.sluice.routing.ResponseIds.newId(d.responseTag());
+    ByteBuf b = ctx.alloc().directBuffer(REQUEST_ID_EDIT_LENGTH);
+    b.writeBytes(REQUEST_ID_HEAD).writeCharSequence(id, java.nio.charset.StandardCharsets.US_ASCII);
+    return b.writeByte('"');
   }
 
   /** The model name {@code d} gets for this request (a wildcard deployment's is filled from the request's). */

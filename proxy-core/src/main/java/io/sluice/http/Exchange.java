@@ -85,6 +85,17 @@ final class Exchange {
   int modelEnd;
   /** The model value at [modelStart, modelEnd) is raw bytes (a multipart field), not a JSON string literal. */
   boolean modelRaw;
+  /**
+   * Responses API ({@link Route#RESPONSES}): where the root object's closing brace sits, before which each attempt
+   * inserts {@code ,"request_id":"resp_<replica tag>_<random>"} ({@link io.sluice.routing.ResponseIds}); -1 = no
+   * such edit. Inserted last, so it wins over a client's own {@code request_id} (Python's json keeps the last).
+   */
+  int responseIdAt = -1;
+  /**
+   * The one replica this exchange must reach — the one holding the stored response it names (a
+   * {@code previous_response_id}, or {@link Route#RESPONSE_BY_ID}): no other replica, no fallback; null = any.
+   */
+  Deployment pinned;
   /** The body's size, kept after the body is released (usage estimates). */
   int requestBodyBytes;
 

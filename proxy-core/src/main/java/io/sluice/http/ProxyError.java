@@ -28,6 +28,11 @@ public enum ProxyError {
   NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found_error"),
   /** {@code GET /v1/models/{id}} of a model this key cannot see: OpenAI's 404 (its SDKs raise NotFoundError). */
   MODEL_NOT_FOUND(HttpResponseStatus.NOT_FOUND, "invalid_request_error", "model"),
+  /** A stored response Sluice cannot place (vLLM's not-found names the parameter too). */
+  RESPONSE_NOT_FOUND(HttpResponseStatus.NOT_FOUND, "invalid_request_error", "response_id"),
+  PREVIOUS_RESPONSE_NOT_FOUND(HttpResponseStatus.NOT_FOUND, "invalid_request_error", "previous_response_id"),
+  /** The replica holding a stored response cannot be reached now (cooling down after failures). */
+  RESPONSE_REPLICA_UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "api_connection_error"),
   METHOD_NOT_ALLOWED(HttpResponseStatus.METHOD_NOT_ALLOWED, "bad_request_error"),
   REQUEST_TIMEOUT(HttpResponseStatus.REQUEST_TIMEOUT, "timeout_error"),
   PAYLOAD_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "bad_request_error"),

@@ -19,6 +19,12 @@ enum Route {
   COMPLETIONS(RouteClass.LLM, HttpMethod.POST, "/completions"),
   EMBEDDINGS(RouteClass.LLM, HttpMethod.POST, "/embeddings"),
   RESPONSES(RouteClass.LLM, HttpMethod.POST, "/responses"),
+  /**
+   * A stored response: {@code GET}/{@code DELETE /v1/responses/{id}}, {@code POST /v1/responses/{id}/cancel} (and any
+   * other {@code /v1/responses/{id}/…}): relayed with its method to the replica the id names
+   * ({@link io.sluice.routing.ResponseIds}), which alone holds it; no body scan, no generation metered.
+   */
+  RESPONSE_BY_ID(RouteClass.LLM, null, null),
   RERANK(RouteClass.LLM, HttpMethod.POST, "/rerank"),
   SCORE(RouteClass.LLM, HttpMethod.POST, "/score"),
   /**
@@ -123,7 +129,7 @@ enum Route {
    * {@code /detokenize} run no model (their answers carry no {@code usage}, and nothing is estimated for them).
    */
   boolean countsUsage() {
-    return this != MESSAGES_COUNT_TOKENS && this != TOKENIZE && this != DETOKENIZE;
+    return this != MESSAGES_COUNT_TOKENS && this != TOKENIZE && this != DETOKENIZE && this != RESPONSE_BY_ID;
   }
 
   /** The body is {@code multipart/form-data}, not JSON. */
@@ -179,6 +185,10 @@ enum Route {
     BY_PATH.forEach((path, r) -> out.put(path, r.method == null ? ANY_METHOD : java.util.List.of(r.method.name())));
     out.put("/v1/models/{model_id}", java.util.List.of("GET"));
     out.put("/models/{model_id}", java.util.List.of("GET"));
+    out.put("/v1/responses/{response_id}", java.util.List.of("GET", "DELETE"));
+    out.put("/responses/{response_id}", java.util.List.of("GET", "DELETE"));
+    out.put("/v1/responses/{response_id}/cancel", java.util.List.of("POST"));
+    out.put("/responses/{response_id}/cancel", java.util.List.of("POST"));
     out.put("/vllm/{path}", ANY_METHOD);
     out.put("/ui/{path}", java.util.List.of("GET", "POST"));
     return out;
@@ -192,6 +202,9 @@ enum Route {
     }
     if (r == null && modelId(path) != null) {
       return MODEL;
+    }
+    if (r == null && responseId(path) != null) {
+      return RESPONSE_BY_ID;
     }
     if (r == null && (path.equals("/vllm") || path.startsWith("/vllm/"))) {
       return VLLM;
@@ -209,6 +222,26 @@ enum Route {
   static String modelId(String path) {
     int at = path.startsWith("/v1/models/") ? 11 : path.startsWith("/models/") ? 8 : -1;
     return at < 0 || at == path.length() ? null : path.substring(at);
+  }
+
+  /**
+   * The stored response's id in a {@code /v1/responses/{id}[/…]} or {@code /responses/{id}[/…]} path, or null; with
+   * what follows it (e.g. {@code /cancel}) in {@link #responseAction}.
+   */
+  static String responseId(String path) {
+    int at = path.startsWith("/v1/responses/") ? 14 : path.startsWith("/responses/") ? 11 : -1;
+    if (at < 0 || at == path.length()) {
+      return null;
+    }
+    int slash = path.indexOf('/', at);
+    return slash == at ? null : path.substring(at, slash < 0 ? path.length() : slash);
+  }
+
+  /** What follows the id in a {@link #RESPONSE_BY_ID} path: {@code ""} or e.g. {@code "/cancel"}. */
+  static String responseAction(String path) {
+    int at = path.startsWith("/v1/responses/") ? 14 : 11;
+    int slash = path.indexOf('/', at);
+    return slash < 0 ? "" : path.substring(slash);
   }
 
   static boolean isManagementPath(String path) {

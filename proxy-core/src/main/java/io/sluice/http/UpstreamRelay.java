@@ -271,6 +271,14 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       return;
     }
     active = null;
+    if (ex.pinned != null && policy.groupAttempts() == 0) {
+      long wait = ex.pinned.health().remainingNanos(now);
+      long seconds = Math.max(1, java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(wait + 999_999_999L));
+      ex.fail(ProxyError.RESPONSE_REPLICA_UNAVAILABLE, "The replica that holds this stored response (deployment "
+          + ex.pinned.id() + " of model " + ex.pinned.modelGroup() + ") is cooling down after failures, and stored "
+          + "responses live only on the replica that made them. Try again in " + seconds + " s.", false, seconds);
+      return;
+    }
     RetryPolicy.GiveUp g = policy.giveUp(ex.model == null ? ex.group : gw.registry().get().group(ex.model),
         ex.model == null ? ex.group.name() : ex.model, now);
     ex.fail(g.error(), g.message(), false, g.retryAfterSeconds());
@@ -362,8 +370,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
    * parameter), else {@code router_settings.fallbacks} of the requested group; none for pass-through.
    */
   private static List<String> fallbacks(Exchange ex, DeploymentRegistry registry) {
-    if (ex.model == null || ex.upstreamPath != null) {
-      return List.of();
+    if (ex.model == null || ex.upstreamPath != null || ex.pinned != null) {
+      return List.of(); // pinned: only one replica holds the stored response
     }
     return ex.requestFallbacks != null ? ex.requestFallbacks : registry.fallbacks(ex.model);
   }

@@ -95,12 +95,14 @@ public final class RequestScanner {
   private static final int CONTINUOUS_USAGE = 5;
   private static final int FALLBACKS = 6;
   private static final int USER = 7;
+  private static final int PREVIOUS_RESPONSE_ID = 8;
 
   private static final byte[] N_MODEL = ascii("model");
   private static final byte[] N_STREAM = ascii("stream");
   private static final byte[] N_STREAM_OPTIONS = ascii("stream_options");
   private static final byte[] N_FALLBACKS = ascii("fallbacks");
   private static final byte[] N_USER = ascii("user");
+  private static final byte[] N_PREVIOUS_RESPONSE_ID = ascii("previous_response_id");
   private static final byte[] N_INCLUDE_USAGE = ascii("include_usage");
   private static final byte[] N_CONTINUOUS_USAGE = ascii("continuous_usage_stats");
   private static final byte[] L_TRUE = ascii("true");
@@ -163,6 +165,8 @@ public final class RequestScanner {
   private boolean duplicateModel;
   /** The top-level {@code user} string (the last one, as Python's json keeps it), or null. */
   private String user;
+  /** The top-level {@code previous_response_id} string (Responses API; the last one), or null. */
+  private String previousResponseId;
   /** LiteLLM's per-request {@code fallbacks}: model group names, or null when the body has none. */
   private List<String> fallbacks;
   private boolean inFallbacks;
@@ -217,6 +221,7 @@ public final class RequestScanner {
     error = null;
     duplicateModel = false;
     user = null;
+    previousResponseId = null;
     fallbacks = null;
     inFallbacks = false;
     rootEnd = -1;
@@ -473,7 +478,8 @@ public final class RequestScanner {
       nameLength = 0;
     } else {
       valueStart = at;
-      capture = depth == 1 && (pendingField == MODEL || pendingField == USER) || depth == 2 && inFallbacks ? TEXT
+      capture = depth == 1 && (pendingField == MODEL || pendingField == USER || pendingField == PREVIOUS_RESPONSE_ID)
+          || depth == 2 && inFallbacks ? TEXT
           : SKIP;
       textLength = 0;
       utfNeed = 0;
@@ -763,6 +769,8 @@ public final class RequestScanner {
         pendingField = FALLBACKS;
       } else if (nameIs(N_USER)) {
         pendingField = USER;
+      } else if (nameIs(N_PREVIOUS_RESPONSE_ID)) {
+        pendingField = PREVIOUS_RESPONSE_ID;
       }
     }
   }
@@ -826,6 +834,12 @@ public final class RequestScanner {
       if (type == T_NULL) {
         streamOptionsNullStart = valueStart;
       }
+      pendingField = NONE;
+      return;
+    }
+    if (pendingField == PREVIOUS_RESPONSE_ID) {
+      // Not a string (null): none. vLLM's own validation answers another type, as without Sluice.
+      previousResponseId = type == T_STRING ? new String(text, 0, textLength) : null;
       pendingField = NONE;
       return;
     }
@@ -938,6 +952,19 @@ public final class RequestScanner {
    */
   public String user() {
     return user;
+  }
+
+  /**
+   * The top-level {@code previous_response_id} string of a Responses API request, or null when absent or null. A
+   * repeated one: the last, as Python's json keeps it (and so vLLM).
+   */
+  public String previousResponseId() {
+    return previousResponseId;
+  }
+
+  /** Where the root object's closing brace sits (a body offset), or -1 before a successful {@link #end()}. */
+  public long rootEnd() {
+    return rootEnd;
   }
 
   /** The body's per-request {@code fallbacks} (LiteLLM's router parameter), or null when it sends none. */

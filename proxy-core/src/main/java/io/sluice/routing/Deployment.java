@@ -21,6 +21,8 @@ public final class Deployment {
   private final AsciiString authorization;
   private final ByteBuf upstreamModelJson;
   private final double weight;
+  /** {@link ResponseIds#tag} of this deployment's id: the replica part of the response ids it is given. */
+  private final String responseTag;
 
   private final DeploymentHealth health;
   private final DeploymentLoad load = new DeploymentLoad();
@@ -57,6 +59,12 @@ public final class Deployment {
     direct.flip();
     this.upstreamModelJson = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(direct).asReadOnly());
     this.weight = config.weight() != null ? config.weight() : 0;
+    this.responseTag = ResponseIds.tag(config.id());
+  }
+
+  /** The replica tag of the Responses API ids this deployment's responses get ({@link ResponseIds}). */
+  public String responseTag() {
+    return responseTag;
   }
 
   public DeploymentConfig config() {

@@ -108,6 +108,21 @@ public final class DeploymentRegistry {
   }
 
   /**
+   * The deployment whose {@link Deployment#responseTag()} is {@code tag} (the replica that made a stored response),
+   * or null when none is configured now.
+   */
+  public Deployment byResponseTag(String tag) {
+    for (ModelGroup g : groups.values()) {
+      for (Deployment d : g.deployments()) {
+        if (d.responseTag().equals(tag)) {
+          return d;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
    * The group for a public model name: the group of that name, else the most specific wildcard group whose pattern
    * matches it ({@code hosted_vllm/*}, {@code *}); null when none does.
    */

@@ -50,6 +50,24 @@ class RoutePolicyTest {
     assertThat(RoutePolicy.allows(List.of("management_routes"), Route.MANAGEMENT, "/customer/new")).isTrue();
   }
 
+  /** Issue 15 §2: a stored response's paths, and nothing that merely looks like one. */
+  @Test
+  void storedResponsePathsAreTheirOwnRoute() {
+    assertThat(Route.forPath("/v1/responses")).isEqualTo(Route.RESPONSES);
+    assertThat(Route.forPath("/responses")).isEqualTo(Route.RESPONSES);
+    for (String p : List.of("/v1/responses/resp_1", "/responses/resp_1", "/v1/responses/resp_1/cancel",
+        "/v1/responses/resp_1/input_items")) {
+      assertThat(Route.forPath(p)).as(p).isEqualTo(Route.RESPONSE_BY_ID);
+      assertThat(Route.responseId(p)).as(p).isEqualTo("resp_1");
+    }
+    assertThat(Route.responseAction("/v1/responses/resp_1/cancel")).isEqualTo("/cancel");
+    assertThat(Route.responseAction("/responses/resp_1")).isEmpty();
+    assertThat(Route.forPath("/v1/responses/")).isNull();
+    assertThat(Route.forPath("/v1/responsesX/1")).isNull();
+    assertThat(Route.RESPONSE_BY_ID.countsUsage()).as("a retrieval generates nothing").isFalse();
+    assertThat(RoutePolicy.allows(List.of("llm_api_routes"), Route.RESPONSE_BY_ID, "/v1/responses/r")).isTrue();
+  }
+
   @Test
   void redactsKeysInPaths() {
     assertThat(PathNormalizer.redacted("/key/sk-abc123/regenerate")).isEqualTo("/key/sk-***/regenerate");

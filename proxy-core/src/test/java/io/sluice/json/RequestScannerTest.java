@@ -78,6 +78,28 @@ class RequestScannerTest {
     assertThat(s.error()).contains(expected);
   }
 
+  /** Issue 15 §2: the Responses API's previous_response_id (top level only) and where the root object closes. */
+  @Test
+  void findsTheTopLevelPreviousResponseIdAndTheRootEnd() {
+    String body = "{\"model\":\"m\",\"input\":[{\"previous_response_id\":\"inner\"}],"
+        + "\"metadata\":{\"previous_response_id\":\"meta\"},\"previous_response_id\":\"resp_abc\"} ";
+    for (int chunk : new int[] {1, 2, 7, 1000}) {
+      RequestScanner s = scan(body, chunk);
+      assertThat(s.error()).as("chunk size %s", chunk).isNull();
+      assertThat(s.previousResponseId()).as("chunk size %s", chunk).isEqualTo("resp_abc");
+      assertThat(s.rootEnd()).isEqualTo(body.lastIndexOf('}'));
+    }
+    assertThat(scan("{\"model\":\"m\"}", 3).previousResponseId()).isNull();
+    assertThat(scan("{\"model\":\"m\",\"previous_response_id\":null}", 3).previousResponseId()).isNull();
+    assertThat(scan("{\"previous_response_id\":\"a\",\"model\":\"m\",\"previous_response_id\":\"b\"}", 3)
+        .previousResponseId()).as("repeated: the last, as Python's json").isEqualTo("b");
+    RequestScanner reused = new RequestScanner();
+    scan(reused, "{\"model\":\"m\",\"previous_response_id\":\"x\"}".getBytes(StandardCharsets.UTF_8), 4);
+    reused.reset();
+    assertThat(scan(reused, "{\"model\":\"m\"}".getBytes(StandardCharsets.UTF_8), 4).previousResponseId())
+        .as("forgotten on reset").isNull();
+  }
+
   @Test
   void findsTheTopLevelUserTheEndUserOnly() {
     // Issue 14 §4: the end user whose budget applies is the body's top-level "user" (OpenAI's field, LiteLLM's customer).

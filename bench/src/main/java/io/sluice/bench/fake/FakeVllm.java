@@ -59,6 +59,8 @@ public final class FakeVllm implements AutoCloseable {
   final AtomicLong tokensWritten = new AtomicLong();
   final AtomicLong promptTokensTotal = new AtomicLong();
   final AtomicLong generationTokensTotal = new AtomicLong();
+  /** This replica's own Responses API store (vLLM keeps stored responses in the process that made them). */
+  final FakeResponses responses = new FakeResponses(this);
 
   /** Every accepted connection, for {@link #close()}. */
   private final io.netty.channel.group.ChannelGroup connections;
@@ -164,6 +166,16 @@ public final class FakeVllm implements AutoCloseable {
 
   public Faults faults() {
     return faults;
+  }
+
+  /** Whether this replica's Responses API store holds {@code id}. */
+  public boolean holdsResponse(String id) {
+    return responses.holds(id);
+  }
+
+  /** How many responses this replica's Responses API store holds. */
+  public int storedResponses() {
+    return responses.stored();
   }
 
   long createdNow() {

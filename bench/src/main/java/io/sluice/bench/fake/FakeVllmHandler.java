@@ -153,9 +153,53 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       case "/v1/audio/transcriptions", "/v1/audio/translations" -> audio(req);
       case "/pooling" -> pooling(body);
       case "/classify" -> classify(body);
-      default -> send(get || post ? HttpResponseStatus.NOT_FOUND : HttpResponseStatus.NOT_FOUND,
-          "{\"detail\":\"Not Found\"}");
+      case "/v1/responses" -> {
+        if (post) {
+          reply(fake.responses.create(body, header(req, "x-fake-tokens", fake.faults.tokens),
+              r -> ctx.executor().schedule(r, Math.max(1, fake.faults.ttftNanos), TimeUnit.NANOSECONDS)));
+        } else {
+          methodNotAllowed();
+        }
+      }
+      default -> {
+        if (path.startsWith("/v1/responses/")) {
+          responseById(req, path.substring("/v1/responses/".length()));
+          return;
+        }
+        send(HttpResponseStatus.NOT_FOUND, "{\"detail\":\"Not Found\"}");
+      }
     }
+  }
+
+  /** {@code GET /v1/responses/{id}} and {@code POST /v1/responses/{id}/cancel}; anything else as FastAPI answers. */
+  private void responseById(FullHttpRequest req, String rest) {
+    boolean cancel = rest.endsWith("/cancel");
+    String id = cancel ? rest.substring(0, rest.length() - "/cancel".length()) : rest;
+    if (id.isEmpty() || id.indexOf('/') >= 0) {
+      send(HttpResponseStatus.NOT_FOUND, "{\"detail\":\"Not Found\"}");
+    } else if (cancel && req.method().equals(HttpMethod.POST)) {
+      reply(fake.responses.cancel(id));
+    } else if (!cancel && req.method().equals(HttpMethod.GET)) {
+      reply(fake.responses.retrieve(id));
+    } else {
+      methodNotAllowed();
+    }
+  }
+
+  /** A Responses API answer: JSON, or SSE with one chunk per event (vLLM's StreamingResponse). */
+  private void reply(FakeResponses.Reply r) {
+    if (r.events() == null) {
+      send(HttpResponseStatus.valueOf(r.status()), r.json());
+      return;
+    }
+    HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+    res.headers().set(HttpHeaderNames.DATE, date()).set(HttpHeaderNames.SERVER, "uvicorn")
+        .set(HttpHeaderNames.CONTENT_TYPE, SSE_TYPE).set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+    ctx.write(res);
+    for (String e : r.events()) {
+      ctx.write(new DefaultHttpContent(Unpooled.copiedBuffer(e, StandardCharsets.UTF_8)));
+    }
+    ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
   }
 
   private boolean authorized(FullHttpRequest req) {
