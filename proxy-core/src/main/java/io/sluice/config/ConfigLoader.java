@@ -98,7 +98,7 @@ public final class ConfigLoader {
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
       "limits_on_redis_failure", "metrics_key_labels",
       "max_idle_per_replica", "tls_cert_file", "tls_key_file", "tls_reload_interval", "upstream_ca_bundle",
-      "health_check_ttl", "health_check_timeout");
+      "health_check_ttl", "health_check_timeout", "cache_isolation");
 
   private final String file;
   private final Map<String, String> env;
@@ -810,10 +810,25 @@ public final class ConfigLoader {
           orDuration(s, "tls_reload_interval", at, d.tlsReloadInterval()),
           readableFile(s, "upstream_ca_bundle", at),
           orDuration(s, "health_check_ttl", at, d.healthCheckTtl()),
-          orDuration(s, "health_check_timeout", at, d.healthCheckTimeout()));
+          orDuration(s, "health_check_timeout", at, d.healthCheckTimeout()),
+          cacheIsolation(s, at));
     } catch (IllegalArgumentException e) {
       throw new ConfigException(file + ": " + at + "." + e.getMessage());
     }
+  }
+
+  /** {@code cache_isolation}: {@code team}, {@code key} or {@code off} (the default). */
+  private ServerSettings.CacheIsolation cacheIsolation(JsonNode s, String at) {
+    String v = optionalString(s, "cache_isolation", at);
+    if (v == null || v.isBlank()) {
+      return ServerSettings.CacheIsolation.OFF;
+    }
+    ServerSettings.CacheIsolation c = ServerSettings.CacheIsolation.parse(v);
+    if (c == null) {
+      throw fail(at + ".cache_isolation", "\"" + v + "\" is not team, key or off (team: tenants of one team share "
+          + "vLLM's prefix cache, key: one cache namespace per key)");
+    }
+    return c;
   }
 
   /**

@@ -23,6 +23,9 @@ import java.time.Duration;
  *                             ones keep theirs. Default 10 s.
  * @param upstreamCaBundle     PEM CA certificates trusted for {@code https} replicas instead of the JDK's; null =
  *                             the JDK's trust store. Replica certificates and host names are always verified.
+ * @param cacheIsolation       {@code cache_isolation}: whose requests may share vLLM's prefix cache — Sluice sets
+ *                             {@code cache_salt} to a keyed hash of the caller's team (or key), overriding the
+ *                             client's; default {@link CacheIsolation#OFF} (the client's own, if any, goes as sent).
  */
 public record ServerSettings(
     int maxUriLength,
@@ -40,7 +43,39 @@ public record ServerSettings(
     Duration tlsReloadInterval,
     java.nio.file.Path upstreamCaBundle,
     Duration healthCheckTtl,
-    Duration healthCheckTimeout) {
+    Duration healthCheckTimeout,
+    CacheIsolation cacheIsolation) {
+
+  /** {@code sluice_settings.cache_isolation}. */
+  public enum CacheIsolation {
+    /** No {@code cache_salt} set by Sluice. */
+    OFF,
+    /** One salt per team (a key without a team: its own); the master key has one of its own. */
+    TEAM,
+    /** One salt per key. */
+    KEY;
+
+    /** {@code team}, {@code key} or {@code off}; null when it is none of them. */
+    public static CacheIsolation parse(String v) {
+      return switch (v.trim().toLowerCase(java.util.Locale.ROOT)) {
+        case "team" -> TEAM;
+        case "key" -> KEY;
+        case "off", "false", "none" -> OFF;
+        default -> null;
+      };
+    }
+  }
+
+  /** No cache isolation. */
+  public ServerSettings(int maxUriLength, int maxHeaderSize, Duration requestReadTimeout, Duration idleTimeout,
+      Duration connectTimeout, Duration upstreamIdleTimeout, int maxConnectionsPerReplica, int maxIdlePerReplica,
+      boolean limitsFailClosed, boolean metricsKeyLabels, java.nio.file.Path tlsCertFile,
+      java.nio.file.Path tlsKeyFile, Duration tlsReloadInterval, java.nio.file.Path upstreamCaBundle,
+      Duration healthCheckTtl, Duration healthCheckTimeout) {
+    this(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout, upstreamIdleTimeout,
+        maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, tlsCertFile, tlsKeyFile,
+        tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, CacheIsolation.OFF);
+  }
 
   public static final Duration DEFAULT_TLS_RELOAD_INTERVAL = Duration.ofSeconds(10);
   /** How long a {@code /health} probe's result is reused (per node, per deployment). */
@@ -96,6 +131,7 @@ public record ServerSettings(
     check(positive(tlsReloadInterval), "tls_reload_interval: %s (expected: > 0)", tlsReloadInterval);
     check(positive(healthCheckTtl), "health_check_ttl: %s (expected: > 0)", healthCheckTtl);
     check(positive(healthCheckTimeout), "health_check_timeout: %s (expected: > 0)", healthCheckTimeout);
+    java.util.Objects.requireNonNull(cacheIsolation, "cacheIsolation");
   }
 
   /** True when the listener speaks TLS. */
@@ -107,7 +143,14 @@ public record ServerSettings(
   public ServerSettings withTls(java.nio.file.Path cert, java.nio.file.Path key) {
     return new ServerSettings(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout,
         upstreamIdleTimeout, maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, cert, key,
-        tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout);
+        tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, cacheIsolation);
+  }
+
+  /** These settings with {@code cache_isolation} replaced. */
+  public ServerSettings withCacheIsolation(CacheIsolation c) {
+    return new ServerSettings(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout,
+        upstreamIdleTimeout, maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels,
+        tlsCertFile, tlsKeyFile, tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, c);
   }
 
   public static ServerSettings defaults() {

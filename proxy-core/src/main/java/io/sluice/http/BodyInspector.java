@@ -40,15 +40,19 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
   private boolean passThroughMode;
   /** Ask replicas for the usage chunk of streams whose clients did not (token accounting is on). */
   private final boolean meterStreams;
+  /** {@code sluice_settings.cache_isolation}: the tenants' {@code cache_salt}s; null = off. */
+  private final CacheSalts salts;
 
   BodyInspector(RegistryHolder registry, io.sluice.routing.PassThroughTargets targets) {
-    this(registry, targets, false);
+    this(registry, targets, false, null);
   }
 
-  BodyInspector(RegistryHolder registry, io.sluice.routing.PassThroughTargets targets, boolean meterStreams) {
+  BodyInspector(RegistryHolder registry, io.sluice.routing.PassThroughTargets targets, boolean meterStreams,
+      CacheSalts salts) {
     this.registry = registry;
     this.targets = targets;
     this.meterStreams = meterStreams;
+    this.salts = salts;
   }
 
   @Override
@@ -218,7 +222,12 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         ex.pinned = d;
         group = targets.groupOf(d);
       }
-      ex.responseIdAt = (int) s.rootEnd();
+      ex.responseId = true;
+      ex.tailAt = (int) s.rootEnd();
+    }
+    if (salts != null && salts.applies(ex.route)) {
+      ex.cacheSalt = salts.field(key);
+      ex.tailAt = (int) s.rootEnd();
     }
     ex.stream = s.stream();
     ex.group = group;
@@ -466,8 +475,11 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     return true;
   }
 
-  /** The most pieces {@link #bodyPieces} makes: two edits and the three stretches of the original around them. */
-  static final int MAX_BODY_PIECES = 5;
+  /**
+   * The most pieces {@link #bodyPieces} makes: two edits, the inserted tail, and the four stretches of the original
+   * around them.
+   */
+  static final int MAX_BODY_PIECES = 7;
 
   /**
    * The body to send to {@code d}, as pieces in order in {@code out}: the original when the replica's model name is
@@ -481,8 +493,8 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     ByteBuf body = ex.body;
     boolean rewriteModel = ex.model != null && (ex.aliasOf != null || !ex.model.equals(upstreamModel(ex, d)));
     io.sluice.json.UsageSplice usage = ex.usageSplice;
-    boolean responseId = ex.responseIdAt >= 0; // never with a usage splice (Responses streams carry their usage)
-    if (!rewriteModel && usage == null && !responseId) {
+    boolean tail = ex.tailAt >= 0;
+    if (!rewriteModel && usage == null && !tail) {
       out[0] = body.retainedDuplicate();
       return 1;
     }
@@ -492,8 +504,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     int len = body.readableBytes();
     int n = 0;
     int at = 0;
-    long otherStart = usage != null ? usage.start() : ex.responseIdAt;
-    boolean modelFirst = !rewriteModel || !(usage != null || responseId) || ex.modelStart < otherStart;
+    boolean modelFirst = !rewriteModel || usage == null || ex.modelStart < usage.start();
     for (int i = 0; i < 2; i++) {
       boolean model = (i == 0) == modelFirst;
       int start;
@@ -507,22 +518,29 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         end = ex.modelEnd;
         with = ex.modelRaw ? raw(ctx, upstreamModel(ex, d))
             : d.wildcard() ? literal(ctx, upstreamModel(ex, d)) : d.upstreamModelJson();
-      } else if (usage != null) {
+      } else {
+        if (usage == null) {
+          continue;
+        }
         start = (int) usage.start();
         end = (int) usage.end();
         with = usage.bytes();
-      } else if (responseId) {
-        start = ex.responseIdAt;
-        end = start;
-        with = requestId(ctx, d);
-      } else {
-        continue;
       }
       if (start > at) {
         out[n++] = body.retainedSlice(ri + at, start - at);
       }
       out[n++] = with;
       at = end;
+    }
+    if (tail) {
+      // At the root's closing brace: at or after both edits above (the model literal lies inside the object, the
+      // usage edit inside stream_options or at the same brace), so after a usage field appended there.
+      int start = ex.tailAt;
+      if (start > at) {
+        out[n++] = body.retainedSlice(ri + at, start - at);
+      }
+      out[n++] = tail(ctx, ex, d);
+      at = start;
     }
     if (len > at) {
       out[n++] = body.retainedSlice(ri + at, len - at);
@@ -541,8 +559,11 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     if (ex.usageSplice != null) {
       length += ex.usageSplice.delta();
     }
-    if (ex.responseIdAt >= 0) {
+    if (ex.responseId) {
       length += REQUEST_ID_EDIT_LENGTH;
+    }
+    if (ex.cacheSalt != null) {
+      length += ex.cacheSalt.length;
     }
     return length;
   }
@@ -553,14 +574,22 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       + 32 + 1;
 
   /**
-   * {@code ,"request_id":"resp_<d's tag>_<random>"}: the Responses API id this attempt's response gets, naming
-   * {@code d} (a new one per attempt, so a retry on another replica names that one). The caller owns it.
+   * The fields inserted before the root's closing brace for this attempt: {@code ,"request_id":"resp_<d's
+   * tag>_<random>"} — the Responses API id its response gets, naming {@code d} (a new one per attempt, so a retry on
+   * another replica names that one) — and the tenant's {@code ,"cache_salt":"…"}. The caller owns it.
    */
-  private static ByteBuf requestId(ChannelHandlerContext ctx, Deployment d) {
-    String id = io.sluice.routing.ResponseIds.newId(d.responseTag());
-    ByteBuf b = ctx.alloc().directBuffer(REQUEST_ID_EDIT_LENGTH);
-    b.writeBytes(REQUEST_ID_HEAD).writeCharSequence(id, java.nio.charset.StandardCharsets.US_ASCII);
-    return b.writeByte('"');
+  private static ByteBuf tail(ChannelHandlerContext ctx, Exchange ex, Deployment d) {
+    ByteBuf b = ctx.alloc().directBuffer((ex.responseId ? REQUEST_ID_EDIT_LENGTH : 0)
+        + (ex.cacheSalt == null ? 0 : ex.cacheSalt.length));
+    if (ex.responseId) {
+      String id = io.sluice.routing.ResponseIds.newId(d.responseTag());
+      b.writeBytes(REQUEST_ID_HEAD).writeCharSequence(id, java.nio.charset.StandardCharsets.US_ASCII);
+      b.writeByte('"');
+    }
+    if (ex.cacheSalt != null) {
+      b.writeBytes(ex.cacheSalt);
+    }
+    return b;
   }
 
   /** The model name {@code d} gets for this request (a wildcard deployment's is filled from the request's). */

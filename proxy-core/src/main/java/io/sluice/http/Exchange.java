@@ -86,11 +86,18 @@ final class Exchange {
   /** The model value at [modelStart, modelEnd) is raw bytes (a multipart field), not a JSON string literal. */
   boolean modelRaw;
   /**
-   * Responses API ({@link Route#RESPONSES}): where the root object's closing brace sits, before which each attempt
-   * inserts {@code ,"request_id":"resp_<replica tag>_<random>"} ({@link io.sluice.routing.ResponseIds}); -1 = no
-   * such edit. Inserted last, so it wins over a client's own {@code request_id} (Python's json keeps the last).
+   * Where the body's root object closes, before which each attempt inserts the fields Sluice sets (inserted last,
+   * so they win over a client's own: Python's json keeps the last of repeated names); -1 = none. Set when
+   * {@link #responseId} or {@link #cacheSalt} is.
    */
-  int responseIdAt = -1;
+  int tailAt = -1;
+  /**
+   * Responses API ({@link Route#RESPONSES}): insert {@code ,"request_id":"resp_<replica tag>_<random>"} per attempt
+   * ({@link io.sluice.routing.ResponseIds}), which vLLM makes the stored response's id.
+   */
+  boolean responseId;
+  /** {@code ,"cache_salt":"…"} of the caller's tenant ({@link CacheSalts}) to insert; null = none. Shared, read-only. */
+  byte[] cacheSalt;
   /**
    * The one replica this exchange must reach — the one holding the stored response it names (a
    * {@code previous_response_id}, or {@link Route#RESPONSE_BY_ID}): no other replica, no fallback; null = any.

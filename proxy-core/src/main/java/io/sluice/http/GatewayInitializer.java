@@ -23,6 +23,8 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
   private final ExchangeObserver observer;
   /** The listener's current TLS context, read once per new connection; null = plain HTTP. */
   private final Supplier<io.netty.handler.ssl.SslContext> tls;
+  /** {@code sluice_settings.cache_isolation}: one per gateway, its salts shared by every channel; null = off. */
+  private final CacheSalts salts;
 
   public GatewayInitializer(GatewayContext gw) {
     this(gw, null);
@@ -47,6 +49,7 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
       });
     }
     this.observer = new ExchangeObserver(metrics, gw.accessLog(), gw.tracing());
+    this.salts = CacheSalts.of(gw);
     ServerSettings s = gw.server();
     this.decoderConfig = new HttpDecoderConfig()
         .setMaxInitialLineLength(s.maxUriLength())
@@ -91,7 +94,7 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
     p.addLast("local", new LocalEndpoints(gw.registry(), gw.version(), gw.drain(), gw.readiness(), gw.metrics(),
         gw.health(), gw.management().routes(), gw.passThrough()));
     p.addLast("management", new ManagementHandler(conn, gw.management()));
-    p.addLast("body", new BodyInspector(gw.registry(), gw.passThrough(), UpstreamRelay.metered(gw)));
+    p.addLast("body", new BodyInspector(gw.registry(), gw.passThrough(), UpstreamRelay.metered(gw), salts));
     p.addLast("relay", new UpstreamRelay(gw, metrics));
   }
 }

@@ -176,6 +176,19 @@ class ConfigLoaderTest {
         .contains("sluice_settings.metrics_key_labels");
   }
 
+  /** Issue 20 §4: cache_isolation is team, key or off (the default); anything else says what is accepted. */
+  @Test
+  void cacheIsolationIsReadFromSluiceSettings() throws IOException {
+    String base = "model_list:\n  - {model_name: a, litellm_params: {model: openai/a, api_base: 'http://a:1/v1'}}\n";
+    assertThat(load(base, Map.of()).server().cacheIsolation()).isEqualTo(ServerSettings.CacheIsolation.OFF);
+    assertThat(load(base + "sluice_settings: {cache_isolation: team}\n", Map.of()).server().cacheIsolation())
+        .isEqualTo(ServerSettings.CacheIsolation.TEAM);
+    assertThat(load(base + "sluice_settings: {cache_isolation: key}\n", Map.of()).server().cacheIsolation())
+        .isEqualTo(ServerSettings.CacheIsolation.KEY);
+    assertThat(error(base + "sluice_settings: {cache_isolation: tenant}\n", Map.of()))
+        .contains("sluice_settings.cache_isolation").contains("is not team, key or off");
+  }
+
   @Test
   void indexInTheMessageIsTheEntrysIndex() {
     String yaml = "model_list:\n"
