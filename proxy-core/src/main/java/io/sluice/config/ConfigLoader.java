@@ -98,7 +98,7 @@ public final class ConfigLoader {
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
       "limits_on_redis_failure", "metrics_key_labels",
       "max_idle_per_replica", "tls_cert_file", "tls_key_file", "tls_reload_interval", "upstream_ca_bundle",
-      "health_check_ttl", "health_check_timeout", "cache_isolation");
+      "health_check_ttl", "health_check_timeout", "cache_isolation", "response_model_name");
 
   private final String file;
   private final Map<String, String> env;
@@ -811,10 +811,24 @@ public final class ConfigLoader {
           readableFile(s, "upstream_ca_bundle", at),
           orDuration(s, "health_check_ttl", at, d.healthCheckTtl()),
           orDuration(s, "health_check_timeout", at, d.healthCheckTimeout()),
-          cacheIsolation(s, at));
+          cacheIsolation(s, at),
+          servedModelName(s, at));
     } catch (IllegalArgumentException e) {
       throw new ConfigException(file + ": " + at + "." + e.getMessage());
     }
+  }
+
+  /** {@code response_model_name}: {@code requested} (the default: the client's name, as LiteLLM) or {@code served}. */
+  private boolean servedModelName(JsonNode s, String at) {
+    String v = optionalString(s, "response_model_name", at);
+    if (v == null || v.isBlank() || v.trim().equalsIgnoreCase("requested")) {
+      return false;
+    }
+    if (v.trim().equalsIgnoreCase("served")) {
+      return true;
+    }
+    throw fail(at + ".response_model_name", "\"" + v + "\" is not requested or served (requested: responses carry "
+        + "the model name the client sent, as LiteLLM's; served: the replica's own)");
   }
 
   /** {@code cache_isolation}: {@code team}, {@code key} or {@code off} (the default). */

@@ -26,6 +26,8 @@ import java.time.Duration;
  * @param cacheIsolation       {@code cache_isolation}: whose requests may share vLLM's prefix cache — Sluice sets
  *                             {@code cache_salt} to a keyed hash of the caller's team (or key), overriding the
  *                             client's; default {@link CacheIsolation#OFF} (the client's own, if any, goes as sent).
+ * @param servedModelName      {@code response_model_name: served}: responses keep the replica's model name instead
+ *                             of the client's (LiteLLM's proxy, and Sluice by default, answer with the client's).
  */
 public record ServerSettings(
     int maxUriLength,
@@ -44,7 +46,8 @@ public record ServerSettings(
     java.nio.file.Path upstreamCaBundle,
     Duration healthCheckTtl,
     Duration healthCheckTimeout,
-    CacheIsolation cacheIsolation) {
+    CacheIsolation cacheIsolation,
+    boolean servedModelName) {
 
   /** {@code sluice_settings.cache_isolation}. */
   public enum CacheIsolation {
@@ -75,6 +78,17 @@ public record ServerSettings(
     this(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout, upstreamIdleTimeout,
         maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, tlsCertFile, tlsKeyFile,
         tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, CacheIsolation.OFF);
+  }
+
+  /** Responses carry the client's model name. */
+  public ServerSettings(int maxUriLength, int maxHeaderSize, Duration requestReadTimeout, Duration idleTimeout,
+      Duration connectTimeout, Duration upstreamIdleTimeout, int maxConnectionsPerReplica, int maxIdlePerReplica,
+      boolean limitsFailClosed, boolean metricsKeyLabels, java.nio.file.Path tlsCertFile,
+      java.nio.file.Path tlsKeyFile, Duration tlsReloadInterval, java.nio.file.Path upstreamCaBundle,
+      Duration healthCheckTtl, Duration healthCheckTimeout, CacheIsolation cacheIsolation) {
+    this(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout, upstreamIdleTimeout,
+        maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, tlsCertFile, tlsKeyFile,
+        tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, cacheIsolation, false);
   }
 
   public static final Duration DEFAULT_TLS_RELOAD_INTERVAL = Duration.ofSeconds(10);
@@ -143,14 +157,23 @@ public record ServerSettings(
   public ServerSettings withTls(java.nio.file.Path cert, java.nio.file.Path key) {
     return new ServerSettings(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout,
         upstreamIdleTimeout, maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, cert, key,
-        tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, cacheIsolation);
+        tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, cacheIsolation, servedModelName);
   }
 
   /** These settings with {@code cache_isolation} replaced. */
   public ServerSettings withCacheIsolation(CacheIsolation c) {
     return new ServerSettings(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout,
         upstreamIdleTimeout, maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels,
-        tlsCertFile, tlsKeyFile, tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, c);
+        tlsCertFile, tlsKeyFile, tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, c,
+        servedModelName);
+  }
+
+  /** These settings with {@code response_model_name} replaced ({@code served}: true). */
+  public ServerSettings withServedModelName(boolean served) {
+    return new ServerSettings(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout,
+        upstreamIdleTimeout, maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels,
+        tlsCertFile, tlsKeyFile, tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout,
+        cacheIsolation, served);
   }
 
   public static ServerSettings defaults() {

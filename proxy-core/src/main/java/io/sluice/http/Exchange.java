@@ -103,6 +103,11 @@ final class Exchange {
    * {@code previous_response_id}, or {@link Route#RESPONSE_BY_ID}): no other replica, no fallback; null = any.
    */
   Deployment pinned;
+  /**
+   * The current attempt's response gets the client's model name ({@link ModelRestamp}): {@code "model":"<the
+   * replica's>"} and {@code "model":"<the client's>"}; null = left as the replica sends it.
+   */
+  Deployment.Restamp restamp;
   /** The body's size, kept after the body is released (usage estimates). */
   int requestBodyBytes;
 

@@ -132,6 +132,15 @@ enum Route {
     return this != MESSAGES_COUNT_TOKENS && this != TOKENIZE && this != DETOKENIZE && this != RESPONSE_BY_ID;
   }
 
+  /**
+   * Whether the response's {@code model} is the client's name for it (LiteLLM's proxy restamps it): the generation
+   * and embedding routes, OpenAI's and Anthropic's.
+   */
+  boolean restampsModel() {
+    return this == CHAT_COMPLETIONS || this == COMPLETIONS || this == EMBEDDINGS || this == RESPONSES
+        || this == MESSAGES;
+  }
+
   /** The body is {@code multipart/form-data}, not JSON. */
   boolean multipart() {
     return this == AUDIO_TRANSCRIPTIONS || this == AUDIO_TRANSLATIONS;

@@ -90,6 +90,10 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
   /** Body bytes the tap passed and no write has counted yet; events the tap counted. */
   private long rawData;
   private int rawEvents;
+  /** Gives the response the client's model name ({@link Exchange#restamp}); this connection's, reused. */
+  private final ModelRestamp restamper = new ModelRestamp();
+  /** {@link #restamper} while the current response is restamped; else null. */
+  private ModelRestamp restamp;
   /** The pipeline's response decoder, when it is Sluice's (raw relay); null with another codec. */
   private io.sluice.http.wire.WireResponseDecoder responses;
 
@@ -122,6 +126,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     this.rawBody = false;
     this.rawData = 0;
     this.rawEvents = 0;
+    this.restamp = null;
     this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
     this.usage = exchange.usage;
     this.load = exchange.deployment.load();
@@ -299,6 +304,9 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
           usage.events(rawEvents + usageFilter.events()); // the filter saw only what did not pass raw
         }
       }
+      if (restamp != null) {
+        content = restamp.apply(content, channel.alloc());
+      }
       if (content instanceof LastHttpContent last) {
         served++;
         // Back to the pool first, so a pipelined request that the finish starts can reuse this connection.
@@ -328,17 +336,26 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     keepAlive = HttpUtil.isKeepAlive(res);
     HttpHeaders h = res.headers();
     HeaderRules.removeHopByHop(h);
-    if (!HttpUtil.isContentLengthSet(res) && !HttpUtil.isTransferEncodingChunked(res) && mayHaveBody(res)) {
+    boolean chunked = HttpUtil.isTransferEncodingChunked(res);
+    if (!HttpUtil.isContentLengthSet(res) && !chunked && mayHaveBody(res)) {
       // Body delimited by close (RFC 9112 §6.3 rule 8): give the client a framing it can keep alive on.
       h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
       keepAlive = false;
+    }
+    restamp = restamps(ex, res.status().code());
+    if (restamp != null && HttpUtil.isContentLengthSet(res)) {
+      // The client's model name may be longer or shorter than the replica's: the length is known only at the end.
+      h.remove(HttpHeaderNames.CONTENT_LENGTH);
+      h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
     }
     String ct = h.get(HttpHeaderNames.CONTENT_TYPE);
     boolean sse = ct != null && ct.regionMatches(true, 0, "text/event-stream", 0, 17);
     sseFilter(ex, res.status().code(), sse);
     relay.responseStarted(ex, this);
     ex.respond(res, sse);
-    relayRaw(sse);
+    if (restamp == null || sse && chunked) {
+      relayRaw(sse); // restamped raw: only whole SSE chunks, re-framed one by one (rewrite)
+    }
     return true;
   }
 
@@ -369,6 +386,12 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     rawBody = responses.relayRaw(this);
   }
 
+  /** {@link #restamper}, reset for this response, when it is to carry the client's model name; else null. */
+  private ModelRestamp restamps(Exchange ex, int status) {
+    io.sluice.routing.Deployment.Restamp r = ex.restamp;
+    return r == null || status != 200 ? null : restamper.reset(r.find(), r.replace());
+  }
+
   /** The decoder's tap on a raw body's pieces (see {@link #relayRaw}): usage scanned in place, SSE kept whole. */
   @Override
   public int data(ByteBuf buf, int index, int length) {
@@ -390,11 +413,22 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
       if (usageEvent) {
         return DROP;
       }
+      if (restamp != null && restamp.indexOf(buf, index, end) >= 0) {
+        rawData += length;
+        return REWRITE;
+      }
     } else if (usage != null) {
       usage.scan(buf, index, end, true);
     }
     rawData += length;
     return PASS;
+  }
+
+  /** A raw SSE chunk carrying the replica's model name, re-framed with the client's ({@link ModelRestamp}). */
+  @Override
+  public void rewrite(ByteBuf buf, int chunkStart, int dataStart, int dataEnd, int chunkEnd,
+      java.util.List<Object> out) {
+    rawData += restamp.rewriteChunk(buf, dataStart, dataEnd, chunkEnd, channel.alloc(), out);
   }
 
   private static final byte[] TRANSFER_ENCODING = "transfer-encoding".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -431,6 +465,10 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
         sse = head.valueStartsWith(i, EVENT_STREAM);
       }
     }
+    if ((te == 0 || !sse) && ex.restamp != null && code == 200) {
+      return false; // restamped other than as whole SSE chunks: the map way (a Content-Length becomes chunked)
+    }
+    restamp = restamps(ex, code);
     responseStarted = true;
     keepAlive = !head.closes();
     sseFilter(ex, code, sse);

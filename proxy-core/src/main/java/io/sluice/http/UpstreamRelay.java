@@ -307,6 +307,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       h.remove(HttpHeaderNames.AUTHORIZATION);
     }
     h.setInt(HttpHeaderNames.CONTENT_LENGTH, BodyInspector.bodyLength(ex, d));
+    // The response's "model" as the client named it (LiteLLM's proxy restamps it too), unless configured off.
+    ex.restamp = ex.model != null && ex.upstreamPath == null && ex.route.restampsModel()
+        && !gw.server().servedModelName() ? d.restamp(ex.aliasOf != null ? ex.aliasOf : ex.model) : null;
     acquire(ex);
   }
 

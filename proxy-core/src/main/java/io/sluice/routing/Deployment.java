@@ -62,6 +62,40 @@ public final class Deployment {
     this.responseTag = ResponseIds.tag(config.id());
   }
 
+  /**
+   * How a response of this replica gets the client's model name: {@code find} = {@code "model":"<this replica's
+   * name>"}, {@code replace} = {@code "model":"<clientModel>"} (JSON bytes; shared, read-only); null = the same.
+   */
+  public record Restamp(String clientModel, byte[] find, byte[] replace) {
+  }
+
+  /** The last {@link #restamp}: one entry, the common case (one name per group). */
+  private volatile Restamp restamp;
+
+  /**
+   * The {@link Restamp} for {@code clientModel}, or null when this replica's name for it is {@code clientModel}
+   * itself; kept for the last {@code clientModel} asked (no allocation on the common path).
+   */
+  public Restamp restamp(String clientModel) {
+    Restamp r = restamp;
+    if (r == null || !r.clientModel().equals(clientModel)) {
+      String served = wildcard() ? upstreamModelFor(clientModel) : upstreamModel();
+      r = new Restamp(clientModel, served.equals(clientModel) ? null : member(served), member(clientModel));
+      restamp = r;
+    }
+    return r.find() == null ? null : r;
+  }
+
+  private static byte[] member(String model) {
+    byte[] q = JsonStringEncoder.getInstance().quoteAsUTF8(model);
+    byte[] head = "\"model\":\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    byte[] m = new byte[head.length + q.length + 1];
+    System.arraycopy(head, 0, m, 0, head.length);
+    System.arraycopy(q, 0, m, head.length, q.length);
+    m[m.length - 1] = '"';
+    return m;
+  }
+
   /** The replica tag of the Responses API ids this deployment's responses get ({@link ResponseIds}). */
   public String responseTag() {
     return responseTag;

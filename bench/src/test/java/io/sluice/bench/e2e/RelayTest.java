@@ -96,12 +96,19 @@ class RelayTest {
     try (RawHttp direct = new RawHttp(fake.port()); RawHttp via = new RawHttp(sluice.port())) {
       RawHttp.Response d = direct.exchange("POST", "/v1/chat/completions", chat(SERVED, false),
           "Authorization: Bearer " + REPLICA_KEY, "X-Request-Id: same-id-1");
-      RawHttp.Response s = via.exchange("POST", "/v1/chat/completions", chat("llama", false),
+      // The group named as the replica names its model: nothing to restamp, the replica's bytes and length.
+      RawHttp.Response s = via.exchange("POST", "/v1/chat/completions", chat(SERVED, false),
           "Authorization: Bearer " + MASTER, "X-Request-Id: same-id-1");
       assertThat(s.status()).isEqualTo(200);
       assertThat(s.body()).isEqualTo(d.body());
       assertThat(s.headers()).containsEntry("content-type", "application/json").containsEntry("x-request-id", "same-id-1");
       assertThat(s.headers().get("content-length")).isEqualTo(String.valueOf(s.body().length));
+      // An alias: the same bytes with the client's name in "model" (LiteLLM's restamp), chunked as the length changed.
+      RawHttp.Response a = via.exchange("POST", "/v1/chat/completions", chat("llama", false),
+          "Authorization: Bearer " + MASTER, "X-Request-Id: same-id-1");
+      assertThat(a.status()).isEqualTo(200);
+      assertThat(a.bodyText()).isEqualTo(d.bodyText().replace("\"model\":\"" + SERVED + "\"", "\"model\":\"llama\""));
+      assertThat(a.chunked()).isTrue();
     }
   }
 
@@ -115,8 +122,12 @@ class RelayTest {
       assertThat(s.status()).isEqualTo(200);
       assertThat(s.chunked()).as("SSE stays chunked (no content-length)").isTrue();
       assertThat(s.headers()).containsEntry("content-type", "text/event-stream; charset=utf-8");
-      assertThat(s.body()).isEqualTo(d.body());
+      assertThat(s.bodyText()).as("the replica's bytes, every chunk with the client's model name")
+          .isEqualTo(d.bodyText().replace("\"model\":\"" + SERVED + "\"", "\"model\":\"llama\""));
       assertThat(s.events()).hasSize(1 + 8 + 1).last().isEqualTo("data: [DONE]");
+      RawHttp.Response same = via.exchange("POST", "/v1/chat/completions", chat(SERVED, true),
+          "Authorization: Bearer " + MASTER, "X-Request-Id: same-id-2");
+      assertThat(same.body()).as("nothing to restamp: byte for byte").isEqualTo(d.body());
     }
   }
 

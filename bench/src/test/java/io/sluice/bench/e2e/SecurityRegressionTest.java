@@ -75,7 +75,9 @@ class SecurityRegressionTest {
             + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "replica-llama"),
         new DeploymentConfig("other", Provider.HOSTED_VLLM, OTHER_SERVED, URI.create("http://127.0.0.1:"
             + other.port() + "/v1"), Secret.of(OTHER_KEY), null, null, null, null, "replica-other"),
-        evil("evil-1"), evil("evil-2"), evil("evil-3"), evil("evil-4"), evil("evil-5"));
+        evil("evil-1"), evil("evil-2"), evil("evil-3"), evil("evil-4"), evil("evil-5"),
+        new DeploymentConfig("evil-renamed", Provider.HOSTED_VLLM, "evil", URI.create("http://127.0.0.1:" + evil.port()
+            + "/v1"), null, null, null, null, null, "replica-evil-renamed"));
     URI openRoot = URI.create("http://127.0.0.1:" + open.port());
     PassThroughSettings pt = new PassThroughSettings(List.of(
         new PassThroughEndpoint("/ptfwd", openRoot, true, Map.of(), null, true, true, List.of(), Map.of()),
@@ -98,8 +100,9 @@ class SecurityRegressionTest {
   }
 
   /** A group of its own per misbehaving request: each failure cools its replica down. */
+  /** The scripted replica as {@code group}, serving a model of that name (its answers need no restamp). */
   static DeploymentConfig evil(String group) {
-    return new DeploymentConfig(group, Provider.HOSTED_VLLM, "evil", URI.create("http://127.0.0.1:" + evil.port()
+    return new DeploymentConfig(group, Provider.HOSTED_VLLM, group, URI.create("http://127.0.0.1:" + evil.port()
         + "/v1"), null, null, null, null, null, "replica-" + group);
   }
 
@@ -257,6 +260,18 @@ class SecurityRegressionTest {
       int[] status = new int[1];
       c.readHead(status);
       assertThat(readToEof(c.in())).isEqualTo("{\"id\":\"x\"");
+    }
+    // Restamped (the client's model name differs from the replica's): the length changes, so the answer is chunked,
+    // and a body cut short still closes the connection without the last chunk, so the client sees it incomplete.
+    evil.script("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n"
+        + "{\"id\":\"x\",\"model\":\"evil\"");
+    try (RawHttp c = new RawHttp(sluice.port())) {
+      c.send("POST", "/v1/chat/completions", "{\"model\":\"evil-renamed\"}", "Authorization: Bearer " + MASTER);
+      int[] status = new int[1];
+      var h = c.readHead(status);
+      assertThat(h.get("transfer-encoding")).isEqualTo("chunked");
+      String rest = readToEof(c.in());
+      assertThat(rest).contains("{\"id\":\"x\",\"model\":\"evil-renamed\"").doesNotContain("\r\n0\r\n");
     }
   }
 

@@ -168,12 +168,23 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
     int DROP = 1;
     /** Decode this chunk and the rest of the body as {@code HttpContent}s, as without {@link #relayRaw}. */
     int OBJECTS = 2;
+    /** Pass the chunk on as {@link #rewrite} re-frames it (of a chunked body only). */
+    int REWRITE = 3;
 
     /**
      * {@code length} body bytes at {@code index}: a piece of a Content-Length body (the answer is ignored: it is
      * passed on), or the data of one whole chunk of a chunked body (the answer says what to do with it).
      */
     int data(ByteBuf buf, int index, int length);
+
+    /**
+     * The whole chunk {@code buf[chunkStart, chunkEnd)} whose data {@code [dataStart, dataEnd)} {@link #data} answered
+     * {@link #REWRITE}: adds what goes on instead to {@code out} (buffers the caller owns: new ones, or retained
+     * slices of {@code buf}), framing included. Must not move {@code buf}'s indexes.
+     */
+    default void rewrite(ByteBuf buf, int chunkStart, int dataStart, int dataEnd, int chunkEnd, List<Object> out) {
+      throw new UnsupportedOperationException("this tap rewrites nothing");
+    }
   }
 
   /**
@@ -338,6 +349,14 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
         }
         emitRun(in, run, out);
         if (verdict == BodyTap.DROP) {
+          in.skipBytes(n);
+          run = in.readerIndex();
+          continue;
+        }
+        if (verdict == BodyTap.REWRITE) {
+          int at = in.readerIndex();
+          int data = at + chunks.dataOffset();
+          tap.rewrite(in, at, data, data + chunks.dataLength(), at + n, out);
           in.skipBytes(n);
           run = in.readerIndex();
           continue;

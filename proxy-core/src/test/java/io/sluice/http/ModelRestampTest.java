@@ -1,0 +1,108 @@
+package io.sluice.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpContent;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Issue 14 §6: the response's model as the client named it, raw SSE chunks re-framed, pieces across boundaries. */
+class ModelRestampTest {
+  static final byte[] FIND = "\"model\":\"meta-llama/Llama-3-8B\"".getBytes(StandardCharsets.UTF_8);
+  static final byte[] REPLACE = "\"model\":\"llama\"".getBytes(StandardCharsets.UTF_8);
+  static final ByteBufAllocator ALLOC = ByteBufAllocator.DEFAULT;
+
+  static String utf8(ByteBuf b) {
+    return b.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void aRawSseChunkIsReframedWithTheClientsName() {
+    String event = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,"
+        + "\"model\":\"meta-llama/Llama-3-8B\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+    String chunk = Integer.toHexString(event.length()) + "\r\n" + event + "\r\n";
+    ByteBuf in = Unpooled.copiedBuffer("xx" + chunk + "yy", StandardCharsets.UTF_8);
+    ModelRestamp r = new ModelRestamp().reset(FIND, REPLACE);
+    int dataStart = 2 + Integer.toHexString(event.length()).length() + 2;
+    assertThat(r.indexOf(in, dataStart, dataStart + event.length())).isPositive();
+    List<Object> out = new ArrayList<>();
+    int delta = r.rewriteChunk(in, dataStart, dataStart + event.length(), 2 + chunk.length(), ALLOC, out);
+    StringBuilder got = new StringBuilder();
+    for (Object o : out) {
+      got.append(utf8((ByteBuf) o));
+      ((ByteBuf) o).release();
+    }
+    String expected = event.replace("meta-llama/Llama-3-8B", "llama");
+    assertThat(delta).isEqualTo(expected.length() - event.length());
+    assertThat(got.toString()).isEqualTo(Integer.toHexString(expected.length()) + "\r\n" + expected + "\r\n");
+    assertThat(out).as("the size line and the bytes up to the name, then the rest as a slice").hasSize(2);
+    assertThat(in.refCnt()).isEqualTo(1);
+    in.release();
+  }
+
+  @Test
+  void twoEventsInOneChunkAreBothRestamped() {
+    String e = "data: {\"model\":\"meta-llama/Llama-3-8B\",\"x\":1}\n\n";
+    String data = e + e;
+    ByteBuf in = Unpooled.copiedBuffer("a\r\n" + data + "\r\n", StandardCharsets.UTF_8);
+    List<Object> out = new ArrayList<>();
+    new ModelRestamp().reset(FIND, REPLACE).rewriteChunk(in, 3, 3 + data.length(), in.writerIndex(), ALLOC, out);
+    StringBuilder got = new StringBuilder();
+    out.forEach(o -> {
+      got.append(utf8((ByteBuf) o));
+      ((ByteBuf) o).release();
+    });
+    String x = data.replace("meta-llama/Llama-3-8B", "llama");
+    assertThat(got.toString()).isEqualTo(Integer.toHexString(x.length()) + "\r\n" + x + "\r\n");
+    in.release();
+  }
+
+  @Test
+  void piecesThatCutTheNameAreJoinedAndTheRestPassesAsItIs() {
+    String json = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,"
+        + "\"model\":\"meta-llama/Llama-3-8B\",\"choices\":[],\"usage\":{\"prompt_tokens\":1}}";
+    for (int cut = 1; cut < json.length(); cut++) {
+      ModelRestamp r = new ModelRestamp().reset(FIND, REPLACE);
+      HttpContent a = r.apply(new DefaultHttpContent(Unpooled.copiedBuffer(json.substring(0, cut),
+          StandardCharsets.UTF_8)), ALLOC);
+      HttpContent b = r.apply(new DefaultLastHttpContent(Unpooled.copiedBuffer(json.substring(cut),
+          StandardCharsets.UTF_8)), ALLOC);
+      assertThat(utf8(a.content()) + utf8(b.content())).as("cut at %s", cut)
+          .isEqualTo(json.replace("meta-llama/Llama-3-8B", "llama"));
+      a.release();
+      b.release();
+    }
+  }
+
+  @Test
+  void aPieceWithoutTheNameIsPassedItselfAndAHeldPrefixThatIsNoMatchIsFlushed() {
+    ModelRestamp r = new ModelRestamp().reset(FIND, REPLACE);
+    HttpContent plain = new DefaultHttpContent(Unpooled.copiedBuffer("{\"choices\":[]}", StandardCharsets.UTF_8));
+    assertThat(r.apply(plain, ALLOC)).isSameAs(plain);
+    HttpContent held = r.apply(new DefaultHttpContent(Unpooled.copiedBuffer("{\"a\":1,\"mod",
+        StandardCharsets.UTF_8)), ALLOC);
+    HttpContent rest = r.apply(new DefaultLastHttpContent(Unpooled.copiedBuffer("e\":2}", StandardCharsets.UTF_8)),
+        ALLOC);
+    assertThat(utf8(held.content()) + utf8(rest.content())).isEqualTo("{\"a\":1,\"mode\":2}");
+    plain.release();
+    held.release();
+    rest.release();
+  }
+
+  @Test
+  void hexSizeLines() {
+    for (int n : new int[] {0, 1, 15, 16, 255, 256, 65535, 65536, Integer.MAX_VALUE}) {
+      ByteBuf b = Unpooled.buffer();
+      ModelRestamp.writeHex(b, n);
+      assertThat(utf8(b)).isEqualTo(Integer.toHexString(n));
+      assertThat(ModelRestamp.hexDigits(n)).isEqualTo(Integer.toHexString(n).length());
+    }
+  }
+}
