@@ -21,6 +21,8 @@ public final class Deployment {
   private final AsciiString authorization;
   private final ByteBuf upstreamModelJson;
   private final double weight;
+  /** A hash of the deployment's id, its identity in rendezvous hashing: the same on every node for one config. */
+  private final long affinityHash;
 
   private final DeploymentHealth health;
   private final DeploymentLoad load = new DeploymentLoad();
@@ -57,10 +59,16 @@ public final class Deployment {
     direct.flip();
     this.upstreamModelJson = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(direct).asReadOnly());
     this.weight = config.weight() != null ? config.weight() : 0;
+    this.affinityHash = Rendezvous.hash(config.id());
   }
 
   public DeploymentConfig config() {
     return config;
+  }
+
+  /** The hash of {@link #id()} that rendezvous hashing combines with a request's key ({@link ModelGroup}). */
+  public long affinityHash() {
+    return affinityHash;
   }
 
   public String id() {
