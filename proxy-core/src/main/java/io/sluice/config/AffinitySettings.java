@@ -17,10 +17,16 @@ package io.sluice.config;
  *                        (default false)
  * @param vllmLoadTieBreak {@code vllm_load_tie_break}: under {@code vllm-load}, replicas with equal load are ordered
  *                        by the same affinity instead of at random (default false: {@code vllm-load} as before)
+ * @param loadFloor       {@code load_floor}: a replica with fewer requests than this in flight from this node is never
+ *                        skipped for the in-flight bound (default 4). At a handful of requests "above the mean" means
+ *                        one request more than another replica, which costs vLLM nothing, while moving the request
+ *                        loses its cached prefix — and with several nodes, each counting only its own requests, the
+ *                        bare bound would have them disagree most at the lowest loads.
  */
 public record AffinitySettings(double loadFactor, Double maxWaiting, Double maxKvCacheUsage, String sessionHeader,
-    boolean useUser, boolean vllmLoadTieBreak) {
+    boolean useUser, boolean vllmLoadTieBreak, int loadFloor) {
   public static final double DEFAULT_LOAD_FACTOR = 0.25;
+  public static final int DEFAULT_LOAD_FLOOR = 4;
 
   public AffinitySettings {
     if (!(loadFactor >= 0) || Double.isInfinite(loadFactor)) {
@@ -32,9 +38,18 @@ public record AffinitySettings(double loadFactor, Double maxWaiting, Double maxK
     if (maxKvCacheUsage != null && !(maxKvCacheUsage >= 0 && maxKvCacheUsage <= 1)) {
       throw new IllegalArgumentException("max_kv_cache_usage: " + maxKvCacheUsage + " (expected: 0 to 1)");
     }
+    if (loadFloor < 0) {
+      throw new IllegalArgumentException("load_floor: " + loadFloor + " (expected: >= 0)");
+    }
     if (sessionHeader != null && sessionHeader.isBlank()) {
       throw new IllegalArgumentException("session_header: blank (expected: a header name, or leave it out)");
     }
+  }
+
+  /** With the default {@code load_floor}. */
+  public AffinitySettings(double loadFactor, Double maxWaiting, Double maxKvCacheUsage, String sessionHeader,
+      boolean useUser, boolean vllmLoadTieBreak) {
+    this(loadFactor, maxWaiting, maxKvCacheUsage, sessionHeader, useUser, vllmLoadTieBreak, DEFAULT_LOAD_FLOOR);
   }
 
   public static AffinitySettings defaults() {

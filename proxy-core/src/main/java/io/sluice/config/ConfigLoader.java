@@ -64,7 +64,7 @@ public final class ConfigLoader {
   private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout", "num_retries", "allowed_fails",
       "cooldown_time", "fallbacks", "stream_timeout", "prefix_affinity");
   private static final Set<String> AFFINITY = Set.of("load_factor", "max_waiting", "max_kv_cache_usage",
-      "session_header", "use_user", "vllm_load_tie_break");
+      "session_header", "use_user", "vllm_load_tie_break", "load_floor");
   private static final Set<String> ROUTER_LATER = Set.of(
       "retry_policy", "disable_cooldowns", "redis_host", "redis_port", "redis_password",
       "enable_pre_call_checks", "model_group_alias");
@@ -712,9 +712,10 @@ public final class ConfigLoader {
     if (header != null && (header.isBlank() || !header.chars().allMatch(c -> c > 0x20 && c < 0x7F && c != ':'))) {
       throw fail(at + ".session_header", "\"" + shortText(header) + "\" is not a header name (e.g. x-session-id)");
     }
+    Integer floor = nonNegativeInt(a, "load_floor", at);
     return new AffinitySettings(eps == null ? AffinitySettings.DEFAULT_LOAD_FACTOR : eps,
         nonNegativeNumber(a, "max_waiting", at), kv, header, bool(a, "use_user", at),
-        bool(a, "vllm_load_tie_break", at));
+        bool(a, "vllm_load_tie_break", at), floor == null ? AffinitySettings.DEFAULT_LOAD_FLOOR : floor);
   }
 
   private Double nonNegativeNumber(JsonNode obj, String key, String at) {

@@ -181,8 +181,8 @@ public final class ModelGroup {
    * Prefix affinity with bounded load: the usable replicas (not cooling down, not in {@code tried}, in the best
    * {@code order} tier) ranked by rendezvous weight for {@code key}; the first of them whose in-flight count, with
    * this request, stays within {@code ceil((1 + ε) × (in flight + 1) / usable)} (consistent hashing with bounded
-   * loads, Mirrokni, Thorup and Zadimoghaddam, SODA 2018) and whose scraped vLLM queue and KV-cache usage are within
-   * the configured thresholds. When every one is over, the least loaded (first in rank among equals). Null when none
+   * loads, Mirrokni, Thorup and Zadimoghaddam, SODA 2018) or is below {@code load_floor}, and whose scraped vLLM
+   * queue and KV-cache usage are within the configured thresholds. When every one is over, the least loaded (first in rank among equals). Null when none
    * is usable. In-flight counts are this node's: below the bound every node chooses alike. Allocation-free;
    * O(usable²) weight computations at worst.
    */
@@ -236,7 +236,8 @@ public final class ModelGroup {
 
   private static boolean withinBounds(Deployment d, long cap, io.sluice.config.AffinitySettings a) {
     DeploymentLoad load = d.load();
-    if (load.inFlight() + 1 > cap) {
+    int n = load.inFlight();
+    if (n + 1 > cap && n >= a.loadFloor()) {
       return false;
     }
     if (!load.hasScrape()) {

@@ -104,25 +104,30 @@ class PrefixAffinityTest {
     }
   }
 
+  /** The bare bound, without the floor. */
+  private static final AffinitySettings BOUND = new AffinitySettings(0.25, null, null, null, false, false, 0);
+
   @Test
   void aReplicaAboveTheLoadBoundIsSkippedForTheNextInTheKeysOrder() {
     ModelGroup g = group(4);
     long key = 42;
-    Deployment first = g.chooseAffine(key, DEFAULTS, null, NOW);
-    Deployment second = g.chooseAffine(key, DEFAULTS, List.of(first), NOW);
-    Deployment third = g.chooseAffine(key, DEFAULTS, List.of(first, second), NOW);
+    Deployment first = g.chooseAffine(key, BOUND, null, NOW);
+    Deployment second = g.chooseAffine(key, BOUND, List.of(first), NOW);
+    Deployment third = g.chooseAffine(key, BOUND, List.of(first, second), NOW);
     // 5 in flight on first, none elsewhere: mean with the new one (6/4) × 1.25 → cap 2; first is over.
     for (int i = 0; i < 5; i++) {
       first.load().started();
     }
-    assertThat(g.chooseAffine(key, DEFAULTS, null, NOW)).isSameAs(second);
+    assertThat(g.chooseAffine(key, BOUND, null, NOW)).isSameAs(second);
+    assertThat(g.chooseAffine(key, new AffinitySettings(0.25, null, null, null, false, false, 6), null, NOW))
+        .as("5 in flight is below a load_floor of 6: not skipped").isSameAs(first);
     // second at 2: with the new one 3 > cap ceil(1.25 × 8 / 4) = 3? not over; at 3 it is.
     for (int i = 0; i < 3; i++) {
       second.load().started();
     }
-    assertThat(g.chooseAffine(key, DEFAULTS, null, NOW)).as("cap ceil(1.25 × 9 / 4) = 3: second's 4th is over")
+    assertThat(g.chooseAffine(key, BOUND, null, NOW)).as("cap ceil(1.25 × 9 / 4) = 3: second's 4th is over")
         .isSameAs(third);
-    AffinitySettings loose = new AffinitySettings(10, null, null, null, false, false);
+    AffinitySettings loose = new AffinitySettings(10, null, null, null, false, false, 0);
     assertThat(g.chooseAffine(key, loose, null, NOW)).as("ε = 10 tolerates the queue").isSameAs(first);
     for (int i = 0; i < 5; i++) {
       first.load().ended();
@@ -130,7 +135,7 @@ class PrefixAffinityTest {
     for (int i = 0; i < 3; i++) {
       second.load().ended();
     }
-    assertThat(g.chooseAffine(key, DEFAULTS, null, NOW)).as("back to the key's own replica").isSameAs(first);
+    assertThat(g.chooseAffine(key, BOUND, null, NOW)).as("back to the key's own replica").isSameAs(first);
   }
 
   @Test
