@@ -141,4 +141,37 @@ class PrefixAffinityE2ETest {
       assertThat(homes).as("sessions spread").hasSizeGreaterThanOrEqualTo(2);
     }
   }
+
+  @Test
+  void withUseUserTheBodysUserPinsAndAHeaderlessBodyWithoutUserFallsBackToItsPrompt() throws Exception {
+    AffinitySettings users = new AffinitySettings(0.25, null, null, null, true, false);
+    try (SluiceServer s1 = sluice(users); SluiceServer s2 = sluice(users);
+        RawHttp c1 = new RawHttp(s1.port()); RawHttp c2 = new RawHttp(s2.port())) {
+      Set<Integer> homes = new HashSet<>();
+      for (int user = 0; user < 8; user++) {
+        Integer home = null;
+        for (int i = 0; i < 4; i++) {
+          String marker = "u" + user + "-q" + i + "-" + Integer.toHexString(i * 104729 + user);
+          String body = "{\"model\":\"chat\",\"user\":\"end-user-" + user + "\",\"messages\":[{\"role\":\"user\","
+              + "\"content\":\"" + marker + "\"}]}";
+          assertThat((i % 2 == 0 ? c1 : c2).exchange("POST", "/v1/chat/completions", body,
+              "Authorization: Bearer " + MASTER).status()).isEqualTo(200);
+          int replica = replicaOf(marker);
+          if (home == null) {
+            home = replica;
+          }
+          assertThat(replica).as("user %s request %s", user, i).isEqualTo(home);
+        }
+        homes.add(home);
+      }
+      assertThat(homes).as("end users spread").hasSizeGreaterThanOrEqualTo(2);
+      String prompt = "{\"model\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"no user here\"}]}";
+      assertThat(c1.exchange("POST", "/v1/chat/completions", prompt, "Authorization: Bearer " + MASTER).status())
+          .isEqualTo(200);
+      int first = replicaOf("no user here");
+      assertThat(c2.exchange("POST", "/v1/chat/completions", prompt, "Authorization: Bearer " + MASTER).status())
+          .isEqualTo(200);
+      assertThat(replicaOf("no user here")).as("no user: the prompt's key, alike on both nodes").isEqualTo(first);
+    }
+  }
 }
