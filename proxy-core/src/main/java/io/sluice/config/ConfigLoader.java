@@ -62,12 +62,14 @@ public final class ConfigLoader {
       "health_check_details",
       "require_auth_for_metrics_endpoint", "alerting", "proxy_batch_write_at", "max_response_size_mb");
   private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout", "num_retries", "allowed_fails",
-      "cooldown_time", "fallbacks", "stream_timeout");
+      "cooldown_time", "fallbacks", "stream_timeout", "prefix_affinity");
+  private static final Set<String> AFFINITY = Set.of("load_factor", "max_waiting", "max_kv_cache_usage",
+      "session_header", "use_user", "vllm_load_tie_break", "load_floor");
   private static final Set<String> ROUTER_LATER = Set.of(
       "retry_policy", "disable_cooldowns", "redis_host", "redis_port", "redis_password",
       "enable_pre_call_checks", "model_group_alias");
   private static final Set<String> STRATEGIES = Set.of("simple-shuffle", "least-busy", "usage-based-routing",
-      "usage-based-routing-v2", "latency-based-routing", "cost-based-routing", "vllm-load");
+      "usage-based-routing-v2", "latency-based-routing", "cost-based-routing", "vllm-load", "prefix-affinity");
   private static final Set<String> LITELLM = Set.of("request_timeout", "require_auth_for_metrics_endpoint", "num_retries", "fallbacks",
       "forward_llm_provider_auth_headers", "callbacks");
   private static final Set<String> PASS = Set.of("path", "target", "include_subpath", "headers", "forward_headers",
@@ -690,7 +692,41 @@ public final class ConfigLoader {
         retries == null ? RouterSettings.DEFAULT_NUM_RETRIES : retries,
         allowed == null ? RouterSettings.DEFAULT_ALLOWED_FAILS : allowed,
         cooldown == null ? RouterSettings.DEFAULT_COOLDOWN : cooldown, fallbacks(fb, fbAt, models),
-        seconds(rs, "stream_timeout", at));
+        seconds(rs, "stream_timeout", at), affinity(rs.get("prefix_affinity"), at + ".prefix_affinity"));
+  }
+
+  /** {@code router_settings.prefix_affinity} (Sluice's own), or the defaults when absent. */
+  private io.sluice.config.AffinitySettings affinity(JsonNode a, String at) {
+    if (absent(a)) {
+      return AffinitySettings.defaults();
+    }
+    object(a, at);
+    report(a, at + ".", AFFINITY, Set.of());
+    Double eps = nonNegativeNumber(a, "load_factor", at);
+    Double kv = nonNegativeNumber(a, "max_kv_cache_usage", at);
+    if (kv != null && kv > 1) {
+      throw fail(at + ".max_kv_cache_usage", kv + " (expected: a fraction from 0 to 1, as vLLM's "
+          + "vllm:kv_cache_usage_perc)");
+    }
+    String header = optionalString(a, "session_header", at);
+    if (header != null && (header.isBlank() || !header.chars().allMatch(c -> c > 0x20 && c < 0x7F && c != ':'))) {
+      throw fail(at + ".session_header", "\"" + shortText(header) + "\" is not a header name (e.g. x-session-id)");
+    }
+    Integer floor = nonNegativeInt(a, "load_floor", at);
+    return new AffinitySettings(eps == null ? AffinitySettings.DEFAULT_LOAD_FACTOR : eps,
+        nonNegativeNumber(a, "max_waiting", at), kv, header, bool(a, "use_user", at),
+        bool(a, "vllm_load_tie_break", at), floor == null ? AffinitySettings.DEFAULT_LOAD_FLOOR : floor);
+  }
+
+  private Double nonNegativeNumber(JsonNode obj, String key, String at) {
+    JsonNode v = obj.get(key);
+    if (absent(v)) {
+      return null;
+    }
+    if (!v.isNumber() || !(v.asDouble() >= 0) || Double.isInfinite(v.asDouble())) {
+      throw fail(sub(at, key), "expected a number >= 0, found " + show(v));
+    }
+    return v.asDouble();
   }
 
   /** {@code [{"group-a": ["group-b", …]}, …]}, LiteLLM's shape; every group must exist. */

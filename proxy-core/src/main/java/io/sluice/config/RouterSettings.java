@@ -7,7 +7,7 @@ import java.util.Map;
 /**
  * {@code router_settings}: the subset Sluice reads.
  *
- * @param routingStrategy {@code routing_strategy}; only {@code simple-shuffle} so far
+ * @param routingStrategy {@code routing_strategy}
  * @param timeout         {@code timeout} (seconds) or null
  * @param numRetries      {@code num_retries}: attempts on other replicas of the group after the first fails before
  *                        any response byte (default 2, LiteLLM's)
@@ -16,9 +16,10 @@ import java.util.Map;
  * @param fallbacks       {@code fallbacks}: model group → groups to try, in order, when it has no healthy replica
  *                        or exhausted its retries
  * @param streamTimeout   {@code stream_timeout}: longest silence of a replica once its response started, or null
+ * @param affinity        {@code prefix_affinity}: Sluice's settings for {@code prefix-affinity}
  */
 public record RouterSettings(String routingStrategy, Duration timeout, int numRetries, int allowedFails,
-    Duration cooldownTime, Map<String, List<String>> fallbacks, Duration streamTimeout) {
+    Duration cooldownTime, Map<String, List<String>> fallbacks, Duration streamTimeout, AffinitySettings affinity) {
   public static final int DEFAULT_NUM_RETRIES = 2;
   public static final int DEFAULT_ALLOWED_FAILS = 3;
   public static final Duration DEFAULT_COOLDOWN = Duration.ofSeconds(5);
@@ -31,6 +32,15 @@ public record RouterSettings(String routingStrategy, Duration timeout, int numRe
       throw new IllegalArgumentException("allowed_fails: " + allowedFails + " (expected: >= 1)");
     }
     fallbacks = Map.copyOf(fallbacks);
+    if (affinity == null) {
+      affinity = AffinitySettings.defaults();
+    }
+  }
+
+  /** With the default {@code prefix_affinity} settings. */
+  public RouterSettings(String routingStrategy, Duration timeout, int numRetries, int allowedFails,
+      Duration cooldownTime, Map<String, List<String>> fallbacks, Duration streamTimeout) {
+    this(routingStrategy, timeout, numRetries, allowedFails, cooldownTime, fallbacks, streamTimeout, null);
   }
 
   public static RouterSettings defaults() {

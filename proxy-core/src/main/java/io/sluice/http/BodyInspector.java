@@ -85,6 +85,9 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         multipart = new io.sluice.json.MultipartScanner(boundary);
         return;
       }
+      // Prompt hashing only for a strategy that routes by it, and only where a prompt's KV cache can be reused.
+      reusable.hashPrompt(registry.get().keyed()
+          && (ex.route == Route.CHAT_COMPLETIONS || ex.route == Route.COMPLETIONS));
       // A stored response's route has no body to scan (GET, DELETE, an empty POST): its id names the replica.
       scanner = ex.route == Route.RESPONSE_BY_ID ? null : fresh();
       // The body ends with its LastHttpContent message, which always follows the head (EMPTY_LAST_CONTENT when there
@@ -237,7 +240,39 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     if (ex.stream && meterStreams && (ex.route == Route.CHAT_COMPLETIONS || ex.route == Route.COMPLETIONS)) {
       ex.usageSplice = s.usageSplice();
     }
+    io.sluice.routing.DeploymentRegistry reg = registry.get();
+    if (reg.keyed()) {
+      affinityKey(ex, s, reg.affinity());
+    }
     ctx.fireChannelRead(ex);
+  }
+
+  /** Keys of sessions and end users: apart from prompt keys, so a session id never lands on a prompt's replica. */
+  private static final long SESSION_SALT = 0x5E55_10D5_A17E_0001L;
+  private static final long USER_SALT = 0x05E2_0000_A17E_0002L;
+
+  /**
+   * The request's affinity key, in this order: the configured session header, the body's {@code user} (when
+   * {@code use_user}), the prompt prefix's ({@link io.sluice.json.PromptHasher#key()}); none of them → not keyed
+   * (the strategy's keyless choice).
+   */
+  private static void affinityKey(Exchange ex, RequestScanner s, io.sluice.config.AffinitySettings a) {
+    String session = a.sessionHeader() == null ? null : ex.request.headers().get(a.sessionHeader());
+    if (session != null && !session.isEmpty()) {
+      ex.affinityKey = io.sluice.routing.Rendezvous.hash(session) ^ SESSION_SALT;
+      ex.keyed = true;
+      return;
+    }
+    if (a.useUser() && s.user() != null) {
+      ex.affinityKey = io.sluice.routing.Rendezvous.hash(s.user()) ^ USER_SALT;
+      ex.keyed = true;
+      return;
+    }
+    io.sluice.json.PromptHasher p = s.prompt();
+    if (p != null && p.any()) {
+      ex.affinityKey = p.key();
+      ex.keyed = true;
+    }
   }
 
   /**

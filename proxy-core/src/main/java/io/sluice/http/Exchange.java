@@ -74,6 +74,10 @@ final class Exchange {
   String aliasOf;
   /** The body's own {@code fallbacks} (already checked against the key), replacing the configured ones; or null. */
   java.util.List<String> requestFallbacks;
+  /** Whether {@link #affinityKey} is set: the strategy routes by affinity and the request has a key. */
+  boolean keyed;
+  /** The session's, end user's or prompt prefix's rendezvous key ({@link BodyInspector}); see {@link #keyed}. */
+  long affinityKey;
   /** The model group serving the request now (the requested one, or a fallback). */
   io.sluice.routing.ModelGroup group;
   /** The deployment of the current attempt. */

@@ -28,6 +28,9 @@ final class RetryPolicy {
 
   private final List<Deployment> tried = new ArrayList<>(4);
   private Strategy strategy;
+  private io.sluice.config.AffinitySettings affinity = io.sluice.config.AffinitySettings.defaults();
+  private boolean keyed;
+  private long key;
   private int numRetries;
   private ModelGroup group;
   private List<String> fallbacks;
@@ -46,6 +49,18 @@ final class RetryPolicy {
    */
   void start(ModelGroup group, List<String> fallbacks, Function<String, ModelGroup> groups, Strategy strategy,
       int numRetries) {
+    start(group, fallbacks, groups, strategy, numRetries, affinity, false, 0);
+  }
+
+  /**
+   * As above, for a request with an affinity key ({@code keyed}): {@code key} and {@code affinity} go to every
+   * choice, so a retry takes the next replica in the key's rendezvous order.
+   */
+  void start(ModelGroup group, List<String> fallbacks, Function<String, ModelGroup> groups, Strategy strategy,
+      int numRetries, io.sluice.config.AffinitySettings affinity, boolean keyed, long key) {
+    this.affinity = affinity;
+    this.keyed = keyed;
+    this.key = key;
     this.group = group;
     this.fallbacks = fallbacks;
     this.groups = groups;
@@ -64,7 +79,7 @@ final class RetryPolicy {
    */
   Deployment next(long now) {
     while (true) {
-      Deployment d = groupAttempts <= numRetries ? group.choose(strategy, tried, now) : null;
+      Deployment d = groupAttempts <= numRetries ? group.choose(strategy, affinity, keyed, key, tried, now) : null;
       if (d != null) {
         tried.add(d);
         groupAttempts++;
@@ -104,12 +119,12 @@ final class RetryPolicy {
 
   /** Whether {@link #next} would find another attempt, without changing anything. */
   boolean hasAlternative(long now) {
-    if (groupAttempts <= numRetries && group.choose(strategy, tried, now) != null) {
+    if (groupAttempts <= numRetries && group.choose(strategy, affinity, keyed, key, tried, now) != null) {
       return true;
     }
     for (int i = fallbackIndex; i < fallbacks.size(); i++) {
       ModelGroup g = groups.apply(fallbacks.get(i));
-      if (g != null && g.choose(strategy, tried, now) != null) {
+      if (g != null && g.choose(strategy, affinity, keyed, key, tried, now) != null) {
         return true;
       }
     }

@@ -92,7 +92,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
   private void start(Exchange ex) {
     active = ex;
     staleRetries = 0;
-    policy.start(ex.group, fallbacks(ex, gw.registry().get()), groupByName, gw.strategy(), gw.numRetries());
+    io.sluice.routing.DeploymentRegistry reg = gw.registry().get();
+    policy.start(ex.group, fallbacks(ex, reg), groupByName, gw.strategy(), gw.numRetries(), reg.affinity(), ex.keyed,
+        ex.affinityKey);
     HttpRequest req = ex.request;
     req.setProtocolVersion(HttpVersion.HTTP_1_1);
     String perRequest = req.headers().get(Exchange.X_LITELLM_TIMEOUT);

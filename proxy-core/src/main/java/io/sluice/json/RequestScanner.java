@@ -85,6 +85,8 @@ public final class RequestScanner {
   private static final int NAME = 1;
   /** A value to decode to a String. */
   private static final int TEXT = 2;
+  /** A message's {@code role} value, matched against {@code "user"} like a name (prompt hashing only). */
+  private static final int ROLE = 3;
 
   // Which value the name just read announces.
   private static final int NONE = 0;
@@ -95,7 +97,12 @@ public final class RequestScanner {
   private static final int CONTINUOUS_USAGE = 5;
   private static final int FALLBACKS = 6;
   private static final int USER = 7;
-  private static final int PREVIOUS_RESPONSE_ID = 8;
+  private static final int MESSAGES = 8;
+  private static final int PROMPT = 9;
+  // Which field of a message (depth 3 inside messages) the name just read announces (prompt hashing only).
+  private static final int M_ROLE = 1;
+  private static final int M_CONTENT = 2;
+  private static final int PREVIOUS_RESPONSE_ID = 10;
 
   private static final byte[] N_MODEL = ascii("model");
   private static final byte[] N_STREAM = ascii("stream");
@@ -103,6 +110,10 @@ public final class RequestScanner {
   private static final byte[] N_FALLBACKS = ascii("fallbacks");
   private static final byte[] N_USER = ascii("user");
   private static final byte[] N_PREVIOUS_RESPONSE_ID = ascii("previous_response_id");
+  private static final byte[] N_MESSAGES = ascii("messages");
+  private static final byte[] N_PROMPT = ascii("prompt");
+  private static final byte[] N_ROLE = ascii("role");
+  private static final byte[] N_CONTENT = ascii("content");
   private static final byte[] N_INCLUDE_USAGE = ascii("include_usage");
   private static final byte[] N_CONTINUOUS_USAGE = ascii("continuous_usage_stats");
   private static final byte[] L_TRUE = ascii("true");
@@ -128,6 +139,9 @@ public final class RequestScanner {
   private final long[] objects = new long[MAX_DEPTH / 64];
   private final byte[] name = new byte[N_CONTINUOUS_USAGE.length];
   private char[] text = new char[64];
+  /** Null unless {@link #hashPrompt} asked for it: then allocated once, for every request of the channel. */
+  private PromptHasher hasher;
+  private boolean hashing;
 
   // The grammar.
   private int state;
@@ -184,8 +198,34 @@ public final class RequestScanner {
   private long includeUsageEnd;
   private boolean continuousUsage;
 
+  // Prompt hashing (only while {@link #hashing}).
+  /** The chunk being scanned and the body offset of its index 0, for the spans below; null between chunks. */
+  private ByteBuf chunk;
+  private long chunkBase;
+  /** Body offset where the hashed value being read started (or where its current chunk starts), or -1. */
+  private long spanFrom;
+  /** The depth at which that value sits: it ends when a scalar ends, or a container closes, back at this depth. */
+  private int spanDepth;
+  /** Depth 2 and below, inside the top-level {@code messages} array. */
+  private boolean inMessages;
+  private int messageField;
+  /** The message being read has role {@code user}. */
+  private boolean userMessage;
+
   public RequestScanner() {
     reset();
+  }
+
+  /**
+   * Whether to hash the prompt prefix of the next bodies ({@link #prompt()}), from the next {@link #reset()} on. Off,
+   * the scanner does exactly what it did without it; on, it costs one {@link PromptHasher} per scanner (not per
+   * request) and a bounded pass over the prompt's first {@value PromptHasher#MAX_BYTES} bytes.
+   */
+  public void hashPrompt(boolean on) {
+    if (on && hasher == null) {
+      hasher = new PromptHasher();
+    }
+    hashing = on;
   }
 
   /** Makes this scanner ready for the next body; what it found for the last one is forgotten. */
@@ -233,6 +273,15 @@ public final class RequestScanner {
     includeUsageStart = -1;
     includeUsageEnd = -1;
     continuousUsage = false;
+    if (hasher != null) {
+      hasher.reset();
+    }
+    chunk = null;
+    spanFrom = -1;
+    spanDepth = 0;
+    inMessages = false;
+    messageField = 0;
+    userMessage = false;
   }
 
   /**
@@ -264,7 +313,18 @@ public final class RequestScanner {
     }
     int start = chunk.readerIndex();
     int end = chunk.writerIndex();
+    if (hashing) {
+      this.chunk = chunk;
+      chunkBase = pos - start;
+    }
     scan(chunk, start, end, pos - start);
+    if (hashing) {
+      if (spanFrom >= 0) {
+        hasher.update(chunk, (int) (spanFrom - chunkBase), end); // the value goes on in the next chunk
+        spanFrom = pos + end - start;
+      }
+      this.chunk = null;
+    }
     pos += end - start;
     return error == null;
   }
@@ -406,6 +466,10 @@ public final class RequestScanner {
 
   private void startValue(int b, long at) {
     valueStart = at;
+    if (hashing && (depth == 1 && pendingField == PROMPT || depth == 3 && inMessages && messageField != 0)) {
+      spanFrom = at;
+      spanDepth = depth;
+    }
     switch (b) {
       case '{' -> open(true, at);
       case '[' -> open(false, at);
@@ -459,6 +523,9 @@ public final class RequestScanner {
 
   private void close(long at) {
     depth--;
+    if (hashing) {
+      closeHashed(at);
+    }
     if (depth == 0) {
       rootEnd = at;
       state = DONE;
@@ -474,13 +541,14 @@ public final class RequestScanner {
   private void startString(boolean isName, long at) {
     stringIsName = isName;
     if (isName) {
-      capture = depth == 1 || depth == 2 && inStreamOptions ? NAME : SKIP;
+      capture = depth == 1 || depth == 2 && inStreamOptions || hashing && depth == 3 && inMessages ? NAME : SKIP;
       nameLength = 0;
     } else {
       valueStart = at;
       capture = depth == 1 && (pendingField == MODEL || pendingField == USER || pendingField == PREVIOUS_RESPONSE_ID)
           || depth == 2 && inFallbacks ? TEXT
-          : SKIP;
+          : hashing && depth == 3 && inMessages && messageField == M_ROLE ? ROLE : SKIP;
+      nameLength = 0;
       textLength = 0;
       utfNeed = 0;
     }
@@ -536,7 +604,7 @@ public final class RequestScanner {
         controlCharacter(b, base + i);
         return i;
       }
-      if (capture == NAME) {
+      if (capture == NAME || capture == ROLE) {
         nameByte(b);
       } else if (utfNeed > 0) {
         // Well-formed: Utf8Validator has seen these bytes already.
@@ -592,7 +660,7 @@ public final class RequestScanner {
 
   /** A char an escape stands for. */
   private void decoded(int c) {
-    if (capture == NAME) {
+    if (capture == NAME || capture == ROLE) {
       if (c < 0x80) {
         nameByte(c);
       } else {
@@ -637,6 +705,9 @@ public final class RequestScanner {
       }
     } else {
       state = AFTER_VALUE;
+      if (capture == ROLE && nameIs(N_USER)) {
+        userMessage = true;
+      }
       scalar(T_STRING, at + 1);
     }
   }
@@ -713,7 +784,10 @@ public final class RequestScanner {
 
   private void onContainerStart(boolean object) {
     if (depth == 1) {
-      if (pendingField == FALLBACKS && !object) {
+      if (pendingField == MESSAGES || pendingField == PROMPT) {
+        inMessages = pendingField == MESSAGES && !object; // a repeated key: both are hashed, in order
+        pendingField = NONE;
+      } else if (pendingField == FALLBACKS && !object) {
         fallbacks = new ArrayList<>(2); // a repeated key: the last wins, as Python's json
         inFallbacks = true;
         pendingField = NONE;
@@ -771,7 +845,13 @@ public final class RequestScanner {
         pendingField = USER;
       } else if (nameIs(N_PREVIOUS_RESPONSE_ID)) {
         pendingField = PREVIOUS_RESPONSE_ID;
+      } else if (hashing && nameIs(N_MESSAGES)) {
+        pendingField = MESSAGES;
+      } else if (hashing && nameIs(N_PROMPT)) {
+        pendingField = PROMPT;
       }
+    } else if (depth == 3 && inMessages) {
+      messageField = nameIs(N_ROLE) ? M_ROLE : nameIs(N_CONTENT) ? M_CONTENT : 0;
     }
   }
 
@@ -789,6 +869,9 @@ public final class RequestScanner {
 
   /** A string, number or literal ended just before {@code end}; it started at {@link #valueStart}. */
   private void scalar(int type, long end) {
+    if (hashing && spanFrom >= 0 && depth == spanDepth) {
+      endSpan(end);
+    }
     if (depth == 2 && inFallbacks) {
       if (type != T_STRING) {
         error = FALLBACKS_SHAPE;
@@ -825,6 +908,10 @@ public final class RequestScanner {
   }
 
   private void onTopLevelValue(int type, long end) {
+    if (pendingField == PROMPT || pendingField == MESSAGES) {
+      pendingField = NONE; // hashed already (a prompt string), or not an array (messages): nothing to record
+      return;
+    }
     if (pendingField == STREAM_OPTIONS) {
       if (streamOptionsSeen) {
         error = "Request body has more than one top-level \"stream_options\" field.";
@@ -868,6 +955,34 @@ public final class RequestScanner {
     pendingField = NONE;
   }
 
+  /** A hashed value ended just before body offset {@code end}: its last bytes in this chunk, then a separator. */
+  private void endSpan(long end) {
+    hasher.update(chunk, (int) (spanFrom - chunkBase), (int) (end - chunkBase));
+    hasher.separator();
+    spanFrom = -1;
+    if (depth == 1) {
+      // a prompt: never a message field
+      return;
+    }
+    messageField = 0;
+  }
+
+  /** A container closed at {@code at}; {@link #depth} is already the depth it sat at. */
+  private void closeHashed(long at) {
+    if (spanFrom >= 0 && depth == spanDepth) {
+      endSpan(at + 1);
+    }
+    if (depth == 2 && inMessages) {
+      if (userMessage) {
+        hasher.anchor(); // the end of the first user message: what every later turn resends as it is
+      }
+      userMessage = false;
+      messageField = 0;
+    } else if (depth == 1) {
+      inMessages = false;
+    }
+  }
+
   private void fail(String what, int b, long at) {
     error = "Malformed JSON in request body: " + what + ", found " + shown(b) + " at byte " + at + ".";
   }
@@ -895,6 +1010,14 @@ public final class RequestScanner {
 
   private static byte[] ascii(String s) {
     return s.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /**
+   * The prompt prefix's block hashes, when {@link #hashPrompt} is on (null when off); valid after {@link #end()}
+   * until {@link #reset()}. Borrowed: the same object for every request of this scanner.
+   */
+  public PromptHasher prompt() {
+    return hashing ? hasher : null;
   }
 
   /** The top-level {@code model} string, or null if absent. */

@@ -23,6 +23,8 @@ public final class Deployment {
   private final double weight;
   /** {@link ResponseIds#tag} of this deployment's id: the replica part of the response ids it is given. */
   private final String responseTag;
+  /** A hash of the deployment's id, its identity in rendezvous hashing: the same on every node for one config. */
+  private final long affinityHash;
 
   private final DeploymentHealth health;
   private final DeploymentLoad load = new DeploymentLoad();
@@ -59,6 +61,7 @@ public final class Deployment {
     direct.flip();
     this.upstreamModelJson = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(direct).asReadOnly());
     this.weight = config.weight() != null ? config.weight() : 0;
+    this.affinityHash = Rendezvous.hash(config.id());
     this.responseTag = ResponseIds.tag(config.id());
   }
 
@@ -103,6 +106,11 @@ public final class Deployment {
 
   public DeploymentConfig config() {
     return config;
+  }
+
+  /** The hash of {@link #id()} that rendezvous hashing combines with a request's key ({@link ModelGroup}). */
+  public long affinityHash() {
+    return affinityHash;
   }
 
   public String id() {

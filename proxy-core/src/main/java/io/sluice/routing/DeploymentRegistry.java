@@ -19,10 +19,17 @@ public final class DeploymentRegistry {
   private final Map<String, List<String>> fallbacks;
   /** Groups whose name is a wildcard pattern, most specific first (then in configuration order). */
   private final List<ModelGroup> wildcards;
+  private final io.sluice.config.AffinitySettings affinity;
+  /** Whether requests need an affinity key: prefix-affinity, or vllm-load with its affinity tie-break. */
+  private final boolean keyed;
 
-  private DeploymentRegistry(Map<String, ModelGroup> groups, Map<String, List<String>> fallbacks) {
+  private DeploymentRegistry(Map<String, ModelGroup> groups, Map<String, List<String>> fallbacks,
+      RouterSettings router) {
     this.groups = groups;
     this.fallbacks = fallbacks;
+    this.affinity = router.affinity();
+    Strategy s = Strategy.of(router.routingStrategy());
+    this.keyed = s == Strategy.PREFIX_AFFINITY || s == Strategy.VLLM_LOAD && affinity.vllmLoadTieBreak();
     List<ModelGroup> w = new ArrayList<>();
     for (ModelGroup g : groups.values()) {
       if (Wildcards.isPattern(g.name())) {
@@ -87,7 +94,20 @@ public final class DeploymentRegistry {
     }
     Map<String, ModelGroup> groups = new LinkedHashMap<>();
     byName.forEach((name, ds) -> groups.put(name, new ModelGroup(name, ds)));
-    return new DeploymentRegistry(Collections.unmodifiableMap(groups), router.fallbacks());
+    return new DeploymentRegistry(Collections.unmodifiableMap(groups), router.fallbacks(), router);
+  }
+
+  /** {@code router_settings.prefix_affinity}. */
+  public io.sluice.config.AffinitySettings affinity() {
+    return affinity;
+  }
+
+  /**
+   * Whether the routing strategy chooses by an affinity key (session header, {@code user}, prompt prefix): only
+   * then does the body step hash the prompt.
+   */
+  public boolean keyed() {
+    return keyed;
   }
 
   /** The groups to try, in order, when {@code group} cannot serve a request; empty when none. */

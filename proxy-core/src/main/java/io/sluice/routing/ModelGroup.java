@@ -160,6 +160,126 @@ public final class ModelGroup {
     return score(strategy, b) < score(strategy, a) ? b : a;
   }
 
+  /**
+   * As {@link #choose(Strategy, java.util.List, long)}, with the request's affinity key when it has one
+   * ({@code keyed}): prefix-affinity picks by {@link #chooseAffine}; vllm-load with {@code vllm_load_tie_break}
+   * takes the least loaded replica, equal loads ordered by rendezvous weight. Without a key prefix-affinity is
+   * least-busy (an embeddings request has no prompt to hash). Allocation-free.
+   */
+  public Deployment choose(Strategy strategy, io.sluice.config.AffinitySettings affinity, boolean keyed, long key,
+      java.util.List<Deployment> tried, long now) {
+    if (keyed && strategy == Strategy.PREFIX_AFFINITY) {
+      return chooseAffine(key, affinity, tried, now);
+    }
+    if (keyed && strategy == Strategy.VLLM_LOAD && affinity.vllmLoadTieBreak()) {
+      return leastLoadedAffine(key, tried, now);
+    }
+    return choose(strategy, tried, now);
+  }
+
+  /**
+   * Prefix affinity with bounded load: the usable replicas (not cooling down, not in {@code tried}, in the best
+   * {@code order} tier) ranked by rendezvous weight for {@code key}; the first of them whose in-flight count, with
+   * this request, stays within {@code ceil((1 + ε) × (in flight + 1) / usable)} (consistent hashing with bounded
+   * loads, Mirrokni, Thorup and Zadimoghaddam, SODA 2018) or is below {@code load_floor}, and whose scraped vLLM
+   * queue and KV-cache usage are within the configured thresholds. When every one is over, the least loaded (first in rank among equals). Null when none
+   * is usable. In-flight counts are this node's: below the bound every node chooses alike. Allocation-free;
+   * O(usable²) weight computations at worst.
+   */
+  public Deployment chooseAffine(long key, io.sluice.config.AffinitySettings affinity,
+      java.util.List<Deployment> tried, long now) {
+    int n = deployments.size();
+    int tier = tier(tried, now);
+    int usable = 0;
+    long inFlight = 0;
+    for (int i = 0; i < n; i++) {
+      Deployment d = deployments.get(i);
+      if (usable(d, tried, now, tier)) {
+        usable++;
+        inFlight += d.load().inFlight();
+      }
+    }
+    if (usable == 0) {
+      return null;
+    }
+    long cap = (long) Math.ceil((1 + affinity.loadFactor()) * (inFlight + 1) / usable);
+    double prevScore = Double.POSITIVE_INFINITY;
+    int prevIndex = -1;
+    Deployment fallback = null;
+    for (int round = 0; round < usable; round++) {
+      int best = -1;
+      double bestScore = 0;
+      for (int i = 0; i < n; i++) {
+        Deployment d = deployments.get(i);
+        if (!usable(d, tried, now, tier)) {
+          continue;
+        }
+        double sc = rendezvous(key, i);
+        boolean after = sc < prevScore || sc == prevScore && i > prevIndex; // (score desc, index asc) order
+        if (after && (best < 0 || sc > bestScore)) {
+          best = i;
+          bestScore = sc;
+        }
+      }
+      Deployment d = deployments.get(best);
+      if (withinBounds(d, cap, affinity)) {
+        return d;
+      }
+      if (fallback == null || d.load().inFlight() < fallback.load().inFlight()) {
+        fallback = d;
+      }
+      prevScore = bestScore;
+      prevIndex = best;
+    }
+    return fallback;
+  }
+
+  private static boolean withinBounds(Deployment d, long cap, io.sluice.config.AffinitySettings a) {
+    DeploymentLoad load = d.load();
+    int n = load.inFlight();
+    if (n + 1 > cap && n >= a.loadFloor()) {
+      return false;
+    }
+    if (!load.hasScrape()) {
+      return true;
+    }
+    return (a.maxWaiting() == null || load.waiting() <= a.maxWaiting())
+        && (a.maxKvCacheUsage() == null || load.kvCache() <= a.maxKvCacheUsage());
+  }
+
+  /** The least {@link DeploymentLoad#vllmScore()}; equal scores ordered by rendezvous weight for {@code key}. */
+  private Deployment leastLoadedAffine(long key, java.util.List<Deployment> tried, long now) {
+    int n = deployments.size();
+    int tier = tier(tried, now);
+    Deployment best = null;
+    double bestLoad = 0;
+    double bestScore = 0;
+    for (int i = 0; i < n; i++) {
+      Deployment d = deployments.get(i);
+      if (!usable(d, tried, now, tier)) {
+        continue;
+      }
+      double load = d.load().vllmScore();
+      double sc = rendezvous(key, i);
+      if (best == null || load < bestLoad || load == bestLoad && sc > bestScore) {
+        best = d;
+        bestLoad = load;
+        bestScore = sc;
+      }
+    }
+    return best;
+  }
+
+  /** Deployment {@code i}'s rendezvous weight for {@code key}: uniform, or by weight/rpm/tpm as simple-shuffle. */
+  double rendezvous(long key, int i) {
+    Deployment d = deployments.get(i);
+    if (cumulative == null) {
+      return Rendezvous.uniform(key, d);
+    }
+    double w = weightOf(i);
+    return w <= 0 ? 0 : Rendezvous.weighted(key, d, w);
+  }
+
   private static double score(Strategy s, Deployment d) {
     return switch (s) {
       case VLLM_LOAD -> d.load().vllmScore();

@@ -11,7 +11,12 @@ public enum Strategy {
   /** Lowest recent time to first byte (an exponentially weighted average), power of two choices. */
   LATENCY_BASED("latency-based-routing"),
   /** Sluice's: lowest vLLM load from each replica's /metrics (scraped every second) plus in-flight requests. */
-  VLLM_LOAD("vllm-load");
+  VLLM_LOAD("vllm-load"),
+  /**
+   * Sluice's: the replica that prompt-prefix (or session) rendezvous hashing ranks first, skipping replicas above
+   * the bounded-load limit ({@link ModelGroup#chooseAffine}). The same on every node, with nothing shared.
+   */
+  PREFIX_AFFINITY("prefix-affinity");
 
   private final String wireName;
 

@@ -230,6 +230,21 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void prefixAffinityAndItsSettingsLoadWithDefaults() throws IOException {
+    SluiceConfig d = load(TWO_GROUPS + "router_settings: {routing_strategy: prefix-affinity}\n", Map.of());
+    assertThat(d.router().routingStrategy()).isEqualTo("prefix-affinity");
+    assertThat(d.router().affinity()).isEqualTo(AffinitySettings.defaults());
+    SluiceConfig c = load(TWO_GROUPS + "router_settings: {routing_strategy: prefix-affinity, prefix_affinity: "
+        + "{load_factor: 0.5, max_waiting: 8, max_kv_cache_usage: 0.9, session_header: x-session-id, use_user: true, "
+        + "load_floor: 0}}\n", Map.of());
+    assertThat(c.router().affinity()).isEqualTo(new AffinitySettings(0.5, 8.0, 0.9, "x-session-id", true, false, 0));
+    assertThat(error(TWO_GROUPS + "router_settings: {prefix_affinity: {max_kv_cache_usage: 95}}\n", Map.of()))
+        .contains("router_settings.prefix_affinity.max_kv_cache_usage: 95.0 (expected: a fraction from 0 to 1");
+    assertThat(error(TWO_GROUPS + "router_settings: {prefix_affinity: {load_factor: -1}}\n", Map.of()))
+        .contains("router_settings.prefix_affinity.load_factor: expected a number >= 0, found -1");
+  }
+
+  @Test
   void backgroundHealthChecksAndInterval() throws IOException {
     SluiceConfig d = load(TWO_GROUPS, Map.of());
     assertThat(d.general().backgroundHealthChecks()).isFalse();

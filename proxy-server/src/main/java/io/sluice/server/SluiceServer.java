@@ -227,8 +227,9 @@ public final class SluiceServer implements AutoCloseable {
             + "refused with 400. Add model_list entries (sluice check --config FILE shows what was read) or "
             + "POST /model/new.", config.modelList().isEmpty() ? "is empty" : "has none");
       }
-      VllmLoadScraper scraper = strategy == Strategy.VLLM_LOAD ? new VllmLoadScraper(registry, Duration.ofSeconds(1))
-          : null;
+      boolean scrape = strategy == Strategy.VLLM_LOAD
+          || strategy == Strategy.PREFIX_AFFINITY && config.router().affinity().needsScrape();
+      VllmLoadScraper scraper = scrape ? new VllmLoadScraper(registry, Duration.ofSeconds(1)) : null;
       ReplicaProber prober = config.general().backgroundHealthChecks()
           ? new ReplicaProber(registry, config.general().healthCheckInterval()) : null;
       log.info("Routing strategy {}{}", strategy.wireName(), prober == null ? ""

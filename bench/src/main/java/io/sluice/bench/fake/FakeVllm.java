@@ -37,6 +37,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Per-request overrides by header: {@code x-fake-tokens: N}, {@code x-fake-itl-ms: N}, {@code x-fake-ttft-ms: N}.
  * Runtime knobs: {@link #faults()}.
+ *
+ * <p>{@link Builder#simulate Simulation mode} ({@link Simulation}) replaces the fixed TTFT and inter-token delay by
+ * a replica model — concurrent sequences, a FIFO queue, an LRU prefix cache — and {@code /metrics} reports it. The
+ * default mode is unchanged by it.
  */
 public final class FakeVllm implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(FakeVllm.class);
@@ -45,6 +49,8 @@ public final class FakeVllm implements AutoCloseable {
   final String apiKey;
   final long created;
   final Faults faults;
+  /** Null unless built with {@link Builder#simulate}. */
+  final Simulation simulation;
   private final EventLoopGroup group;
   private final Channel server;
 
@@ -70,6 +76,7 @@ public final class FakeVllm implements AutoCloseable {
     this.apiKey = b.apiKey;
     this.created = b.created;
     this.faults = new Faults(b.tokens, b.ttft, b.itl);
+    this.simulation = b.simulation == null ? null : new Simulation(b.simulation);
     this.group = new MultiThreadIoEventLoopGroup(b.threads, NioIoHandler.newFactory());
     this.connections = new io.netty.channel.group.DefaultChannelGroup(
         io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
@@ -107,6 +114,7 @@ public final class FakeVllm implements AutoCloseable {
     private Duration itl = Duration.ZERO;
     private int threads = 1;
     private long created = -1;
+    private Simulation.Config simulation;
 
     public Builder host(String h) {
       this.host = h;
@@ -152,6 +160,20 @@ public final class FakeVllm implements AutoCloseable {
     /** A fixed {@code created} timestamp (seconds) for byte-exact comparisons; default: the current second. */
     public Builder created(long epochSeconds) {
       this.created = epochSeconds;
+      return this;
+    }
+
+    /**
+     * Simulation mode ({@link Simulation}): {@code maxRunning} concurrent sequences, an LRU prefix cache of
+     * {@code cacheBlocks} blocks of {@code blockTokens} tokens, {@code prefillMicrosPerToken} µs of prefill per
+     * uncached prompt token, then {@code decodeTokensPerSecond} per sequence. The fixed TTFT and inter-token delay
+     * (and their {@code x-fake-*} headers) no longer apply to chat and completions.
+     */
+    public Builder simulate(int maxRunning, int cacheBlocks, int blockTokens, double prefillMicrosPerToken,
+        double decodeTokensPerSecond) {
+      this.simulation = new Simulation.Config(maxRunning, cacheBlocks, blockTokens,
+          (long) (prefillMicrosPerToken * 1000), decodeTokensPerSecond <= 0 ? 0
+          : (long) (1e9 / decodeTokensPerSecond));
       return this;
     }
 
@@ -254,6 +276,25 @@ public final class FakeVllm implements AutoCloseable {
     return openConnections.get();
   }
 
+  /** Simulation mode: prompt tokens looked up in the prefix cache so far ({@code vllm:prefix_cache_queries}). */
+  public long prefixCacheQueries() {
+    return simulation == null ? 0 : simulation.prefixCacheQueries();
+  }
+
+  /** Simulation mode: prompt tokens found in the prefix cache so far ({@code vllm:prefix_cache_hits}). */
+  public long prefixCacheHits() {
+    return simulation == null ? 0 : simulation.prefixCacheHits();
+  }
+
+  /** Simulation mode: sequences running and waiting now; 0 otherwise. */
+  public int simulatedRunning() {
+    return simulation == null ? 0 : simulation.running();
+  }
+
+  public int simulatedWaiting() {
+    return simulation == null ? 0 : simulation.waiting();
+  }
+
   /** Content chunks written to sockets so far, all streams. */
   public long tokensWritten() {
     return tokensWritten.get();
@@ -274,19 +315,28 @@ public final class FakeVllm implements AutoCloseable {
   /**
    * {@code java -cp sluice-bench.jar io.sluice.bench.fake.FakeVllm [--host H] [--port P] [--model NAME]
    * [--api-key K] [--tokens N] [--ttft-ms N] [--itl-ms N] [--fault-status N] [--reset-after-tokens K]
-   * [--stall-after-tokens K] [--threads N]}; {@code --api-key} defaults to env {@code VLLM_API_KEY}.
+   * [--stall-after-tokens K] [--threads N] [--sim-seqs N [--sim-cache-blocks N] [--sim-block-tokens N]
+   * [--sim-prefill-us N] [--sim-decode-tps N]]}; {@code --api-key} defaults to env {@code VLLM_API_KEY}.
+   * {@code --sim-seqs} turns simulation mode on (defaults: 4096 blocks of 16 tokens, 100 µs per uncached token,
+   * 50 tokens/s).
    */
   public static void main(String[] args) throws Exception {
     Builder b = builder().port(8000).apiKey(System.getenv("VLLM_API_KEY"));
     int status = 0;
     int reset = -1;
     int stall = -1;
+    int simSeqs = 0;
+    int simBlocks = 4096;
+    int simBlockTokens = 16;
+    double simPrefillUs = 100;
+    double simDecodeTps = 50;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       if (a.equals("-h") || a.equals("--help")) {
         System.out.println("usage: fake-vllm [--host H] [--port P] [--model NAME] [--api-key K] [--tokens N] "
             + "[--ttft-ms N] [--itl-ms N] [--fault-status N] [--reset-after-tokens K] [--stall-after-tokens K] "
-            + "[--threads N]");
+            + "[--threads N] [--sim-seqs N [--sim-cache-blocks N] [--sim-block-tokens N] [--sim-prefill-us N] "
+            + "[--sim-decode-tps N]]");
         return;
       }
       if (i + 1 >= args.length) {
@@ -305,8 +355,16 @@ public final class FakeVllm implements AutoCloseable {
         case "--fault-status" -> status = Integer.parseInt(v);
         case "--reset-after-tokens" -> reset = Integer.parseInt(v);
         case "--stall-after-tokens" -> stall = Integer.parseInt(v);
+        case "--sim-seqs" -> simSeqs = Integer.parseInt(v);
+        case "--sim-cache-blocks" -> simBlocks = Integer.parseInt(v);
+        case "--sim-block-tokens" -> simBlockTokens = Integer.parseInt(v);
+        case "--sim-prefill-us" -> simPrefillUs = Double.parseDouble(v);
+        case "--sim-decode-tps" -> simDecodeTps = Double.parseDouble(v);
         default -> throw new IllegalArgumentException("unknown option " + a + " (see --help)");
       }
+    }
+    if (simSeqs > 0) {
+      b.simulate(simSeqs, simBlocks, simBlockTokens, simPrefillUs, simDecodeTps);
     }
     FakeVllm f = b.start();
     f.faults().status(status).resetAfterTokens(reset).stallAfterTokens(stall);

@@ -355,6 +355,10 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       s.tool = toolToCall(n);
     }
     fake.promptTokensTotal.addAndGet(prompt);
+    if (fake.simulation != null && !anthropic) {
+      simulate(s, n, chat, streaming);
+      return;
+    }
     if (streaming) {
       stream = s;
       s.start();
@@ -362,6 +366,59 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       stream = s; // a client that leaves before the answer aborts it too
       s.startFull();
     }
+  }
+
+  /**
+   * Simulation mode: {@code s} waits for a sequence slot; once admitted its first token comes after the prefill of
+   * its uncached tokens, then one per the simulated decode interval. A client that leaves while it waits is removed
+   * from the queue ({@link Stream#cancel}).
+   */
+  private void simulate(Stream s, JsonNode n, boolean chat, boolean streaming) {
+    Simulation sim = fake.simulation;
+    String t = promptText(n, chat).trim();
+    String[] words = t.isEmpty() ? new String[0] : t.split("\\s+");
+    s.itlNanos = sim.config.itlNanos();
+    stream = s;
+    s.seq = new Simulation.Seq(sim.blocks(words), s.prompt, s.tokens, ctx.executor(), prefill -> {
+      if (s.done || !ctx.channel().isActive()) {
+        sim.finished(s.seq);
+        return;
+      }
+      s.ttftNanos = prefill;
+      if (streaming) {
+        s.start();
+      } else {
+        s.startFull();
+      }
+    });
+    sim.submit(s.seq);
+  }
+
+  /** The prompt's text as {@link #promptTokens} reads it (contents joined by spaces). */
+  private static String promptText(JsonNode n, boolean chat) {
+    StringBuilder text = new StringBuilder();
+    if (chat) {
+      for (JsonNode m : n.path("messages")) {
+        JsonNode c = m.get("content");
+        if (c != null && c.isTextual()) {
+          text.append(c.asText()).append(' ');
+        } else if (c != null && c.isArray()) {
+          for (JsonNode part : c) {
+            text.append(part.path("text").asText("")).append(' ');
+          }
+        }
+      }
+    } else {
+      JsonNode p = n.get("prompt");
+      if (p != null && p.isArray()) {
+        for (JsonNode x : p) {
+          text.append(x.asText()).append(' ');
+        }
+      } else if (p != null) {
+        text.append(p.asText());
+      }
+    }
+    return text.toString();
   }
 
   private static int header(FullHttpRequest req, String name, int dflt) {
@@ -412,8 +469,13 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     final int tokens;
     final boolean lengthCut;
     final boolean includeUsage;
-    final long ttftNanos;
-    final long itlNanos;
+    /** Not final: simulation mode sets them once the sequence is admitted. */
+    long ttftNanos;
+    long itlNanos;
+    /** Simulation mode: this generation's sequence; null otherwise. */
+    Simulation.Seq seq;
+    /** {@link #start} or {@link #startFull} ran (counted in {@code running}). */
+    boolean started;
     final boolean keepAlive;
     final byte[] head;
     /** vLLM's Anthropic conversion of the same generation (serving.py::message_stream_converter). */
@@ -444,6 +506,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     }
 
     void start() {
+      started = true;
       fake.streamsStarted.incrementAndGet();
       fake.running.incrementAndGet();
       HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
@@ -470,6 +533,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
     }
 
     void startFull() {
+      started = true;
       full = true;
       fake.running.incrementAndGet();
       schedule(ttftNanos + Math.max(0, tokens - 1) * itlNanos);
@@ -485,9 +549,19 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
 
     void cancel() {
       done = true;
-      fake.running.decrementAndGet();
+      if (started) {
+        fake.running.decrementAndGet();
+      }
       if (timer != null) {
         timer.cancel(false);
+      }
+      simulated();
+    }
+
+    /** Simulation mode: the sequence's slot and blocks are free again. */
+    private void simulated() {
+      if (seq != null) {
+        fake.simulation.finished(seq);
       }
     }
 
@@ -614,6 +688,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         fake.streamsCompleted.incrementAndGet();
       }
       stream = null;
+      simulated();
     }
 
     private void event(ByteBuf b) {
@@ -628,6 +703,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       done = true;
       fake.running.decrementAndGet();
       stream = null;
+      simulated();
       Faults f = fake.faults;
       if (f.resetAfterTokens >= 0) {
         ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
@@ -949,6 +1025,9 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
   }
 
   private String metrics() {
+    if (fake.simulation != null) {
+      return simulatedMetrics();
+    }
     String l = "{engine=\"0\",model_name=" + quote(fake.servedModel) + "}";
     Faults f = fake.faults;
     return "# HELP vllm:num_requests_running Number of requests in model execution batches.\n"
@@ -975,6 +1054,38 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
         + "} " + (double) fake.streamsCompleted.get() + "\n"
         + "vllm:request_success_total{engine=\"0\",finished_reason=\"abort\",model_name=" + quote(fake.servedModel)
         + "} " + (double) fake.streamsAborted.get() + "\n";
+  }
+
+  /**
+   * Simulation mode's {@code /metrics}: the same families, from the simulation, plus vLLM v1's prefix-cache counters
+   * ({@code vllm/v1/metrics/loggers.py}: {@code vllm:prefix_cache_queries} and {@code vllm:prefix_cache_hits}, in
+   * tokens; prometheus_client exposes a counter's sample with {@code _total}).
+   */
+  private String simulatedMetrics() {
+    Simulation sim = fake.simulation;
+    String l = "{engine=\"0\",model_name=" + quote(fake.servedModel) + "}";
+    double kv = sim.kvCacheUsage();
+    return "# HELP vllm:num_requests_running Number of requests in model execution batches.\n"
+        + "# TYPE vllm:num_requests_running gauge\n"
+        + "vllm:num_requests_running" + l + " " + (double) sim.running() + "\n"
+        + "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n"
+        + "# TYPE vllm:num_requests_waiting gauge\n"
+        + "vllm:num_requests_waiting" + l + " " + (double) sim.waiting() + "\n"
+        + "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n"
+        + "# TYPE vllm:kv_cache_usage_perc gauge\n"
+        + "vllm:kv_cache_usage_perc" + l + " " + kv + "\n"
+        + "# HELP vllm:prefix_cache_queries_total Prefix cache queries, in terms of number of queried tokens.\n"
+        + "# TYPE vllm:prefix_cache_queries_total counter\n"
+        + "vllm:prefix_cache_queries_total" + l + " " + (double) sim.prefixCacheQueries() + "\n"
+        + "# HELP vllm:prefix_cache_hits_total Prefix cache hits, in terms of number of cached tokens.\n"
+        + "# TYPE vllm:prefix_cache_hits_total counter\n"
+        + "vllm:prefix_cache_hits_total" + l + " " + (double) sim.prefixCacheHits() + "\n"
+        + "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.\n"
+        + "# TYPE vllm:prompt_tokens_total counter\n"
+        + "vllm:prompt_tokens_total" + l + " " + (double) fake.promptTokensTotal.get() + "\n"
+        + "# HELP vllm:generation_tokens_total Number of generation tokens processed.\n"
+        + "# TYPE vllm:generation_tokens_total counter\n"
+        + "vllm:generation_tokens_total" + l + " " + (double) fake.generationTokensTotal.get() + "\n";
   }
 
   // ---- responses ----------------------------------------------------------------------------------------------
