@@ -196,6 +196,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       ex.requestFallbacks = fallbacks;
     }
     ex.stream = s.stream();
+    ex.endUser = s.user();
     ex.group = group;
     ex.body = b;
     ex.modelStart = (int) s.modelStart();

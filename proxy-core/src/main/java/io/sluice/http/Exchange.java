@@ -74,6 +74,8 @@ final class Exchange {
   String aliasOf;
   /** The body's own {@code fallbacks} (already checked against the key), replacing the configured ones; or null. */
   java.util.List<String> requestFallbacks;
+  /** The body's top-level {@code user}: the end user (LiteLLM's customer) the request is for; or null. */
+  String endUser;
   /** The model group serving the request now (the requested one, or a fallback). */
   io.sluice.routing.ModelGroup group;
   /** The deployment of the current attempt. */
