@@ -175,25 +175,17 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     KeyRecord key = ex.principal.key();
     java.util.List<String> fallbacks = s.fallbacks();
     if (fallbacks != null) {
-      // LiteLLM's per-request fallbacks: each must be a model group this key may use.
-      for (String f : fallbacks) {
-        ModelGroup fg = registry.get().group(f);
-        ModelAccess.Denial fd = key == null ? null
-            : ModelAccess.denial(key, f, fg == null ? java.util.Set.of() : fg.accessGroups());
-        if (fd != null) {
-          release(b);
-          ex.fail(ProxyError.of(fd),
-              fd.message() + " (in \"fallbacks\")");
-          return;
-        }
-        if (fg == null) {
-          release(b);
-          ex.fail(ProxyError.BAD_REQUEST, "fallbacks: " + shorten(f) + " is not a model group of this proxy. Call "
-              + "`/v1/models` to view available models for your key.");
-          return;
-        }
+      if (!fallbacksAllowed(ex, key, fallbacks, "fallbacks", b)) {
+        return;
       }
       ex.requestFallbacks = fallbacks;
+    }
+    java.util.List<String> cw = s.contextWindowFallbacks();
+    if (cw != null) {
+      if (!fallbacksAllowed(ex, key, cw, "context_window_fallbacks", b)) {
+        return;
+      }
+      ex.requestContextWindowFallbacks = cw;
     }
     ex.stream = s.stream();
     ex.endUser = s.user();
@@ -205,6 +197,31 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       ex.usageSplice = s.usageSplice();
     }
     ctx.fireChannelRead(ex);
+  }
+
+  /**
+   * LiteLLM's per-request {@code fallbacks} / {@code context_window_fallbacks}: each must be a model group this key may
+   * use. On a denial or an unknown group fails {@code ex}, releases {@code b} and returns false.
+   */
+  private boolean fallbacksAllowed(Exchange ex, KeyRecord key, java.util.List<String> groups, String field,
+      ByteBuf b) {
+    for (String f : groups) {
+      ModelGroup fg = registry.get().group(f);
+      ModelAccess.Denial fd = key == null ? null
+          : ModelAccess.denial(key, f, fg == null ? java.util.Set.of() : fg.accessGroups());
+      if (fd != null) {
+        release(b);
+        ex.fail(ProxyError.of(fd), fd.message() + " (in \"" + field + "\")");
+        return false;
+      }
+      if (fg == null) {
+        release(b);
+        ex.fail(ProxyError.BAD_REQUEST, field + ": " + shorten(f) + " is not a model group of this proxy. Call "
+            + "`/v1/models` to view available models for your key.");
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -74,6 +74,8 @@ final class Exchange {
   String aliasOf;
   /** The body's own {@code fallbacks} (already checked against the key), replacing the configured ones; or null. */
   java.util.List<String> requestFallbacks;
+  /** The body's own {@code context_window_fallbacks} (already checked against the key); or null. */
+  java.util.List<String> requestContextWindowFallbacks;
   /** The body's top-level {@code user}: the end user (LiteLLM's customer) the request is for; or null. */
   String endUser;
   /** The model group serving the request now (the requested one, or a fallback). */

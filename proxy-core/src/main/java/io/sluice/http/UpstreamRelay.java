@@ -227,7 +227,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
   static boolean metered(GatewayContext gw) {
     Metering m = gw.metering();
     return m.records() || m.limiter() != null || gw.strategy() == io.sluice.routing.Strategy.USAGE_BASED
-        || gw.metrics() != null;
+        || gw.metrics() != null || gw.registry().get().limitsEnforced();
   }
 
   /**
@@ -350,6 +350,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
 
   private void send(Exchange ex, Deployment d) {
     attemptStartNanos = System.nanoTime();
+    if (d.hasRateLimits() && gw.registry().get().limitsEnforced()) {
+      d.load().countRequest(attemptStartNanos); // its rpm: every attempt counts, as LiteLLM's pre-call check
+    }
     ex.attempts++;
     ex.deployment = d;
     HttpRequest req = ex.request;
@@ -457,6 +460,48 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     detach(h, false);
     attemptFailed(ex, ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model "
         + ex.deployment.modelGroup() + " answered " + status + ".", true, status);
+    return true;
+  }
+
+  /** Context window fallbacks apply on model-routed routes: the body's own, else router_settings'. */
+  private static List<String> contextWindowFallbacks(Exchange ex, DeploymentRegistry registry) {
+    if (ex.model == null || ex.upstreamPath != null || ex.passThrough != null) {
+      return List.of();
+    }
+    return ex.requestContextWindowFallbacks != null ? ex.requestContextWindowFallbacks
+        : registry.contextWindowFallbacks(ex.model);
+  }
+
+  @Override
+  public boolean holdsContextWindowError(Exchange ex) {
+    return active == ex && policy.contextWindowLeft(contextWindowFallbacks(ex, gw.registry().get()));
+  }
+
+  /**
+   * The replica answered 400 saying the request exceeds its context window: the exchange goes on to the next
+   * context window fallback group (LiteLLM's router does the same with its ContextWindowExceededError). Nothing
+   * reached the client; the replica is not at fault (no cooldown). Returns false when no group is left.
+   */
+  @Override
+  public boolean contextWindowExceeded(Exchange ex, UpstreamHandler h, boolean reusable, String body) {
+    if (upstream != h) {
+      return false;
+    }
+    String replicaSaid = body.length() > 500 ? body.substring(0, 500) + "…" : body;
+    if (!policy.contextWindowExceeded(contextWindowFallbacks(ex, gw.registry().get()), "Replica "
+        + ex.deployment.id() + " of model " + ex.deployment.modelGroup() + " answered that the request exceeds its "
+        + "context window, and no context_window_fallbacks group could take it. The replica said: " + replicaSaid)) {
+      return false;
+    }
+    if (metrics != null) {
+      metrics.attemptFailed(ex, ex.deployment, 400);
+    }
+    log.debug("[{}] model {} (replica {}): context window exceeded, trying context_window_fallbacks", ex.requestId,
+        ex.deployment.modelGroup(), ex.deployment.id());
+    detach(h, reusable);
+    if (active == ex && ctx.channel().isActive() && !ex.responseComplete()) {
+      route(ex);
+    }
     return true;
   }
 

@@ -95,12 +95,14 @@ public final class RequestScanner {
   private static final int CONTINUOUS_USAGE = 5;
   private static final int FALLBACKS = 6;
   private static final int USER = 7;
+  private static final int CW_FALLBACKS = 8;
 
   private static final byte[] N_MODEL = ascii("model");
   private static final byte[] N_STREAM = ascii("stream");
   private static final byte[] N_STREAM_OPTIONS = ascii("stream_options");
   private static final byte[] N_FALLBACKS = ascii("fallbacks");
   private static final byte[] N_USER = ascii("user");
+  private static final byte[] N_CW_FALLBACKS = ascii("context_window_fallbacks");
   private static final byte[] N_INCLUDE_USAGE = ascii("include_usage");
   private static final byte[] N_CONTINUOUS_USAGE = ascii("continuous_usage_stats");
   private static final byte[] L_TRUE = ascii("true");
@@ -116,6 +118,8 @@ public final class RequestScanner {
   private static final ByteProcessor FIND_NON_WS = b -> b == ' ' || b == '\t' || b == '\r' || b == '\n';
   private static final String FALLBACKS_SHAPE =
       "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
+  private static final String CW_FALLBACKS_SHAPE =
+      "\"context_window_fallbacks\" must be a list of model group names, e.g. [\"llama-long\"].";
   private static final int TEXT_KEPT = 4096;
   private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
   private static final ByteBuf BOM_BUF = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(BOM).asReadOnly());
@@ -124,7 +128,8 @@ public final class RequestScanner {
   private final Utf8Validator utf8 = new Utf8Validator();
   /** One bit per open container below the root and including it: set for an object, clear for an array. */
   private final long[] objects = new long[MAX_DEPTH / 64];
-  private final byte[] name = new byte[N_CONTINUOUS_USAGE.length];
+  /** Long enough for the longest name looked for (a longer one is none of them). */
+  private final byte[] name = new byte[Math.max(N_CONTINUOUS_USAGE.length, N_CW_FALLBACKS.length)];
   private char[] text = new char[64];
 
   // The grammar.
@@ -165,7 +170,12 @@ public final class RequestScanner {
   private String user;
   /** LiteLLM's per-request {@code fallbacks}: model group names, or null when the body has none. */
   private List<String> fallbacks;
+  /** LiteLLM's per-request {@code context_window_fallbacks}, as model group names; or null. */
+  private List<String> contextWindowFallbacks;
+  /** Inside one of the two lists: {@link #collecting} is the one being filled. */
   private boolean inFallbacks;
+  private List<String> collecting;
+  private String collectingShape;
   /** Where the root object's closing brace sits, or -1. */
   private long rootEnd;
   private boolean streamOptionsSeen;
@@ -218,7 +228,10 @@ public final class RequestScanner {
     duplicateModel = false;
     user = null;
     fallbacks = null;
+    contextWindowFallbacks = null;
     inFallbacks = false;
+    collecting = null;
+    collectingShape = null;
     rootEnd = -1;
     streamOptionsSeen = false;
     streamOptionsNullStart = -1;
@@ -707,12 +720,19 @@ public final class RequestScanner {
 
   private void onContainerStart(boolean object) {
     if (depth == 1) {
-      if (pendingField == FALLBACKS && !object) {
-        fallbacks = new ArrayList<>(2); // a repeated key: the last wins, as Python's json
+      if ((pendingField == FALLBACKS || pendingField == CW_FALLBACKS) && !object) {
+        collecting = new ArrayList<>(2); // a repeated key: the last wins, as Python's json
+        if (pendingField == FALLBACKS) {
+          fallbacks = collecting;
+          collectingShape = FALLBACKS_SHAPE;
+        } else {
+          contextWindowFallbacks = collecting;
+          collectingShape = CW_FALLBACKS_SHAPE;
+        }
         inFallbacks = true;
         pendingField = NONE;
-      } else if (pendingField == FALLBACKS) {
-        error = FALLBACKS_SHAPE;
+      } else if (pendingField == FALLBACKS || pendingField == CW_FALLBACKS) {
+        error = pendingField == FALLBACKS ? FALLBACKS_SHAPE : CW_FALLBACKS_SHAPE;
       } else if (pendingField == STREAM_OPTIONS && object) {
         if (streamOptionsSeen) {
           error = "Request body has more than one top-level \"stream_options\" field.";
@@ -731,7 +751,7 @@ public final class RequestScanner {
     } else if (depth == 2 && inStreamOptions) {
       pendingField = NONE; // a structured value inside stream_options: not one of ours
     } else if (depth == 2 && inFallbacks) {
-      error = FALLBACKS_SHAPE;
+      error = collectingShape;
     }
   }
 
@@ -763,6 +783,8 @@ public final class RequestScanner {
         pendingField = FALLBACKS;
       } else if (nameIs(N_USER)) {
         pendingField = USER;
+      } else if (nameIs(N_CW_FALLBACKS)) {
+        pendingField = CW_FALLBACKS;
       }
     }
   }
@@ -783,13 +805,13 @@ public final class RequestScanner {
   private void scalar(int type, long end) {
     if (depth == 2 && inFallbacks) {
       if (type != T_STRING) {
-        error = FALLBACKS_SHAPE;
+        error = collectingShape;
         return;
       }
-      fallbacks.add(new String(text, 0, textLength));
-    } else if (depth == 1 && pendingField == FALLBACKS) {
+      collecting.add(new String(text, 0, textLength));
+    } else if (depth == 1 && (pendingField == FALLBACKS || pendingField == CW_FALLBACKS)) {
       if (type != T_NULL) {
-        error = FALLBACKS_SHAPE;
+        error = pendingField == FALLBACKS ? FALLBACKS_SHAPE : CW_FALLBACKS_SHAPE;
         return;
       }
       pendingField = NONE;
@@ -943,6 +965,14 @@ public final class RequestScanner {
   /** The body's per-request {@code fallbacks} (LiteLLM's router parameter), or null when it sends none. */
   public List<String> fallbacks() {
     return fallbacks;
+  }
+
+  /**
+   * The body's per-request {@code context_window_fallbacks} (model group names, tried in order when a replica answers
+   * that the request exceeds its context window), or null when it sends none.
+   */
+  public List<String> contextWindowFallbacks() {
+    return contextWindowFallbacks;
   }
 
   /** Whether the body was refused for ill-formed UTF-8 (then {@link #error()} says so). */

@@ -20,7 +20,13 @@ public final class DeploymentRegistry {
   /** Groups whose name is a wildcard pattern, most specific first (then in configuration order). */
   private final List<ModelGroup> wildcards;
 
-  private DeploymentRegistry(Map<String, ModelGroup> groups, Map<String, List<String>> fallbacks) {
+  private final Map<String, List<String>> contextWindowFallbacks;
+  private final boolean limitsEnforced;
+
+  private DeploymentRegistry(Map<String, ModelGroup> groups, Map<String, List<String>> fallbacks,
+      Map<String, List<String>> contextWindowFallbacks, boolean limitsEnforced) {
+    this.contextWindowFallbacks = contextWindowFallbacks;
+    this.limitsEnforced = limitsEnforced;
     this.groups = groups;
     this.fallbacks = fallbacks;
     List<ModelGroup> w = new ArrayList<>();
@@ -86,11 +92,23 @@ public final class DeploymentRegistry {
       byName.computeIfAbsent(c.modelName(), k -> new ArrayList<>()).add(d);
     }
     Map<String, ModelGroup> groups = new LinkedHashMap<>();
-    byName.forEach((name, ds) -> groups.put(name, new ModelGroup(name, ds)));
-    return new DeploymentRegistry(Collections.unmodifiableMap(groups), router.fallbacks());
+    boolean enforce = router.deploymentLimitsEnforced();
+    byName.forEach((name, ds) -> groups.put(name, new ModelGroup(name, ds, enforce)));
+    return new DeploymentRegistry(Collections.unmodifiableMap(groups), router.fallbacks(),
+        router.contextWindowFallbacks(), enforce);
   }
 
   /** The groups to try, in order, when {@code group} cannot serve a request; empty when none. */
+  /** {@code router_settings.context_window_fallbacks} of {@code group}, in order; empty when none. */
+  public List<String> contextWindowFallbacks(String group) {
+    return contextWindowFallbacks.getOrDefault(group, List.of());
+  }
+
+  /** Whether deployments' {@code rpm}/{@code tpm} are limits (see {@code RouterSettings#deploymentLimitsEnforced}). */
+  public boolean limitsEnforced() {
+    return limitsEnforced;
+  }
+
   public List<String> fallbacks(String group) {
     return fallbacks.getOrDefault(group, List.of());
   }

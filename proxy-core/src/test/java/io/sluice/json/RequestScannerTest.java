@@ -127,6 +127,24 @@ class RequestScannerTest {
     assertThat(scan("{\"model\":\"a\",\"fallbacks\":[1]}", 4).error()).contains("must be a list");
   }
 
+  /** LiteLLM's per-request context_window_fallbacks, as a list of names, kept apart from the fallbacks. */
+  @Test
+  void findsTopLevelContextWindowFallbacksBesideTheFallbacks() {
+    String body = "{\"model\":\"a\",\"context_window_fallbacks\":[\"long\",\"longer\"],\"fallbacks\":[\"b\"]}";
+    for (int chunk = 1; chunk <= body.length(); chunk++) {
+      RequestScanner s = scan(body, chunk);
+      assertThat(s.error()).as("chunk %d", chunk).isNull();
+      assertThat(s.contextWindowFallbacks()).as("chunk %d", chunk).containsExactly("long", "longer");
+      assertThat(s.fallbacks()).as("chunk %d", chunk).containsExactly("b");
+    }
+    assertThat(scan("{\"model\":\"a\"}", 4).contextWindowFallbacks()).isNull();
+    assertThat(scan("{\"model\":\"a\",\"context_window_fallbacks\":null}", 4).contextWindowFallbacks()).isNull();
+    assertThat(scan("{\"model\":\"a\",\"context_window_fallbacks\":{\"a\":[\"b\"]}}", 4).error())
+        .contains("\"context_window_fallbacks\" must be a list");
+    assertThat(scan("{\"model\":\"a\",\"context_window_fallbacks\":[[\"b\"]]}", 4).error())
+        .contains("\"context_window_fallbacks\" must be a list");
+  }
+
   /** RFC 8259 strictly, whatever the chunking: what Jackson refused (and a trailing comma, which it did not always). */
   @ParameterizedTest
   @ValueSource(strings = {
