@@ -301,7 +301,15 @@ public final class AdminPlane implements AutoCloseable {
 
   private void resetBudgets() {
     try {
-      List<io.sluice.auth.KeyHash> reset = new BudgetResets(db.dsl()).resetBudgets(java.time.Instant.now());
+      java.time.Instant now = java.time.Instant.now();
+      BudgetResets resets = new BudgetResets(db.dsl());
+      List<io.sluice.auth.KeyHash> reset = new ArrayList<>(resets.resetBudgets(now));
+      BudgetResets.RowsReset rows = resets.resetBudgetRows(now);
+      reset.addAll(rows.memberKeys());
+      if (rows.endUsersChanged()) {
+        endUsers.invalidateAll();
+        publishEndUsers.get();
+      }
       if (!reset.isEmpty()) {
         log.info("budgets reset for {} key(s)", reset.size());
         CompletableFuture.allOf(reset.stream().map(h -> keys.invalidate(h).toCompletableFuture())
