@@ -302,19 +302,20 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       case TEAM_MEMBER -> "user " + key.userId() + " in team " + key.teamId();
     };
     String when = a.retryAfterSeconds() > 0 ? " Try again in " + a.retryAfterSeconds() + " s." : "";
-    if (a.limit() == io.sluice.limits.Admission.Limit.BUDGET && a.scope() == io.sluice.limits.LimitScope.Kind.END_USER) {
+    boolean budget = a.limit() == io.sluice.limits.Admission.Limit.BUDGET;
+    if (budget && a.scope() == io.sluice.limits.LimitScope.Kind.END_USER) {
       // LiteLLM's end-user check (auth_checks.py::_check_end_user_budget) says "End User=<id> over budget".
       return "Budget has been exceeded! End User=" + shorten(ex.endUser) + " over budget (max_budget of its budget). "
           + (a.retryAfterSeconds() > 0 ? "The budget resets in " + a.retryAfterSeconds() + " s."
           : "Raise the end user's max_budget (/customer/update) to continue.");
     }
-    if (a.limit() == io.sluice.limits.Admission.Limit.BUDGET && a.scope() == io.sluice.limits.LimitScope.Kind.TEAM_MEMBER) {
+    if (budget && a.scope() == io.sluice.limits.LimitScope.Kind.TEAM_MEMBER) {
       // LiteLLM's team member check (auth_checks.py::_check_team_member_budget) words it so.
       return "Budget has been exceeded! User=" + key.userId() + " in Team=" + key.teamId() + " Max budget: "
           + key.memberLimits().maxBudget() + " (max_budget_in_team). " + (a.retryAfterSeconds() > 0
           ? "The budget resets in " + a.retryAfterSeconds() + " s." : "Raise it with /team/member_update to continue.");
     }
-    if (a.limit() == io.sluice.limits.Admission.Limit.BUDGET) {
+    if (budget) {
       // LiteLLM's wording starts so (its scripts and client libraries match on it).
       return "Budget has been exceeded! Max budget reached for " + who + " (max_budget). " + (a.retryAfterSeconds() > 0
           ? "The budget resets in " + a.retryAfterSeconds() + " s." : "Raise max_budget to continue.");

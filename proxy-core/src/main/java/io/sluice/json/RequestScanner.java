@@ -176,6 +176,13 @@ public final class RequestScanner {
   private boolean inFallbacks;
   private List<String> collecting;
   private String collectingShape;
+  /**
+   * Where the {@code context_window_fallbacks} list starts and ends (body offsets, brackets included) when it holds
+   * LiteLLM's router form, objects ({@code [{"group": ["other"]}]}): then the caller reads that range; else -1.
+   */
+  private long cwStart;
+  private long cwEnd;
+  private boolean cwObjects;
   /** Where the root object's closing brace sits, or -1. */
   private long rootEnd;
   private boolean streamOptionsSeen;
@@ -232,6 +239,9 @@ public final class RequestScanner {
     inFallbacks = false;
     collecting = null;
     collectingShape = null;
+    cwStart = -1;
+    cwEnd = -1;
+    cwObjects = false;
     rootEnd = -1;
     streamOptionsSeen = false;
     streamOptionsNullStart = -1;
@@ -450,7 +460,7 @@ public final class RequestScanner {
       error = "Malformed JSON in request body: nested deeper than " + MAX_DEPTH + " levels at byte " + at + ".";
       return;
     }
-    onContainerStart(object);
+    onContainerStart(object, at);
     if (error != null) {
       return;
     }
@@ -473,6 +483,9 @@ public final class RequestScanner {
       return;
     }
     if (depth == 1) {
+      if (inFallbacks && collectingShape == CW_FALLBACKS_SHAPE) {
+        cwEnd = at + 1;
+      }
       inStreamOptions = false;
       inFallbacks = false;
     }
@@ -718,7 +731,7 @@ public final class RequestScanner {
 
   // What the values mean: the same decisions, in the same order, as the Jackson-token version made.
 
-  private void onContainerStart(boolean object) {
+  private void onContainerStart(boolean object, long at) {
     if (depth == 1) {
       if ((pendingField == FALLBACKS || pendingField == CW_FALLBACKS) && !object) {
         collecting = new ArrayList<>(2); // a repeated key: the last wins, as Python's json
@@ -728,6 +741,9 @@ public final class RequestScanner {
         } else {
           contextWindowFallbacks = collecting;
           collectingShape = CW_FALLBACKS_SHAPE;
+          cwStart = at;
+          cwEnd = -1;
+          cwObjects = false;
         }
         inFallbacks = true;
         pendingField = NONE;
@@ -750,6 +766,8 @@ public final class RequestScanner {
       }
     } else if (depth == 2 && inStreamOptions) {
       pendingField = NONE; // a structured value inside stream_options: not one of ours
+    } else if (depth == 2 && inFallbacks && object && collectingShape == CW_FALLBACKS_SHAPE) {
+      cwObjects = true; // LiteLLM's router form: read from the range by the caller
     } else if (depth == 2 && inFallbacks) {
       error = collectingShape;
     }
@@ -973,6 +991,15 @@ public final class RequestScanner {
    */
   public List<String> contextWindowFallbacks() {
     return contextWindowFallbacks;
+  }
+
+  /**
+   * When the body's {@code context_window_fallbacks} holds objects (LiteLLM's router form, {@code [{"group":
+   * ["other"]}]}), its range in the body as {@code {start, end}} (brackets included), for the caller to read; else
+   * null ({@link #contextWindowFallbacks} has the names).
+   */
+  public long[] contextWindowFallbacksRange() {
+    return cwObjects && cwStart >= 0 && cwEnd > cwStart ? new long[] {cwStart, cwEnd} : null;
   }
 
   /** Whether the body was refused for ill-formed UTF-8 (then {@link #error()} says so). */

@@ -4,7 +4,7 @@ import java.util.Objects;
 
 /**
  * One set of limits a request counts against: its key's, its user's, its team's (LiteLLM has limits on all
- * three) or its end user's (the body's {@code user}, limited by the end user's budget row). A null limit is no limit. Immutable; built per request from the cached key record.
+ * three), its user's within its team, or its end user's (the body's {@code user}, by its budget row). A null limit is no limit. Immutable; built per request from the cached key record.
  *
  * @param kind         whose limits
  * @param id           the key's SHA-256 hex, the user id, the team id or the end user id (never a key)

@@ -151,18 +151,34 @@ class ContextWindowFallbackTest {
     assertThat(JSON.readTree(large.requests().get(0).body()).has("context_window_fallbacks"))
         .as("the body goes on as the client sent it").isTrue();
 
+    large.clearRequests();
+    var routerForm = send(MASTER, chat("tiny", LONG_PROMPT,
+        ",\"context_window_fallbacks\":[{\"small\":[\"small\"]},{\"tiny\":[\"large\"]}]"));
+    assertThat(routerForm.statusCode())
+        .as("LiteLLM's router form, the entry of the requested group: " + routerForm.body()).isEqualTo(200);
+    assertThat(large.requests()).hasSize(1);
+    large.clearRequests();
+    var generic = send(MASTER, chat("tiny", LONG_PROMPT, ",\"context_window_fallbacks\":[{\"*\":[\"large\"]}]"));
+    assertThat(generic.statusCode()).as("its generic \"*\" entry: " + generic.body()).isEqualTo(200);
+    assertThat(large.requests()).hasSize(1);
+
     String limited = VirtualKeyE2ETestSupport.generateKey(sluice.port(), MASTER, "{\"models\":[\"tiny\"]}");
+    small.clearRequests();
     large.clearRequests();
     var denied = send(limited, chat("tiny", LONG_PROMPT, ",\"context_window_fallbacks\":[\"large\"]"));
     assertThat(denied.statusCode()).as(denied.body()).isEqualTo(401);
     assertThat(denied.body()).contains("key_model_access_denied").contains("context_window_fallbacks");
-    assertThat(small.requests().size() + large.requests().size()).as("refused before any replica")
-        .isEqualTo(1); // the first, master-key request above
+    assertThat(small.requests().size() + large.requests().size()).as("refused before any replica").isZero();
     var unknown = send(MASTER, chat("tiny", "one", ",\"context_window_fallbacks\":[\"nope\"]"));
     assertThat(unknown.statusCode()).isEqualTo(400);
     assertThat(unknown.body()).contains("context_window_fallbacks: nope is not a model group");
     var shape = send(MASTER, chat("tiny", "one", ",\"context_window_fallbacks\":{\"tiny\":[\"large\"]}"));
     assertThat(shape.statusCode()).isEqualTo(400);
     assertThat(shape.body()).contains("\\\"context_window_fallbacks\\\" must be a list of model group names");
+    var badRouterForm = send(MASTER, chat("tiny", "one", ",\"context_window_fallbacks\":[{\"tiny\":\"large\"}]"));
+    assertThat(badRouterForm.statusCode()).isEqualTo(400);
+    assertThat(badRouterForm.body()).contains("or LiteLLM's router form");
+    var deniedRouterForm = send(limited, chat("tiny", "one", ",\"context_window_fallbacks\":[{\"tiny\":[\"large\"]}]"));
+    assertThat(deniedRouterForm.statusCode()).as("the router form is checked against the key too").isEqualTo(401);
   }
 }

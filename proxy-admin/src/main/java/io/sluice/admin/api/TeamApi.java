@@ -203,7 +203,8 @@ final class TeamApi {
   /** The keys of every team member whose budget row is {@code budgetId} (a /budget/update changes their limits). */
   static List<KeyHash> budgetMemberKeys(DSLContext tx, String budgetId) {
     return tx.select(SLUICE_KEYS.TOKEN).from(SLUICE_KEYS).join(SLUICE_TEAM_MEMBERS)
-        .on(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(SLUICE_KEYS.TEAM_ID).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(SLUICE_KEYS.USER_ID)))
+        .on(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(SLUICE_KEYS.TEAM_ID)
+            .and(SLUICE_TEAM_MEMBERS.USER_ID.eq(SLUICE_KEYS.USER_ID)))
         .where(SLUICE_TEAM_MEMBERS.BUDGET_ID.eq(budgetId))
         .fetch(SLUICE_KEYS.TOKEN).stream().map(KeyHash::new).toList();
   }

@@ -52,7 +52,7 @@ public final class PgEndUserStore implements EndUserStore {
           r.get(SLUICE_BUDGETS.MAX_PARALLEL_REQUESTS), r.get(SLUICE_BUDGETS.MAX_BUDGET), spend == null ? 0 : spend,
           reset == null ? null : reset.toInstant());
     }
-    return Optional.of(new EndUser(r.get(SLUICE_END_USERS.USER_ID), Boolean.TRUE.equals(r.get(SLUICE_END_USERS.BLOCKED)),
-        limits));
+    return Optional.of(new EndUser(r.get(SLUICE_END_USERS.USER_ID),
+        Boolean.TRUE.equals(r.get(SLUICE_END_USERS.BLOCKED)), limits));
   }
 }

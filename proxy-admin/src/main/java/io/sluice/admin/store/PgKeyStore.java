@@ -88,7 +88,8 @@ public final class PgKeyStore implements KeyStore {
         aliases(r.get(SLUICE_TEAMS.MODEL_ALIASES), r.get(SLUICE_KEYS.ALIASES)),
         // Only the member's max_budget_in_team is enforced per member (LiteLLM's _check_team_member_budget).
         r.get(SLUICE_BUDGETS.MAX_BUDGET) == null ? KeyLimits.NONE : limits(null, null, null,
-            r.get(SLUICE_BUDGETS.MAX_BUDGET), r.get(SLUICE_TEAM_MEMBERS.SPEND), r.get(SLUICE_BUDGETS.BUDGET_RESET_AT))));
+            r.get(SLUICE_BUDGETS.MAX_BUDGET), r.get(SLUICE_TEAM_MEMBERS.SPEND),
+            r.get(SLUICE_BUDGETS.BUDGET_RESET_AT))));
   }
 
   private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();

@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each change is one Lua script: {@code INCR sluice:changes:seq}, then {@code PUBLISH sluice:changes} of
  * {@code "<seq> <node> <kind>[ <hash hex>...]"} (kind {@code k} keys, {@code a} all keys, {@code d}
- * deployments, {@code e} end users; at most {@link #MAX_HASHES_PER_MESSAGE} hashes a message). Redis pub/sub is fire and forget, so two
- * safety nets catch a message that never arrived:
+ * deployments, {@code e} end users; at most {@link #MAX_HASHES_PER_MESSAGE} hashes a message). Redis pub/sub is
+ * fire and forget, so two safety nets catch a message that never arrived:
  *
  * <ul>
  *   <li>the <em>sweep</em>: every sweep interval the bus reads the sequence. Messages arrive in order on one link
