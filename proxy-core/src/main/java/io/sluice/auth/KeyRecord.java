@@ -27,6 +27,9 @@ import java.util.Set;
  *                      team, as LiteLLM's can_user_call_model)
  * @param aliases       model names this key may send for a model group: the key's {@code aliases} over its team's
  *                      {@code model_aliases}; never null
+ * @param memberLimits  the key's user's budget within the key's team ({@code max_budget_in_team}, LiteLLM's
+ *                      LiteLLM_TeamMembership budget) and the member's spend in the team; {@link KeyLimits#NONE}
+ *                      when the key has no user or team, or the member no budget
  */
 public record KeyRecord(
     KeyHash hash,
@@ -45,7 +48,17 @@ public record KeyRecord(
     KeyLimits userLimits,
     KeyLimits teamLimits,
     Set<String> userModels,
-    java.util.Map<String, String> aliases) {
+    java.util.Map<String, String> aliases,
+    KeyLimits memberLimits) {
+
+  /** Without a team member budget. */
+  public KeyRecord(KeyHash hash, String keyName, String alias, String userId, String teamId, Role role,
+      Set<String> models, Set<String> teamModels, List<String> allowedRoutes, boolean blocked, boolean teamBlocked,
+      Instant expires, KeyLimits limits, KeyLimits userLimits, KeyLimits teamLimits, Set<String> userModels,
+      java.util.Map<String, String> aliases) {
+    this(hash, keyName, alias, userId, teamId, role, models, teamModels, allowedRoutes, blocked, teamBlocked, expires,
+        limits, userLimits, teamLimits, userModels, aliases, KeyLimits.NONE);
+  }
 
   /** Without model aliases. */
   public KeyRecord(KeyHash hash, String keyName, String alias, String userId, String teamId, Role role,
@@ -89,11 +102,14 @@ public record KeyRecord(
     }
     userModels = userModels == null ? Set.of() : Set.copyOf(userModels);
     aliases = aliases == null ? java.util.Map.of() : java.util.Map.copyOf(aliases);
+    if (memberLimits == null) {
+      memberLimits = KeyLimits.NONE;
+    }
   }
 
-  /** Whether the key, its user or its team has any limit (else the limiter is skipped). */
+  /** Whether the key, its user, its team or its user within the team has any limit (else the limiter is skipped). */
   public boolean limited() {
-    return limits.limited() || userLimits.limited() || teamLimits.limited();
+    return limits.limited() || userLimits.limited() || teamLimits.limited() || memberLimits.limited();
   }
 
   /** A key with no owner, team, route list or limits (tests, simple stores). */

@@ -62,7 +62,8 @@ public final class ConfigLoader {
       "health_check_details",
       "require_auth_for_metrics_endpoint", "alerting", "proxy_batch_write_at", "max_response_size_mb");
   private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout", "num_retries", "allowed_fails",
-      "cooldown_time", "fallbacks", "stream_timeout", "prefix_affinity");
+      "cooldown_time", "fallbacks", "stream_timeout", "prefix_affinity", "context_window_fallbacks",
+      "enforce_model_rate_limits");
   private static final Set<String> AFFINITY = Set.of("load_factor", "max_waiting", "max_kv_cache_usage",
       "session_header", "use_user", "vllm_load_tie_break", "load_floor");
   private static final Set<String> ROUTER_LATER = Set.of(
@@ -71,7 +72,7 @@ public final class ConfigLoader {
   private static final Set<String> STRATEGIES = Set.of("simple-shuffle", "least-busy", "usage-based-routing",
       "usage-based-routing-v2", "latency-based-routing", "cost-based-routing", "vllm-load", "prefix-affinity");
   private static final Set<String> LITELLM = Set.of("request_timeout", "require_auth_for_metrics_endpoint", "num_retries", "fallbacks",
-      "forward_llm_provider_auth_headers", "callbacks");
+      "forward_llm_provider_auth_headers", "callbacks", "context_window_fallbacks", "enforce_model_rate_limits");
   private static final Set<String> PASS = Set.of("path", "target", "include_subpath", "headers", "forward_headers",
       "auth", "methods", "default_query_params");
   private static final Set<String> PASS_LATER = Set.of("id", "cost_per_request", "merge_query_params",
@@ -95,7 +96,7 @@ public final class ConfigLoader {
       "/v1/models", "/responses", "/v1/responses");
   private static final Set<String> LITELLM_LATER = Set.of("drop_params", "cache",
       "cache_params", "set_verbose", "json_logs", "success_callback",
-      "failure_callback", "key_generation_settings", "context_window_fallbacks", "telemetry");
+      "failure_callback", "key_generation_settings", "telemetry");
   private static final Set<String> SLUICE = Set.of("max_uri_length", "max_header_size", "request_read_timeout",
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
       "limits_on_redis_failure", "metrics_key_labels",
@@ -688,11 +689,22 @@ public final class ConfigLoader {
       fb = ls.get("fallbacks");
       fbAt = "litellm_settings.fallbacks";
     }
+    JsonNode cw = rs.get("context_window_fallbacks");
+    String cwAt = at + ".context_window_fallbacks";
+    if (absent(cw)) {
+      cw = ls.get("context_window_fallbacks");
+      cwAt = "litellm_settings.context_window_fallbacks";
+    }
+    // LiteLLM reads enforce_model_rate_limits from litellm_settings (and the Router's own argument).
+    JsonNode em = rs.get("enforce_model_rate_limits");
+    boolean enforce = !absent(em) ? bool(rs, "enforce_model_rate_limits", at)
+        : !absent(ls.get("enforce_model_rate_limits")) && bool(ls, "enforce_model_rate_limits", "litellm_settings");
     return new RouterSettings(strategy, seconds(rs, "timeout", at),
         retries == null ? RouterSettings.DEFAULT_NUM_RETRIES : retries,
         allowed == null ? RouterSettings.DEFAULT_ALLOWED_FAILS : allowed,
         cooldown == null ? RouterSettings.DEFAULT_COOLDOWN : cooldown, fallbacks(fb, fbAt, models),
-        seconds(rs, "stream_timeout", at), affinity(rs.get("prefix_affinity"), at + ".prefix_affinity"));
+        seconds(rs, "stream_timeout", at), fallbacks(cw, cwAt, models), enforce,
+        affinity(rs.get("prefix_affinity"), at + ".prefix_affinity"));
   }
 
   /** {@code router_settings.prefix_affinity} (Sluice's own), or the defaults when absent. */

@@ -187,25 +187,27 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     KeyRecord key = ex.principal.key();
     java.util.List<String> fallbacks = s.fallbacks();
     if (fallbacks != null) {
-      // LiteLLM's per-request fallbacks: each must be a model group this key may use.
-      for (String f : fallbacks) {
-        ModelGroup fg = registry.get().group(f);
-        ModelAccess.Denial fd = key == null ? null
-            : ModelAccess.denial(key, f, fg == null ? java.util.Set.of() : fg.accessGroups());
-        if (fd != null) {
-          release(b);
-          ex.fail(ProxyError.of(fd),
-              fd.message() + " (in \"fallbacks\")");
-          return;
-        }
-        if (fg == null) {
-          release(b);
-          ex.fail(ProxyError.BAD_REQUEST, "fallbacks: " + shorten(f) + " is not a model group of this proxy. Call "
-              + "`/v1/models` to view available models for your key.");
-          return;
-        }
+      if (!fallbacksAllowed(ex, key, fallbacks, "fallbacks", b)) {
+        return;
       }
       ex.requestFallbacks = fallbacks;
+    }
+    java.util.List<String> cw = s.contextWindowFallbacks();
+    long[] cwRange = s.contextWindowFallbacksRange();
+    if (cwRange != null) {
+      cw = routerForm(b, cwRange, model, ex.model);
+      if (cw == null) {
+        release(b);
+        ex.fail(ProxyError.BAD_REQUEST, "\"context_window_fallbacks\" must be a list of model group names, e.g. "
+            + "[\"llama-long\"], or LiteLLM's router form, e.g. [{\"" + shorten(model) + "\": [\"llama-long\"]}].");
+        return;
+      }
+    }
+    if (cw != null) {
+      if (!fallbacksAllowed(ex, key, cw, "context_window_fallbacks", b)) {
+        return;
+      }
+      ex.requestContextWindowFallbacks = cw;
     }
     if (ex.route == Route.RESPONSES) {
       String previous = s.previousResponseId();
@@ -233,6 +235,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       ex.tailAt = (int) s.rootEnd();
     }
     ex.stream = s.stream();
+    ex.endUser = s.user();
     ex.group = group;
     ex.body = b;
     ex.modelStart = (int) s.modelStart();
@@ -273,6 +276,80 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       ex.affinityKey = p.key();
       ex.keyed = true;
     }
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
+
+  /**
+   * The groups of a {@code context_window_fallbacks} in LiteLLM's router form, read from its bytes in {@code body}
+   * ({@code range}: start and end offsets), as LiteLLM's get_fallback_model_group picks them: the list of the object
+   * naming the requested model ({@code sent}, or the group it resolved to), else of {@code "*"}; plain names in the
+   * list count too. Empty when none applies; null when the value is not of that shape. Only bodies that send this
+   * form pay for the read (a small slice, parsed, never written back).
+   */
+  static java.util.List<String> routerForm(ByteBuf body, long[] range, String sent, String group) {
+    int start = body.readerIndex() + (int) range[0];
+    int len = (int) (range[1] - range[0]);
+    com.fasterxml.jackson.databind.JsonNode list;
+    try (java.io.InputStream in = new io.netty.buffer.ByteBufInputStream(body.slice(start, len))) {
+      list = JSON.readTree(in);
+    } catch (java.io.IOException e) {
+      return null;
+    }
+    java.util.List<String> out = new java.util.ArrayList<>();
+    java.util.List<String> generic = null;
+    for (com.fasterxml.jackson.databind.JsonNode item : list) {
+      if (item.isTextual()) {
+        out.add(item.asText());
+        continue;
+      }
+      java.util.Iterator<java.util.Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>> it = item.fields();
+      while (it.hasNext()) {
+        java.util.Map.Entry<String, com.fasterxml.jackson.databind.JsonNode> e = it.next();
+        if (!e.getValue().isArray()) {
+          return null;
+        }
+        java.util.List<String> names = new java.util.ArrayList<>();
+        for (com.fasterxml.jackson.databind.JsonNode n : e.getValue()) {
+          if (!n.isTextual()) {
+            return null;
+          }
+          names.add(n.asText());
+        }
+        if (e.getKey().equals(sent) || e.getKey().equals(group)) {
+          out.addAll(names);
+        } else if ("*".equals(e.getKey()) && generic == null) {
+          generic = names;
+        }
+      }
+    }
+    return out.isEmpty() && generic != null ? generic : out;
+  }
+
+  /**
+   * LiteLLM's per-request {@code fallbacks} / {@code context_window_fallbacks}: each must be a model group this key may
+   * use. On a denial or an unknown group fails {@code ex}, releases {@code b} and returns false.
+   */
+  private boolean fallbacksAllowed(Exchange ex, KeyRecord key, java.util.List<String> groups, String field,
+      ByteBuf b) {
+    for (String f : groups) {
+      ModelGroup fg = registry.get().group(f);
+      ModelAccess.Denial fd = key == null ? null
+          : ModelAccess.denial(key, f, fg == null ? java.util.Set.of() : fg.accessGroups());
+      if (fd != null) {
+        release(b);
+        ex.fail(ProxyError.of(fd), fd.message() + " (in \"" + field + "\")");
+        return false;
+      }
+      if (fg == null) {
+        release(b);
+        ex.fail(ProxyError.BAD_REQUEST, field + ": " + shorten(f) + " is not a model group of this proxy. Call "
+            + "`/v1/models` to view available models for your key.");
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -12,6 +12,7 @@ final class ClientConnection {
   static final int PAUSE_AUTH = 1 << 1;
   static final int PAUSE_UPSTREAM_BACKPRESSURE = 1 << 2;
   static final int PAUSE_LIMITS = 1 << 3;
+  static final int PAUSE_END_USER = 1 << 4;
 
   final Channel channel;
   private int pauseReasons;

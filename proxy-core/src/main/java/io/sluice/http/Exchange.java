@@ -78,6 +78,10 @@ final class Exchange {
   boolean keyed;
   /** The session's, end user's or prompt prefix's rendezvous key ({@link BodyInspector}); see {@link #keyed}. */
   long affinityKey;
+  /** The body's own {@code context_window_fallbacks} (already checked against the key); or null. */
+  java.util.List<String> requestContextWindowFallbacks;
+  /** The body's top-level {@code user}: the end user (LiteLLM's customer) the request is for; or null. */
+  String endUser;
   /** The model group serving the request now (the requested one, or a fallback). */
   io.sluice.routing.ModelGroup group;
   /** The deployment of the current attempt. */

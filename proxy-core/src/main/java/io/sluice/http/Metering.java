@@ -29,18 +29,31 @@ public final class Metering {
 
   private final UsageSink sink;
   private final RateLimiter limiter;
+  private final io.sluice.auth.EndUserStore endUsers;
+
+  /** Without end users (the body's {@code user} is recorded, never looked up). */
+  public Metering(UsageSink sink, RateLimiter limiter) {
+    this(sink, limiter, io.sluice.auth.EndUserStore.NONE);
+  }
 
   /**
-   * @param sink    where usage events go ({@link UsageSink#NONE}: nowhere)
-   * @param limiter the limiter, or null for no limits (no database, so no keys with limits)
+   * @param sink     where usage events go ({@link UsageSink#NONE}: nowhere)
+   * @param limiter  the limiter, or null for no limits (no database, so no keys with limits)
+   * @param endUsers where the body's {@code user} is looked up before admission ({@link
+   *                 io.sluice.auth.EndUserStore#NONE}: not at all)
    */
-  public Metering(UsageSink sink, RateLimiter limiter) {
+  public Metering(UsageSink sink, RateLimiter limiter, io.sluice.auth.EndUserStore endUsers) {
     this.sink = sink;
     this.limiter = limiter;
+    this.endUsers = endUsers == null ? io.sluice.auth.EndUserStore.NONE : endUsers;
   }
 
   RateLimiter limiter() {
     return limiter;
+  }
+
+  io.sluice.auth.EndUserStore endUsers() {
+    return endUsers;
   }
 
   /** Whether usage events are recorded. */
@@ -50,15 +63,38 @@ public final class Metering {
 
   /** The scopes a key's request counts against, in order key, user, team; empty when none has a limit. */
   static List<LimitScope> scopes(KeyRecord key) {
-    List<LimitScope> out = new ArrayList<>(3);
-    add(out, LimitScope.Kind.KEY, key.hash().hex(), key.limits());
-    if (key.userId() != null) {
-      add(out, LimitScope.Kind.USER, key.userId(), key.userLimits());
+    return scopes(key, null);
+  }
+
+  /**
+   * The scopes a request counts against, in order key, user, team, team member, end user; empty when none has a
+   * limit.
+   * {@code key} null: the master key (no key limits); {@code endUser} null: none, or not a stored end user.
+   */
+  static List<LimitScope> scopes(KeyRecord key, io.sluice.auth.EndUser endUser) {
+    List<LimitScope> out = new ArrayList<>(4);
+    if (key != null) {
+      add(out, LimitScope.Kind.KEY, key.hash().hex(), key.limits());
+      if (key.userId() != null) {
+        add(out, LimitScope.Kind.USER, key.userId(), key.userLimits());
+      }
+      if (key.teamId() != null) {
+        add(out, LimitScope.Kind.TEAM, key.teamId(), key.teamLimits());
+      }
+      if (key.teamId() != null && key.userId() != null) {
+        // One member of one team: both ids, so the same user in two teams has two budgets.
+        add(out, LimitScope.Kind.TEAM_MEMBER, memberId(key.teamId(), key.userId()), key.memberLimits());
+      }
     }
-    if (key.teamId() != null) {
-      add(out, LimitScope.Kind.TEAM, key.teamId(), key.teamLimits());
+    if (endUser != null) {
+      add(out, LimitScope.Kind.END_USER, endUser.id(), endUser.limits());
     }
     return out;
+  }
+
+  /** The limiter's id of a team member: team id and user id, length-prefixed so no two pairs share one. */
+  static String memberId(String teamId, String userId) {
+    return teamId.length() + ":" + teamId + ":" + userId;
   }
 
   private static void add(List<LimitScope> out, LimitScope.Kind kind, String id, KeyLimits l) {
@@ -126,7 +162,7 @@ public final class Metering {
         key == null ? null : key.userId(), key == null ? null : key.teamId(), ex.path,
         ex.group == null ? ex.model : ex.group.name(), d == null ? null : d.id(), prompt, completion, estimated, spend,
         Instant.ofEpochMilli(ex.startMillis), Instant.now(), clientGone && !ex.responseStarted() ? 0 : ex.status,
-        outcome, ex.stream);
+        outcome, ex.stream, ex.endUser);
     sink.offer(e); // a full queue drops; the sink counts and logs it
   }
 

@@ -51,6 +51,8 @@ public enum ProxyError {
   RATE_LIMITED(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limit_error"),
   /** max_budget of the key, its user or its team: 400 {@code Budget has been exceeded!…}, as LiteLLM answers. */
   BUDGET_EXCEEDED(HttpResponseStatus.BAD_REQUEST, "budget_exceeded"),
+  /** The body's {@code user} is a blocked end user: LiteLLM's 400 (enterprise_hooks/blocked_user_list.py). */
+  END_USER_BLOCKED(HttpResponseStatus.BAD_REQUEST, "invalid_request_error"),
   /** The shared limiter (Redis) is unreachable and limits fail closed. */
   LIMITS_UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "service_unavailable");
 

@@ -39,6 +39,8 @@ final class RetryPolicy {
   private int fallbackIndex;
   private ProxyError lastError;
   private String lastMessage;
+  /** The context window fallbacks replaced the fallbacks (a replica said the request is too long for it). */
+  private boolean contextWindow;
 
   /**
    * Starts the policy for a new exchange.
@@ -71,6 +73,7 @@ final class RetryPolicy {
     fallbackIndex = 0;
     lastError = null;
     lastMessage = null;
+    contextWindow = false;
   }
 
   /**
@@ -103,6 +106,32 @@ final class RetryPolicy {
   void resend(Deployment d) {
     tried.add(d);
     groupAttempts++;
+  }
+
+  /**
+   * Whether a context window fallback is left: {@code cw} (the exchange's context window fallbacks) before the first
+   * context window error, the rest of them after it.
+   */
+  boolean contextWindowLeft(List<String> cw) {
+    return contextWindow ? fallbackIndex < fallbacks.size() : !cw.isEmpty();
+  }
+
+  /**
+   * The last attempt's replica said the request exceeds its context window (LiteLLM's ContextWindowExceededError):
+   * no retry in this group — its replicas serve the same model — and from now on only {@code cw}, in order, each
+   * with its own {@code 1 + num_retries} (LiteLLM's router: context_window_fallbacks, not fallbacks, for this error).
+   * Returns whether one is left; {@code message} is the answer when none can take it.
+   */
+  boolean contextWindowExceeded(List<String> cw, String message) {
+    if (!contextWindow) {
+      contextWindow = true;
+      fallbacks = cw;
+      fallbackIndex = 0;
+    }
+    groupAttempts = numRetries + 1;
+    lastError = ProxyError.BAD_REQUEST;
+    lastMessage = message;
+    return fallbackIndex < fallbacks.size();
   }
 
   /** No fallback group from here on (the request became one only this group's replicas can answer). */
@@ -141,6 +170,14 @@ final class RetryPolicy {
   GiveUp giveUp(ModelGroup requested, String name, long now) {
     if (lastError != null) {
       return new GiveUp(lastError, lastMessage, 0);
+    }
+    if (requested != null && requested.limitedOnly(now)) {
+      // LiteLLM's usage-based routing (and its enforce_model_rate_limits check) answer 429 when every deployment is
+      // over its rpm/tpm; its words: RouterErrors.no_deployments_available, user_defined_ratelimit_error.
+      long s = io.sluice.routing.DeploymentLoad.secondsToNextMinute(now);
+      return new GiveUp(ProxyError.RATE_LIMITED, "No deployments available for selected model, passed model=" + name
+          + ". Deployment over user-defined ratelimit: every deployment of it is at its rpm/tpm limit for this minute "
+          + "(litellm_params.rpm, tpm). Try again in " + s + " s.", s);
     }
     long wait = requested == null ? 0 : requested.nanosUntilAvailable(now);
     long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(wait + 999_999_999L));

@@ -45,6 +45,18 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     /** The {@code /tokenize} asked for count_tokens answered {@code status}, not 200. */
     void tokenizeFailed(Exchange ex, UpstreamHandler call, int status);
 
+    /**
+     * A 400 head: whether a context window fallback is left for {@code ex}, so the answer is held (not relayed) until
+     * its body tells whether it says the request exceeds the replica's context window.
+     */
+    boolean holdsContextWindowError(Exchange ex);
+
+    /**
+     * The held 400 says the request exceeds the context window: true when the exchange goes on to a context window
+     * fallback (the call is then released, {@code reusable} as the connection is; nothing reached the client).
+     */
+    boolean contextWindowExceeded(Exchange ex, UpstreamHandler call, boolean reusable, String message);
+
     /** The response head is about to go to the client: no retry from here on. */
     void responseStarted(Exchange ex, UpstreamHandler call);
 
@@ -96,6 +108,12 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
   private ModelRestamp restamp;
   /** The pipeline's response decoder, when it is Sluice's (raw relay); null with another codec. */
   private io.sluice.http.wire.WireResponseDecoder responses;
+  /** A 400 held back while its body is read (a context window error goes to a fallback); null when none. */
+  private HttpResponse heldHead;
+  /** The held 400's body so far (at most {@link #MAX_HELD} bytes); owned here until relayed or released. */
+  private io.netty.buffer.CompositeByteBuf heldBody;
+  /** A held 400 larger than this is no context window error Sluice knows: it is relayed as it is. */
+  static final int MAX_HELD = 64 * 1024;
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
@@ -127,6 +145,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     this.rawData = 0;
     this.rawEvents = 0;
     this.restamp = null;
+    releaseHeld();
     this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
     this.usage = exchange.usage;
     this.load = exchange.deployment.load();
@@ -170,6 +189,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
       usageFilter.release();
       usageFilter = null;
     }
+    releaseHeld();
     relay = null;
     exchange = null;
     idleSince = System.nanoTime();
@@ -255,6 +275,12 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
         ReferenceCountUtil.release(msg); // dropped: the relay closed this connection and asks /tokenize instead
         return;
       }
+      if (res.status().code() == 400 && ex.tokenCount == null && !(msg instanceof HttpContent)
+          && relay.holdsContextWindowError(ex)) {
+        heldHead = res; // not relayed yet: its body decides (a head alone holds no buffer)
+        heldBody = channel.alloc().compositeBuffer(16);
+        return;
+      }
       if (ex.tokenCount != null) {
         headOfTokenize(ex, res);
         if (!counting || !(msg instanceof HttpContent)) {
@@ -285,6 +311,10 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
           ex.reply(HttpResponseStatus.OK, TokenCount.answer(ex.client().alloc(), n), false);
         }
       }
+      return;
+    }
+    if (msg instanceof HttpContent content && heldHead != null) {
+      hold(ex, content);
       return;
     }
     if (msg instanceof HttpContent content) {
@@ -321,6 +351,84 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
       return;
     }
     ReferenceCountUtil.release(msg);
+  }
+
+  /**
+   * A piece of a held 400's body (takes ownership of {@code content}). At its end: LiteLLM's context window error
+   * strings (litellm_core_utils/exception_mapping_utils.py, the OpenAI-compatible branch; vLLM's own message starts
+   * "This model's maximum context length is") send the exchange to a context window fallback; anything else, or a
+   * body too large to be one, goes to the client as the replica sent it.
+   */
+  private void hold(Exchange ex, HttpContent content) {
+    boolean last = content instanceof LastHttpContent;
+    ByteBuf data = content.content();
+    if (data.isReadable()) {
+      heldBody.addComponent(true, data.retain());
+    }
+    content.release();
+    if (!last && heldBody.readableBytes() <= MAX_HELD) {
+      return;
+    }
+    HttpResponse head = heldHead;
+    ByteBuf body = heldBody;
+    heldHead = null;
+    heldBody = null;
+    boolean reusable = keepAlive(head) && requestWritten && channel.isActive();
+    if (last) {
+      served++;
+    }
+    if (last && body.readableBytes() <= MAX_HELD) {
+      String text = body.toString(java.nio.charset.StandardCharsets.UTF_8);
+      if (contextWindowError(text) && relay.contextWindowExceeded(ex, this, reusable, text)) {
+        body.release();
+        return;
+      }
+    }
+    // Relayed as the replica sent it: the head, then what was held (the rest, if any, follows as it comes).
+    responseStarted = true;
+    keepAlive = keepAlive(head);
+    HttpHeaders h = head.headers();
+    HeaderRules.removeHopByHop(h);
+    if (last) {
+      h.remove(HttpHeaderNames.TRANSFER_ENCODING);
+      h.setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+    } else if (!HttpUtil.isContentLengthSet(head)) {
+      // Chunked, or delimited by close (RFC 9112 §6.3 rule 8): the client gets chunked; the latter is not reused.
+      keepAlive = keepAlive && HttpUtil.isTransferEncodingChunked(head);
+      h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+    }
+    relay.responseStarted(ex, this);
+    ex.respond(head, false);
+    if (last) {
+      relay.upstreamDone(ex, this, keepAlive && requestWritten && channel.isActive());
+      ex.finish(new io.netty.handler.codec.http.DefaultLastHttpContent(body));
+    } else {
+      ex.write(new io.netty.handler.codec.http.DefaultHttpContent(body));
+      if (!ex.client().isWritable()) {
+        channel.config().setAutoRead(false);
+      }
+    }
+  }
+
+  private static boolean keepAlive(HttpResponse head) {
+    return HttpUtil.isKeepAlive(head);
+  }
+
+  /** LiteLLM's ContextWindowExceededError strings for OpenAI-compatible providers. */
+  static boolean contextWindowError(String body) {
+    return body.contains("This model's maximum context length is")
+        || body.contains("string too long. Expected a string with maximum length")
+        || body.contains("model's maximum context limit")
+        || body.contains("is longer than the model's context length");
+  }
+
+  /** Drops a held 400 (the call is released or rebound). */
+  private void releaseHeld() {
+    heldHead = null;
+    if (heldBody != null) {
+      heldBody.release();
+      heldBody = null;
+    }
   }
 
   /**
@@ -447,7 +555,8 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
    */
   private boolean relayHeadBytes(Exchange ex, io.sluice.http.wire.WireResponseDecoder.Head head) {
     int code = head.status().code();
-    if (code < 200 || code >= 500 || ex.tokenCount != null || ex.route == Route.MESSAGES_COUNT_TOKENS) {
+    if (code < 200 || code >= 500 || ex.tokenCount != null || ex.route == Route.MESSAGES_COUNT_TOKENS
+        || code == 400 && relay.holdsContextWindowError(ex)) {
       return false;
     }
     boolean sse = false;

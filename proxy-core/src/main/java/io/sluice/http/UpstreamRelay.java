@@ -136,16 +136,74 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       // before the next exchange starts (Exchange.markComplete).
       ex.usage = ex.route.countsUsage() ? usageScanner.reset() : null;
     }
-    io.sluice.limits.RateLimiter limiter = m.limiter();
+    if (ex.endUser != null && m.endUsers() != io.sluice.auth.EndUserStore.NONE) {
+      findEndUser(ex, m.endUsers());
+      return;
+    }
+    limit(ex, null);
+  }
+
+  /**
+   * Looks up the body's {@code user} (LiteLLM's end user) before admission: a cached one answers in this loop turn;
+   * a miss is read off the loop (JDBC) with reads paused, and the exchange resumes on this channel's loop. A failed
+   * lookup lets the request through without end-user limits, as LiteLLM's get_end_user_object and blocked-user hook
+   * do (both treat a lookup error as "no end user").
+   */
+  private void findEndUser(Exchange ex, io.sluice.auth.EndUserStore endUsers) {
+    java.util.concurrent.CompletableFuture<java.util.Optional<io.sluice.auth.EndUser>> f;
+    try {
+      f = endUsers.find(ex.endUser).toCompletableFuture();
+    } catch (RuntimeException e) {
+      f = java.util.concurrent.CompletableFuture.failedFuture(e);
+    }
+    if (f.isDone() && !f.isCompletedExceptionally()) {
+      endUserFound(ex, f.getNow(java.util.Optional.empty()).orElse(null));
+      return;
+    }
+    ex.conn.pauseReads(ClientConnection.PAUSE_END_USER);
+    io.opentelemetry.api.trace.Span lookup = ex.span == null ? null : ex.tracing.child(ex, "end user lookup");
+    f.whenCompleteAsync((eu, err) -> {
+      ex.conn.resumeReads(ClientConnection.PAUSE_END_USER);
+      if (lookup != null) {
+        Tracing.endChild(lookup, err);
+      }
+      if (active != ex || !ctx.channel().isActive() || ex.responseComplete()) {
+        return; // the client left meanwhile (the relay's channelInactive released the body)
+      }
+      if (err != null) {
+        log.warn("[{}] end user lookup failed, serving without end-user limits: {}", ex.requestId, err.toString());
+      }
+      guarded(() -> endUserFound(ex, err == null ? eu.orElse(null) : null));
+    }, ctx.executor());
+  }
+
+  /** The end user is known (null: none, or not a stored one): refuse a blocked one, else check the limits. */
+  private void endUserFound(Exchange ex, io.sluice.auth.EndUser eu) {
+    if (eu != null && eu.blocked()) {
+      active = null;
+      // LiteLLM's wording and status (enterprise_hooks/blocked_user_list.py: HTTPException 400).
+      ex.fail(ProxyError.END_USER_BLOCKED, "User blocked from making LLM API Calls. User=" + shorten(eu.id()));
+      return;
+    }
+    limit(ex, eu);
+  }
+
+  /** Checks the key's (user's, team's) and the end user's limits, if any, then routes. */
+  private void limit(Exchange ex, io.sluice.auth.EndUser eu) {
+    io.sluice.limits.RateLimiter limiter = gw.metering().limiter();
     io.sluice.auth.KeyRecord key = ex.principal == null ? null : ex.principal.key();
-    if (limiter != null && key != null && key.limited()) {
-      List<io.sluice.limits.LimitScope> scopes = Metering.scopes(key);
+    if (limiter != null && (key != null && key.limited() || eu != null && eu.limits().limited())) {
+      List<io.sluice.limits.LimitScope> scopes = Metering.scopes(key, eu);
       if (!scopes.isEmpty()) {
         admit(ex, scopes, limiter);
         return;
       }
     }
     route(ex);
+  }
+
+  private static String shorten(String s) {
+    return s.length() > 200 ? s.substring(0, 200) + "…" : s;
   }
 
   /** {@code v} as a positive number of seconds, or null. */
@@ -171,7 +229,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
   static boolean metered(GatewayContext gw) {
     Metering m = gw.metering();
     return m.records() || m.limiter() != null || gw.strategy() == io.sluice.routing.Strategy.USAGE_BASED
-        || gw.metrics() != null;
+        || gw.metrics() != null || gw.registry().get().limitsEnforced();
   }
 
   /**
@@ -242,9 +300,24 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       case KEY -> "key " + (key.alias() != null ? key.alias() : key.keyName() != null ? key.keyName() : key.hash().prefix());
       case USER -> "user " + key.userId();
       case TEAM -> "team " + key.teamId();
+      case END_USER -> "end user " + shorten(ex.endUser);
+      case TEAM_MEMBER -> "user " + key.userId() + " in team " + key.teamId();
     };
     String when = a.retryAfterSeconds() > 0 ? " Try again in " + a.retryAfterSeconds() + " s." : "";
-    if (a.limit() == io.sluice.limits.Admission.Limit.BUDGET) {
+    boolean budget = a.limit() == io.sluice.limits.Admission.Limit.BUDGET;
+    if (budget && a.scope() == io.sluice.limits.LimitScope.Kind.END_USER) {
+      // LiteLLM's end-user check (auth_checks.py::_check_end_user_budget) says "End User=<id> over budget".
+      return "Budget has been exceeded! End User=" + shorten(ex.endUser) + " over budget (max_budget of its budget). "
+          + (a.retryAfterSeconds() > 0 ? "The budget resets in " + a.retryAfterSeconds() + " s."
+          : "Raise the end user's max_budget (/customer/update) to continue.");
+    }
+    if (budget && a.scope() == io.sluice.limits.LimitScope.Kind.TEAM_MEMBER) {
+      // LiteLLM's team member check (auth_checks.py::_check_team_member_budget) words it so.
+      return "Budget has been exceeded! User=" + key.userId() + " in Team=" + key.teamId() + " Max budget: "
+          + key.memberLimits().maxBudget() + " (max_budget_in_team). " + (a.retryAfterSeconds() > 0
+          ? "The budget resets in " + a.retryAfterSeconds() + " s." : "Raise it with /team/member_update to continue.");
+    }
+    if (budget) {
       // LiteLLM's wording starts so (its scripts and client libraries match on it).
       return "Budget has been exceeded! Max budget reached for " + who + " (max_budget). " + (a.retryAfterSeconds() > 0
           ? "The budget resets in " + a.retryAfterSeconds() + " s." : "Raise max_budget to continue.");
@@ -288,6 +361,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
 
   private void send(Exchange ex, Deployment d) {
     attemptStartNanos = System.nanoTime();
+    if (d.hasRateLimits() && gw.registry().get().limitsEnforced()) {
+      d.load().countRequest(attemptStartNanos); // its rpm: every attempt counts, as LiteLLM's pre-call check
+    }
     ex.attempts++;
     ex.deployment = d;
     HttpRequest req = ex.request;
@@ -398,6 +474,48 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     detach(h, false);
     attemptFailed(ex, ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model "
         + ex.deployment.modelGroup() + " answered " + status + ".", true, status);
+    return true;
+  }
+
+  /** Context window fallbacks apply on model-routed routes: the body's own, else router_settings'. */
+  private static List<String> contextWindowFallbacks(Exchange ex, DeploymentRegistry registry) {
+    if (ex.model == null || ex.upstreamPath != null || ex.passThrough != null) {
+      return List.of();
+    }
+    return ex.requestContextWindowFallbacks != null ? ex.requestContextWindowFallbacks
+        : registry.contextWindowFallbacks(ex.model);
+  }
+
+  @Override
+  public boolean holdsContextWindowError(Exchange ex) {
+    return active == ex && policy.contextWindowLeft(contextWindowFallbacks(ex, gw.registry().get()));
+  }
+
+  /**
+   * The replica answered 400 saying the request exceeds its context window: the exchange goes on to the next
+   * context window fallback group (LiteLLM's router does the same with its ContextWindowExceededError). Nothing
+   * reached the client; the replica is not at fault (no cooldown). Returns false when no group is left.
+   */
+  @Override
+  public boolean contextWindowExceeded(Exchange ex, UpstreamHandler h, boolean reusable, String body) {
+    if (upstream != h) {
+      return false;
+    }
+    String replicaSaid = body.length() > 500 ? body.substring(0, 500) + "…" : body;
+    if (!policy.contextWindowExceeded(contextWindowFallbacks(ex, gw.registry().get()), "Replica "
+        + ex.deployment.id() + " of model " + ex.deployment.modelGroup() + " answered that the request exceeds its "
+        + "context window, and no context_window_fallbacks group could take it. The replica said: " + replicaSaid)) {
+      return false;
+    }
+    if (metrics != null) {
+      metrics.attemptFailed(ex, ex.deployment, 400);
+    }
+    log.debug("[{}] model {} (replica {}): context window exceeded, trying context_window_fallbacks", ex.requestId,
+        ex.deployment.modelGroup(), ex.deployment.id());
+    detach(h, reusable);
+    if (active == ex && ctx.channel().isActive() && !ex.responseComplete()) {
+      route(ex);
+    }
     return true;
   }
 

@@ -103,6 +103,7 @@ public final class RequestScanner {
   private static final int M_ROLE = 1;
   private static final int M_CONTENT = 2;
   private static final int PREVIOUS_RESPONSE_ID = 10;
+  private static final int CW_FALLBACKS = 11;
 
   private static final byte[] N_MODEL = ascii("model");
   private static final byte[] N_STREAM = ascii("stream");
@@ -114,6 +115,7 @@ public final class RequestScanner {
   private static final byte[] N_PROMPT = ascii("prompt");
   private static final byte[] N_ROLE = ascii("role");
   private static final byte[] N_CONTENT = ascii("content");
+  private static final byte[] N_CW_FALLBACKS = ascii("context_window_fallbacks");
   private static final byte[] N_INCLUDE_USAGE = ascii("include_usage");
   private static final byte[] N_CONTINUOUS_USAGE = ascii("continuous_usage_stats");
   private static final byte[] L_TRUE = ascii("true");
@@ -129,6 +131,8 @@ public final class RequestScanner {
   private static final ByteProcessor FIND_NON_WS = b -> b == ' ' || b == '\t' || b == '\r' || b == '\n';
   private static final String FALLBACKS_SHAPE =
       "\"fallbacks\" must be a list of model group names, e.g. [\"llama-backup\"].";
+  private static final String CW_FALLBACKS_SHAPE =
+      "\"context_window_fallbacks\" must be a list of model group names, e.g. [\"llama-long\"].";
   private static final int TEXT_KEPT = 4096;
   private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
   private static final ByteBuf BOM_BUF = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(BOM).asReadOnly());
@@ -137,7 +141,8 @@ public final class RequestScanner {
   private final Utf8Validator utf8 = new Utf8Validator();
   /** One bit per open container below the root and including it: set for an object, clear for an array. */
   private final long[] objects = new long[MAX_DEPTH / 64];
-  private final byte[] name = new byte[N_CONTINUOUS_USAGE.length];
+  /** Long enough for the longest name looked for (a longer one is none of them). */
+  private final byte[] name = new byte[Math.max(N_CONTINUOUS_USAGE.length, N_CW_FALLBACKS.length)];
   private char[] text = new char[64];
   /** Null unless {@link #hashPrompt} asked for it: then allocated once, for every request of the channel. */
   private PromptHasher hasher;
@@ -183,7 +188,19 @@ public final class RequestScanner {
   private String previousResponseId;
   /** LiteLLM's per-request {@code fallbacks}: model group names, or null when the body has none. */
   private List<String> fallbacks;
+  /** LiteLLM's per-request {@code context_window_fallbacks}, as model group names; or null. */
+  private List<String> contextWindowFallbacks;
+  /** Inside one of the two lists: {@link #collecting} is the one being filled. */
   private boolean inFallbacks;
+  private List<String> collecting;
+  private String collectingShape;
+  /**
+   * Where the {@code context_window_fallbacks} list starts and ends (body offsets, brackets included) when it holds
+   * LiteLLM's router form, objects ({@code [{"group": ["other"]}]}): then the caller reads that range; else -1.
+   */
+  private long cwStart;
+  private long cwEnd;
+  private boolean cwObjects;
   /** Where the root object's closing brace sits, or -1. */
   private long rootEnd;
   private boolean streamOptionsSeen;
@@ -263,7 +280,13 @@ public final class RequestScanner {
     user = null;
     previousResponseId = null;
     fallbacks = null;
+    contextWindowFallbacks = null;
     inFallbacks = false;
+    collecting = null;
+    collectingShape = null;
+    cwStart = -1;
+    cwEnd = -1;
+    cwObjects = false;
     rootEnd = -1;
     streamOptionsSeen = false;
     streamOptionsNullStart = -1;
@@ -506,7 +529,7 @@ public final class RequestScanner {
       error = "Malformed JSON in request body: nested deeper than " + MAX_DEPTH + " levels at byte " + at + ".";
       return;
     }
-    onContainerStart(object);
+    onContainerStart(object, at);
     if (error != null) {
       return;
     }
@@ -532,6 +555,9 @@ public final class RequestScanner {
       return;
     }
     if (depth == 1) {
+      if (inFallbacks && collectingShape == CW_FALLBACKS_SHAPE) {
+        cwEnd = at + 1;
+      }
       inStreamOptions = false;
       inFallbacks = false;
     }
@@ -782,17 +808,27 @@ public final class RequestScanner {
 
   // What the values mean: the same decisions, in the same order, as the Jackson-token version made.
 
-  private void onContainerStart(boolean object) {
+  private void onContainerStart(boolean object, long at) {
     if (depth == 1) {
       if (pendingField == MESSAGES || pendingField == PROMPT) {
         inMessages = pendingField == MESSAGES && !object; // a repeated key: both are hashed, in order
         pendingField = NONE;
-      } else if (pendingField == FALLBACKS && !object) {
-        fallbacks = new ArrayList<>(2); // a repeated key: the last wins, as Python's json
+      } else if ((pendingField == FALLBACKS || pendingField == CW_FALLBACKS) && !object) {
+        collecting = new ArrayList<>(2); // a repeated key: the last wins, as Python's json
+        if (pendingField == FALLBACKS) {
+          fallbacks = collecting;
+          collectingShape = FALLBACKS_SHAPE;
+        } else {
+          contextWindowFallbacks = collecting;
+          collectingShape = CW_FALLBACKS_SHAPE;
+          cwStart = at;
+          cwEnd = -1;
+          cwObjects = false;
+        }
         inFallbacks = true;
         pendingField = NONE;
-      } else if (pendingField == FALLBACKS) {
-        error = FALLBACKS_SHAPE;
+      } else if (pendingField == FALLBACKS || pendingField == CW_FALLBACKS) {
+        error = pendingField == FALLBACKS ? FALLBACKS_SHAPE : CW_FALLBACKS_SHAPE;
       } else if (pendingField == STREAM_OPTIONS && object) {
         if (streamOptionsSeen) {
           error = "Request body has more than one top-level \"stream_options\" field.";
@@ -810,8 +846,10 @@ public final class RequestScanner {
       }
     } else if (depth == 2 && inStreamOptions) {
       pendingField = NONE; // a structured value inside stream_options: not one of ours
+    } else if (depth == 2 && inFallbacks && object && collectingShape == CW_FALLBACKS_SHAPE) {
+      cwObjects = true; // LiteLLM's router form: read from the range by the caller
     } else if (depth == 2 && inFallbacks) {
-      error = FALLBACKS_SHAPE;
+      error = collectingShape;
     }
   }
 
@@ -849,6 +887,8 @@ public final class RequestScanner {
         pendingField = MESSAGES;
       } else if (hashing && nameIs(N_PROMPT)) {
         pendingField = PROMPT;
+      } else if (nameIs(N_CW_FALLBACKS)) {
+        pendingField = CW_FALLBACKS;
       }
     } else if (depth == 3 && inMessages) {
       messageField = nameIs(N_ROLE) ? M_ROLE : nameIs(N_CONTENT) ? M_CONTENT : 0;
@@ -874,13 +914,13 @@ public final class RequestScanner {
     }
     if (depth == 2 && inFallbacks) {
       if (type != T_STRING) {
-        error = FALLBACKS_SHAPE;
+        error = collectingShape;
         return;
       }
-      fallbacks.add(new String(text, 0, textLength));
-    } else if (depth == 1 && pendingField == FALLBACKS) {
+      collecting.add(new String(text, 0, textLength));
+    } else if (depth == 1 && (pendingField == FALLBACKS || pendingField == CW_FALLBACKS)) {
       if (type != T_NULL) {
-        error = FALLBACKS_SHAPE;
+        error = pendingField == FALLBACKS ? FALLBACKS_SHAPE : CW_FALLBACKS_SHAPE;
         return;
       }
       pendingField = NONE;
@@ -1093,6 +1133,23 @@ public final class RequestScanner {
   /** The body's per-request {@code fallbacks} (LiteLLM's router parameter), or null when it sends none. */
   public List<String> fallbacks() {
     return fallbacks;
+  }
+
+  /**
+   * The body's per-request {@code context_window_fallbacks} (model group names, tried in order when a replica answers
+   * that the request exceeds its context window), or null when it sends none.
+   */
+  public List<String> contextWindowFallbacks() {
+    return contextWindowFallbacks;
+  }
+
+  /**
+   * When the body's {@code context_window_fallbacks} holds objects (LiteLLM's router form, {@code [{"group":
+   * ["other"]}]}), its range in the body as {@code {start, end}} (brackets included), for the caller to read; else
+   * null ({@link #contextWindowFallbacks} has the names).
+   */
+  public long[] contextWindowFallbacksRange() {
+    return cwObjects && cwStart >= 0 && cwEnd > cwStart ? new long[] {cwStart, cwEnd} : null;
   }
 
   /** Whether the body was refused for ill-formed UTF-8 (then {@link #error()} says so). */

@@ -3,11 +3,11 @@ package io.sluice.limits;
 import java.util.Objects;
 
 /**
- * One set of limits a request counts against: its key's, its user's or its team's (LiteLLM has limits on all
- * three). A null limit is no limit. Immutable; built per request from the cached key record.
+ * One set of limits a request counts against: its key's, its user's, its team's (LiteLLM has limits on all
+ * three), its user's within its team, or its end user's (the body's {@code user}, by its budget row). A null limit is no limit. Immutable; built per request from the cached key record.
  *
  * @param kind         whose limits
- * @param id           the key's SHA-256 hex, the user id or the team id (never a key)
+ * @param id           the key's SHA-256 hex, the user id, the team id or the end user id (never a key)
  * @param rpmLimit     requests per minute (fixed one-minute windows, as LiteLLM counts them)
  * @param tpmLimit     tokens per minute, counted from each response's usage when it ends
  * @param maxParallel  requests in flight at once
@@ -21,7 +21,11 @@ public record LimitScope(Kind kind, String id, Long rpmLimit, Long tpmLimit, Int
     double storedSpend, String budgetPeriod, long budgetResetEpochSecond) {
 
   public enum Kind {
-    KEY("key"), USER("user"), TEAM("team");
+    KEY("key"), USER("user"), TEAM("team"),
+    /** The request body's {@code user} (LiteLLM's end user / customer), limited by its budget row. */
+    END_USER("end_user"),
+    /** A key's user within the key's team (LiteLLM's team membership budget, {@code max_budget_in_team}). */
+    TEAM_MEMBER("team_member");
 
     private final String label;
 

@@ -113,6 +113,23 @@ public final class Deployment {
     return affinityHash;
   }
 
+  /** Whether it sets {@code litellm_params.rpm} or {@code tpm} (limits, where they are enforced). */
+  public boolean hasRateLimits() {
+    return config.rpm() != null || config.tpm() != null;
+  }
+
+  /**
+   * Whether it is at its {@code rpm} (attempts sent) or {@code tpm} (tokens of responses ended) in the current
+   * minute, as this node counted them: fixed one-minute windows, as LiteLLM's deployment counters
+   * ({@code {id}:{model}:rpm:{HH-MM}}). False when it sets neither.
+   */
+  public boolean overLimit(long nowNanos) {
+    Integer rpm = config.rpm();
+    Integer tpm = config.tpm();
+    return rpm != null && load.requestsThisMinute(nowNanos) >= rpm
+        || tpm != null && load.tokensThisMinute(nowNanos) >= tpm;
+  }
+
   public String id() {
     return config.id();
   }

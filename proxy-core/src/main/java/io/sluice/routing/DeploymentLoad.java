@@ -20,6 +20,8 @@ public final class DeploymentLoad {
   private long minute = Long.MIN_VALUE;
   private long currentTokens;
   private long previousTokens;
+  /** Attempts sent in the current minute (only counted for deployments whose rpm is enforced). */
+  private long currentRequests;
 
   public int inFlight() {
     return inFlight.get();
@@ -67,6 +69,30 @@ public final class DeploymentLoad {
     currentTokens += tokens;
   }
 
+  /** Counts one attempt sent to the replica at {@code nowNanos} (its rpm, when enforced). */
+  public synchronized void countRequest(long nowNanos) {
+    roll(nowNanos);
+    currentRequests++;
+  }
+
+  /** Attempts counted in the current minute (a fixed window, as LiteLLM's per-minute deployment counters). */
+  public synchronized long requestsThisMinute(long nowNanos) {
+    roll(nowNanos);
+    return currentRequests;
+  }
+
+  /** Tokens of responses that ended in the current minute (fixed window). */
+  public synchronized long tokensThisMinute(long nowNanos) {
+    roll(nowNanos);
+    return currentTokens;
+  }
+
+  /** Seconds until the current minute's window ends (at least 1). */
+  public static long secondsToNextMinute(long nowNanos) {
+    long into = Math.floorMod(nowNanos, 60_000_000_000L);
+    return Math.max(1, (60_000_000_000L - into + 999_999_999L) / 1_000_000_000L);
+  }
+
   /** Tokens served in (approximately) the last 60 s. */
   public synchronized double tokensPerMinute(long nowNanos) {
     roll(nowNanos);
@@ -79,6 +105,7 @@ public final class DeploymentLoad {
     if (m != minute) {
       previousTokens = m == minute + 1 ? currentTokens : 0;
       currentTokens = 0;
+      currentRequests = 0;
       minute = m;
     }
   }

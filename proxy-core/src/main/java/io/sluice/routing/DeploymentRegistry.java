@@ -23,8 +23,13 @@ public final class DeploymentRegistry {
   /** Whether requests need an affinity key: prefix-affinity, or vllm-load with its affinity tie-break. */
   private final boolean keyed;
 
+  private final Map<String, List<String>> contextWindowFallbacks;
+  private final boolean limitsEnforced;
+
   private DeploymentRegistry(Map<String, ModelGroup> groups, Map<String, List<String>> fallbacks,
-      RouterSettings router) {
+      RouterSettings router, boolean limitsEnforced) {
+    this.contextWindowFallbacks = router.contextWindowFallbacks();
+    this.limitsEnforced = limitsEnforced;
     this.groups = groups;
     this.fallbacks = fallbacks;
     this.affinity = router.affinity();
@@ -93,8 +98,9 @@ public final class DeploymentRegistry {
       byName.computeIfAbsent(c.modelName(), k -> new ArrayList<>()).add(d);
     }
     Map<String, ModelGroup> groups = new LinkedHashMap<>();
-    byName.forEach((name, ds) -> groups.put(name, new ModelGroup(name, ds)));
-    return new DeploymentRegistry(Collections.unmodifiableMap(groups), router.fallbacks(), router);
+    boolean enforce = router.deploymentLimitsEnforced();
+    byName.forEach((name, ds) -> groups.put(name, new ModelGroup(name, ds, enforce)));
+    return new DeploymentRegistry(Collections.unmodifiableMap(groups), router.fallbacks(), router, enforce);
   }
 
   /** {@code router_settings.prefix_affinity}. */
@@ -111,6 +117,16 @@ public final class DeploymentRegistry {
   }
 
   /** The groups to try, in order, when {@code group} cannot serve a request; empty when none. */
+  /** {@code router_settings.context_window_fallbacks} of {@code group}, in order; empty when none. */
+  public List<String> contextWindowFallbacks(String group) {
+    return contextWindowFallbacks.getOrDefault(group, List.of());
+  }
+
+  /** Whether deployments' {@code rpm}/{@code tpm} are limits (see {@code RouterSettings#deploymentLimitsEnforced}). */
+  public boolean limitsEnforced() {
+    return limitsEnforced;
+  }
+
   public List<String> fallbacks(String group) {
     return fallbacks.getOrDefault(group, List.of());
   }

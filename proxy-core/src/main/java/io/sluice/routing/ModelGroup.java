@@ -16,9 +16,17 @@ public final class ModelGroup {
   private final boolean tiered;
   /** The {@code model_info.access_groups} of its deployments. */
   private final java.util.Set<String> accessGroups;
+  /** Deployments' {@code rpm}/{@code tpm} are limits here: one at its limit is not chosen. */
+  private final boolean enforceLimits;
 
   /** {@code deployments} may be empty: a discovered group ({@code k8s://}) with no ready pod at the moment. */
   ModelGroup(String name, List<Deployment> deployments) {
+    this(name, deployments, false);
+  }
+
+  /** With {@code enforceLimits}: deployments at their {@code rpm}/{@code tpm} are skipped. */
+  ModelGroup(String name, List<Deployment> deployments, boolean enforceLimits) {
+    this.enforceLimits = enforceLimits && deployments.stream().anyMatch(Deployment::hasRateLimits);
     this.name = name;
     this.deployments = List.copyOf(deployments);
     this.cumulative = cumulativeWeights(this.deployments);
@@ -45,7 +53,7 @@ public final class ModelGroup {
     int min = Integer.MAX_VALUE;
     boolean any = false;
     for (Deployment d : deployments) {
-      if (!d.health().coolingAt(now) && (tried == null || !tried.contains(d))) {
+      if (available(d, now) && (tried == null || !tried.contains(d))) {
         min = Math.min(min, order(d));
         any = true;
       }
@@ -98,7 +106,7 @@ public final class ModelGroup {
     boolean allUsable = !tiered;
     for (int i = 0; i < n && allUsable; i++) {
       Deployment d = deployments.get(i);
-      allUsable = !d.health().coolingAt(now) && (tried == null || !tried.contains(d));
+      allUsable = available(d, now) && (tried == null || !tried.contains(d));
     }
     if (allUsable) {
       return choose();
@@ -289,9 +297,32 @@ public final class ModelGroup {
     };
   }
 
-  private static boolean usable(Deployment d, java.util.List<Deployment> tried, long now, int tier) {
-    return !d.health().coolingAt(now) && (tried == null || !tried.contains(d))
+  private boolean usable(Deployment d, java.util.List<Deployment> tried, long now, int tier) {
+    return available(d, now) && (tried == null || !tried.contains(d))
         && (tier == ANY_TIER || order(d) == tier);
+  }
+
+  /** Not cooling down and, where limits are enforced, not at its rpm/tpm for this minute. */
+  private boolean available(Deployment d, long now) {
+    return !d.health().coolingAt(now) && !(enforceLimits && d.overLimit(now));
+  }
+
+  /**
+   * Whether deployments at their rpm/tpm are all that keeps this group from serving now: none is available, and one
+   * that is not cooling down is over its limit (then the answer is LiteLLM's 429 for rate-limited deployments).
+   */
+  public boolean limitedOnly(long now) {
+    if (!enforceLimits) {
+      return false;
+    }
+    boolean limited = false;
+    for (Deployment d : deployments) {
+      if (available(d, now)) {
+        return false;
+      }
+      limited |= !d.health().coolingAt(now);
+    }
+    return limited;
   }
 
   private Deployment nthUsable(int k, java.util.List<Deployment> tried, long now, int tier) {

@@ -27,6 +27,8 @@ import java.util.Objects;
  * @param status           the HTTP status the client got (0 when the client left before any response)
  * @param outcome          how it ended
  * @param stream           the client asked for a stream
+ * @param endUser          the request body's {@code user} (LiteLLM's end user / customer), or null; the spend row's
+ *                         {@code end_user}, and the end user's spend is added to
  */
 public record UsageEvent(
     String requestId,
@@ -45,7 +47,16 @@ public record UsageEvent(
     Instant end,
     int status,
     Outcome outcome,
-    boolean stream) {
+    boolean stream,
+    String endUser) {
+
+  /** Without an end user. */
+  public UsageEvent(String requestId, String keyHash, String keyAlias, String userId, String teamId, String route,
+      String modelGroup, String deploymentId, long promptTokens, long completionTokens, boolean estimated,
+      double spend, Instant start, Instant end, int status, Outcome outcome, boolean stream) {
+    this(requestId, keyHash, keyAlias, userId, teamId, route, modelGroup, deploymentId, promptTokens,
+        completionTokens, estimated, spend, start, end, status, outcome, stream, null);
+  }
 
   /** How a request ended. */
   public enum Outcome {

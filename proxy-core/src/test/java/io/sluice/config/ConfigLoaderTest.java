@@ -258,6 +258,28 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void contextWindowFallbacksAndEnforceModelRateLimitsAreReadFromRouterOrLitellmSettings() throws IOException {
+    SluiceConfig c = load(TWO_GROUPS + "router_settings: {context_window_fallbacks: [{a: [b]}], "
+        + "enforce_model_rate_limits: true}\n", Map.of());
+    assertThat(c.router().contextWindowFallbacks()).containsEntry("a", java.util.List.of("b"));
+    assertThat(c.router().enforceModelRateLimits()).isTrue();
+    assertThat(c.router().deploymentLimitsEnforced()).isTrue();
+    SluiceConfig l = load(TWO_GROUPS + "litellm_settings: {context_window_fallbacks: [{b: [a]}], "
+        + "enforce_model_rate_limits: true}\n", Map.of());
+    assertThat(l.router().contextWindowFallbacks()).containsEntry("b", java.util.List.of("a"));
+    assertThat(l.router().enforceModelRateLimits()).isTrue();
+    SluiceConfig d = load(TWO_GROUPS, Map.of());
+    assertThat(d.router().contextWindowFallbacks()).isEmpty();
+    assertThat(d.router().deploymentLimitsEnforced()).as("simple-shuffle: rpm/tpm are weights").isFalse();
+    assertThat(load(TWO_GROUPS + "router_settings: {routing_strategy: usage-based-routing-v2}\n", Map.of()).router()
+        .deploymentLimitsEnforced()).isTrue();
+    assertThat(error(TWO_GROUPS + "router_settings: {context_window_fallbacks: [{a: [nope]}]}\n", Map.of()))
+        .contains("router_settings.context_window_fallbacks[0].a[0]: \"nope\" is not a model group in model_list");
+    assertThat(error(TWO_GROUPS + "litellm_settings: {enforce_model_rate_limits: maybe}\n", Map.of()))
+        .contains("litellm_settings.enforce_model_rate_limits: expected true or false");
+  }
+
+  @Test
   void fallbacksMustNameExistingGroups() {
     assertThat(error(TWO_GROUPS + "router_settings: {fallbacks: [{a: [nope]}]}\n", Map.of()))
         .contains("router_settings.fallbacks[0].a[0]: \"nope\" is not a model group in model_list");

@@ -111,6 +111,24 @@ class RetryPolicyTest {
   }
 
   @Test
+  void aContextWindowErrorSkipsTheGroupsRetriesAndItsFallbacksForTheContextWindowFallbacks() {
+    DeploymentRegistry r = registry(3);
+    RetryPolicy p = new RetryPolicy();
+    p.start(r.group("a"), List.of("b"), r::group, Strategy.SIMPLE_SHUFFLE, 2);
+    assertThat(p.contextWindowLeft(List.of("c"))).isTrue();
+    assertThat(p.contextWindowLeft(List.of())).as("none configured: the 400 is relayed").isFalse();
+    assertThat(p.next(NOW).id()).startsWith("a");
+    assertThat(p.contextWindowExceeded(List.of("c"), "too long for a")).isTrue();
+    assertThat(p.next(NOW).id()).as("not another replica of a, not fallback b").isEqualTo("c1");
+    assertThat(p.contextWindowLeft(List.of("c"))).as("c was the last one").isFalse();
+    assertThat(p.contextWindowExceeded(List.of("c"), "too long for c too")).isFalse();
+    assertThat(p.next(NOW)).isNull();
+    RetryPolicy.GiveUp g = p.giveUp(r.group("a"), "a", NOW);
+    assertThat(g.error()).isEqualTo(ProxyError.BAD_REQUEST);
+    assertThat(g.message()).isEqualTo("too long for c too");
+  }
+
+  @Test
   void aCoolingReplicaIsSkippedAndTheFallbackServes() {
     DeploymentRegistry r = registry(1);
     r.group("a").deployments().get(0).health().probeFailed(NOW);

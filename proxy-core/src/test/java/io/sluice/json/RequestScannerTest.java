@@ -149,6 +149,41 @@ class RequestScannerTest {
     assertThat(scan("{\"model\":\"a\",\"fallbacks\":[1]}", 4).error()).contains("must be a list");
   }
 
+  /** LiteLLM's per-request context_window_fallbacks, as a list of names, kept apart from the fallbacks. */
+  @Test
+  void findsTopLevelContextWindowFallbacksBesideTheFallbacks() {
+    String body = "{\"model\":\"a\",\"context_window_fallbacks\":[\"long\",\"longer\"],\"fallbacks\":[\"b\"]}";
+    for (int chunk = 1; chunk <= body.length(); chunk++) {
+      RequestScanner s = scan(body, chunk);
+      assertThat(s.error()).as("chunk %d", chunk).isNull();
+      assertThat(s.contextWindowFallbacks()).as("chunk %d", chunk).containsExactly("long", "longer");
+      assertThat(s.fallbacks()).as("chunk %d", chunk).containsExactly("b");
+    }
+    assertThat(scan("{\"model\":\"a\"}", 4).contextWindowFallbacks()).isNull();
+    assertThat(scan("{\"model\":\"a\",\"context_window_fallbacks\":null}", 4).contextWindowFallbacks()).isNull();
+    assertThat(scan("{\"model\":\"a\",\"context_window_fallbacks\":{\"a\":[\"b\"]}}", 4).error())
+        .contains("\"context_window_fallbacks\" must be a list");
+    assertThat(scan("{\"model\":\"a\",\"context_window_fallbacks\":[[\"b\"]]}", 4).error())
+        .contains("\"context_window_fallbacks\" must be a list");
+    assertThat(scan(body, 3).contextWindowFallbacksRange()).as("names only: no range to read").isNull();
+  }
+
+  /** LiteLLM's router form of context_window_fallbacks: not an error; its byte range is kept for the caller. */
+  @Test
+  void keepsTheRangeOfContextWindowFallbacksInLiteLlmsRouterForm() {
+    String list = "[{\"a\": [\"long\", \"x\"]}, {\"*\": [\"any\"]}]";
+    String body = "{\"model\":\"a\",\"context_window_fallbacks\":" + list + ",\"user\":\"u\"}";
+    for (int chunk = 1; chunk <= body.length(); chunk++) {
+      RequestScanner s = scan(body, chunk);
+      assertThat(s.error()).as("chunk %d", chunk).isNull();
+      long[] r = s.contextWindowFallbacksRange();
+      assertThat(r).as("chunk %d", chunk).isNotNull();
+      assertThat(body.substring((int) r[0], (int) r[1])).isEqualTo(list);
+      assertThat(s.user()).isEqualTo("u");
+      assertThat(s.model()).isEqualTo("a");
+    }
+  }
+
   /** RFC 8259 strictly, whatever the chunking: what Jackson refused (and a trailing comma, which it did not always). */
   @ParameterizedTest
   @ValueSource(strings = {

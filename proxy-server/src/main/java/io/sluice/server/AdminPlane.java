@@ -133,6 +133,7 @@ public final class AdminPlane implements AutoCloseable {
   private final ExecutorService adminCalls;
   private final ScheduledExecutorService scheduler;
   private final LayeredKeyStore keys;
+  private final io.sluice.auth.LayeredEndUserStore endUsers;
   private final AdminApi api;
   private final RegistryHolder registry;
   private final Deployments deployments;
@@ -144,14 +145,19 @@ public final class AdminPlane implements AutoCloseable {
   private volatile java.util.function.Function<java.util.Collection<io.sluice.auth.KeyHash>,
       java.util.concurrent.CompletionStage<Void>> publishKeys = x -> CompletableFuture.completedFuture(null);
 
+  /** Tells other nodes end users changed (Redis pub/sub); nothing without Redis. */
+  private volatile java.util.function.Supplier<java.util.concurrent.CompletionStage<Void>> publishEndUsers =
+      () -> CompletableFuture.completedFuture(null);
+
   private AdminPlane(Database db, ExecutorService keyLookups, ExecutorService adminCalls,
-      ScheduledExecutorService scheduler, LayeredKeyStore keys, AdminApi api, RegistryHolder registry,
-      Deployments deployments) {
+      ScheduledExecutorService scheduler, LayeredKeyStore keys, io.sluice.auth.LayeredEndUserStore endUsers,
+      AdminApi api, RegistryHolder registry, Deployments deployments) {
     this.db = db;
     this.keyLookups = keyLookups;
     this.adminCalls = adminCalls;
     this.scheduler = scheduler;
     this.keys = keys;
+    this.endUsers = endUsers;
     this.api = api;
     this.registry = registry;
     this.deployments = deployments;
@@ -186,13 +192,28 @@ public final class AdminPlane implements AutoCloseable {
       List<?> stored = deployments.reload();
       LayeredKeyStore keys = new LayeredKeyStore(new PgKeyStore(db.dsl(), keyLookups), shared, keyLookups,
           s.cache());
+      io.sluice.auth.LayeredEndUserStore endUsers = new io.sluice.auth.LayeredEndUserStore(
+          new io.sluice.admin.store.PgEndUserStore(db.dsl(), keyLookups), keyLookups, s.cache());
       AdminPlane[] self = new AdminPlane[1];
-      // L1 and L2 first, then the other nodes: a node told before L2 dropped the entry could re-read it from L2.
-      AdminApi api = new AdminApi(db.dsl(), adminCalls, hashes -> CompletableFuture.allOf(hashes.stream()
-          .map(h -> keys.invalidate(h).toCompletableFuture()).toArray(CompletableFuture[]::new))
-          .thenCompose(v -> self[0].publishKeys.apply(hashes)),
+      io.sluice.admin.api.KeyInvalidator invalidator = new io.sluice.admin.api.KeyInvalidator() {
+        // L1 and L2 first, then the other nodes: a node told before L2 dropped the entry could re-read it from L2.
+        @Override
+        public java.util.concurrent.CompletionStage<Void> invalidate(
+            java.util.Collection<io.sluice.auth.KeyHash> hashes) {
+          return CompletableFuture.allOf(hashes.stream().map(h -> keys.invalidate(h).toCompletableFuture())
+              .toArray(CompletableFuture[]::new)).thenCompose(v -> self[0].publishKeys.apply(hashes));
+        }
+
+        @Override
+        public java.util.concurrent.CompletionStage<Void> endUsersChanged() {
+          endUsers.invalidateAll();
+          return self[0].publishEndUsers.get();
+        }
+      };
+      AdminApi api = new AdminApi(db.dsl(), adminCalls, invalidator,
           deployments, box, registry, env, s.storeModelInDb(), Clock.systemUTC());
-      AdminPlane plane = new AdminPlane(db, keyLookups, adminCalls, scheduler, keys, api, registry, deployments);
+      AdminPlane plane = new AdminPlane(db, keyLookups, adminCalls, scheduler, keys, endUsers, api, registry,
+          deployments);
       self[0] = plane;
       plane.spend = SpendWriter.start(db.dsl(), SpendWriter.Settings.DEFAULTS.withSpillFile(s.spendSpillFile())
           .withSpendLogs(s.spendLogs()));
@@ -236,11 +257,17 @@ public final class AdminPlane implements AutoCloseable {
             }
 
             @Override
+            public void endUsersChanged() {
+              plane.endUsers.invalidateAll();
+            }
+
+            @Override
             public void deploymentsChanged() {
               plane.scheduler.execute(plane::reloadQuietly); // JDBC: off the Redis thread
             }
           }, Duration.ofSeconds(1));
       plane.publishKeysWith(bus::publishKeys);
+      plane.publishEndUsers = bus::publishEndUsers;
       plane.deployments.onWrite(bus::publishDeployments);
       plane.closeWith(bus);
       plane.closeWith(redis);
@@ -255,7 +282,7 @@ public final class AdminPlane implements AutoCloseable {
 
   /** Token accounting for the data plane: spend rows to this plane's writer, limits to its limiter. */
   public Metering metering() {
-    return new Metering(spend, limiter);
+    return new Metering(spend, limiter, endUsers);
   }
 
   public SpendWriter spend() {
@@ -274,7 +301,15 @@ public final class AdminPlane implements AutoCloseable {
 
   private void resetBudgets() {
     try {
-      List<io.sluice.auth.KeyHash> reset = new BudgetResets(db.dsl()).resetBudgets(java.time.Instant.now());
+      java.time.Instant now = java.time.Instant.now();
+      BudgetResets resets = new BudgetResets(db.dsl());
+      List<io.sluice.auth.KeyHash> reset = new ArrayList<>(resets.resetBudgets(now));
+      BudgetResets.RowsReset rows = resets.resetBudgetRows(now);
+      reset.addAll(rows.memberKeys());
+      if (rows.endUsersChanged()) {
+        endUsers.invalidateAll();
+        publishEndUsers.get();
+      }
       if (!reset.isEmpty()) {
         log.info("budgets reset for {} key(s)", reset.size());
         CompletableFuture.allOf(reset.stream().map(h -> keys.invalidate(h).toCompletableFuture())

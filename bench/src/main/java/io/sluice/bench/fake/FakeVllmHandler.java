@@ -343,6 +343,12 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
       lengthCut = true;
     }
     int prompt = anthropic ? anthropicPrompt(n) : promptTokens(n, chat);
+    if (f.maxModelLen > 0 && prompt > f.maxModelLen) {
+      // vLLM's wording (entrypoints/openai/serving_engine.py, _validate_input), a 400 BadRequestError.
+      error(400, "BadRequestError", "This model's maximum context length is " + f.maxModelLen + " tokens. However, "
+          + "your request has " + prompt + " input tokens. Please reduce the length of the input messages.", null);
+      return;
+    }
     String rid = req.headers().get("x-request-id");
     String id = (chat ? "chatcmpl-" : "cmpl-") + (rid != null ? rid : hex32());
     long created = fake.createdNow();

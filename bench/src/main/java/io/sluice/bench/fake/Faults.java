@@ -24,6 +24,8 @@ public final class Faults {
   volatile double kvCacheUsagePerc;
   volatile int healthStatus;
   volatile boolean noCountTokens;
+  /** vLLM's max_model_len: a prompt longer than this is refused with vLLM's 400; 0 = no limit. */
+  volatile int maxModelLen;
 
   Faults(int tokens, Duration ttft, Duration itl) {
     this.defaultTokens = tokens;
@@ -47,6 +49,16 @@ public final class Faults {
     kvCacheUsagePerc = 0;
     healthStatus = 200;
     noCountTokens = false;
+    maxModelLen = 0;
+    return this;
+  }
+
+  /**
+   * vLLM's {@code --max-model-len}: a chat or completion prompt of more tokens than {@code n} is refused with vLLM's
+   * 400 (serving_engine.py's "This model's maximum context length is …" message); 0 = off.
+   */
+  public Faults maxModelLen(int n) {
+    this.maxModelLen = n;
     return this;
   }
 

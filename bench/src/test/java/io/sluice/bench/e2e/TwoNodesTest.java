@@ -203,6 +203,25 @@ class TwoNodesTest {
   }
 
   @Test
+  void anEndUserBlockedOnNodeAIsRefusedOnNodeBWithinOneSecond() throws Exception {
+    String k = key("{}");
+    String eu = "two-nodes-eu-" + System.nanoTime();
+    String body = CHAT.substring(0, CHAT.lastIndexOf('}')) + ",\"user\":\"" + eu + "\"}";
+    assertThat(send(b, "POST", "/v1/chat/completions", k, body).statusCode()).as("cached on B as unknown")
+        .isEqualTo(200);
+    var block = send(a, "POST", "/customer/block", MASTER, "{\"user_ids\":[\"" + eu + "\"]}");
+    assertThat(block.statusCode()).as(block.body()).isEqualTo(200);
+    long t0 = System.nanoTime();
+    HttpResponse<String> r;
+    do {
+      r = send(b, "POST", "/v1/chat/completions", k, body);
+    } while (r.statusCode() == 200 && System.nanoTime() - t0 < Duration.ofSeconds(3).toNanos());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(r.body()).contains("User blocked from making LLM API Calls. User=" + eu);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(1));
+  }
+
+  @Test
   void aKeyDeletedOnNodeAIsRefusedOnNodeBWithinOneSecond() throws Exception {
     String k = key("{}");
     assertThat(send(b, "POST", "/v1/chat/completions", k, CHAT).statusCode()).isEqualTo(200);

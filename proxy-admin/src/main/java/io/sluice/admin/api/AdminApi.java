@@ -150,6 +150,12 @@ public final class AdminApi implements ManagementApi {
   public CompletionStage<ManagementResponse> handle(ManagementRequest req) {
     try {
       return CompletableFuture.supplyAsync(() -> call(req), executor)
+          .thenCompose(r -> (r.endUsersChanged() ? invalidator.endUsersChanged().toCompletableFuture()
+              : CompletableFuture.<Void>completedFuture(null)).exceptionally(e -> {
+                log.warn("[{}] end-user cache invalidation after {} failed: {}", req.requestId(), safePath(req),
+                    e.toString());
+                return null;
+              }).thenApply(v -> r))
           .thenCompose(r -> r.invalidate().isEmpty() ? CompletableFuture.completedFuture(r.response())
               : invalidator.invalidate(r.invalidate()).handle((v, e) -> {
                 if (e != null) {
@@ -163,7 +169,12 @@ public final class AdminApi implements ManagementApi {
     }
   }
 
-  private record Outcome(ManagementResponse response, List<io.sluice.auth.KeyHash> invalidate) {}
+  private record Outcome(ManagementResponse response, List<io.sluice.auth.KeyHash> invalidate,
+      boolean endUsersChanged) {
+    Outcome(ManagementResponse response, List<io.sluice.auth.KeyHash> invalidate) {
+      this(response, invalidate, false);
+    }
+  }
 
   private Outcome call(ManagementRequest req) {
     try {
@@ -286,7 +297,11 @@ public final class AdminApi implements ManagementApi {
       }
       case "/budget/update" -> {
         post(m, path);
-        return read(budgets.update(dsl, c, body(req)));
+        JsonNode out = budgets.update(dsl, c, body(req));
+        String budgetId = out.path("budget_id").asText(null);
+        // The budget's end users (dropped as a whole) and its team members' keys (cached with member budgets).
+        return new Outcome(new ManagementResponse(200, Out.bytes(out)),
+            budgetId == null ? List.of() : TeamApi.budgetMemberKeys(dsl, budgetId), true);
       }
       case "/budget/info" -> {
         post(m, path);
@@ -302,12 +317,12 @@ public final class AdminApi implements ManagementApi {
       }
       case "/budget/delete" -> {
         post(m, path);
-        return read(budgets.delete(dsl, c, body(req)));
+        return endUserWrite(budgets.delete(dsl, c, body(req)));
       }
       // LiteLLM serves the end-user routes under both names (/end_user/* is the older one).
       case "/end_user/new", "/customer/new" -> {
         post(m, path);
-        return read(endUsers.create(dsl, c, body(req), path));
+        return endUserWrite(endUsers.create(dsl, c, body(req), path));
       }
       case "/end_user/info", "/customer/info" -> {
         get(m, path);
@@ -315,11 +330,11 @@ public final class AdminApi implements ManagementApi {
       }
       case "/end_user/update", "/customer/update" -> {
         post(m, path);
-        return read(endUsers.update(dsl, c, body(req), path));
+        return endUserWrite(endUsers.update(dsl, c, body(req), path));
       }
       case "/end_user/delete", "/customer/delete" -> {
         post(m, path);
-        return read(endUsers.delete(dsl, c, body(req), path));
+        return endUserWrite(endUsers.delete(dsl, c, body(req), path));
       }
       case "/end_user/list", "/customer/list" -> {
         get(m, path);
@@ -327,11 +342,11 @@ public final class AdminApi implements ManagementApi {
       }
       case "/end_user/block", "/customer/block" -> {
         post(m, path);
-        return read(endUsers.block(dsl, c, body(req), true, path));
+        return endUserWrite(endUsers.block(dsl, c, body(req), true, path));
       }
       case "/end_user/unblock", "/customer/unblock" -> {
         post(m, path);
-        return read(endUsers.block(dsl, c, body(req), false, path));
+        return endUserWrite(endUsers.block(dsl, c, body(req), false, path));
       }
       // LiteLLM's organization_endpoints.py: PATCH update/member_update, DELETE delete/member_delete (older
       // LiteLLM releases and clients send POST for those; both are answered).
@@ -476,6 +491,11 @@ public final class AdminApi implements ManagementApi {
 
   private static Outcome read(JsonNode body) {
     return new Outcome(new ManagementResponse(200, Out.bytes(body)), List.of());
+  }
+
+  /** A write to end users or budgets: cached end users are dropped (on every node) before it is answered. */
+  private static Outcome endUserWrite(JsonNode body) {
+    return new Outcome(new ManagementResponse(200, Out.bytes(body)), List.of(), true);
   }
 
   private static Outcome write(KeyApi.Result r) {

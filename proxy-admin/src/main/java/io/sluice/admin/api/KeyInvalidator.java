@@ -12,5 +12,13 @@ import java.util.concurrent.CompletionStage;
 public interface KeyInvalidator {
   CompletionStage<Void> invalidate(Collection<KeyHash> keys);
 
+  /**
+   * End users or budgets changed ({@code /customer/*}, {@code /budget/update}): every cached end user is dropped,
+   * on this node and the others. Completes when this node's cache has dropped them.
+   */
+  default CompletionStage<Void> endUsersChanged() {
+    return CompletableFuture.completedFuture(null);
+  }
+
   KeyInvalidator NONE = keys -> CompletableFuture.completedFuture(null);
 }

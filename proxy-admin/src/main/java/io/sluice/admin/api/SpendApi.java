@@ -104,6 +104,7 @@ final class SpendApi {
     o.put("model_group", orEmpty(r.getModelGroup()));
     o.put("user", orEmpty(r.getUserId()));
     o.put("team_id", r.getTeamId());
+    o.put("end_user", orEmpty(r.getEndUser()));
     o.put("cache_hit", "");
     o.set("request_tags", Out.F.arrayNode());
     boolean success = "completed".equals(r.getOutcome()) && r.getStatus() > 0 && r.getStatus() < 400;

@@ -193,6 +193,22 @@ final class TeamApi {
     return out;
   }
 
+  /** The keys of {@code userId} in {@code teamId}: cached with the member's budget, so dropped when it changes. */
+  static List<KeyHash> memberKeys(DSLContext tx, String teamId, String userId) {
+    return tx.select(SLUICE_KEYS.TOKEN).from(SLUICE_KEYS)
+        .where(SLUICE_KEYS.TEAM_ID.eq(teamId).and(SLUICE_KEYS.USER_ID.eq(userId)))
+        .fetch(SLUICE_KEYS.TOKEN).stream().map(KeyHash::new).toList();
+  }
+
+  /** The keys of every team member whose budget row is {@code budgetId} (a /budget/update changes their limits). */
+  static List<KeyHash> budgetMemberKeys(DSLContext tx, String budgetId) {
+    return tx.select(SLUICE_KEYS.TOKEN).from(SLUICE_KEYS).join(SLUICE_TEAM_MEMBERS)
+        .on(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(SLUICE_KEYS.TEAM_ID)
+            .and(SLUICE_TEAM_MEMBERS.USER_ID.eq(SLUICE_KEYS.USER_ID)))
+        .where(SLUICE_TEAM_MEMBERS.BUDGET_ID.eq(budgetId))
+        .fetch(SLUICE_KEYS.TOKEN).stream().map(KeyHash::new).toList();
+  }
+
   KeyApi.Result memberAdd(DSLContext dsl, Caller c, Body b) {
     String teamId = b.requiredString("team_id");
     if (!c.admin() && !c.teamAdmin(teamId)) {
@@ -218,6 +234,7 @@ final class TeamApi {
               + teamId + ". Use /team/member_update to change its role or budget.");
         }
         addMember(tx, teamId, m, "member");
+        touched.addAll(memberKeys(tx, teamId, m.userId)); // its keys in the team now have a member budget
         if (inTeam != null) {
           String budgetId = BudgetApi.insert(tx, UUID.randomUUID().toString(),
               new LinkedHashMap<>(Map.of(SLUICE_BUDGETS.MAX_BUDGET, inTeam)), c, now()).get(SLUICE_BUDGETS.BUDGET_ID);
@@ -248,6 +265,7 @@ final class TeamApi {
       String userId = sentId != null && !sentId.isBlank() ? sentId : memberByEmail(tx, teamId, email);
       int n = tx.deleteFrom(SLUICE_TEAM_MEMBERS)
           .where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(userId))).execute();
+      touched.addAll(memberKeys(tx, teamId, userId)); // no member budget for its keys from now on
       if (n == 0) {
         // 400, as LiteLLM answers it (its scripts test for it): the team exists, the request is what is wrong.
         throw ApiException.badRequest("user_id", "user_id=" + userId + " is not a member of team_id=" + teamId
@@ -315,6 +333,7 @@ final class TeamApi {
         update = update.set(SLUICE_TEAM_MEMBERS.ROLE, role);
       }
       update.where(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(teamId).and(SLUICE_TEAM_MEMBERS.USER_ID.eq(uid))).execute();
+      touched.addAll(memberKeys(tx, teamId, uid)); // the data plane enforces the member's budget from its keys
       Record budget = budgetId == null ? null
           : tx.selectFrom(SLUICE_BUDGETS).where(SLUICE_BUDGETS.BUDGET_ID.eq(budgetId)).fetchOne();
       String storedEmail = tx.select(SLUICE_USERS.USER_EMAIL).from(SLUICE_USERS).where(SLUICE_USERS.USER_ID.eq(uid))

@@ -60,20 +60,20 @@ import org.postgresql.PGConnection;
  * <p>Blocking JDBC: runs on the spend writer's database thread only.
  */
 final class SpendStore {
-  /** The spend-log insert: 19 arrays, one per column, in {@link #insertRows}' order. */
+  /** The spend-log insert: 20 arrays, one per column, in {@link #insertRows}' order. */
   static final String INSERT_LOGS = "INSERT INTO sluice_spend_logs (request_id, api_key, key_alias, user_id,"
       + " team_id, route, model_group, model_id, prompt_tokens, completion_tokens, total_tokens, tokens_estimated,"
-      + " spend, start_time, end_time, status, outcome, stream, stream_finished)"
+      + " spend, start_time, end_time, status, outcome, stream, stream_finished, end_user)"
       + " SELECT request_id, api_key, key_alias, user_id, team_id, route, model_group, model_id, prompt_tokens,"
       + " completion_tokens, total_tokens, tokens_estimated, spend,"
       + " timestamptz 'epoch' + start_us * interval '1 microsecond',"
-      + " timestamptz 'epoch' + end_us * interval '1 microsecond', status, outcome, stream, stream_finished"
+      + " timestamptz 'epoch' + end_us * interval '1 microsecond', status, outcome, stream, stream_finished, end_user"
       + " FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],"
       + " ?::int8[], ?::int8[], ?::int8[], ?::bool[], ?::float8[], ?::int8[], ?::int8[], ?::int4[], ?::text[],"
-      + " ?::bool[], ?::bool[])"
+      + " ?::bool[], ?::bool[], ?::text[])"
       + " AS r (request_id, api_key, key_alias, user_id, team_id, route, model_group, model_id, prompt_tokens,"
       + " completion_tokens, total_tokens, tokens_estimated, spend, start_us, end_us, status, outcome, stream,"
-      + " stream_finished)"
+      + " stream_finished, end_user)"
       + " ON CONFLICT (request_id) DO NOTHING RETURNING request_id";
 
   /** The daily rollup upsert: 11 arrays, in {@link #addDaily}'s order. */
@@ -96,6 +96,13 @@ final class SpendStore {
   static final String ADD_KEY_SPEND = "UPDATE sluice_keys SET spend = spend + ? WHERE token = ?";
   static final String ADD_USER_SPEND = "UPDATE sluice_users SET spend = spend + ? WHERE user_id = ?";
   static final String ADD_TEAM_SPEND = "UPDATE sluice_teams SET spend = spend + ? WHERE team_id = ?";
+  /**
+   * An end user's spend; one not stored yet is created with it, as LiteLLM's spend writer upserts
+   * LiteLLM_EndUserTable (an unknown {@code user} is served, and from then on it is a customer with spend).
+   */
+  static final String ADD_END_USER_SPEND = "INSERT INTO sluice_end_users (user_id, spend)"
+      + " SELECT v.id, v.s FROM (SELECT ?::float8 AS s, ?::text AS id) AS v"
+      + " ON CONFLICT (user_id) DO UPDATE SET spend = sluice_end_users.spend + excluded.spend";
 
   private final DSLContext dsl;
   private final boolean logRows;
@@ -149,6 +156,8 @@ final class SpendStore {
         addSpend(c, ADD_KEY_SPEND, fresh, e -> clean(e.keyHash()));
         addSpend(c, ADD_USER_SPEND, fresh, e -> clean(e.userId()));
         addSpend(c, ADD_TEAM_SPEND, fresh, e -> clean(e.teamId()));
+        addSpend(c, ADD_END_USER_SPEND, fresh, e -> clean(e.endUser()));
+        addMemberSpend(c, fresh);
         addDaily(c, fresh);
         return fresh.size();
       } catch (SQLException e) {
@@ -182,6 +191,7 @@ final class SpendStore {
     String[] outcome = new String[n];
     boolean[] stream = new boolean[n];
     boolean[] finished = new boolean[n];
+    String[] endUser = new String[n];
     int i = 0;
     for (UsageEvent e : rows) {
       requestId[i] = clean(e.requestId());
@@ -203,6 +213,7 @@ final class SpendStore {
       outcome[i] = e.outcome().label();
       stream[i] = e.stream();
       finished[i] = e.finished();
+      endUser[i] = clean(e.endUser());
       i++;
     }
     PGConnection pg = c.unwrap(PGConnection.class);
@@ -227,7 +238,8 @@ final class SpendStore {
       ps.setArray(p++, pg.createArrayOf("int4", status));
       ps.setArray(p++, pg.createArrayOf("text", outcome));
       ps.setArray(p++, pg.createArrayOf("bool", stream));
-      ps.setArray(p, pg.createArrayOf("bool", finished));
+      ps.setArray(p++, pg.createArrayOf("bool", finished));
+      ps.setArray(p, pg.createArrayOf("text", endUser));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           inserted.add(rs.getString(1));
@@ -259,6 +271,48 @@ final class SpendStore {
       for (Map.Entry<String, Double> e : sums.entrySet()) {
         ps.setDouble(1, e.getValue());
         ps.setString(2, e.getKey());
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+  }
+
+  /** A key's user within the key's team: LiteLLM_TeamMembership.spend, what max_budget_in_team bounds. */
+  static final String ADD_MEMBER_SPEND = "UPDATE sluice_team_members SET spend = spend + ?"
+      + " WHERE team_id = ? AND user_id = ?";
+
+  /** One team membership, ordered (team, user) so that two nodes lock member rows in the same order. */
+  private record Member(String teamId, String userId) implements Comparable<Member> {
+    @Override
+    public int compareTo(Member o) {
+      int t = teamId.compareTo(o.teamId);
+      return t != 0 ? t : userId.compareTo(o.userId);
+    }
+  }
+
+  /**
+   * Adds each row's spend to its key's user's membership of its key's team (LiteLLM's spend writer increments
+   * LiteLLM_TeamMembership.spend the same way); rows without both ids add nothing, a user no longer a member
+   * updates no row.
+   */
+  private static void addMemberSpend(Connection c, List<UsageEvent> rows) throws SQLException {
+    Map<Member, Double> sums = new TreeMap<>();
+    for (UsageEvent e : rows) {
+      String team = clean(e.teamId());
+      String user = clean(e.userId());
+      double s = spend(e);
+      if (team != null && user != null && s != 0) {
+        sums.merge(new Member(team, user), s, Double::sum);
+      }
+    }
+    if (sums.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement ps = c.prepareStatement(ADD_MEMBER_SPEND)) {
+      for (Map.Entry<Member, Double> e : sums.entrySet()) {
+        ps.setDouble(1, e.getValue());
+        ps.setString(2, e.getKey().teamId());
+        ps.setString(3, e.getKey().userId());
         ps.addBatch();
       }
       ps.executeBatch();

@@ -43,13 +43,15 @@ final class SpillCodec {
       @JsonProperty("end_time") String endTime,
       @JsonProperty("status") int status,
       @JsonProperty("outcome") String outcome,
-      @JsonProperty("stream") boolean stream) {}
+      @JsonProperty("stream") boolean stream,
+      // absent in lines written before end users were recorded: null
+      @JsonProperty("end_user") String endUser) {}
 
   /** The event as JSON, without the line feed. Control characters are escaped, so the line is one line. */
   static byte[] encode(UsageEvent e) {
     Line l = new Line(e.requestId(), e.keyHash(), e.keyAlias(), e.userId(), e.teamId(), e.route(), e.modelGroup(),
         e.deploymentId(), e.promptTokens(), e.completionTokens(), e.estimated(), SpendStore.spend(e),
-        e.start().toString(), e.end().toString(), e.status(), e.outcome().label(), e.stream());
+        e.start().toString(), e.end().toString(), e.status(), e.outcome().label(), e.stream(), e.endUser());
     try {
       return JSON.writeValueAsBytes(l);
     } catch (JsonProcessingException ex) {
@@ -69,7 +71,7 @@ final class SpillCodec {
       return new UsageEvent(l.requestId(), l.apiKey(), l.keyAlias(), l.userId(), l.teamId(), l.route(),
           l.modelGroup(), l.modelId(), l.promptTokens(), l.completionTokens(), l.tokensEstimated(), l.spend(),
           Instant.parse(l.startTime()), Instant.parse(l.endTime()), l.status(),
-          UsageEvent.Outcome.parse(l.outcome()), l.stream());
+          UsageEvent.Outcome.parse(l.outcome()), l.stream(), l.endUser());
     } catch (RuntimeException ex) {
       throw new IOException("incomplete or invalid usage event", ex);
     }

@@ -1,6 +1,8 @@
 package io.sluice.admin.store;
 
+import static io.sluice.admin.db.jooq.Tables.SLUICE_BUDGETS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_KEYS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAM_MEMBERS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAMS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_USERS;
 
@@ -20,7 +22,8 @@ import org.jooq.DSLContext;
 import org.jooq.Record;
 
 /**
- * The source of truth for virtual keys: one indexed query (key ⋈ user ⋈ team) per lookup, on {@code executor},
+ * The source of truth for virtual keys: one indexed query (key ⋈ user ⋈ team ⋈ the user's membership of the team and
+ * its budget) per lookup, on {@code executor},
  * never on the caller's thread. Sits under the data plane's {@link io.sluice.auth.LayeredKeyStore}.
  */
 public final class PgKeyStore implements KeyStore {
@@ -43,10 +46,14 @@ public final class PgKeyStore implements KeyStore {
             SLUICE_USERS.TPM_LIMIT, SLUICE_USERS.RPM_LIMIT, SLUICE_USERS.MAX_PARALLEL_REQUESTS, SLUICE_USERS.MAX_BUDGET,
             SLUICE_USERS.SPEND, SLUICE_USERS.BUDGET_RESET_AT,
             SLUICE_TEAMS.TPM_LIMIT, SLUICE_TEAMS.RPM_LIMIT, SLUICE_TEAMS.MAX_PARALLEL_REQUESTS, SLUICE_TEAMS.MAX_BUDGET,
-            SLUICE_TEAMS.SPEND, SLUICE_TEAMS.BUDGET_RESET_AT, SLUICE_USERS.MODELS, SLUICE_TEAMS.MODEL_ALIASES)
+            SLUICE_TEAMS.SPEND, SLUICE_TEAMS.BUDGET_RESET_AT, SLUICE_USERS.MODELS, SLUICE_TEAMS.MODEL_ALIASES,
+            SLUICE_TEAM_MEMBERS.SPEND, SLUICE_BUDGETS.MAX_BUDGET, SLUICE_BUDGETS.BUDGET_RESET_AT)
         .from(SLUICE_KEYS)
         .leftJoin(SLUICE_USERS).on(SLUICE_USERS.USER_ID.eq(SLUICE_KEYS.USER_ID))
         .leftJoin(SLUICE_TEAMS).on(SLUICE_TEAMS.TEAM_ID.eq(SLUICE_KEYS.TEAM_ID))
+        .leftJoin(SLUICE_TEAM_MEMBERS).on(SLUICE_TEAM_MEMBERS.TEAM_ID.eq(SLUICE_KEYS.TEAM_ID)
+            .and(SLUICE_TEAM_MEMBERS.USER_ID.eq(SLUICE_KEYS.USER_ID)))
+        .leftJoin(SLUICE_BUDGETS).on(SLUICE_BUDGETS.BUDGET_ID.eq(SLUICE_TEAM_MEMBERS.BUDGET_ID))
         .where(SLUICE_KEYS.TOKEN.eq(hash.hex()))
         .fetchOne();
     if (r == null) {
@@ -78,7 +85,11 @@ public final class PgKeyStore implements KeyStore {
             r.get(SLUICE_TEAMS.RPM_LIMIT), r.get(SLUICE_TEAMS.MAX_PARALLEL_REQUESTS), r.get(SLUICE_TEAMS.MAX_BUDGET),
             r.get(SLUICE_TEAMS.SPEND), r.get(SLUICE_TEAMS.BUDGET_RESET_AT)),
         set(r.get(SLUICE_USERS.MODELS)),
-        aliases(r.get(SLUICE_TEAMS.MODEL_ALIASES), r.get(SLUICE_KEYS.ALIASES))));
+        aliases(r.get(SLUICE_TEAMS.MODEL_ALIASES), r.get(SLUICE_KEYS.ALIASES)),
+        // Only the member's max_budget_in_team is enforced per member (LiteLLM's _check_team_member_budget).
+        r.get(SLUICE_BUDGETS.MAX_BUDGET) == null ? KeyLimits.NONE : limits(null, null, null,
+            r.get(SLUICE_BUDGETS.MAX_BUDGET), r.get(SLUICE_TEAM_MEMBERS.SPEND),
+            r.get(SLUICE_BUDGETS.BUDGET_RESET_AT))));
   }
 
   private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();

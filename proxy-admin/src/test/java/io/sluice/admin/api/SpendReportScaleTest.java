@@ -36,7 +36,9 @@ class SpendReportScaleTest {
   static void load() throws Exception {
     h = new AdminHarness();
     DSLContext dsl = h.tdb.db.dsl();
-    // Back to the schema before V3 (and so before the later V4, V5 and V6): the spend rows exist, the rollup not yet.
+    // Back to the schema before V3 (and so before the later V4 to V7): the spend rows exist, the rollup not yet.
+    dsl.execute("DROP INDEX sluice_spend_logs_end_user_time");
+    dsl.execute("ALTER TABLE sluice_spend_logs DROP COLUMN end_user");
     dsl.execute("ALTER TABLE sluice_keys DROP COLUMN organization_id");
     dsl.execute("ALTER TABLE sluice_teams DROP COLUMN organization_id");
     dsl.execute("DROP TABLE sluice_organization_members");
@@ -47,7 +49,7 @@ class SpendReportScaleTest {
     dsl.execute("DROP TABLE sluice_spend_daily");
     dsl.execute("ALTER TABLE sluice_keys DROP COLUMN aliases");
     dsl.execute("ALTER TABLE sluice_teams DROP COLUMN model_aliases");
-    dsl.execute("DELETE FROM " + Database.HISTORY_TABLE + " WHERE version IN ('3', '4', '5', '6')");
+    dsl.execute("DELETE FROM " + Database.HISTORY_TABLE + " WHERE version IN ('3', '4', '5', '6', '7')");
     long t0 = System.nanoTime();
     // 300 keys (user = key % 20, team = key % 5, none for every 5th user), 4 model groups, one row every ~7.8 s over
     // 90 days, 2% failures.

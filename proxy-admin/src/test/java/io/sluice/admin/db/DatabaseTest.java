@@ -22,9 +22,9 @@ class DatabaseTest {
       "sluice_keys", "sluice_organization_members", "sluice_organizations", "sluice_spend_daily", "sluice_spend_logs", "sluice_team_members", "sluice_teams", "sluice_users");
   /**
    * Migrations in this build (V1 admin plane, V2 spend logs, V3 daily spend rollup, V4 model aliases, V5 budgets and
-   * end users, V6 organizations).
+   * end users, V6 organizations, V7 the spend rows' end user).
    */
-  private static final long MIGRATIONS = 6;
+  private static final long MIGRATIONS = 7;
 
   static TestDatabases.TestDatabase t;
 
@@ -48,7 +48,7 @@ class DatabaseTest {
     assertThat(t.db.dsl().fetchValue("SELECT string_agg(version || ':' || script || ':' || success, ',' ORDER BY "
         + "installed_rank) FROM " + Database.HISTORY_TABLE))
         .isEqualTo("1:V1__admin_plane.sql:true,2:V2__spend_logs.sql:true,3:V3__spend_daily.sql:true,4:V4__model_aliases.sql:true,"
-            + "5:V5__budgets_end_users.sql:true,6:V6__organizations.sql:true");
+            + "5:V5__budgets_end_users.sql:true,6:V6__organizations.sql:true,7:V7__spend_end_user.sql:true");
     // The PostgreSQL types behind the generated String[] / JSONB / OffsetDateTime fields.
     assertThat(t.db.dsl().fetch("SELECT column_name || ' ' || udt_name FROM information_schema.columns WHERE "
         + "table_name = 'sluice_keys' AND column_name IN ('models', 'metadata', 'expires', 'token') ORDER BY 1")
@@ -115,12 +115,12 @@ class DatabaseTest {
           .hasMessageContaining("Sluice did not start")
           .hasMessageContaining(fresh.url.describe())
           .hasMessageContaining("rolled back");
-      // V99 left nothing behind: the schema is still at V6 and opens normally.
+      // V99 left nothing behind: the schema is still at V7 and opens normally.
       try (Database db = Database.open(Database.Options.of(fresh.url).withPoolSize(1))) {
         assertThat(db.dsl().fetchValue("SELECT max(installed_rank) FROM " + Database.HISTORY_TABLE))
             .isEqualTo((int) MIGRATIONS);
         assertThat(db.dsl().fetchValue("SELECT version FROM " + Database.HISTORY_TABLE + " ORDER BY installed_rank "
-            + "DESC LIMIT 1")).isEqualTo("6");
+            + "DESC LIMIT 1")).isEqualTo("7");
       }
     }
   }

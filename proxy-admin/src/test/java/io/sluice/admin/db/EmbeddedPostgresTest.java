@@ -34,8 +34,8 @@ class EmbeddedPostgresTest {
       assertThat(db.dsl().selectFrom(SLUICE_USERS).where(SLUICE_USERS.USER_ID.eq("kept-user")).fetchOne())
           .isNotNull()
           .satisfies(r -> assertThat(r.getModels()).containsExactly("llama"));
-      assertThat(db.dsl().fetchValue("SELECT count(*) FROM " + Database.HISTORY_TABLE)).as("V1, V2, V3, V4, V5, V6")
-          .isEqualTo(6L);
+      assertThat(db.dsl().fetchValue("SELECT count(*) FROM " + Database.HISTORY_TABLE)).as("V1, V2, V3, V4, V5, V6, V7")
+          .isEqualTo(7L);
       assertThat(String.valueOf(db.dsl().fetchValue("SHOW server_version"))).startsWith(pgVersion + ".");
     }
     // No second initdb: the cluster's files are the first run's.

@@ -1,6 +1,9 @@
 package io.sluice.admin.spend;
 
+import static io.sluice.admin.db.jooq.Tables.SLUICE_BUDGETS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_END_USERS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_KEYS;
+import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAM_MEMBERS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_TEAMS;
 import static io.sluice.admin.db.jooq.Tables.SLUICE_USERS;
 import static io.sluice.admin.spend.SpendFixture.hash;
@@ -100,6 +103,46 @@ class SpendBudgetResetTest {
     assertThat(new BudgetResets(dsl).resetBudgets(NOW.plusSeconds(3600)))
         .extracting(KeyHash::hex).as("an hour on: the 1h and 30s budgets").containsExactlyInAnyOrder(
             hash("k-never-set"), hash("k-later"), hash("k-of-due-user"), hash("k-of-due-team"));
+  }
+
+  /** LiteLLM's reset_budget_for_litellm_budget_table: a due budget row restarts its end users' and members' spend. */
+  @Test
+  void aDueBudgetRowRestartsTheSpendOfItsEndUsersAndTeamMembers() {
+    dsl.insertInto(SLUICE_BUDGETS).set(SLUICE_BUDGETS.BUDGET_ID, "tier-due").set(SLUICE_BUDGETS.MAX_BUDGET, 1.0)
+        .set(SLUICE_BUDGETS.BUDGET_DURATION, "1d").set(SLUICE_BUDGETS.BUDGET_RESET_AT, PAST).execute();
+    dsl.insertInto(SLUICE_BUDGETS).set(SLUICE_BUDGETS.BUDGET_ID, "tier-later").set(SLUICE_BUDGETS.MAX_BUDGET, 1.0)
+        .set(SLUICE_BUDGETS.BUDGET_DURATION, "1d").set(SLUICE_BUDGETS.BUDGET_RESET_AT, FUTURE).execute();
+    dsl.insertInto(SLUICE_BUDGETS).set(SLUICE_BUDGETS.BUDGET_ID, "no-period").set(SLUICE_BUDGETS.MAX_BUDGET, 1.0)
+        .execute();
+    dsl.insertInto(SLUICE_END_USERS).set(SLUICE_END_USERS.USER_ID, "eu-due").set(SLUICE_END_USERS.SPEND, 4.0)
+        .set(SLUICE_END_USERS.BUDGET_ID, "tier-due").execute();
+    dsl.insertInto(SLUICE_END_USERS).set(SLUICE_END_USERS.USER_ID, "eu-later").set(SLUICE_END_USERS.SPEND, 4.0)
+        .set(SLUICE_END_USERS.BUDGET_ID, "tier-later").execute();
+    dsl.insertInto(SLUICE_END_USERS).set(SLUICE_END_USERS.USER_ID, "eu-none").set(SLUICE_END_USERS.SPEND, 4.0)
+        .set(SLUICE_END_USERS.BUDGET_ID, "no-period").execute();
+    dsl.insertInto(SLUICE_TEAM_MEMBERS).set(SLUICE_TEAM_MEMBERS.TEAM_ID, "t-due")
+        .set(SLUICE_TEAM_MEMBERS.USER_ID, "u-later").set(SLUICE_TEAM_MEMBERS.SPEND, 2.5)
+        .set(SLUICE_TEAM_MEMBERS.BUDGET_ID, "tier-due").execute();
+
+    BudgetResets.RowsReset r = new BudgetResets(dsl).resetBudgetRows(NOW);
+    assertThat(r.budgets()).isEqualTo(1);
+    assertThat(r.endUsers()).isEqualTo(1);
+    assertThat(r.members()).isEqualTo(1);
+    assertThat(r.endUsersChanged()).isTrue();
+    assertThat(r.memberKeys()).extracting(KeyHash::hex).as("the member's key in that team")
+        .containsExactly(hash("k-of-due-team"));
+    assertThat(endUserSpend("eu-due")).isZero();
+    assertThat(endUserSpend("eu-later")).isEqualTo(4.0);
+    assertThat(endUserSpend("eu-none")).as("no budget_duration: never reset").isEqualTo(4.0);
+    assertThat(dsl.select(SLUICE_TEAM_MEMBERS.SPEND).from(SLUICE_TEAM_MEMBERS).fetchOne().value1()).isZero();
+    assertThat(resetAt(SLUICE_BUDGETS, SLUICE_BUDGETS.BUDGET_ID, "tier-due")).isEqualTo(NOW.plus(Duration.ofDays(1)));
+    assertThat(resetAt(SLUICE_BUDGETS, SLUICE_BUDGETS.BUDGET_ID, "tier-later")).isEqualTo(FUTURE.toInstant());
+    assertThat(new BudgetResets(dsl).resetBudgetRows(NOW).budgets()).as("nothing is due twice").isZero();
+  }
+
+  private double endUserSpend(String id) {
+    return dsl.select(SLUICE_END_USERS.SPEND).from(SLUICE_END_USERS).where(SLUICE_END_USERS.USER_ID.eq(id))
+        .fetchOne().value1();
   }
 
   @Test

@@ -69,7 +69,7 @@ public final class KeyRecordCodec {
    */
   public static String encode(KeyRecord r) {
     KeyLimits l = r.limits();
-    for (KeyLimits x : new KeyLimits[] {l, r.userLimits(), r.teamLimits()}) {
+    for (KeyLimits x : new KeyLimits[] {l, r.userLimits(), r.teamLimits(), r.memberLimits()}) {
       if (!Double.isFinite(x.spend()) || (x.maxBudget() != null && !Double.isFinite(x.maxBudget()))) {
         throw new IllegalArgumentException("key record " + r.hash().prefix() + ": spend and budget must be finite");
       }
@@ -106,6 +106,7 @@ public final class KeyRecordCodec {
       writeLimits(g, "limits", l, true);
       writeLimits(g, "user_limits", r.userLimits(), false);
       writeLimits(g, "team_limits", r.teamLimits(), false);
+      writeLimits(g, "member_limits", r.memberLimits(), false);
       g.writeEndObject();
     } catch (IOException e) {
       throw new UncheckedIOException(e); // a StringWriter does not fail
@@ -155,7 +156,8 @@ public final class KeyRecordCodec {
         optionalBoolean(root, "blocked"),
         optionalBoolean(root, "team_blocked"),
         expires == null ? null : Instant.ofEpochMilli(expires),
-        limits, userLimits, teamLimits, new LinkedHashSet<>(strings(root, "user_models")), aliases(root));
+        limits, userLimits, teamLimits, new LinkedHashSet<>(strings(root, "user_models")), aliases(root),
+        readLimits(root, "member_limits"));
   }
 
   private static java.util.Map<String, String> aliases(JsonNode root) throws MalformedException {

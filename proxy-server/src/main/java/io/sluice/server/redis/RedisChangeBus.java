@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each change is one Lua script: {@code INCR sluice:changes:seq}, then {@code PUBLISH sluice:changes} of
  * {@code "<seq> <node> <kind>[ <hash hex>...]"} (kind {@code k} keys, {@code a} all keys, {@code d}
- * deployments; at most {@link #MAX_HASHES_PER_MESSAGE} hashes a message). Redis pub/sub is fire and forget, so two
- * safety nets catch a message that never arrived:
+ * deployments, {@code e} end users; at most {@link #MAX_HASHES_PER_MESSAGE} hashes a message). Redis pub/sub is
+ * fire and forget, so two safety nets catch a message that never arrived:
  *
  * <ul>
  *   <li>the <em>sweep</em>: every sweep interval the bus reads the sequence. Messages arrive in order on one link
@@ -91,6 +91,12 @@ public final class RedisChangeBus implements AutoCloseable {
 
     /** Deployments changed ({@code /model/new}, {@code /model/update}, {@code /model/delete}): reload them. */
     void deploymentsChanged();
+
+    /**
+     * End users or budgets changed ({@code /customer/*}, {@code /budget/update}): forget every cached end user. Also
+     * heard whenever {@link #allKeysChanged} is (a missed message may have been about end users).
+     */
+    default void endUsersChanged() {}
   }
 
   private final RedisConnection redis;
@@ -232,6 +238,11 @@ public final class RedisChangeBus implements AutoCloseable {
     return publish(nodeId + " d", "deployments");
   }
 
+  /** Tells other nodes end users (or budgets) changed. Same completion as {@link #publishKeys}. */
+  public CompletionStage<Void> publishEndUsers() {
+    return publish(nodeId + " e", "end users");
+  }
+
   private CompletableFuture<Void> publish(String body, String what) {
     if (closed.get()) {
       LOG.debug("redis {}: change of {} not published: the change bus is closed", where, what);
@@ -309,6 +320,10 @@ public final class RedisChangeBus implements AutoCloseable {
       case "d":
         LOG.debug("redis {}: change {} from node {}: deployments", where, seq, parts[1]);
         call(listener::deploymentsChanged);
+        return;
+      case "e":
+        LOG.debug("redis {}: change {} from node {}: end users", where, seq, parts[1]);
+        call(listener::endUsersChanged);
         return;
       default: // a newer node's kind of change: forgetting everything is always correct
         logMalformed("change " + seq + " is of unknown kind '" + abbreviate(parts[2]) + "'");
@@ -412,6 +427,7 @@ public final class RedisChangeBus implements AutoCloseable {
 
   private void flushAll() {
     call(listener::allKeysChanged);
+    call(listener::endUsersChanged);
     call(listener::deploymentsChanged);
     resync.set(true);
   }

@@ -57,6 +57,23 @@ class KeyRecordCodecTest {
     assertThat(KeyRecordCodec.decode(KeyRecordCodec.encode(aliased), H)).isEqualTo(aliased);
   }
 
+  /** A team member's budget travels too: a node reading the shared cache enforces max_budget_in_team as well. */
+  @Test
+  void roundTripsTheTeamMembersBudget() throws Exception {
+    KeyRecord base = full(H);
+    KeyLimits member = new KeyLimits(null, null, null, 2.5, 0.75, java.time.Instant.ofEpochMilli(1_767_225_600_000L));
+    KeyRecord withMember = new KeyRecord(base.hash(), base.keyName(), base.alias(), base.userId(), base.teamId(),
+        base.role(), base.models(), base.teamModels(), base.allowedRoutes(), false, false, null, base.limits(),
+        base.userLimits(), base.teamLimits(), base.userModels(), base.aliases(), member);
+    String json = KeyRecordCodec.encode(withMember);
+    assertThat(json).contains("\"member_limits\":{");
+    KeyRecord back = KeyRecordCodec.decode(json, H);
+    assertThat(back).isEqualTo(withMember);
+    assertThat(back.memberLimits().maxBudget()).isEqualTo(2.5);
+    assertThat(KeyRecordCodec.encode(base)).as("absent when there is none").doesNotContain("member_limits");
+    assertThat(KeyRecordCodec.decode(KeyRecordCodec.encode(base), H).memberLimits()).isEqualTo(KeyLimits.NONE);
+  }
+
   @Test
   void wireNamesAreExplicitAndStable() throws Exception {
     String json = KeyRecordCodec.encode(full(H));

@@ -280,6 +280,21 @@ class RedisChangeBusTest {
   }
 
   @Test
+  void endUserChangesReachOtherNodesAndAFlushForgetsEndUsersToo() throws Exception {
+    Recorder a = new Recorder();
+    Recorder b = new Recorder();
+    RedisChangeBus busA = bus(nodeA, "node-a", a, FAST_SWEEP);
+    bus(nodeB, "node-b", b, FAST_SWEEP);
+    await(busA.publishEndUsers());
+    awaitTrue(() -> b.endUsers.get() == 1, Duration.ofSeconds(1), "B forgets its cached end users");
+    assertThat(b.all.get() + b.deployments.get()).as("nothing else").isZero();
+    assertThat(a.endUsers.get()).as("not told of its own change").isZero();
+    await(raw.async().publish(channel, "garbage"));
+    awaitTrue(() -> b.endUsers.get() == 2 && b.all.get() == 1, Duration.ofSeconds(1),
+        "a flush (a message that may have been about end users) forgets them too");
+  }
+
+  @Test
   void aMalformedOrUnknownMessageMakesNodesForgetEverything() throws Exception {
     Recorder b = new Recorder();
     bus(nodeB, "node-b", b, NO_SWEEP);
@@ -381,6 +396,12 @@ class RedisChangeBusTest {
     final List<Integer> batches = new CopyOnWriteArrayList<>();
     final AtomicInteger all = new AtomicInteger();
     final AtomicInteger deployments = new AtomicInteger();
+    final AtomicInteger endUsers = new AtomicInteger();
+
+    @Override
+    public void endUsersChanged() {
+      endUsers.incrementAndGet();
+    }
 
     @Override
     public void keysChanged(Collection<KeyHash> hashes) {
