@@ -102,6 +102,10 @@ model_list:
   - model_name: bench
     litellm_params: { model: hosted_vllm/bench-model, api_base: "http://$upstream/v1", api_key: $REPLICA_KEY }
 YAML
+    # SLUICE_BENCH_SETTINGS: extra sluice_settings for Sluice's row, e.g. "response_model_name: served".
+    if [ -n "${SLUICE_BENCH_SETTINGS:-}" ]; then
+      printf 'sluice_settings: { %s }\n' "$SLUICE_BENCH_SETTINGS" >> "$tmp/sluice.yaml"
+    fi
     db_env=()
     if [ -n "${DATABASE_URL:-}" ]; then
       db_env=(DATABASE_URL="$DATABASE_URL"); sluice_db="DATABASE_URL (unpinned)"

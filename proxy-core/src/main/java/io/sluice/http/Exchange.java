@@ -269,12 +269,17 @@ final class Exchange {
    * {@code up} (its bytes must still be there).
    */
   void respondBytes(io.sluice.http.wire.WireResponseDecoder.Head up, boolean sse) {
+    respondBytes(up, sse, false);
+  }
+
+  /** As above; {@code chunked}: the client gets the body chunked whatever its framing upstream (its length changes). */
+  void respondBytes(io.sluice.http.wire.WireResponseDecoder.Head up, boolean sse, boolean chunked) {
     assert !responseStarted;
     responseStarted = true;
     sseResponse = sse;
     status = up.status().code();
     upstreamStatus = status;
-    chunkedResponse = up.contentLength() < 0;
+    chunkedResponse = chunked || up.contentLength() < 0;
     firstByteNanos = System.nanoTime();
     if (!conn.channel.isActive()) {
       return; // the client is gone (the relay is letting the replica go): nothing to encode the head for

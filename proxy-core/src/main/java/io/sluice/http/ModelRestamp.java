@@ -6,7 +6,6 @@ import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.LastHttpContent;
-import java.util.List;
 
 /**
  * Gives a response the model name the client asked for (issue 14 §6; LiteLLM's proxy does so since PR #19943,
@@ -16,8 +15,8 @@ import java.util.List;
  * unescaped quote, so that byte pattern is the response's own {@code model} member and nothing else.
  *
  * <p>Two ways, one per body path of {@link UpstreamHandler}: a raw SSE chunk (one or more whole events) is re-framed
- * with a new size line ({@link #rewriteChunk}): one small pooled buffer holds the size line and the bytes up to the
- * last replacement, a retained slice the rest — no copy of the event's remainder, nothing for the GC; a body of
+ * with a new size line ({@link #rewriteChunk}) into one pooled buffer that holds every rewritten chunk of the read
+ * (an SSE event is a few hundred bytes: one copy beats a buffer and a write per event); a body of
  * {@code HttpContent}s ({@link #apply}) — the JSON answer, whose Content-Length the relay turned into chunked — is
  * rewritten piece by piece, holding back at a piece's end the bytes that may begin a match in the next.
  *
@@ -38,17 +37,22 @@ final class ModelRestamp {
     return this;
   }
 
-  /** Where the next {@link #find} starts in {@code buf[from, to)}, or -1. */
+  /**
+   * Where the next {@link #find} starts in {@code buf[from, to)}, or -1. Anchored on {@code find}'s second byte (the
+   * {@code m} of {@code "model"}), which JSON text holds several times less often than the quote it starts with: each
+   * anchor costs a call of Netty's word-at-a-time search, so fewer anchors is what makes the scan cheap.
+   */
   int indexOf(ByteBuf buf, int from, int to) {
-    int last = to - find.length;
-    int i = from;
-    while (i <= last) {
-      i = buf.indexOf(i, last + 1, find[0]);
+    int last = to - find.length; // the last position a match can start at
+    byte anchor = find[1];
+    int i = from + 1;
+    while (i <= last + 1) {
+      i = buf.indexOf(i, last + 2, anchor);
       if (i < 0) {
         return -1;
       }
-      if (matchesAt(buf, i, 0, find.length)) {
-        return i;
+      if (matchesAt(buf, i - 1, 0, find.length)) {
+        return i - 1;
       }
       i++;
     }
@@ -65,30 +69,28 @@ final class ModelRestamp {
   }
 
   /**
-   * One whole chunk {@code in[chunkStart, chunkEnd)} (size line, data at {@code [dataStart, dataEnd)}, CRLF) with
-   * at least one match, re-framed into {@code out}: a new buffer with the new size line and the data up to the end
-   * of the last match (replaced), then a retained slice of the rest of the chunk. Returns the data's length change.
+   * One whole chunk of {@code in} (data at {@code [dataStart, dataEnd)}, then CRLF up to {@code chunkEnd}), appended to
+   * {@code into} re-framed: a new size line, the data with every match replaced, CRLF. The extensions of the size
+   * line, if any, are dropped. Returns the data's length change. {@code into} grows as needed (pooled).
    */
-  int rewriteChunk(ByteBuf in, int dataStart, int dataEnd, int chunkEnd, ByteBufAllocator alloc, List<Object> out) {
+  int rewriteChunk(ByteBuf in, int dataStart, int dataEnd, int chunkEnd, ByteBuf into) {
     int count = 0;
-    int tail = dataStart;
     for (int p = indexOf(in, dataStart, dataEnd); p >= 0; p = indexOf(in, p + find.length, dataEnd)) {
       count++;
-      tail = p + find.length;
     }
     int delta = count * (replace.length - find.length);
     int newLength = dataEnd - dataStart + delta;
-    ByteBuf h = alloc.directBuffer(hexDigits(newLength) + 2 + (tail - dataStart) + delta);
-    writeHex(h, newLength);
-    h.writeShort('\r' << 8 | '\n');
+    into.ensureWritable(hexDigits(newLength) + 2 + newLength + 2);
+    writeHex(into, newLength);
+    into.writeShort('\r' << 8 | '\n');
     int q = dataStart;
-    for (int p = indexOf(in, dataStart, tail); p >= 0; p = indexOf(in, q, tail)) {
-      h.writeBytes(in, q, p - q);
-      h.writeBytes(replace);
+    for (int p = indexOf(in, dataStart, dataEnd); p >= 0; p = indexOf(in, q, dataEnd)) {
+      into.writeBytes(in, q, p - q);
+      into.writeBytes(replace);
       q = p + find.length;
     }
-    out.add(h);
-    out.add(in.retainedSlice(tail, chunkEnd - tail));
+    into.writeBytes(in, q, dataEnd - q);
+    into.writeShort('\r' << 8 | '\n');
     return delta;
   }
 
@@ -105,30 +107,8 @@ final class ModelRestamp {
     if (first < 0 && carryLen == 0 && (last || partialSuffix(in, from, to) == 0)) {
       return content; // the common piece: nothing to replace, nothing to hold back
     }
-    ByteBuf src = in;
-    if (carryLen > 0) {
-      src = alloc.heapBuffer(carryLen + to - from).writeBytes(carry, 0, carryLen).writeBytes(in, from, to - from);
-      from = src.readerIndex();
-      to = src.writerIndex();
-    }
-    int tail = from;
-    for (int p = indexOf(src, from, to); p >= 0; p = indexOf(src, p + find.length, to)) {
-      tail = p + find.length;
-    }
-    int keep = last ? 0 : partialSuffix(src, tail, to);
-    ByteBuf out = alloc.buffer(Math.max(16, to - from - keep + 64));
-    int q = from;
-    for (int p = indexOf(src, from, to - keep); p >= 0; p = indexOf(src, q, to - keep)) {
-      out.writeBytes(src, q, p - q);
-      out.writeBytes(replace);
-      q = p + find.length;
-    }
-    out.writeBytes(src, q, to - keep - q);
-    src.getBytes(to - keep, carry, 0, keep);
-    carryLen = keep;
-    if (src != in) {
-      src.release();
-    }
+    ByteBuf out = alloc.buffer(Math.max(16, to - from + carryLen + 64));
+    rewriteInto(in, from, to, last, out, alloc);
     HttpContent result;
     if (last) {
       DefaultLastHttpContent l = new DefaultLastHttpContent(out);
@@ -139,6 +119,60 @@ final class ModelRestamp {
     }
     content.release();
     return result;
+  }
+
+  /**
+   * Writes {@code in[from, to)} — after the bytes held back from the last piece — to {@code out} with every match
+   * replaced, holding back (unless {@code last}) a suffix that may begin a match in the next piece.
+   */
+  private void rewriteInto(ByteBuf in, int from, int to, boolean last, ByteBuf out, ByteBufAllocator alloc) {
+    ByteBuf src = in;
+    if (carryLen > 0) {
+      src = alloc.heapBuffer(carryLen + to - from).writeBytes(carry, 0, carryLen).writeBytes(in, from, to - from);
+      from = src.readerIndex();
+      to = src.writerIndex();
+    }
+    int q = from;
+    for (int p = indexOf(src, from, to); p >= 0; p = indexOf(src, q, to)) {
+      out.writeBytes(src, q, p - q);
+      out.writeBytes(replace);
+      q = p + find.length;
+    }
+    // After the last match: what may begin one in the next piece is held back.
+    int keep = last ? 0 : partialSuffix(src, Math.max(q, to - find.length + 1), to);
+    out.writeBytes(src, q, to - keep - q);
+    src.getBytes(to - keep, carry, 0, keep);
+    carryLen = keep;
+    if (src != in) {
+      src.release();
+    }
+  }
+
+  /** Room kept before a framed piece's data for its size line: eight hex digits and CRLF. */
+  private static final int SIZE_LINE_ROOM = 10;
+
+  /**
+   * A piece {@code in[from, from + length)} of a Content-Length body the relay turned into chunked (the length
+   * changes), as one chunk — size line, the data with its matches replaced, CRLF — in one new pooled buffer; null when
+   * all of it is held back for the next piece. {@code last}: the body's final piece (nothing is held back).
+   */
+  ByteBuf frame(ByteBuf in, int from, int length, boolean last, ByteBufAllocator alloc) {
+    ByteBuf b = alloc.directBuffer(SIZE_LINE_ROOM + carryLen + length + 64 + 2);
+    b.writerIndex(SIZE_LINE_ROOM);
+    rewriteInto(in, from, from + length, last, b, alloc);
+    int n = b.writerIndex() - SIZE_LINE_ROOM;
+    if (n == 0) {
+      b.release();
+      return null;
+    }
+    int digits = hexDigits(n);
+    int start = SIZE_LINE_ROOM - digits - 2;
+    for (int i = digits - 1, v = n; i >= 0; i--, v >>>= 4) {
+      b.setByte(start + i, HEX[v & 0xf]);
+    }
+    b.setShort(SIZE_LINE_ROOM - 2, '\r' << 8 | '\n');
+    b.readerIndex(start);
+    return b.writeShort('\r' << 8 | '\n');
   }
 
   /** The longest proper prefix of {@link #find} that ends {@code buf[from, to)}: what a next piece may complete. */

@@ -106,6 +106,8 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
   private final ModelRestamp restamper = new ModelRestamp();
   /** {@link #restamper} while the current response is restamped; else null. */
   private ModelRestamp restamp;
+  /** The restamped body has a Content-Length: the client gets it chunked, each raw piece framed as a chunk. */
+  private boolean restampPieces;
   /** The pipeline's response decoder, when it is Sluice's (raw relay); null with another codec. */
   private io.sluice.http.wire.WireResponseDecoder responses;
   /** A 400 held back while its body is read (a context window error goes to a fallback); null when none. */
@@ -145,6 +147,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     this.rawData = 0;
     this.rawEvents = 0;
     this.restamp = null;
+    this.restampPieces = false;
     releaseHeld();
     this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
     this.usage = exchange.usage;
@@ -500,9 +503,24 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     return r == null || status != 200 ? null : restamper.reset(r.find(), r.replace());
   }
 
-  /** The decoder's tap on a raw body's pieces (see {@link #relayRaw}): usage scanned in place, SSE kept whole. */
+  /**
+   * The decoder's tap on a raw body's pieces (see {@link #relayRaw}): usage scanned in place, SSE kept whole; a
+   * Content-Length body to restamp is re-framed as chunks, every piece ({@link #rewritePiece}).
+   */
   @Override
   public int data(ByteBuf buf, int index, int length) {
+    int verdict = verdict(buf, index, length);
+    return restampPieces ? REWRITE : verdict;
+  }
+
+  /** A piece of a Content-Length body the client gets chunked, with the client's model name ({@link ModelRestamp}). */
+  @Override
+  public ByteBuf rewritePiece(ByteBuf buf, int index, int length, boolean last) {
+    ByteBuf b = restamp.frame(buf, index, length, last, channel.alloc());
+    return b;
+  }
+
+  private int verdict(ByteBuf buf, int index, int length) {
     int end = index + length;
     if (rawSse) {
       int events = io.sluice.json.SseUsageFilter.wholeEvents(buf, index, end);
@@ -534,9 +552,14 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
 
   /** A raw SSE chunk carrying the replica's model name, re-framed with the client's ({@link ModelRestamp}). */
   @Override
-  public void rewrite(ByteBuf buf, int chunkStart, int dataStart, int dataEnd, int chunkEnd,
-      java.util.List<Object> out) {
-    rawData += restamp.rewriteChunk(buf, dataStart, dataEnd, chunkEnd, channel.alloc(), out);
+  public ByteBuf rewrite(ByteBuf buf, int chunkStart, int dataStart, int dataEnd, int chunkEnd, ByteBuf into) {
+    if (into == null) {
+      into = channel.alloc().directBuffer(Math.max(1024, 2 * (chunkEnd - chunkStart)));
+    }
+    int before = into.writerIndex();
+    restamp.rewriteChunk(buf, dataStart, dataEnd, chunkEnd, into);
+    rawData += into.writerIndex() - before - (chunkEnd - chunkStart) + (dataEnd - dataStart);
+    return into;
   }
 
   private static final byte[] TRANSFER_ENCODING = "transfer-encoding".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -574,15 +597,17 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
         sse = head.valueStartsWith(i, EVENT_STREAM);
       }
     }
-    if ((te == 0 || !sse) && ex.restamp != null && code == 200) {
-      return false; // restamped other than as whole SSE chunks: the map way (a Content-Length becomes chunked)
+    if (te == 1 && !sse && ex.restamp != null && code == 200) {
+      return false; // a chunked body that is no SSE may cut the name between chunks: the map way, as objects
     }
     restamp = restamps(ex, code);
+    // A Content-Length body whose length the client's model name changes: chunked, each piece framed as it passes.
+    restampPieces = restamp != null && te == 0 && head.contentLength() > 0;
     responseStarted = true;
     keepAlive = !head.closes();
     sseFilter(ex, code, sse);
     relay.responseStarted(ex, this);
-    ex.respondBytes(head, sse);
+    ex.respondBytes(head, sse, restampPieces);
     relayRaw(sse);
     return true;
   }

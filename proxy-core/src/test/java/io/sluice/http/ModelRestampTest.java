@@ -9,8 +9,6 @@ import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Issue 14 §6: the response's model as the client named it, raw SSE chunks re-framed, pieces across boundaries. */
@@ -32,17 +30,15 @@ class ModelRestampTest {
     ModelRestamp r = new ModelRestamp().reset(FIND, REPLACE);
     int dataStart = 2 + Integer.toHexString(event.length()).length() + 2;
     assertThat(r.indexOf(in, dataStart, dataStart + event.length())).isPositive();
-    List<Object> out = new ArrayList<>();
-    int delta = r.rewriteChunk(in, dataStart, dataStart + event.length(), 2 + chunk.length(), ALLOC, out);
-    StringBuilder got = new StringBuilder();
-    for (Object o : out) {
-      got.append(utf8((ByteBuf) o));
-      ((ByteBuf) o).release();
-    }
+    ByteBuf out = ALLOC.directBuffer(16);
+    int delta = r.rewriteChunk(in, dataStart, dataStart + event.length(), 2 + chunk.length(), out);
     String expected = event.replace("meta-llama/Llama-3-8B", "llama");
     assertThat(delta).isEqualTo(expected.length() - event.length());
-    assertThat(got.toString()).isEqualTo(Integer.toHexString(expected.length()) + "\r\n" + expected + "\r\n");
-    assertThat(out).as("the size line and the bytes up to the name, then the rest as a slice").hasSize(2);
+    assertThat(utf8(out)).isEqualTo(Integer.toHexString(expected.length()) + "\r\n" + expected + "\r\n");
+    // A second chunk of the same read goes into the same buffer, after the first.
+    r.rewriteChunk(in, dataStart, dataStart + event.length(), 2 + chunk.length(), out);
+    assertThat(utf8(out)).isEqualTo((Integer.toHexString(expected.length()) + "\r\n" + expected + "\r\n").repeat(2));
+    out.release();
     assertThat(in.refCnt()).isEqualTo(1);
     in.release();
   }
@@ -52,13 +48,10 @@ class ModelRestampTest {
     String e = "data: {\"model\":\"meta-llama/Llama-3-8B\",\"x\":1}\n\n";
     String data = e + e;
     ByteBuf in = Unpooled.copiedBuffer("a\r\n" + data + "\r\n", StandardCharsets.UTF_8);
-    List<Object> out = new ArrayList<>();
-    new ModelRestamp().reset(FIND, REPLACE).rewriteChunk(in, 3, 3 + data.length(), in.writerIndex(), ALLOC, out);
-    StringBuilder got = new StringBuilder();
-    out.forEach(o -> {
-      got.append(utf8((ByteBuf) o));
-      ((ByteBuf) o).release();
-    });
+    ByteBuf out = ALLOC.directBuffer(16);
+    new ModelRestamp().reset(FIND, REPLACE).rewriteChunk(in, 3, 3 + data.length(), in.writerIndex(), out);
+    StringBuilder got = new StringBuilder(utf8(out));
+    out.release();
     String x = data.replace("meta-llama/Llama-3-8B", "llama");
     assertThat(got.toString()).isEqualTo(Integer.toHexString(x.length()) + "\r\n" + x + "\r\n");
     in.release();
@@ -94,6 +87,29 @@ class ModelRestampTest {
     plain.release();
     held.release();
     rest.release();
+  }
+
+  @Test
+  void contentLengthPiecesAreFramedAsChunksWithTheNameJoinedAcrossPieces() {
+    String json = "{\"id\":\"chatcmpl-1\",\"model\":\"meta-llama/Llama-3-8B\",\"choices\":[]}";
+    for (int cut = 1; cut < json.length(); cut++) {
+      ModelRestamp r = new ModelRestamp().reset(FIND, REPLACE);
+      StringBuilder data = new StringBuilder();
+      for (String piece : new String[] {json.substring(0, cut), json.substring(cut)}) {
+        ByteBuf in = Unpooled.copiedBuffer("xx" + piece, StandardCharsets.UTF_8);
+        ByteBuf framed = r.frame(in, 2, piece.length(), piece.equals(json.substring(cut)), ALLOC);
+        if (framed != null) {
+          String f = utf8(framed);
+          int crlf = f.indexOf("\r\n");
+          int size = Integer.parseInt(f.substring(0, crlf), 16);
+          assertThat(f).endsWith("\r\n").hasSize(crlf + 2 + size + 2);
+          data.append(f, crlf + 2, crlf + 2 + size);
+          framed.release();
+        }
+        in.release();
+      }
+      assertThat(data.toString()).as("cut at %s", cut).isEqualTo(json.replace("meta-llama/Llama-3-8B", "llama"));
+    }
   }
 
   @Test

@@ -172,17 +172,27 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
     int REWRITE = 3;
 
     /**
-     * {@code length} body bytes at {@code index}: a piece of a Content-Length body (the answer is ignored: it is
-     * passed on), or the data of one whole chunk of a chunked body (the answer says what to do with it).
+     * {@code length} body bytes at {@code index}: a piece of a Content-Length body (passed on, unless the answer is
+     * {@link #REWRITE}: then {@link #rewritePiece}), or the data of one whole chunk of a chunked body (the answer says
+     * what to do with it).
      */
     int data(ByteBuf buf, int index, int length);
 
     /**
-     * The whole chunk {@code buf[chunkStart, chunkEnd)} whose data {@code [dataStart, dataEnd)} {@link #data} answered
-     * {@link #REWRITE}: adds what goes on instead to {@code out} (buffers the caller owns: new ones, or retained
-     * slices of {@code buf}), framing included. Must not move {@code buf}'s indexes.
+     * A piece of a Content-Length body that {@link #data} answered {@link #REWRITE}: what goes on instead (a buffer the
+     * caller owns), or null for nothing yet. {@code last}: the body's final piece.
      */
-    default void rewrite(ByteBuf buf, int chunkStart, int dataStart, int dataEnd, int chunkEnd, List<Object> out) {
+    default ByteBuf rewritePiece(ByteBuf buf, int index, int length, boolean last) {
+      throw new UnsupportedOperationException("this tap rewrites nothing");
+    }
+
+    /**
+     * The whole chunk {@code buf[chunkStart, chunkEnd)} whose data {@code [dataStart, dataEnd)} {@link #data} answered
+     * {@link #REWRITE}: appends what goes on instead, framing included, to {@code into} (the rewritten chunks of this
+     * read so far, or null) and returns it — or a new buffer when {@code into} is null — for the decoder to pass on
+     * in its place. Must not move {@code buf}'s indexes.
+     */
+    default ByteBuf rewrite(ByteBuf buf, int chunkStart, int dataStart, int dataEnd, int chunkEnd, ByteBuf into) {
       throw new UnsupportedOperationException("this tap rewrites nothing");
     }
   }
@@ -327,8 +337,15 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
     if (n == 0) {
       return;
     }
-    tap.data(in, in.readerIndex(), n);
-    out.add(in.readRetainedSlice(n));
+    if (tap.data(in, in.readerIndex(), n) == BodyTap.REWRITE) {
+      ByteBuf b = tap.rewritePiece(in, in.readerIndex(), n, remaining == n);
+      in.skipBytes(n);
+      if (b != null) {
+        out.add(b);
+      }
+    } else {
+      out.add(in.readRetainedSlice(n));
+    }
     remaining -= n;
     if (remaining == 0) {
       tap = null;
@@ -339,13 +356,32 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
 
   private void decodeChunkedRaw(ByteBuf in, List<Object> out) {
     int run = in.readerIndex();
+    // Consecutive rewritten chunks of this read, in one buffer: passed on before whatever follows them.
+    ByteBuf rewritten = null;
     while (true) {
       int n = chunks.wholeChunk(in);
       if (n > 0) {
         int verdict = tap.data(in, in.readerIndex() + chunks.dataOffset(), chunks.dataLength());
         if (verdict == BodyTap.PASS) {
+          if (rewritten != null) {
+            out.add(rewritten);
+            rewritten = null;
+          }
           in.skipBytes(n);
           continue;
+        }
+        if (verdict == BodyTap.REWRITE) {
+          emitRun(in, run, out);
+          int at = in.readerIndex();
+          int data = at + chunks.dataOffset();
+          rewritten = tap.rewrite(in, at, data, data + chunks.dataLength(), at + n, rewritten);
+          in.skipBytes(n);
+          run = in.readerIndex();
+          continue;
+        }
+        if (rewritten != null) {
+          out.add(rewritten);
+          rewritten = null;
         }
         emitRun(in, run, out);
         if (verdict == BodyTap.DROP) {
@@ -353,17 +389,13 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
           run = in.readerIndex();
           continue;
         }
-        if (verdict == BodyTap.REWRITE) {
-          int at = in.readerIndex();
-          int data = at + chunks.dataOffset();
-          tap.rewrite(in, at, data, data + chunks.dataLength(), at + n, out);
-          in.skipBytes(n);
-          run = in.readerIndex();
-          continue;
-        }
         tap = null; // OBJECTS: this chunk and the rest as HttpContents, from this chunk boundary on
         decodeChunked(in, out);
         return;
+      }
+      if (rewritten != null) {
+        out.add(rewritten);
+        rewritten = null;
       }
       emitRun(in, run, out);
       if (n == ChunkedBodyParser.NEED_MORE) {
