@@ -101,7 +101,8 @@ public final class ConfigLoader {
       "idle_timeout", "connect_timeout", "upstream_idle_timeout", "max_connections_per_replica",
       "limits_on_redis_failure", "metrics_key_labels",
       "max_idle_per_replica", "tls_cert_file", "tls_key_file", "tls_reload_interval", "upstream_ca_bundle",
-      "health_check_ttl", "health_check_timeout", "cache_isolation", "response_model_name");
+      "health_check_ttl", "health_check_timeout", "cache_isolation", "response_model_name",
+      "reservation_max_tokens");
 
   private final String file;
   private final Map<String, String> env;
@@ -860,7 +861,8 @@ public final class ConfigLoader {
           orDuration(s, "health_check_ttl", at, d.healthCheckTtl()),
           orDuration(s, "health_check_timeout", at, d.healthCheckTimeout()),
           cacheIsolation(s, at),
-          servedModelName(s, at));
+          servedModelName(s, at),
+          orInt(s, "reservation_max_tokens", at, d.reservationMaxTokens()));
     } catch (IllegalArgumentException e) {
       throw new ConfigException(file + ": " + at + "." + e.getMessage());
     }

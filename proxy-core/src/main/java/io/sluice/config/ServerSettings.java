@@ -28,6 +28,9 @@ import java.time.Duration;
  *                             client's; default {@link CacheIsolation#OFF} (the client's own, if any, goes as sent).
  * @param servedModelName      {@code response_model_name: served}: responses keep the replica's model name instead
  *                             of the client's (LiteLLM's proxy, and Sluice by default, answer with the client's).
+ * @param reservationMaxTokens {@code reservation_max_tokens}: the output tokens a budget/tpm reservation assumes for a
+ *                             request that sets no {@code max_tokens} (nor {@code max_completion_tokens},
+ *                             {@code max_output_tokens}). Default {@value #DEFAULT_RESERVATION_MAX_TOKENS}.
  */
 public record ServerSettings(
     int maxUriLength,
@@ -47,7 +50,23 @@ public record ServerSettings(
     Duration healthCheckTtl,
     Duration healthCheckTimeout,
     CacheIsolation cacheIsolation,
-    boolean servedModelName) {
+    boolean servedModelName,
+    int reservationMaxTokens) {
+
+  /** Output tokens reserved for a request without its own cap (issue 20 §3). */
+  public static final int DEFAULT_RESERVATION_MAX_TOKENS = 4096;
+
+  /** With the default {@code reservation_max_tokens}. */
+  public ServerSettings(int maxUriLength, int maxHeaderSize, Duration requestReadTimeout, Duration idleTimeout,
+      Duration connectTimeout, Duration upstreamIdleTimeout, int maxConnectionsPerReplica, int maxIdlePerReplica,
+      boolean limitsFailClosed, boolean metricsKeyLabels, java.nio.file.Path tlsCertFile,
+      java.nio.file.Path tlsKeyFile, Duration tlsReloadInterval, java.nio.file.Path upstreamCaBundle,
+      Duration healthCheckTtl, Duration healthCheckTimeout, CacheIsolation cacheIsolation, boolean servedModelName) {
+    this(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout, upstreamIdleTimeout,
+        maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, tlsCertFile, tlsKeyFile,
+        tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, cacheIsolation, servedModelName,
+        DEFAULT_RESERVATION_MAX_TOKENS);
+  }
 
   /** {@code sluice_settings.cache_isolation}. */
   public enum CacheIsolation {
@@ -146,6 +165,7 @@ public record ServerSettings(
     check(positive(healthCheckTtl), "health_check_ttl: %s (expected: > 0)", healthCheckTtl);
     check(positive(healthCheckTimeout), "health_check_timeout: %s (expected: > 0)", healthCheckTimeout);
     java.util.Objects.requireNonNull(cacheIsolation, "cacheIsolation");
+    check(reservationMaxTokens > 0, "reservation_max_tokens: %s (expected: > 0)", reservationMaxTokens);
   }
 
   /** True when the listener speaks TLS. */
@@ -157,7 +177,8 @@ public record ServerSettings(
   public ServerSettings withTls(java.nio.file.Path cert, java.nio.file.Path key) {
     return new ServerSettings(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout,
         upstreamIdleTimeout, maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels, cert, key,
-        tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, cacheIsolation, servedModelName);
+        tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, cacheIsolation, servedModelName,
+        reservationMaxTokens);
   }
 
   /** These settings with {@code cache_isolation} replaced. */
@@ -165,7 +186,7 @@ public record ServerSettings(
     return new ServerSettings(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout,
         upstreamIdleTimeout, maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels,
         tlsCertFile, tlsKeyFile, tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout, c,
-        servedModelName);
+        servedModelName, reservationMaxTokens);
   }
 
   /** These settings with {@code response_model_name} replaced ({@code served}: true). */
@@ -173,7 +194,7 @@ public record ServerSettings(
     return new ServerSettings(maxUriLength, maxHeaderSize, requestReadTimeout, idleTimeout, connectTimeout,
         upstreamIdleTimeout, maxConnectionsPerReplica, maxIdlePerReplica, limitsFailClosed, metricsKeyLabels,
         tlsCertFile, tlsKeyFile, tlsReloadInterval, upstreamCaBundle, healthCheckTtl, healthCheckTimeout,
-        cacheIsolation, served);
+        cacheIsolation, served, reservationMaxTokens);
   }
 
   public static ServerSettings defaults() {

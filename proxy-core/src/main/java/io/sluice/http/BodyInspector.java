@@ -236,6 +236,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     }
     ex.stream = s.stream();
     ex.endUser = s.user();
+    ex.outputTokenCap = s.maxTokens();
     ex.group = group;
     ex.body = b;
     ex.modelStart = (int) s.modelStart();

@@ -145,6 +145,13 @@ final class Exchange {
   io.sluice.json.UsageScanner usage;
   /** The limit scopes this request was admitted against and has not released yet; null = none. */
   java.util.List<io.sluice.limits.LimitScope> limits;
+  /** What this request holds against {@link #limits} (budget, tpm) until its release; NONE = nothing. */
+  io.sluice.limits.Reservation reservation = io.sluice.limits.Reservation.NONE;
+  /**
+   * The body's output-token cap as the scanner read it (the largest of {@code max_tokens},
+   * {@code max_completion_tokens}, {@code max_output_tokens}); -1 = none. For the budget/tpm reservation.
+   */
+  long outputTokenCap = -1;
   /** The limiter's answer, for the {@code x-ratelimit-*} headers; null = no limits. */
   io.sluice.limits.Admission admission;
   /** Non-null once the exchange is metered: told once when it ends. */

@@ -92,6 +92,32 @@ public final class Metering {
     return out;
   }
 
+  /**
+   * What a request holds against {@code scopes} from admission to its end (issue 20 §3): nothing unless some scope
+   * has a budget or a tpm limit. Its worst case: prompt tokens estimated as body bytes / 4 (0 for multipart audio),
+   * plus its output cap — the body's {@code max_tokens}/{@code max_completion_tokens}/{@code max_output_tokens},
+   * else {@code defaultOutputCap} on a generating route (chat, completions, responses, messages), else 0 — priced
+   * at the group's most expensive deployment (routing has not chosen one yet).
+   */
+  static io.sluice.limits.Reservation reservation(Exchange ex, List<LimitScope> scopes, int defaultOutputCap) {
+    boolean any = false;
+    for (int i = 0, n = scopes.size(); i < n; i++) {
+      any |= scopes.get(i).countsUsage();
+    }
+    if (!any) {
+      return io.sluice.limits.Reservation.NONE;
+    }
+    long prompt = ex.route.multipart() || ex.body == null ? 0 : ex.body.readableBytes() / 4;
+    long output = ex.outputTokenCap >= 0 ? ex.outputTokenCap : generates(ex.route) ? defaultOutputCap : 0;
+    io.sluice.routing.ModelGroup g = ex.group;
+    double spend = g == null ? 0 : prompt * g.maxInputCostPerToken() + output * g.maxOutputCostPerToken();
+    return io.sluice.limits.Reservation.of(prompt + output, spend);
+  }
+
+  private static boolean generates(Route r) {
+    return r == Route.CHAT_COMPLETIONS || r == Route.COMPLETIONS || r == Route.RESPONSES || r == Route.MESSAGES;
+  }
+
   /** The limiter's id of a team member: team id and user id, length-prefixed so no two pairs share one. */
   static String memberId(String teamId, String userId) {
     return teamId.length() + ":" + teamId + ":" + userId;
@@ -149,9 +175,12 @@ public final class Metering {
       d.load().addTokens(prompt + completion, System.nanoTime());
     }
     if (ex.limits != null) {
+      // The one settlement: frees the slots and replaces the reservation with what was actually used.
       List<LimitScope> scopes = ex.limits;
+      io.sluice.limits.Reservation held = ex.reservation;
       ex.limits = null;
-      limiter.release(scopes, prompt + completion, spend, System.currentTimeMillis());
+      ex.reservation = io.sluice.limits.Reservation.NONE;
+      limiter.release(scopes, held, prompt + completion, spend, System.currentTimeMillis());
     }
     if (sink == UsageSink.NONE) {
       return;

@@ -195,7 +195,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (limiter != null && (key != null && key.limited() || eu != null && eu.limits().limited())) {
       List<io.sluice.limits.LimitScope> scopes = Metering.scopes(key, eu);
       if (!scopes.isEmpty()) {
-        admit(ex, scopes, limiter);
+        admit(ex, scopes, Metering.reservation(ex, scopes, gw.server().reservationMaxTokens()), limiter);
         return;
       }
     }
@@ -236,16 +236,17 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
    * Checks the key's (user's, team's) limits before routing. A local limiter answers at once; a shared one (Redis)
    * answers on its own thread: reads stay paused meanwhile and the answer resumes on this channel's loop.
    */
-  private void admit(Exchange ex, List<io.sluice.limits.LimitScope> scopes, io.sluice.limits.RateLimiter limiter) {
+  private void admit(Exchange ex, List<io.sluice.limits.LimitScope> scopes, io.sluice.limits.Reservation held,
+      io.sluice.limits.RateLimiter limiter) {
     java.util.concurrent.CompletableFuture<io.sluice.limits.Admission> f;
     try {
-      f = limiter.acquire(scopes, System.currentTimeMillis()).toCompletableFuture();
+      f = limiter.acquire(scopes, held, System.currentTimeMillis()).toCompletableFuture();
     } catch (RuntimeException e) {
       f = java.util.concurrent.CompletableFuture.failedFuture(e);
     }
     if (f.isDone()) {
       io.sluice.limits.Admission a = f.getNow(null);
-      admitted(ex, scopes, limiter, a, a == null ? new IllegalStateException("no answer") : null);
+      admitted(ex, scopes, held, limiter, a, a == null ? new IllegalStateException("no answer") : null);
       return;
     }
     ex.conn.pauseReads(ClientConnection.PAUSE_LIMITS);
@@ -255,12 +256,12 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       if (round != null) {
         Tracing.endChild(round, err);
       }
-      guarded(() -> admitted(ex, scopes, limiter, a, err));
+      guarded(() -> admitted(ex, scopes, held, limiter, a, err));
     }, ctx.executor());
   }
 
-  private void admitted(Exchange ex, List<io.sluice.limits.LimitScope> scopes, io.sluice.limits.RateLimiter limiter,
-      io.sluice.limits.Admission a, Throwable err) {
+  private void admitted(Exchange ex, List<io.sluice.limits.LimitScope> scopes, io.sluice.limits.Reservation held,
+      io.sluice.limits.RateLimiter limiter, io.sluice.limits.Admission a, Throwable err) {
     if (err == null && a == null) {
       err = new IllegalStateException("the limiter answered nothing");
     }
@@ -269,7 +270,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     }
     if (active != ex || !ctx.channel().isActive() || ex.responseComplete()) {
       if (err == null && a.admitted()) {
-        limiter.release(scopes, 0, 0, System.currentTimeMillis()); // the client left while we asked
+        limiter.release(scopes, held, 0, 0, System.currentTimeMillis()); // the client left while we asked
       }
       return;
     }
@@ -291,6 +292,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       return;
     }
     ex.limits = scopes;
+    ex.reservation = held;
     route(ex);
   }
 

@@ -9,8 +9,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Finds the top-level {@code model}, {@code stream}, {@code stream_options}, {@code fallbacks} and {@code user} (the
- * end user, OpenAI's and LiteLLM's customer id) of a JSON request
+ * Finds the top-level {@code model}, {@code stream}, {@code stream_options}, {@code fallbacks}, {@code user} (the
+ * end user, OpenAI's and LiteLLM's customer id) and the output-token cap ({@link #maxTokens()}) of a JSON request
  * body as its chunks arrive, with a byte-level state machine over the chunks themselves: no tree, no copy, no parser
  * object per request. It also validates that the body is one well-formed JSON object (RFC 8259, strictly: no comments,
  * trailing commas, single quotes, leading zeros, NaN; control characters in strings refused; escapes checked; at most
@@ -104,6 +104,8 @@ public final class RequestScanner {
   private static final int M_CONTENT = 2;
   private static final int PREVIOUS_RESPONSE_ID = 10;
   private static final int CW_FALLBACKS = 11;
+  /** {@code max_tokens}, {@code max_completion_tokens} or {@code max_output_tokens}: an integer read in place. */
+  private static final int MAX_TOKENS = 12;
 
   private static final byte[] N_MODEL = ascii("model");
   private static final byte[] N_STREAM = ascii("stream");
@@ -116,6 +118,9 @@ public final class RequestScanner {
   private static final byte[] N_ROLE = ascii("role");
   private static final byte[] N_CONTENT = ascii("content");
   private static final byte[] N_CW_FALLBACKS = ascii("context_window_fallbacks");
+  private static final byte[] N_MAX_TOKENS = ascii("max_tokens");
+  private static final byte[] N_MAX_COMPLETION_TOKENS = ascii("max_completion_tokens");
+  private static final byte[] N_MAX_OUTPUT_TOKENS = ascii("max_output_tokens");
   private static final byte[] N_INCLUDE_USAGE = ascii("include_usage");
   private static final byte[] N_CONTINUOUS_USAGE = ascii("continuous_usage_stats");
   private static final byte[] L_TRUE = ascii("true");
@@ -134,6 +139,8 @@ public final class RequestScanner {
   private static final String CW_FALLBACKS_SHAPE =
       "\"context_window_fallbacks\" must be a list of model group names, e.g. [\"llama-long\"].";
   private static final int TEXT_KEPT = 4096;
+  /** The largest output-token cap read; more saturates here (no overflow). */
+  static final long MAX_TOKENS_READ = 1L << 40;
   private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
   private static final ByteBuf BOM_BUF = Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(BOM).asReadOnly());
 
@@ -175,6 +182,10 @@ public final class RequestScanner {
 
   // What was found.
   private int pendingField;
+  /** The top-level output-token cap (the largest of the three names), -1 = none or not a non-negative integer. */
+  private long maxTokens;
+  /** The digits of a {@link #MAX_TOKENS} number so far; -1 once it is no plain integer. */
+  private long digits;
   private String model;
   private long modelStart;
   private long modelEnd;
@@ -270,6 +281,8 @@ public final class RequestScanner {
     checkUtf8 = 0;
     bomAt = 0;
     pendingField = NONE;
+    maxTokens = -1;
+    digits = -1;
     model = null;
     modelStart = -1;
     modelEnd = -1;
@@ -505,6 +518,7 @@ public final class RequestScanner {
       default -> {
         if (b >= '1' && b <= '9') {
           startNumber(N_INT);
+          digit(b);
         } else {
           fail(b == ']' || b == '}' ? "a trailing comma, or a missing value" : "expected a value", b, at);
         }
@@ -522,6 +536,14 @@ public final class RequestScanner {
   private void startNumber(int s) {
     numState = s;
     state = NUMBER;
+    digits = depth == 1 && pendingField == MAX_TOKENS && s != N_MINUS ? 0 : -1;
+  }
+
+  /** One more integer digit of a {@link #MAX_TOKENS} value (saturating: the cap is a reservation, not exact). */
+  private void digit(int b) {
+    if (digits >= 0) {
+      digits = digits >= MAX_TOKENS_READ ? MAX_TOKENS_READ : Math.min(MAX_TOKENS_READ, digits * 10 + (b - '0'));
+    }
   }
 
   private void open(boolean object, long at) {
@@ -757,10 +779,15 @@ public final class RequestScanner {
               fail("a number with a leading zero", b, base + i);
               return i;
             }
+            if (numState == N_INT) {
+              digit(b);
+            }
           } else if (b == '.' && numState != N_FRAC) {
             numState = N_DOT;
+            digits = -1;
           } else if (b == 'e' || b == 'E') {
             numState = N_EXP;
+            digits = -1;
           } else {
             return endNumber(i, base);
           }
@@ -889,6 +916,8 @@ public final class RequestScanner {
         pendingField = PROMPT;
       } else if (nameIs(N_CW_FALLBACKS)) {
         pendingField = CW_FALLBACKS;
+      } else if (nameIs(N_MAX_TOKENS) || nameIs(N_MAX_COMPLETION_TOKENS) || nameIs(N_MAX_OUTPUT_TOKENS)) {
+        pendingField = MAX_TOKENS;
       }
     } else if (depth == 3 && inMessages) {
       messageField = nameIs(N_ROLE) ? M_ROLE : nameIs(N_CONTENT) ? M_CONTENT : 0;
@@ -961,6 +990,15 @@ public final class RequestScanner {
       if (type == T_NULL) {
         streamOptionsNullStart = valueStart;
       }
+      pendingField = NONE;
+      return;
+    }
+    if (pendingField == MAX_TOKENS) {
+      // Not a non-negative integer (null, a float, a string): no cap from it; vLLM's validation answers a wrong type.
+      if (type == T_NUMBER && digits >= 0) {
+        maxTokens = Math.max(maxTokens, digits);
+      }
+      digits = -1;
       pendingField = NONE;
       return;
     }
@@ -1115,6 +1153,15 @@ public final class RequestScanner {
    */
   public String user() {
     return user;
+  }
+
+  /**
+   * The request's own cap on generated tokens: the top-level {@code max_tokens} (OpenAI, Anthropic),
+   * {@code max_completion_tokens} (OpenAI) or {@code max_output_tokens} (Responses) — the largest when several are
+   * sent, saturating at {@link #MAX_TOKENS_READ} — or -1 when none is a non-negative integer. Read without allocating.
+   */
+  public long maxTokens() {
+    return maxTokens;
   }
 
   /**

@@ -43,6 +43,24 @@ public final class LimitWindows {
     return millis <= 0 ? 0 : (millis + 999) / 1000;
   }
 
+  /**
+   * Whether one more request fits under a limit (budget in USD, or tpm in tokens), given what was counted
+   * ({@code used}, already below {@code max}), what requests in flight hold ({@code held}) and what this one would
+   * hold ({@code mine}). Nothing to hold: {@code used + held < max}. Otherwise {@code used + held + mine <= max};
+   * and a request whose reservation alone exceeds the whole limit (it could never fit) is admitted only when
+   * nothing else is held — at most one such request in flight per scope, which may cross the limit by its actual
+   * cost (as every request could before reservations). The same rule in the Redis script.
+   */
+  public static boolean fits(double used, double held, double mine, double max) {
+    if (mine <= 0) {
+      return used + held < max;
+    }
+    if (used + held + mine <= max) {
+      return true;
+    }
+    return mine > max && held <= 0;
+  }
+
   /** Index of the scope whose rpm/tpm limits the headers report: the first with either, or -1. */
   public static int headerScope(List<LimitScope> scopes) {
     for (int i = 0, n = scopes.size(); i < n; i++) {

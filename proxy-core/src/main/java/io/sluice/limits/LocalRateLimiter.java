@@ -21,6 +21,11 @@ import java.util.function.Function;
  * bounded by the scopes seen in the last few minutes. Spend counted here therefore only outlives that idle time in
  * the stored spend (the usage writer's), which the next request's scope brings back.
  *
+ * <p>Reservations ({@link Reservation}) are held on the counters themselves — tokens where the scope has a tpm limit,
+ * spend where it has a budget — from admission to release, which gives them back and counts the actual usage. They
+ * live and die with this process (a crashed node's reservations vanish with it); a scope holding one has a request
+ * in flight and is never swept.
+ *
  * <p>Time is the caller's {@code nowMillis} throughout (windows, idleness, sweeps), never the wall clock.
  */
 public final class LocalRateLimiter implements RateLimiter {
@@ -53,12 +58,17 @@ public final class LocalRateLimiter implements RateLimiter {
   }
 
   @Override
-  public CompletionStage<Admission> acquire(List<LimitScope> scopes, long nowMillis) {
-    return CompletableFuture.completedFuture(tryAcquire(scopes, nowMillis));
+  public CompletionStage<Admission> acquire(List<LimitScope> scopes, Reservation reservation, long nowMillis) {
+    return CompletableFuture.completedFuture(tryAcquire(scopes, reservation, nowMillis));
+  }
+
+  /** {@link #acquire}, holding nothing, answered directly (it never waits). */
+  public Admission tryAcquire(List<LimitScope> scopes, long nowMillis) {
+    return tryAcquire(scopes, Reservation.NONE, nowMillis);
   }
 
   /** {@link #acquire}, answered directly (it never waits). */
-  public Admission tryAcquire(List<LimitScope> scopes, long nowMillis) {
+  public Admission tryAcquire(List<LimitScope> scopes, Reservation r, long nowMillis) {
     int n = scopes.size();
     if (n == 0) {
       return Admission.UNLIMITED;
@@ -70,7 +80,7 @@ public final class LocalRateLimiter implements RateLimiter {
         Counters c = counters(s);
         synchronized (c) {
           if (!c.removed) {
-            return decide(scopes, null, c, nowMillis);
+            return decide(scopes, null, c, r, nowMillis);
           }
         } // swept between lookup and lock: look up again
       }
@@ -83,7 +93,7 @@ public final class LocalRateLimiter implements RateLimiter {
         ordered[i] = byScope[i];
       }
       sort(ordered);
-      Admission a = lockAndDecide(ordered, 0, scopes, byScope, nowMillis);
+      Admission a = lockAndDecide(ordered, 0, scopes, byScope, r, nowMillis);
       if (a != null) {
         return a;
       }
@@ -92,22 +102,23 @@ public final class LocalRateLimiter implements RateLimiter {
 
   /** Holds the monitors of {@code ordered[i..]}, then decides; null if some counters were swept meanwhile. */
   private Admission lockAndDecide(Counters[] ordered, int i, List<LimitScope> scopes, Counters[] byScope,
-      long now) {
+      Reservation r, long now) {
     if (i == ordered.length) {
       for (Counters c : ordered) {
         if (c.removed) {
           return null;
         }
       }
-      return decide(scopes, byScope, null, now);
+      return decide(scopes, byScope, null, r, now);
     }
     synchronized (ordered[i]) { // reentrant: a scope listed twice is fine
-      return lockAndDecide(ordered, i + 1, scopes, byScope, now);
+      return lockAndDecide(ordered, i + 1, scopes, byScope, r, now);
     }
   }
 
   /** All counters locked. {@code byScope} null = one scope, {@code only}. */
-  private static Admission decide(List<LimitScope> scopes, Counters[] byScope, Counters only, long now) {
+  private static Admission decide(List<LimitScope> scopes, Counters[] byScope, Counters only, Reservation r,
+      long now) {
     long minute = LimitWindows.epochMinute(now);
     int n = scopes.size();
     int h = LimitWindows.headerScope(scopes);
@@ -117,14 +128,14 @@ public final class LocalRateLimiter implements RateLimiter {
       LimitScope s = scopes.get(i);
       Counters c = byScope == null ? only : byScope[i];
       c.touch(now);
-      Limit refused = c.refusal(s, minute);
+      Limit refused = c.refusal(s, minute, r);
       if (refused != null) {
         return LimitWindows.answer(refused, s, now, header, hc == null ? 0 : hc.requests(minute),
             hc == null ? 0 : hc.tokens(minute));
       }
     }
     for (int i = 0; i < n; i++) {
-      (byScope == null ? only : byScope[i]).admit(minute);
+      (byScope == null ? only : byScope[i]).admit(minute, scopes.get(i), r);
     }
     return LimitWindows.answer(null, null, now, header, hc == null ? 0 : hc.requests(minute),
         hc == null ? 0 : hc.tokens(minute));
@@ -132,8 +143,8 @@ public final class LocalRateLimiter implements RateLimiter {
 
   /** Frees the slots and counts the usage (tokens where a tpm limit is set, spend where a budget is). */
   @Override
-  public void release(List<LimitScope> scopes, long tokens, double spend, long nowMillis) {
-    settle(scopes, tokens, spend, nowMillis, true);
+  public void release(List<LimitScope> scopes, Reservation reservation, long tokens, double spend, long nowMillis) {
+    settle(scopes, reservation, tokens, spend, nowMillis, true);
   }
 
   /**
@@ -141,10 +152,11 @@ public final class LocalRateLimiter implements RateLimiter {
    * shared limiter admitted before it became unreachable) whose usage should still count here.
    */
   public void recordUsage(List<LimitScope> scopes, long tokens, double spend, long nowMillis) {
-    settle(scopes, tokens, spend, nowMillis, false);
+    settle(scopes, Reservation.NONE, tokens, spend, nowMillis, false);
   }
 
-  private void settle(List<LimitScope> scopes, long tokens, double spend, long now, boolean freeSlot) {
+  private void settle(List<LimitScope> scopes, Reservation r, long tokens, double spend, long now,
+      boolean freeSlot) {
     maybeSweep(now);
     long minute = LimitWindows.epochMinute(now);
     for (int i = 0, n = scopes.size(); i < n; i++) {
@@ -162,6 +174,7 @@ public final class LocalRateLimiter implements RateLimiter {
           }
           if (freeSlot && c.inFlight > 0) {
             c.inFlight--;
+            c.unhold(s, r);
           }
           if (countTokens) {
             c.addTokens(minute, tokens);
@@ -206,6 +219,28 @@ public final class LocalRateLimiter implements RateLimiter {
     }
   }
 
+  /** Tokens held in {@code s} by requests in flight (for tests); 0 when it has no counters. */
+  long heldTokens(LimitScope s) {
+    Counters c = byKind[s.kind().ordinal()].get(s.id());
+    if (c == null) {
+      return 0;
+    }
+    synchronized (c) {
+      return c.heldTokens;
+    }
+  }
+
+  /** USD held in {@code s} by requests in flight (for tests); 0 when it has no counters. */
+  double heldSpend(LimitScope s) {
+    Counters c = byKind[s.kind().ordinal()].get(s.id());
+    if (c == null) {
+      return 0;
+    }
+    synchronized (c) {
+      return c.heldSpend;
+    }
+  }
+
   /** Number of scopes with counters (for tests). */
   int size() {
     int n = 0;
@@ -239,6 +274,10 @@ public final class LocalRateLimiter implements RateLimiter {
     int inFlight;
     String budgetPeriod;
     double spend;
+    /** Held by admitted requests not yet released: tokens (tpm scopes), spend (budget scopes), how many. */
+    long heldTokens;
+    double heldSpend;
+    int holds;
     long lastUsed = Long.MIN_VALUE;
     /** Swept: no longer in the map; never counted in again. */
     boolean removed;
@@ -262,15 +301,21 @@ public final class LocalRateLimiter implements RateLimiter {
     }
 
     /** The first limit of {@code s} that refuses one more request, or null. Order: budget, rpm, tpm, parallel. */
-    Limit refusal(LimitScope s, long minute) {
-      if (s.maxBudget() != null && Math.max(s.storedSpend(), spend(s.budgetPeriod())) >= s.maxBudget()) {
-        return Limit.BUDGET;
+    Limit refusal(LimitScope s, long minute, Reservation r) {
+      if (s.maxBudget() != null) {
+        double used = Math.max(s.storedSpend(), spend(s.budgetPeriod()));
+        if (used >= s.maxBudget() || !LimitWindows.fits(used, heldSpend, r.spend(), s.maxBudget())) {
+          return Limit.BUDGET;
+        }
       }
       if (s.rpmLimit() != null && requests(minute) >= s.rpmLimit()) {
         return Limit.RPM;
       }
-      if (s.tpmLimit() != null && tokens(minute) >= s.tpmLimit()) {
-        return Limit.TPM;
+      if (s.tpmLimit() != null) {
+        long used = tokens(minute);
+        if (used >= s.tpmLimit() || !LimitWindows.fits(used, heldTokens, r.tokens(), s.tpmLimit())) {
+          return Limit.TPM;
+        }
       }
       if (s.maxParallel() != null && inFlight >= s.maxParallel()) {
         return Limit.PARALLEL;
@@ -282,7 +327,7 @@ public final class LocalRateLimiter implements RateLimiter {
      * Counts one admitted request. The request and its slot are counted whether or not the scope sets rpm or a
      * parallel limit: cheap, and a scope with a request in flight is never swept.
      */
-    void admit(long minute) {
+    void admit(long minute, LimitScope s, Reservation r) {
       if (minute > rpmMinute) {
         rpmMinute = minute;
         requests = 1;
@@ -290,6 +335,33 @@ public final class LocalRateLimiter implements RateLimiter {
         requests++;
       }
       inFlight++;
+      if (!r.none()) {
+        holds++;
+        if (s.tpmLimit() != null) {
+          heldTokens += r.tokens();
+        }
+        if (s.maxBudget() != null) {
+          heldSpend += r.spend();
+        }
+      }
+    }
+
+    /** Gives back what {@link #admit} held for {@code r}; the last one out leaves exactly nothing (no drift). */
+    void unhold(LimitScope s, Reservation r) {
+      if (r.none() || holds == 0) {
+        return;
+      }
+      if (--holds == 0) {
+        heldTokens = 0;
+        heldSpend = 0;
+        return;
+      }
+      if (s.tpmLimit() != null) {
+        heldTokens = Math.max(0, heldTokens - r.tokens());
+      }
+      if (s.maxBudget() != null) {
+        heldSpend = Math.max(0, heldSpend - r.spend());
+      }
     }
 
     void addTokens(long minute, long n) {

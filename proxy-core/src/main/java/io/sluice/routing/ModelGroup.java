@@ -18,6 +18,9 @@ public final class ModelGroup {
   private final java.util.Set<String> accessGroups;
   /** Deployments' {@code rpm}/{@code tpm} are limits here: one at its limit is not chosen. */
   private final boolean enforceLimits;
+  /** The highest {@code input_cost_per_token} / {@code output_cost_per_token} among its deployments (0 when none). */
+  private final double maxInputCost;
+  private final double maxOutputCost;
 
   /** {@code deployments} may be empty: a discovered group ({@code k8s://}) with no ready pod at the moment. */
   ModelGroup(String name, List<Deployment> deployments) {
@@ -36,6 +39,27 @@ public final class ModelGroup {
       ag.addAll(d.config().accessGroups());
     }
     this.accessGroups = java.util.Set.copyOf(ag);
+    double in = 0;
+    double out = 0;
+    for (Deployment d : this.deployments) {
+      in = Math.max(in, d.inputCostPerToken());
+      out = Math.max(out, d.outputCostPerToken());
+    }
+    this.maxInputCost = in;
+    this.maxOutputCost = out;
+  }
+
+  /**
+   * USD per prompt token of its most expensive deployment: what a budget reservation prices a request at, since it
+   * is made before the deployment is chosen (issue 20 §3). 0 when no deployment sets a cost.
+   */
+  public double maxInputCostPerToken() {
+    return maxInputCost;
+  }
+
+  /** USD per completion token of its most expensive deployment; see {@link #maxInputCostPerToken()}. */
+  public double maxOutputCostPerToken() {
+    return maxOutputCost;
   }
 
   private static int order(Deployment d) {

@@ -189,6 +189,17 @@ class ConfigLoaderTest {
         .contains("sluice_settings.cache_isolation").contains("is not team, key or off");
   }
 
+  /** Issue 20 §3: the output tokens a reservation assumes without max_tokens; positive, default 4096. */
+  @Test
+  void reservationMaxTokensIsReadFromSluiceSettings() throws IOException {
+    String base = "model_list:\n  - {model_name: a, litellm_params: {model: openai/a, api_base: 'http://a:1/v1'}}\n";
+    assertThat(load(base, Map.of()).server().reservationMaxTokens()).isEqualTo(4096);
+    assertThat(load(base + "sluice_settings: {reservation_max_tokens: 512}\n", Map.of()).server()
+        .reservationMaxTokens()).isEqualTo(512);
+    assertThat(error(base + "sluice_settings: {reservation_max_tokens: 0}\n", Map.of()))
+        .contains("sluice_settings.reservation_max_tokens").contains("expected: > 0");
+  }
+
   @Test
   void indexInTheMessageIsTheEntrysIndex() {
     String yaml = "model_list:\n"

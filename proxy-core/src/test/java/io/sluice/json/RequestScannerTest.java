@@ -100,6 +100,36 @@ class RequestScannerTest {
         .as("forgotten on reset").isNull();
   }
 
+  @ParameterizedTest(name = "{0} -> {1}")
+  @CsvSource(delimiter = '|', value = {
+      "{\"model\":\"m\",\"max_tokens\":256}|256",
+      "{\"max_completion_tokens\":1024,\"model\":\"m\"}|1024",
+      "{\"model\":\"m\",\"max_output_tokens\":0}|0",
+      "{\"max_tokens\":10,\"max_completion_tokens\":300,\"model\":\"m\"}|300",
+      "{\"model\":\"m\",\"max_tokens\":null}|-1",
+      "{\"model\":\"m\",\"max_tokens\":12.5}|-1",
+      "{\"model\":\"m\",\"max_tokens\":1e3}|-1",
+      "{\"model\":\"m\",\"max_tokens\":-5}|-1",
+      "{\"model\":\"m\",\"max_tokens\":\"64\"}|-1",
+      "{\"model\":\"m\",\"max_tokens\":[64]}|-1",
+      "{\"model\":\"m\",\"messages\":[{\"max_tokens\":64}],\"extra\":{\"max_tokens\":9}}|-1",
+      "{\"model\":\"m\",\"max_tokens\":99999999999999999999999}|1099511627776",
+      "{\"model\":\"m\"}|-1"})
+  void readsTheOutputTokenCapAsATopLevelInteger(String body, long expected) {
+    // Issue 20 §3: the budget reservation's worst case; the largest of the three names, only plain integers.
+    for (int chunk : new int[] {1, 2, 7, 1000}) {
+      RequestScanner s = scan(body, chunk);
+      assertThat(s.error()).as("chunk size %s", chunk).isNull();
+      assertThat(s.maxTokens()).as("chunk size %s", chunk).isEqualTo(expected);
+      assertThat(s.model()).isEqualTo("m");
+    }
+    RequestScanner reused = new RequestScanner();
+    scan(reused, "{\"model\":\"m\",\"max_tokens\":7}".getBytes(StandardCharsets.UTF_8), 4);
+    reused.reset();
+    assertThat(scan(reused, "{\"model\":\"m\"}".getBytes(StandardCharsets.UTF_8), 4).maxTokens())
+        .as("forgotten on reset").isEqualTo(-1);
+  }
+
   @Test
   void findsTheTopLevelUserTheEndUserOnly() {
     // Issue 14 §4: the end user whose budget applies is the body's top-level "user" (OpenAI's field, LiteLLM's customer).

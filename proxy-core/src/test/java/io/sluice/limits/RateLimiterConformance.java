@@ -239,6 +239,123 @@ public abstract class RateLimiterConformance {
     assertThat(acquire(t0, p2).admitted()).isTrue();
   }
 
+  protected Admission acquire(long now, Reservation r, LimitScope... scopes) throws Exception {
+    return await(limiter().acquire(List.of(scopes), r, now));
+  }
+
+  protected void release(long now, Reservation r, long tokens, double spend, LimitScope... scopes) {
+    limiter().release(List.of(scopes), r, tokens, spend, now);
+  }
+
+  @Test
+  public void aBudgetAdmitsOnlyTheReservationsThatFitAndSettlementReplacesThemWithTheActualCost() throws Exception {
+    // Issue 20 §3: LiteLLM's budget race — requests in flight together must not all pass a check of past spend.
+    // Amounts are binary fractions, so sums are exact in Java and in Lua alike.
+    LimitScope key = scope(Kind.KEY).budget(1.0, 0, "-", 0).build();
+    Reservation a = Reservation.of(100, 0.25);
+    Reservation b = Reservation.of(100, 0.25);
+    Reservation c = Reservation.of(100, 0.25);
+    Reservation d = Reservation.of(100, 0.25);
+    for (Reservation r : List.of(a, b, c, d)) {
+      assertThat(acquire(t0, r, key).admitted()).isTrue();
+    }
+    Admission full = acquire(t0, Reservation.of(100, 0.0625), key);
+    assertThat(full.admitted()).as("1.0 held, nothing spent yet").isFalse();
+    assertThat(full.limit()).isEqualTo(Limit.BUDGET);
+    assertThat(full.scope()).isEqualTo(Kind.KEY);
+    release(t0, a, 10, 0.125, key); // the actual cost replaces a's 0.25
+    Reservation e = Reservation.of(100, 0.125);
+    assertThat(acquire(t0, e, key).admitted()).as("0.125 spent + 0.75 held + 0.125 = 1.0 fits").isTrue();
+    assertThat(acquire(t0, Reservation.of(100, 0.0625), key).admitted()).as("1.0 + 0.0625 does not").isFalse();
+    release(t0, b, 0, 0, key); // an error before any token: nothing spent, the hold given back
+    release(t0, c, 0, 0, key);
+    release(t0, d, 0, 0, key);
+    release(t0, e, 0, 0, key);
+    Reservation f = Reservation.of(100, 0.875);
+    assertThat(acquire(t0, f, key).admitted()).as("only 0.125 spent: 0.875 fits").isTrue();
+    release(t0, f, 0, 0.875, key);
+    Admission spent = acquire(t0, Reservation.of(1, 0.0625), key);
+    assertThat(spent.admitted()).as("1.0 spent").isFalse();
+    assertThat(spent.limit()).isEqualTo(Limit.BUDGET);
+  }
+
+  @Test
+  public void concurrentReservationsAdmitExactlyWhatTheBudgetHolds() throws Exception {
+    LimitScope key = scope(Kind.KEY).budget(1.0, 0, "-", 0).build();
+    LimitScope team = scope(Kind.TEAM).tpm(1_000_000).build();
+    ExecutorService pool = threads(8);
+    List<Future<Integer>> results = new ArrayList<>();
+    for (int t = 0; t < 8; t++) {
+      results.add(pool.submit(() -> {
+        int admitted = 0;
+        for (int i = 0; i < 10; i++) {
+          if (acquire(t0, Reservation.of(50, 0.125), key, team).admitted()) {
+            admitted++;
+          }
+        }
+        return admitted;
+      }));
+    }
+    int admitted = 0;
+    for (Future<Integer> f : results) {
+      admitted += f.get(30, TimeUnit.SECONDS);
+    }
+    assertThat(admitted).as("80 asked, 1.0 / 0.125 fit").isEqualTo(8);
+  }
+
+  @Test
+  public void tpmHoldsReservedTokensInTheWindowUntilSettled() throws Exception {
+    LimitScope key = scope(Kind.KEY).tpm(100).build();
+    Reservation a = Reservation.of(30, 0);
+    Reservation b = Reservation.of(30, 0);
+    Reservation c = Reservation.of(30, 0);
+    assertThat(acquire(t0, a, key).admitted()).isTrue();
+    assertThat(acquire(t0, b, key).admitted()).isTrue();
+    Admission third = acquire(t0, c, key);
+    assertThat(third.admitted()).isTrue();
+    Admission fourth = acquire(t0, Reservation.of(30, 0), key);
+    assertThat(fourth.admitted()).as("90 held + 30 > 100").isFalse();
+    assertThat(fourth.limit()).isEqualTo(Limit.TPM);
+    assertThat(fourth.retryAfterSeconds()).isEqualTo(59);
+    release(t0, a, 10, 0, key);
+    Reservation d = Reservation.of(30, 0);
+    assertThat(acquire(t0, d, key).admitted()).as("10 counted + 60 held + 30 = 100 fits").isTrue();
+    assertThat(acquire(t0, Reservation.of(1, 0), key).admitted()).isFalse();
+    release(t0, b, 30, 0, key);
+    release(t0, c, 30, 0, key);
+    release(t0, d, 30, 0, key);
+    assertThat(acquire(t0, Reservation.of(1, 0), key).admitted()).as("100 counted").isFalse();
+    assertThat(acquire(t0 + 60_000, Reservation.of(100, 0), key).admitted()).as("a new window").isTrue();
+  }
+
+  @Test
+  public void aReservationLargerThanTheWholeLimitIsAdmittedOnlyAloneAndTheLimitHoldsAfterIt() throws Exception {
+    // One request whose worst case exceeds the limit (no max_tokens) is not refused forever: it runs alone.
+    LimitScope key = scope(Kind.KEY).budget(1.0, 0, "-", 0).build();
+    Reservation big = Reservation.of(4096, 5.0);
+    assertThat(acquire(t0, big, key).admitted()).as("nothing held, nothing spent").isTrue();
+    assertThat(acquire(t0, Reservation.of(4096, 5.0), key).admitted()).as("one at a time").isFalse();
+    assertThat(acquire(t0, Reservation.of(10, 0.0625), key).admitted()).as("5.0 held").isFalse();
+    release(t0, big, 100, 0.5, key);
+    Reservation small = Reservation.of(10, 0.5);
+    assertThat(acquire(t0, small, key).admitted()).as("0.5 + 0.5 fits").isTrue();
+    assertThat(acquire(t0, Reservation.of(4096, 5.0), key).admitted()).as("something else held").isFalse();
+    release(t0, small, 10, 0.5, key);
+    assertThat(acquire(t0, Reservation.of(4096, 5.0), key).admitted()).as("1.0 spent").isFalse();
+  }
+
+  @Test
+  public void reservationsOnlyHoldWhereTheScopeHasTheLimit() throws Exception {
+    LimitScope rpm = scope(Kind.KEY).rpm(100).parallel(10).build();
+    LimitScope budget = scope(Kind.TEAM).budget(1.0, 0, "-", 0).build();
+    Reservation r = Reservation.of(1_000_000, 0.5);
+    assertThat(acquire(t0, r, rpm, budget).admitted()).isTrue();
+    assertThat(acquire(t0, Reservation.of(1_000_000, 0.5), rpm).admitted()).as("no tpm, no budget: tokens ignored")
+        .isTrue();
+    assertThat(acquire(t0, Reservation.of(1, 0.5), budget).admitted()).as("0.5 + 0.5 fits").isTrue();
+    assertThat(acquire(t0, Reservation.of(1, 0.0625), budget).admitted()).isFalse();
+  }
+
   @Test
   public void allScopesAreCheckedBeforeAnyIsCounted() throws Exception {
     LimitScope team = scope(Kind.TEAM).rpm(1).build();

@@ -59,6 +59,11 @@ class TwoNodesTest {
     final Path log;
 
     Node(Path cfg, Path dir, String redisUrl, String name) throws Exception {
+      this(cfg, dir, redisUrl, name, db.litellmUrl());
+    }
+
+    /** A node on the database at {@code databaseUrl} (other test classes have their own). */
+    Node(Path cfg, Path dir, String redisUrl, String name, String databaseUrl) throws Exception {
       try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
         port = s.getLocalPort();
       }
@@ -68,7 +73,7 @@ class TwoNodesTest {
           cfg.toString(), "--host", "127.0.0.1", "--port", String.valueOf(port), "--threads", "1",
           "--data-dir", dir.resolve(name).toString());
       pb.environment().put("SLUICE_MASTER_KEY", MASTER);
-      pb.environment().put("DATABASE_URL", db.litellmUrl());
+      pb.environment().put("DATABASE_URL", databaseUrl);
       pb.environment().put("REDIS_URL", redisUrl);
       pb.redirectErrorStream(true).redirectOutput(log.toFile());
       process = pb.start();

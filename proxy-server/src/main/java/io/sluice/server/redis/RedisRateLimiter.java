@@ -10,6 +10,7 @@ import io.sluice.limits.LimitWindows;
 import io.sluice.limits.LimiterUnavailableException;
 import io.sluice.limits.LocalRateLimiter;
 import io.sluice.limits.RateLimiter;
+import io.sluice.limits.Reservation;
 import io.sluice.server.redis.RedisKeyCache.Script;
 import java.time.Duration;
 import java.util.List;
@@ -44,6 +45,11 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code <s>:spend:<budget period>}: spend reported in the period (only with a budget), kept until a day
  *       after the period's reset, or {@link #SPEND_TTL_NO_RESET} after the last report when it never resets
  *       (the stored spend, the database's, carries the total beyond that).</li>
+ *   <li>{@code <s>:resv}: the {@link Reservation}s of requests in flight (only for scopes with a budget or a tpm
+ *       limit), a sorted set whose members are {@code <id hex>:<tokens>:<usd>} scored by their expiry (epoch ms,
+ *       {@link #RESERVATION_TTL} after admission). Every acquire first drops the expired members, then sums the rest;
+ *       a release removes its member. A node that crashed never releases: its reservations stop counting once they
+ *       expire, and the key itself expires {@link #RESERVATION_TTL} after its last admission.</li>
  * </ul>
  *
  * <p>Redis unreachable or slower than the limiter timeout (default {@link #DEFAULT_TIMEOUT}, tighter than the
@@ -83,6 +89,11 @@ public final class RedisRateLimiter implements RateLimiter {
   public static final Duration SPEND_GRACE = Duration.ofDays(1);
   /** How long the spend of a budget that never resets is kept after its last report. */
   public static final Duration SPEND_TTL_NO_RESET = Duration.ofDays(35);
+  /**
+   * How long a reservation is held without its release (a node that crashed, a release lost in an outage): longer
+   * than any request should take. A request that outlives it loses its hold early (its actual spend still counts).
+   */
+  public static final Duration RESERVATION_TTL = Duration.ofMinutes(10);
   /** During an incident, how often a PING checks whether Redis is back. */
   public static final Duration PROBE_INTERVAL = Duration.ofMillis(500);
 
@@ -91,39 +102,67 @@ public final class RedisRateLimiter implements RateLimiter {
       Admission.Limit.PARALLEL, Admission.Limit.BUDGET};
 
   /**
-   * KEYS per scope (4 each): rpm window, tpm window, in flight, spend of the period. ARGV[1] the header scope
-   * (1-based, 0 = none), ARGV[2] window ttl ms, ARGV[3] in-flight ttl s, then per scope (5 each): rpm limit, tpm
-   * limit, max parallel, max budget, stored spend ('' = no such limit). Checks every scope (budget, rpm, tpm,
-   * parallel, as {@link LocalRateLimiter}), counts only if all admit. Returns {admitted 1/0, refusing scope
-   * (1-based), limit code (1 rpm, 2 tpm, 3 parallel, 4 budget), header scope's requests, its tokens}.
+   * KEYS per scope (5 each): rpm window, tpm window, in flight, spend of the period, reservations. ARGV[1] the header
+   * scope (1-based, 0 = none), ARGV[2] window ttl ms, ARGV[3] in-flight ttl s, ARGV[4] now (epoch ms), ARGV[5] this
+   * request's reservation member ('' = none), ARGV[6] its expiry (epoch ms), ARGV[7] its tokens, ARGV[8] its usd,
+   * then per scope (5 each): rpm limit, tpm limit, max parallel, max budget, stored spend ('' = no such limit).
+   * Checks every scope (budget, rpm, tpm, parallel, as {@link LocalRateLimiter}; budget and tpm with what live
+   * reservations hold, by {@link LimitWindows#fits}), counts only if all admit. Returns {admitted 1/0, refusing
+   * scope (1-based), limit code (1 rpm, 2 tpm, 3 parallel, 4 budget), header scope's requests, its tokens}.
    */
   static final Script ACQUIRE = new Script(
-      "local n = #KEYS / 4\n"
+      "local n = #KEYS / 5\n"
           + "local function count(key)\n"
           + "  local v = redis.call('GET', key)\n"
           + "  if v then return tonumber(v) or 0 end\n"
           + "  return 0\n"
           + "end\n"
+          + "local now = tonumber(ARGV[4])\n"
+          + "local member = ARGV[5]\n"
+          + "local mineT, mineS = tonumber(ARGV[7]), tonumber(ARGV[8])\n"
+          + "local function held(key)\n"
+          + "  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)\n"
+          + "  local t, u = 0, 0\n"
+          + "  for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do\n"
+          + "    local a, b = string.match(m, '^[^:]*:([^:]*):(.*)$')\n"
+          + "    t = t + (tonumber(a) or 0)\n"
+          + "    u = u + (tonumber(b) or 0)\n"
+          + "  end\n"
+          + "  return t, u\n"
+          + "end\n"
+          + "local function fits(used, h, mine, max)\n"
+          + "  if mine <= 0 then return used + h < max end\n"
+          + "  if used + h + mine <= max then return true end\n"
+          + "  return mine > max and h <= 0\n"
+          + "end\n"
           + "local h = tonumber(ARGV[1])\n"
           + "local function header()\n"
           + "  if h == 0 then return 0, 0 end\n"
-          + "  local k, a = (h - 1) * 4, 3 + (h - 1) * 5\n"
+          + "  local k, a = (h - 1) * 5, 8 + (h - 1) * 5\n"
           + "  local r, t = 0, 0\n"
           + "  if ARGV[a + 1] ~= '' then r = count(KEYS[k + 1]) end\n"
           + "  if ARGV[a + 2] ~= '' then t = count(KEYS[k + 2]) end\n"
           + "  return r, t\n"
           + "end\n"
           + "for i = 1, n do\n"
-          + "  local k, a = (i - 1) * 4, 3 + (i - 1) * 5\n"
+          + "  local k, a = (i - 1) * 5, 8 + (i - 1) * 5\n"
           + "  local refused = 0\n"
-          + "  if ARGV[a + 4] ~= '' and math.max(count(KEYS[k + 4]), tonumber(ARGV[a + 5])) >= tonumber(ARGV[a + 4])"
-          + " then\n"
-          + "    refused = 4\n"
-          + "  elseif ARGV[a + 1] ~= '' and count(KEYS[k + 1]) >= tonumber(ARGV[a + 1]) then\n"
+          + "  local ht, hu = 0, 0\n"
+          + "  if ARGV[a + 2] ~= '' or ARGV[a + 4] ~= '' then ht, hu = held(KEYS[k + 5]) end\n"
+          + "  if ARGV[a + 4] ~= '' then\n"
+          + "    local max = tonumber(ARGV[a + 4])\n"
+          + "    local used = math.max(count(KEYS[k + 4]), tonumber(ARGV[a + 5]))\n"
+          + "    if used >= max or not fits(used, hu, mineS, max) then refused = 4 end\n"
+          + "  end\n"
+          + "  if refused == 0 and ARGV[a + 1] ~= '' and count(KEYS[k + 1]) >= tonumber(ARGV[a + 1]) then\n"
           + "    refused = 1\n"
-          + "  elseif ARGV[a + 2] ~= '' and count(KEYS[k + 2]) >= tonumber(ARGV[a + 2]) then\n"
-          + "    refused = 2\n"
-          + "  elseif ARGV[a + 3] ~= '' and count(KEYS[k + 3]) >= tonumber(ARGV[a + 3]) then\n"
+          + "  end\n"
+          + "  if refused == 0 and ARGV[a + 2] ~= '' then\n"
+          + "    local max = tonumber(ARGV[a + 2])\n"
+          + "    local used = count(KEYS[k + 2])\n"
+          + "    if used >= max or not fits(used, ht, mineT, max) then refused = 2 end\n"
+          + "  end\n"
+          + "  if refused == 0 and ARGV[a + 3] ~= '' and count(KEYS[k + 3]) >= tonumber(ARGV[a + 3]) then\n"
           + "    refused = 3\n"
           + "  end\n"
           + "  if refused > 0 then\n"
@@ -132,7 +171,7 @@ public final class RedisRateLimiter implements RateLimiter {
           + "  end\n"
           + "end\n"
           + "for i = 1, n do\n"
-          + "  local k, a = (i - 1) * 4, 3 + (i - 1) * 5\n"
+          + "  local k, a = (i - 1) * 5, 8 + (i - 1) * 5\n"
           + "  if ARGV[a + 1] ~= '' and redis.call('INCR', KEYS[k + 1]) == 1 then\n"
           + "    redis.call('PEXPIRE', KEYS[k + 1], ARGV[2])\n"
           + "  end\n"
@@ -140,23 +179,28 @@ public final class RedisRateLimiter implements RateLimiter {
           + "    redis.call('INCR', KEYS[k + 3])\n"
           + "    redis.call('EXPIRE', KEYS[k + 3], ARGV[3])\n"
           + "  end\n"
+          + "  if member ~= '' and (ARGV[a + 2] ~= '' or ARGV[a + 4] ~= '') then\n"
+          + "    redis.call('ZADD', KEYS[k + 5], ARGV[6], member)\n"
+          + "    redis.call('PEXPIRE', KEYS[k + 5], math.max(1, tonumber(ARGV[6]) - now))\n"
+          + "  end\n"
           + "end\n"
           + "local r, t = header()\n"
           + "return {1, 0, 0, r, t}\n");
 
   /**
-   * KEYS as {@link #ACQUIRE}'s. ARGV[1] window ttl ms, then per scope (5 each): give back an rpm count (1/0),
-   * free a slot (1/0), tokens to add ('0' = none), spend to add ('0' = none), spend ttl s. Counts never go
-   * below 0. Returns 1.
+   * KEYS as {@link #ACQUIRE}'s. ARGV[1] window ttl ms, ARGV[2] the reservation member to drop ('' = none), then per
+   * scope (5 each): give back an rpm count (1/0), free a slot (1/0), tokens to add ('0' = none), spend to add
+   * ('0' = none), spend ttl s. Counts never go below 0. Returns 1.
    */
   static final Script RELEASE = new Script(
-      "local n = #KEYS / 4\n"
+      "local n = #KEYS / 5\n"
           + "local function decr(key)\n"
           + "  local v = redis.call('GET', key)\n"
           + "  if v and (tonumber(v) or 0) > 0 then redis.call('DECR', key) end\n"
           + "end\n"
           + "for i = 1, n do\n"
-          + "  local k, a = (i - 1) * 4, 1 + (i - 1) * 5\n"
+          + "  local k, a = (i - 1) * 5, 2 + (i - 1) * 5\n"
+          + "  if ARGV[2] ~= '' then redis.call('ZREM', KEYS[k + 5], ARGV[2]) end\n"
           + "  if ARGV[a + 1] == '1' then decr(KEYS[k + 1]) end\n"
           + "  if ARGV[a + 2] == '1' then decr(KEYS[k + 3]) end\n"
           + "  if ARGV[a + 3] ~= '0' then\n"
@@ -244,25 +288,30 @@ public final class RedisRateLimiter implements RateLimiter {
    * {@link LimiterUnavailableException} when Redis cannot answer.
    */
   @Override
-  public CompletionStage<Admission> acquire(List<LimitScope> scopes, long nowMillis) {
+  public CompletionStage<Admission> acquire(List<LimitScope> scopes, Reservation reservation, long nowMillis) {
     int n = scopes.size();
     if (n == 0) {
       return CompletableFuture.completedFuture(Admission.UNLIMITED);
     }
     if (down.get()) {
       probe();
-      return failOver(scopes, nowMillis);
+      return failOver(scopes, reservation, nowMillis);
     }
     long minute = LimitWindows.epochMinute(nowMillis);
     int header = LimitWindows.headerScope(scopes);
     String[] keys = keys(scopes, minute);
-    String[] args = new String[3 + 5 * n];
+    String[] args = new String[8 + 5 * n];
     args[0] = Integer.toString(header + 1);
     args[1] = Long.toString(WINDOW_TTL.toMillis());
     args[2] = Long.toString(PARALLEL_TTL.toSeconds());
+    args[3] = Long.toString(nowMillis);
+    args[4] = member(reservation);
+    args[5] = Long.toString(nowMillis + RESERVATION_TTL.toMillis());
+    args[6] = Long.toString(reservation.tokens());
+    args[7] = number(reservation.spend());
     for (int i = 0; i < n; i++) {
       LimitScope s = scopes.get(i);
-      int a = 3 + 5 * i;
+      int a = 8 + 5 * i;
       args[a] = s.rpmLimit() == null ? "" : Long.toString(s.rpmLimit());
       args[a + 1] = s.tpmLimit() == null ? "" : Long.toString(s.tpmLimit());
       args[a + 2] = s.maxParallel() == null ? "" : Integer.toString(s.maxParallel());
@@ -275,7 +324,7 @@ public final class RedisRateLimiter implements RateLimiter {
       if (err != null) {
         inTime.completeExceptionally(err);
       } else if (!inTime.complete(reply)) {
-        undoLate(reply, scopes, keys); // the caller was answered without Redis: give back what it counted
+        undoLate(reply, scopes, reservation, keys); // the caller was answered without Redis: give it back
       }
     });
     inTime.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS);
@@ -293,7 +342,7 @@ public final class RedisRateLimiter implements RateLimiter {
       if (failureMode == FailureMode.CLOSED) {
         out.completeExceptionally(unavailable);
       } else {
-        out.complete(local(scopes, nowMillis));
+        out.complete(local(scopes, reservation, nowMillis));
       }
     });
     return out;
@@ -304,27 +353,30 @@ public final class RedisRateLimiter implements RateLimiter {
    * spend to the shared counters, or to the local ones while Redis is unreachable.
    */
   @Override
-  public void release(List<LimitScope> scopes, long tokens, double spend, long nowMillis) {
+  public void release(List<LimitScope> scopes, Reservation reservation, long tokens, double spend, long nowMillis) {
     int n = scopes.size();
     if (n == 0) {
       return;
     }
     boolean admittedLocally = !localAdmits.isEmpty() && takeLocal(scopes);
     if (admittedLocally) {
-      local.release(scopes, tokens, spend, nowMillis);
+      local.release(scopes, reservation, tokens, spend, nowMillis);
     }
     if (down.get()) {
       if (!admittedLocally && failureMode == FailureMode.OPEN) {
-        local.recordUsage(scopes, tokens, spend, nowMillis); // its Redis slot: freed by the par key's TTL
+        // its Redis slot and reservation: freed by the par key's TTL and the reservation's expiry
+        local.recordUsage(scopes, tokens, spend, nowMillis);
       }
       return;
     }
-    boolean any = false;
-    String[] args = new String[1 + 5 * n];
+    String drop = admittedLocally ? "" : member(reservation);
+    boolean any = !drop.isEmpty();
+    String[] args = new String[2 + 5 * n];
     args[0] = Long.toString(WINDOW_TTL.toMillis());
+    args[1] = drop;
     for (int i = 0; i < n; i++) {
       LimitScope s = scopes.get(i);
-      int a = 1 + 5 * i;
+      int a = 2 + 5 * i;
       boolean free = !admittedLocally && s.maxParallel() != null;
       boolean countTokens = tokens > 0 && s.tpmLimit() != null;
       boolean countSpend = spend > 0 && Double.isFinite(spend) && s.maxBudget() != null;
@@ -378,14 +430,15 @@ public final class RedisRateLimiter implements RateLimiter {
 
   static String[] keys(List<LimitScope> scopes, long minute) {
     int n = scopes.size();
-    String[] keys = new String[4 * n];
+    String[] keys = new String[5 * n];
     for (int i = 0; i < n; i++) {
       LimitScope s = scopes.get(i);
       String b = base(s);
-      keys[4 * i] = b + "rpm:" + minute;
-      keys[4 * i + 1] = b + "tpm:" + minute;
-      keys[4 * i + 2] = b + "par";
-      keys[4 * i + 3] = b + "spend:" + s.budgetPeriod();
+      keys[5 * i] = b + "rpm:" + minute;
+      keys[5 * i + 1] = b + "tpm:" + minute;
+      keys[5 * i + 2] = b + "par";
+      keys[5 * i + 3] = b + "spend:" + s.budgetPeriod();
+      keys[5 * i + 4] = b + "resv";
     }
     return keys;
   }
@@ -417,16 +470,17 @@ public final class RedisRateLimiter implements RateLimiter {
   }
 
   /** Redis counted an acquire whose caller was answered without it (timeout): gives back its rpm and slots. */
-  private void undoLate(List<Object> reply, List<LimitScope> scopes, String[] keys) {
+  private void undoLate(List<Object> reply, List<LimitScope> scopes, Reservation reservation, String[] keys) {
     if (reply == null || reply.isEmpty() || !Long.valueOf(1).equals(reply.get(0))) {
       return;
     }
     int n = scopes.size();
-    String[] args = new String[1 + 5 * n];
+    String[] args = new String[2 + 5 * n];
     args[0] = Long.toString(WINDOW_TTL.toMillis());
+    args[1] = member(reservation);
     for (int i = 0; i < n; i++) {
       LimitScope s = scopes.get(i);
-      int a = 1 + 5 * i;
+      int a = 2 + 5 * i;
       args[a] = s.rpmLimit() != null ? "1" : "0";
       args[a + 1] = s.maxParallel() != null ? "1" : "0";
       args[a + 2] = "0";
@@ -465,16 +519,16 @@ public final class RedisRateLimiter implements RateLimiter {
   }
 
   /** The answer without Redis: this node's count (OPEN), or {@link #unavailable} (CLOSED). Completed. */
-  private CompletableFuture<Admission> failOver(List<LimitScope> scopes, long nowMillis) {
+  private CompletableFuture<Admission> failOver(List<LimitScope> scopes, Reservation r, long nowMillis) {
     if (failureMode == FailureMode.CLOSED) {
       return CompletableFuture.failedFuture(unavailable);
     }
-    return CompletableFuture.completedFuture(local(scopes, nowMillis));
+    return CompletableFuture.completedFuture(local(scopes, r, nowMillis));
   }
 
   /** This node's count; an admission is remembered so that its release comes back here. */
-  private Admission local(List<LimitScope> scopes, long nowMillis) {
-    Admission a = local.tryAcquire(scopes, nowMillis);
+  private Admission local(List<LimitScope> scopes, Reservation r, long nowMillis) {
+    Admission a = local.tryAcquire(scopes, r, nowMillis);
     if (a.admitted()) {
       localAdmits.merge(new Ref(scopes), 1, Integer::sum);
     }
@@ -535,6 +589,14 @@ public final class RedisRateLimiter implements RateLimiter {
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
+  }
+
+  /** A reservation's member in the {@code resv} sets: {@code <id hex>:<tokens>:<usd>}; '' for none. */
+  static String member(Reservation r) {
+    if (r.none()) {
+      return "";
+    }
+    return Long.toHexString(r.id()) + ':' + r.tokens() + ':' + number(r.spend());
   }
 
   static long spendTtlSeconds(LimitScope s, long nowMillis) {

@@ -17,6 +17,7 @@ import io.sluice.limits.LimitWindows;
 import io.sluice.limits.LimiterUnavailableException;
 import io.sluice.limits.RateLimiter;
 import io.sluice.limits.RateLimiterConformance;
+import io.sluice.limits.Reservation;
 import io.sluice.server.redis.RedisRateLimiter.FailureMode;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -79,6 +80,35 @@ class RedisRateLimiterTest extends RateLimiterConformance {
 
   private long minute() {
     return LimitWindows.epochMinute(t0);
+  }
+
+  @Test
+  void aCrashedNodesReservationsStopCountingOnceExpiredAndAReleaseLeavesNoMember() throws Exception {
+    // Issue 20 §3: node A reserves and never releases (it crashed); its holds expire, the budget comes back.
+    RedisRateLimiter a = new RedisRateLimiter(nodeA, FailureMode.CLOSED, Duration.ofSeconds(5));
+    RedisRateLimiter b = new RedisRateLimiter(nodeB, FailureMode.CLOSED, Duration.ofSeconds(5));
+    LimitScope key = scope(Kind.KEY).budget(1.0, 0, "-", 0).tpm(1_000).build();
+    List<LimitScope> scopes = List.of(key);
+    String resv = RedisRateLimiter.base(key) + "resv";
+    for (int i = 0; i < 4; i++) {
+      assertThat(await(a.acquire(scopes, Reservation.of(200, 0.25), t0)).admitted()).isTrue();
+    }
+    Admission refused = await(b.acquire(scopes, Reservation.of(10, 0.0625), t0 + 1_000));
+    assertThat(refused.admitted()).as("node A's holds count on node B").isFalse();
+    assertThat(refused.limit()).isEqualTo(Limit.BUDGET);
+    assertThat(TestRedis.await(raw.async().zcard(resv))).isEqualTo(4);
+    assertThat(TestRedis.await(raw.async().pttl(resv))).as("the set itself expires")
+        .isBetween(RedisRateLimiter.RESERVATION_TTL.toMillis() - 20_000, RedisRateLimiter.RESERVATION_TTL.toMillis());
+
+    long expired = t0 + RedisRateLimiter.RESERVATION_TTL.toMillis() + 1;
+    Reservation r = Reservation.of(800, 0.875);
+    assertThat(await(b.acquire(scopes, r, expired)).admitted()).as("A's holds expired: 0.875 fits").isTrue();
+    assertThat(TestRedis.await(raw.async().zcard(resv))).as("expired members dropped, B's kept").isEqualTo(1);
+    b.release(scopes, r, 700, 0.75, expired);
+    assertThat(await(b.acquire(scopes, Reservation.of(10, 0.125), expired)).admitted()).as("0.75 + 0.125 fits")
+        .isTrue();
+    assertThat(TestRedis.await(raw.async().zscore(resv, RedisRateLimiter.member(r)))).as("released: gone").isNull();
+    assertThat(RedisRateLimiter.member(Reservation.NONE)).isEmpty();
   }
 
   @Test
