@@ -108,6 +108,13 @@ class TeamMemberBudgetTest {
     admin("/team/new", "{\"team_id\":\"" + team2 + "\"}");
     String k = key(user, team); // made and cached before the member has a budget
     assertThat(chat(k)).as("no member yet").startsWith("200 ");
+    // Its spend is written by the batched writer: wait until it is, so it lands before the member exists (else the
+    // writer, finding the member, counts it in the team too).
+    long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
+    while (JSON.readTree(send("GET", "/key/info?key=" + k, MASTER, null).body()).at("/info/spend").asDouble() <= 0) {
+      assertThat(System.nanoTime()).as("the first request's spend written").isLessThan(deadline);
+      Thread.sleep(20);
+    }
     admin("/team/member_add", "{\"team_id\":\"" + team + "\",\"member\":[{\"role\":\"user\",\"user_id\":\"" + user
         + "\"},{\"role\":\"user\",\"user_id\":\"" + other + "\"}],\"max_budget_in_team\":" + (PER_REQUEST * 1.5)
         + "}");
