@@ -18,6 +18,8 @@ public final class ModelGroup {
   private final java.util.Set<String> accessGroups;
   /** Deployments' {@code rpm}/{@code tpm} are limits here: one at its limit is not chosen. */
   private final boolean enforceLimits;
+  /** Some deployment sets {@code max_parallel_requests} (fair admission watches the group). */
+  private final boolean parallelLimits;
 
   /** {@code deployments} may be empty: a discovered group ({@code k8s://}) with no ready pod at the moment. */
   ModelGroup(String name, List<Deployment> deployments) {
@@ -27,6 +29,7 @@ public final class ModelGroup {
   /** With {@code enforceLimits}: deployments at their {@code rpm}/{@code tpm} are skipped. */
   ModelGroup(String name, List<Deployment> deployments, boolean enforceLimits) {
     this.enforceLimits = enforceLimits && deployments.stream().anyMatch(Deployment::hasRateLimits);
+    this.parallelLimits = deployments.stream().anyMatch(d -> d.config().maxParallelRequests() != null);
     this.name = name;
     this.deployments = List.copyOf(deployments);
     this.cumulative = cumulativeWeights(this.deployments);
@@ -59,6 +62,11 @@ public final class ModelGroup {
       }
     }
     return any ? min : ANY_TIER;
+  }
+
+  /** Whether some deployment sets {@code litellm_params.max_parallel_requests}. */
+  public boolean parallelLimits() {
+    return parallelLimits;
   }
 
   public String name() {
