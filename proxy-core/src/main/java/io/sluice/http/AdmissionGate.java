@@ -8,7 +8,6 @@ import io.sluice.routing.ModelGroup;
 import io.sluice.routing.RegistryHolder;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -23,7 +22,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>A replica is saturated when this node has {@code max_parallel_requests} requests in flight to it, or its last
  * scraped {@code vllm:num_requests_waiting} / {@code vllm:kv_cache_usage_perc} is above {@code fair_admission}'s
- * thresholds. Requests this node let go but that are not yet in flight ({@code pending}) count as taking a slot.
+ * thresholds. Requests this node passed or let go but that are not yet in flight ({@code pending}: the connect or
+ * the hop to their loop) hold a slot too, so a burst cannot overshoot {@code max_parallel_requests} before the
+ * replica's own in-flight count catches up.
  *
  * <p>Threading: one gate for the whole node, shared by every event loop, because the slots it hands out (in-flight
  * counts per replica) are shared. Its state is guarded by one monitor held only for O(tenants) queue operations —
@@ -70,9 +71,10 @@ public final class AdmissionGate {
   }
 
   private static final class Group {
+    /** Guarded by the gate. */
     final FairQueue<Ticket> queue;
-    /** Let go but not yet in flight. */
-    int pending;
+    /** Requests passed or let go but not yet in flight: each holds a slot (lock-free). */
+    final AtomicInteger pending = new AtomicInteger();
 
     Group(FairQueue<Ticket> queue) {
       this.queue = queue;
@@ -83,8 +85,9 @@ public final class AdmissionGate {
   private final RegistryHolder registry;
   private final boolean thresholds;
   private final FairQueue.ByteBudget budget;
-  private final Map<String, Group> groups = new HashMap<>(); // guarded by this
-  /** Waiting plus pending, all groups: the lock-free "anything to do?" of the hot path. */
+  /** One per model group ever watched (bounded by the groups); kept, so its pending count is never lost. */
+  private final Map<String, Group> groups = new ConcurrentHashMap<>();
+  /** Waiting requests, all groups: the lock-free "anything to do?" of the hot path. */
   private final AtomicInteger queued = new AtomicInteger();
   private final AtomicBoolean ticking = new AtomicBoolean();
   private final java.util.function.LongSupplier clock;
@@ -116,7 +119,7 @@ public final class AdmissionGate {
     return thresholds || g.parallelLimits();
   }
 
-  /** Requests queued or let go and not yet in flight, all groups. */
+  /** Requests waiting, all groups. */
   int queued() {
     return queued.get();
   }
@@ -158,18 +161,13 @@ public final class AdmissionGate {
    * the queue's cap.
    */
   Verdict offer(ModelGroup g, Ticket t, long bytes, double weight) {
-    if (queued.get() == 0 && !saturated(g, 0)) {
-      return Verdict.PASS; // the common case: no lock, no allocation
+    Group q = group(g.name());
+    if (queued.get() == 0 && reserve(g, q)) {
+      return Verdict.PASS; // the common case: no lock; the caller holds a slot until it is in flight (release)
     }
     synchronized (this) {
-      Group q = groups.get(g.name());
-      boolean waiting = q != null && q.queue.size() > 0;
-      if (!waiting && !saturated(g, q == null ? 0 : q.pending)) {
+      if (q.queue.size() == 0 && reserve(g, q)) {
         return Verdict.PASS;
-      }
-      if (q == null) {
-        q = new Group(new FairQueue<>(clock, budget));
-        groups.put(g.name(), q);
       }
       FairQueue.Entry<Ticket> e = q.queue.offer(t, new FairQueue.Tenant(t.tenant, weight), bytes,
           settings.queueTimeout().toNanos());
@@ -183,6 +181,24 @@ public final class AdmissionGate {
     return Verdict.QUEUED;
   }
 
+  private Group group(String name) {
+    Group q = groups.get(name);
+    return q != null ? q : groups.computeIfAbsent(name, n -> new Group(new FairQueue<>(clock, budget)));
+  }
+
+  /**
+   * Takes a slot of {@code g} when one is free, counting the others taken but not yet in flight; lock-free (two
+   * requests racing for the last slot get different counts, so only one wins).
+   */
+  private boolean reserve(ModelGroup g, Group q) {
+    int p = q.pending.incrementAndGet();
+    if (!saturated(g, p - 1)) {
+      return true;
+    }
+    q.pending.decrementAndGet();
+    return false;
+  }
+
   /** Removes a ticket that still waits (client gone, or its deadline passed). Returns whether it still waited. */
   boolean remove(Ticket t, Shed why) {
     boolean removed;
@@ -191,7 +207,6 @@ public final class AdmissionGate {
       removed = q != null && t.entry != null && q.queue.remove(t.entry);
       if (removed) {
         queued.decrementAndGet();
-        dropIfIdle(t.group, q);
       }
     }
     if (removed) {
@@ -200,21 +215,14 @@ public final class AdmissionGate {
     return removed;
   }
 
-  /** A ticket let go is now in flight (or gave up): its slot is no longer pending. Any thread. */
-  void started(Ticket t) {
-    synchronized (this) {
-      Group q = groups.get(t.group);
-      if (q != null && q.pending > 0) {
-        q.pending--;
-        queued.decrementAndGet();
-        dropIfIdle(t.group, q);
-      }
-    }
-  }
-
-  private void dropIfIdle(String name, Group q) {
-    if (q.queue.size() == 0 && q.pending == 0) {
-      groups.remove(name);
+  /**
+   * A request that passed or was let go is now in flight (the replica's own count holds its slot) or gave up: its
+   * reservation of {@code groupName} ends. Lock-free; any thread.
+   */
+  void release(String groupName) {
+    Group q = groups.get(groupName);
+    if (q != null && q.pending.decrementAndGet() < 0) {
+      q.pending.incrementAndGet(); // never below zero (defensive)
     }
   }
 
@@ -244,15 +252,14 @@ public final class AdmissionGate {
         q.queue.expire(expired::add);
         queued.addAndGet(-expired.size());
       }
-      while (q.queue.size() > 0 && (g == null || !saturated(g, q.pending))) {
-        FairQueue.Entry<Ticket> e = q.queue.poll();
-        q.pending++; // stays counted in queued until started()
+      while (q.queue.size() > 0 && (g == null || reserve(g, q))) {
+        FairQueue.Entry<Ticket> e = q.queue.poll(); // its slot is reserved: released once in flight
+        queued.decrementAndGet();
         if (go == null) {
           go = new ArrayList<>();
         }
         go.add(e.value);
       }
-      dropIfIdle(groupName, q);
     }
     if (expired != null) {
       for (FairQueue.Entry<Ticket> e : expired) {
@@ -272,12 +279,10 @@ public final class AdmissionGate {
 
   /** Re-checks every group with waiters; the periodic tick's body. */
   void drainAll() {
-    List<String> names;
-    synchronized (this) {
-      names = new ArrayList<>(groups.keySet());
-    }
-    for (String n : names) {
-      drain(n);
+    for (Map.Entry<String, Group> e : groups.entrySet()) {
+      if (e.getValue().queue.size() > 0) { // a racy read: the drain itself checks under the lock
+        drain(e.getKey());
+      }
     }
   }
 

@@ -56,8 +56,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
   private int staleRetries;
   /** The active exchange's place in the admission queue while it waits there; null otherwise. */
   private AdmissionGate.Ticket queuedTicket;
-  /** The active exchange was let go by the admission queue and is not in flight yet: it holds a pending slot. */
-  private AdmissionGate.Ticket pendingTicket;
+  /** The group whose admission slot the active exchange holds until it is in flight (passed or let go); or null. */
+  private String reservedGroup;
   /** The active exchange went past the admission check already (it is made once, before the first attempt). */
   private boolean admissionChecked;
   /** Where the active exchange's next attempt goes (exchanges run one at a time per connection). */
@@ -387,6 +387,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     long bytes = ex.body == null ? 0 : ex.body.readableBytes();
     AdmissionGate.Verdict v = gate.offer(g, t, bytes, gate.weight(ex));
     if (v == AdmissionGate.Verdict.PASS) {
+      reservedGroup = g.name(); // a slot is ours until the request is in flight
       return false;
     }
     if (v == AdmissionGate.Verdict.FULL) {
@@ -413,7 +414,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
   /** The gate let {@code t} go (on this loop): route it, holding its pending slot until it is in flight. */
   private void dequeued(Exchange ex, AdmissionGate.Ticket t, AdmissionGate gate) {
     if (queuedTicket != t) {
-      gate.started(t);
+      gate.release(t.group);
+      gate.drain(t.group); // its slot goes to the next waiter
       return;
     }
     queuedTicket = null;
@@ -421,11 +423,11 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       t.timer.cancel(false);
     }
     if (active != ex || !ctx.channel().isActive() || ex.responseComplete()) {
-      gate.started(t);
-      gate.drain(t.group); // its slot goes to the next waiter
+      gate.release(t.group);
+      gate.drain(t.group);
       return;
     }
-    pendingTicket = t;
+    reservedGroup = t.group;
     route(ex);
   }
 
@@ -450,10 +452,10 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
 
   /** The exchange let go by the admission queue is in flight now, or gave up: its pending slot is released. */
   private void releasePending() {
-    AdmissionGate.Ticket t = pendingTicket;
-    if (t != null) {
-      pendingTicket = null;
-      gw.admission().started(t);
+    String g = reservedGroup;
+    if (g != null) {
+      reservedGroup = null;
+      gw.admission().release(g);
     }
   }
 
@@ -716,7 +718,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     upstream = h;
     int n = BodyInspector.bodyPieces(ctx, ex, ex.deployment, bodyPieces);
     h.start(this, ex, ex.request, bodyPieces, n, ctx.channel().isWritable());
-    if (pendingTicket != null) {
+    if (reservedGroup != null) {
       releasePending(); // in flight now: the replica's own count holds its slot
     }
     armTtfbTimer(ex, h);
