@@ -46,8 +46,9 @@ public final class ConfigLoader {
       "litellm_settings", "sluice_settings", "environment_variables", "include");
   private static final Set<String> ENTRY = Set.of("model_name", "litellm_params", "model_info");
   private static final Set<String> PARAMS = Set.of("model", "api_base", "api_key", "rpm", "tpm", "weight",
-      "timeout", "order", "use_in_pass_through", "input_cost_per_token", "output_cost_per_token");
-  private static final Set<String> PARAMS_LATER = Set.of("max_parallel_requests", "stream_timeout",
+      "timeout", "order", "use_in_pass_through", "input_cost_per_token", "output_cost_per_token",
+      "max_parallel_requests");
+  private static final Set<String> PARAMS_LATER = Set.of("stream_timeout",
       "max_retries", "tags",
       "api_version", "organization", "drop_params");
   private static final Set<String> INFO = Set.of("id", "input_cost_per_token", "output_cost_per_token");
@@ -63,7 +64,9 @@ public final class ConfigLoader {
       "require_auth_for_metrics_endpoint", "alerting", "proxy_batch_write_at", "max_response_size_mb");
   private static final Set<String> ROUTER = Set.of("routing_strategy", "timeout", "num_retries", "allowed_fails",
       "cooldown_time", "fallbacks", "stream_timeout", "prefix_affinity", "context_window_fallbacks",
-      "enforce_model_rate_limits");
+      "enforce_model_rate_limits", "fair_admission");
+  private static final Set<String> ADMISSION = Set.of("enabled", "queue_timeout", "max_waiting",
+      "max_kv_cache_usage", "max_queued_bytes", "team_weights", "key_weights");
   private static final Set<String> AFFINITY = Set.of("load_factor", "max_waiting", "max_kv_cache_usage",
       "session_header", "use_user", "vllm_load_tie_break", "load_floor");
   private static final Set<String> ROUTER_LATER = Set.of(
@@ -451,6 +454,10 @@ public final class ConfigLoader {
     Double weight = positiveNumber(params, "weight", p);
     Duration timeout = seconds(params, "timeout", p);
     Integer order = nonNegativeInt(params, "order", p);
+    Integer parallel = nonNegativeInt(params, "max_parallel_requests", p);
+    if (parallel != null && parallel < 1) {
+      throw fail(p + ".max_parallel_requests", "0 (expected: >= 1; leave it out for no limit)");
+    }
     String id = null;
     java.util.Map<String, Object> modelInfo = java.util.Map.of();
     Double inputCost = cost(params, "input_cost_per_token", p);
@@ -479,7 +486,7 @@ public final class ConfigLoader {
       firstPassThroughId = id;
     }
     return new DeploymentConfig(name, provider, upstream, apiBase, apiKey, rpm, tpm, weight, timeout, id, order,
-        inputCost, outputCost, modelInfo);
+        inputCost, outputCost, modelInfo, parallel);
   }
 
   private static boolean allText(JsonNode array) {
@@ -705,7 +712,54 @@ public final class ConfigLoader {
         allowed == null ? RouterSettings.DEFAULT_ALLOWED_FAILS : allowed,
         cooldown == null ? RouterSettings.DEFAULT_COOLDOWN : cooldown, fallbacks(fb, fbAt, models),
         seconds(rs, "stream_timeout", at), fallbacks(cw, cwAt, models), enforce,
-        affinity(rs.get("prefix_affinity"), at + ".prefix_affinity"));
+        affinity(rs.get("prefix_affinity"), at + ".prefix_affinity"),
+        admission(rs.get("fair_admission"), at + ".fair_admission", seconds(rs, "timeout", at)));
+  }
+
+  /** {@code router_settings.fair_admission} (Sluice's own), or the defaults when absent. */
+  private AdmissionSettings admission(JsonNode a, String at, Duration routerTimeout) {
+    Duration dflt = routerTimeout != null ? routerTimeout : AdmissionSettings.DEFAULT_QUEUE_TIMEOUT;
+    if (absent(a)) {
+      AdmissionSettings d = AdmissionSettings.defaults();
+      return new AdmissionSettings(true, dflt, null, null, d.maxQueuedBytes(), Map.of(), Map.of());
+    }
+    object(a, at);
+    report(a, at + ".", ADMISSION, Set.of());
+    Double kv = nonNegativeNumber(a, "max_kv_cache_usage", at);
+    if (kv != null && kv > 1) {
+      throw fail(at + ".max_kv_cache_usage", kv + " (expected: a fraction from 0 to 1, as vLLM's "
+          + "vllm:kv_cache_usage_perc)");
+    }
+    JsonNode bytes = a.get("max_queued_bytes");
+    long maxBytes = AdmissionSettings.DEFAULT_MAX_QUEUED_BYTES;
+    if (!absent(bytes)) {
+      if (!bytes.isIntegralNumber() || !bytes.canConvertToLong() || bytes.asLong() < 0) {
+        throw fail(at + ".max_queued_bytes", "expected a whole number of bytes >= 0 (e.g. 67108864), found "
+            + show(bytes));
+      }
+      maxBytes = bytes.asLong();
+    }
+    JsonNode en = a.get("enabled");
+    return new AdmissionSettings(absent(en) || bool(a, "enabled", at), orDuration(a, "queue_timeout", at, dflt),
+        nonNegativeNumber(a, "max_waiting", at), kv, maxBytes, weights(a.get("team_weights"), at + ".team_weights"),
+        weights(a.get("key_weights"), at + ".key_weights"));
+  }
+
+  /** {@code {name: weight > 0, …}}. */
+  private Map<String, Double> weights(JsonNode w, String at) {
+    if (absent(w)) {
+      return Map.of();
+    }
+    object(w, at);
+    Map<String, Double> out = new java.util.HashMap<>();
+    w.fields().forEachRemaining(f -> {
+      JsonNode v = f.getValue();
+      if (!v.isNumber() || !(v.asDouble() > 0) || Double.isInfinite(v.asDouble())) {
+        throw fail(at + "." + f.getKey(), "expected a weight > 0 (e.g. 1, 2.5), found " + show(v));
+      }
+      out.put(f.getKey(), v.asDouble());
+    });
+    return out;
   }
 
   /** {@code router_settings.prefix_affinity} (Sluice's own), or the defaults when absent. */

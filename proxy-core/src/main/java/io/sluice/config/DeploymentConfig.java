@@ -24,6 +24,9 @@ import java.util.Objects;
  * @param outputCostPerToken USD per completion token; null = 0
  * @param modelInfo     the entry's {@code model_info} as written (custom fields kept, shown by {@code /model/info});
  *                      never null, unmodifiable
+ * @param maxParallelRequests {@code litellm_params.max_parallel_requests}: requests this node sends the replica at
+ *                      once; at it, the replica is saturated and fair admission queues new requests in Sluice (issue
+ *                      20 §2); null = no limit
  */
 public record DeploymentConfig(
     String modelName,
@@ -39,7 +42,16 @@ public record DeploymentConfig(
     Integer order,
     Double inputCostPerToken,
     Double outputCostPerToken,
-    java.util.Map<String, Object> modelInfo) {
+    java.util.Map<String, Object> modelInfo,
+    Integer maxParallelRequests) {
+
+  /** Without {@code max_parallel_requests}. */
+  public DeploymentConfig(String modelName, Provider provider, String upstreamModel, URI apiBase, Secret apiKey,
+      Integer rpm, Integer tpm, Double weight, Duration timeout, String id, Integer order, Double inputCostPerToken,
+      Double outputCostPerToken, java.util.Map<String, Object> modelInfo) {
+    this(modelName, provider, upstreamModel, apiBase, apiKey, rpm, tpm, weight, timeout, id, order, inputCostPerToken,
+        outputCostPerToken, modelInfo, null);
+  }
 
   /** Without a {@code model_info} beyond the fields above. */
   public DeploymentConfig(String modelName, Provider provider, String upstreamModel, URI apiBase, Secret apiKey,
@@ -93,7 +105,8 @@ public record DeploymentConfig(
    */
   public DeploymentConfig replicaAt(URI base) {
     return new DeploymentConfig(modelName, provider, upstreamModel, base, apiKey, rpm, tpm, weight, timeout,
-        id + "@" + base.getRawAuthority(), order, inputCostPerToken, outputCostPerToken, modelInfo);
+        id + "@" + base.getRawAuthority(), order, inputCostPerToken, outputCostPerToken, modelInfo,
+        maxParallelRequests);
   }
 
   public DeploymentConfig {
@@ -102,6 +115,9 @@ public record DeploymentConfig(
     Objects.requireNonNull(upstreamModel, "upstreamModel");
     Objects.requireNonNull(apiBase, "apiBase");
     Objects.requireNonNull(id, "id");
+    if (maxParallelRequests != null && maxParallelRequests < 1) {
+      throw new IllegalArgumentException("max_parallel_requests: " + maxParallelRequests + " (expected: >= 1)");
+    }
     modelInfo = modelInfo == null ? java.util.Map.of() : java.util.Collections.unmodifiableMap(
         new java.util.LinkedHashMap<>(modelInfo));
   }

@@ -22,10 +22,12 @@ import java.util.Map;
  *                        {@code litellm_params.rpm}/{@code tpm} is a limit (a deployment over it is skipped), whatever
  *                        the routing strategy; with {@code usage-based-routing(-v2)} they are limits anyway
  * @param affinity        {@code prefix_affinity}: Sluice's settings for {@code prefix-affinity}
+ * @param admission       {@code fair_admission}: Sluice's queue in front of saturated groups
  */
 public record RouterSettings(String routingStrategy, Duration timeout, int numRetries, int allowedFails,
     Duration cooldownTime, Map<String, List<String>> fallbacks, Duration streamTimeout,
-    Map<String, List<String>> contextWindowFallbacks, boolean enforceModelRateLimits, AffinitySettings affinity) {
+    Map<String, List<String>> contextWindowFallbacks, boolean enforceModelRateLimits, AffinitySettings affinity,
+    AdmissionSettings admission) {
   public static final int DEFAULT_NUM_RETRIES = 2;
   public static final int DEFAULT_ALLOWED_FAILS = 3;
   public static final Duration DEFAULT_COOLDOWN = Duration.ofSeconds(5);
@@ -42,6 +44,17 @@ public record RouterSettings(String routingStrategy, Duration timeout, int numRe
     if (affinity == null) {
       affinity = AffinitySettings.defaults();
     }
+    if (admission == null) {
+      admission = AdmissionSettings.defaults();
+    }
+  }
+
+  /** With the default {@code fair_admission} settings. */
+  public RouterSettings(String routingStrategy, Duration timeout, int numRetries, int allowedFails,
+      Duration cooldownTime, Map<String, List<String>> fallbacks, Duration streamTimeout,
+      Map<String, List<String>> contextWindowFallbacks, boolean enforceModelRateLimits, AffinitySettings affinity) {
+    this(routingStrategy, timeout, numRetries, allowedFails, cooldownTime, fallbacks, streamTimeout,
+        contextWindowFallbacks, enforceModelRateLimits, affinity, null);
   }
 
   /** Without context window fallbacks, deployment limits per the strategy only, default {@code prefix_affinity}. */

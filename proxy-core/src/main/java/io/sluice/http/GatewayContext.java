@@ -32,6 +32,7 @@ import java.util.Objects;
  * @param tracing             OpenTelemetry traces ({@link Tracing}); null: off (no span, no header parsed)
  * @param health              {@code /health}'s real probes; null: {@code /health} reports cooldown state only (as
  *                            with {@code background_health_checks})
+ * @param admission           fair admission's queue ({@code router_settings.fair_admission}); null: off
  */
 public record GatewayContext(
     ServerSettings server,
@@ -54,7 +55,21 @@ public record GatewayContext(
     io.sluice.metrics.GatewayMetrics metrics,
     io.sluice.auth.UiSessions ui,
     Tracing tracing,
-    io.sluice.routing.EndpointHealth health) {
+    io.sluice.routing.EndpointHealth health,
+    AdmissionGate admission) {
+
+  /** Without fair admission. */
+  public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
+      Authenticator authenticator, RegistryHolder registry, UpstreamPools pools, String version, int numRetries,
+      Duration cooldown, Drain drain, Duration streamTimeout, io.sluice.routing.Strategy strategy,
+      io.sluice.management.ManagementApi management, Readiness readiness,
+      io.sluice.routing.PassThroughTargets passThrough, Metering metering, AccessLog accessLog,
+      io.sluice.metrics.GatewayMetrics metrics, io.sluice.auth.UiSessions ui, Tracing tracing,
+      io.sluice.routing.EndpointHealth health) {
+    this(server, maxRequestBodyBytes, defaultTimeout, authenticator, registry, pools, version, numRetries, cooldown,
+        drain, streamTimeout, strategy, management, readiness, passThrough, metering, accessLog, metrics, ui, tracing,
+        health, null);
+  }
 
   /** Without tracing and without real {@code /health} probes. */
   public GatewayContext(ServerSettings server, long maxRequestBodyBytes, Duration defaultTimeout,
@@ -120,6 +135,9 @@ public record GatewayContext(
     Objects.requireNonNull(passThrough);
     Objects.requireNonNull(metering);
     Objects.requireNonNull(accessLog);
+    if (admission != null && metrics != null) {
+      admission.listener = AdmissionGate.metrics(admission, metrics);
+    }
     if (maxRequestBodyBytes <= 0) {
       throw new IllegalArgumentException("maxRequestBodyBytes: " + maxRequestBodyBytes + " (expected: > 0)");
     }

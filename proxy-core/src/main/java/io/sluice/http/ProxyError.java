@@ -49,6 +49,8 @@ public enum ProxyError {
   UPSTREAM_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout_error"),
   /** rpm_limit, tpm_limit or max_parallel_requests of the key, its user or its team. */
   RATE_LIMITED(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limit_error"),
+  /** Fair admission: the request waited queue_timeout for a saturated group, or the queue's bytes are full. */
+  ADMISSION_SHED(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limit_error"),
   /** max_budget of the key, its user or its team: 400 {@code Budget has been exceeded!…}, as LiteLLM answers. */
   BUDGET_EXCEEDED(HttpResponseStatus.BAD_REQUEST, "budget_exceeded"),
   /** The body's {@code user} is a blocked end user: LiteLLM's 400 (enterprise_hooks/blocked_user_list.py). */

@@ -54,6 +54,12 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
   private long ttfbDeadline;
   private long ttfbMillis;
   private int staleRetries;
+  /** The active exchange's place in the admission queue while it waits there; null otherwise. */
+  private AdmissionGate.Ticket queuedTicket;
+  /** The group whose admission slot the active exchange holds until it is in flight (passed or let go); or null. */
+  private String reservedGroup;
+  /** The active exchange went past the admission check already (it is made once, before the first attempt). */
+  private boolean admissionChecked;
   /** Where the active exchange's next attempt goes (exchanges run one at a time per connection). */
   private final RetryPolicy policy = new RetryPolicy();
   private final java.util.function.Function<String, ModelGroup> groupByName;
@@ -92,6 +98,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
   private void start(Exchange ex) {
     active = ex;
     staleRetries = 0;
+    admissionChecked = false;
+    releasePending(); // defensive: a previous exchange's pending slot never outlives it
     io.sluice.routing.DeploymentRegistry reg = gw.registry().get();
     policy.start(ex.group, fallbacks(ex, reg), groupByName, gw.strategy(), gw.numRetries(), reg.affinity(), ex.keyed,
         ex.affinityKey);
@@ -335,6 +343,13 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
    * be made because every replica is cooling down — 429 with {@code Retry-After} (LiteLLM's behaviour).
    */
   private void route(Exchange ex) {
+    AdmissionGate gate = gw.admission();
+    if (gate != null && !admissionChecked) {
+      admissionChecked = true;
+      if (gate.watches(policy.group()) && queued(ex, gate)) {
+        return;
+      }
+    }
     long now = System.nanoTime();
     ModelGroup before = policy.group();
     Deployment d = policy.next(now);
@@ -347,6 +362,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       send(ex, d);
       return;
     }
+    releasePending();
     active = null;
     if (ex.pinned != null && policy.groupAttempts() == 0) {
       long wait = ex.pinned.health().remainingNanos(now);
@@ -359,6 +375,90 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     RetryPolicy.GiveUp g = policy.giveUp(ex.model == null ? ex.group : gw.registry().get().group(ex.model),
         ex.model == null ? ex.group.name() : ex.model, now);
     ex.fail(g.error(), g.message(), false, g.retryAfterSeconds());
+  }
+
+  /**
+   * Fair admission (issue 20 §2): when every replica of the group is saturated, the exchange waits in the gate's
+   * queue — its body held, no upstream connection — until a slot frees ({@link #dequeued}), its deadline passes
+   * (429 with {@code Retry-After}), or the client leaves ({@link #channelInactive}). Returns false when it may go on
+   * now. Event loop only.
+   */
+  private boolean queued(Exchange ex, AdmissionGate gate) {
+    ModelGroup g = policy.group();
+    AdmissionGate.Ticket t = new AdmissionGate.Ticket(ctx.executor(), g.name(), AdmissionGate.tenant(ex));
+    long bytes = ex.body == null ? 0 : ex.body.readableBytes();
+    AdmissionGate.Verdict v = gate.offer(g, t, bytes, gate.weight(ex));
+    if (v == AdmissionGate.Verdict.PASS) {
+      reservedGroup = g.name(); // a slot is ours until the request is in flight
+      return false;
+    }
+    if (v == AdmissionGate.Verdict.FULL) {
+      gate.listener.shed(t.group, t.tenant, AdmissionGate.Shed.FULL);
+      active = null;
+      ex.fail(ProxyError.ADMISSION_SHED, "Every replica of model " + g.name() + " is busy and Sluice's admission "
+          + "queue is full (router_settings.fair_admission.max_queued_bytes: " + gate.settings().maxQueuedBytes()
+          + " bytes of queued request bodies). Retry later.", false, 1);
+      return true;
+    }
+    t.admit = () -> guarded(() -> dequeued(ex, t, gate));
+    t.expired = () -> guarded(() -> queueExpired(ex, t, gate));
+    queuedTicket = t;
+    log.debug("[{}] model {} saturated: queued as tenant {}", ex.requestId, g.name(), t.tenant);
+    t.timer = ctx.executor().schedule(() -> {
+      if (gate.remove(t, AdmissionGate.Shed.TIMEOUT)) {
+        queueExpired(ex, t, gate);
+      }
+    }, gate.settings().queueTimeout().toNanos(), TimeUnit.NANOSECONDS);
+    gate.ensureTick(ctx.executor());
+    return true;
+  }
+
+  /** The gate let {@code t} go (on this loop): route it, holding its pending slot until it is in flight. */
+  private void dequeued(Exchange ex, AdmissionGate.Ticket t, AdmissionGate gate) {
+    if (queuedTicket != t) {
+      gate.release(t.group);
+      gate.drain(t.group); // its slot goes to the next waiter
+      return;
+    }
+    queuedTicket = null;
+    if (t.timer != null) {
+      t.timer.cancel(false);
+    }
+    if (active != ex || !ctx.channel().isActive() || ex.responseComplete()) {
+      gate.release(t.group);
+      gate.drain(t.group);
+      return;
+    }
+    reservedGroup = t.group;
+    route(ex);
+  }
+
+  /** {@code t}'s deadline passed while it waited (the gate removed it): 429 with {@code Retry-After}. */
+  private void queueExpired(Exchange ex, AdmissionGate.Ticket t, AdmissionGate gate) {
+    if (queuedTicket != t) {
+      return;
+    }
+    queuedTicket = null;
+    if (t.timer != null) {
+      t.timer.cancel(false);
+    }
+    if (active != ex || ex.responseComplete()) {
+      return;
+    }
+    active = null;
+    long wait = gate.settings().queueTimeout().toMillis();
+    ex.fail(ProxyError.ADMISSION_SHED, "Every replica of model " + t.group + " stayed busy for the request's "
+        + wait + " ms in Sluice's admission queue (router_settings.fair_admission.queue_timeout). Retry later.",
+        false, 1);
+  }
+
+  /** The exchange let go by the admission queue is in flight now, or gave up: its pending slot is released. */
+  private void releasePending() {
+    String g = reservedGroup;
+    if (g != null) {
+      reservedGroup = null;
+      gw.admission().release(g);
+    }
   }
 
   private void send(Exchange ex, Deployment d) {
@@ -620,6 +720,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     upstream = h;
     int n = BodyInspector.bodyPieces(ctx, ex, ex.deployment, bodyPieces);
     h.start(this, ex, ex.request, bodyPieces, n, ctx.channel().isWritable());
+    if (reservedGroup != null) {
+      releasePending(); // in flight now: the replica's own count holds its slot
+    }
     armTtfbTimer(ex, h);
   }
 
@@ -752,7 +855,12 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (upstream == h) {
       upstream = null;
     }
+    Exchange ex = active;
     h.release(gw.pools(), reusable);
+    AdmissionGate gate = gw.admission();
+    if (gate != null && ex != null && ex.deployment != null) {
+      gate.freed(ex.deployment.modelGroup()); // a volatile read when nothing waits
+    }
   }
 
   @Override
@@ -774,6 +882,15 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       log.debug("[{}] client gone: closing upstream connection", ex == null ? "-" : ex.requestId);
       detach(h, false);
     }
+    AdmissionGate.Ticket t = queuedTicket;
+    if (t != null) {
+      queuedTicket = null;
+      if (t.timer != null) {
+        t.timer.cancel(false);
+      }
+      gw.admission().remove(t, AdmissionGate.Shed.GONE); // at once: its bytes and place go to the others
+    }
+    releasePending();
     if (active != null) {
       active.releaseBody(); // the guard, after this, tells the exchange's observer (tokens, limiter slots, log)
       active = null;

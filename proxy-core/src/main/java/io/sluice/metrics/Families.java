@@ -95,6 +95,17 @@ public final class Families {
   public static final Family RATE_LIMITED = Family.counter("sluice_rate_limit_rejections",
       "Requests refused with 429 by a limit, by scope (key, user, team) and limit (rpm_limit, tpm_limit, "
           + "max_parallel_requests, max_budget)", "scope", "limit");
+  // Fair admission (router_settings.fair_admission): tenant = key alias, else team id, else a key hash prefix.
+  public static final Family ADMISSION_QUEUE_DEPTH = Family.gauge("sluice_admission_queue_depth",
+      "Requests waiting in Sluice for a saturated model group, by group and tenant", "model_group", "tenant");
+  public static final Family ADMISSION_WAIT = Family.histogram("sluice_admission_wait_seconds",
+      "Seconds requests waited in the admission queue before being sent on (admitted ones only)", "model_group",
+      "tenant");
+  public static final Family ADMISSION_ADMITTED = Family.counter("sluice_admission_admitted",
+      "Requests that waited in the admission queue and were then sent on", "model_group", "tenant");
+  public static final Family ADMISSION_SHED = Family.counter("sluice_admission_shed",
+      "Requests refused by the admission queue, by reason: timeout (queue_timeout passed), full (max_queued_bytes), "
+          + "gone (the client left while queued)", "model_group", "tenant", "reason");
   public static final Family SPEND_QUEUE_DEPTH = Family.gauge("sluice_spend_queue_depth",
       "Spend-log rows queued for the database writer");
   public static final Family SPEND_PENDING = Family.gauge("sluice_spend_rows_pending",
@@ -139,6 +150,7 @@ public final class Families {
         SPEND, TOTAL_LATENCY, TTFB, DEPLOYMENT_TOTAL, DEPLOYMENT_SUCCESS, DEPLOYMENT_FAILURE, DEPLOYMENT_STATE,
         DEPLOYMENT_COOLED_DOWN, IN_FLIGHT, IN_FLIGHT_STREAMS, RETRIES, FALLBACKS_OK, FALLBACKS_FAILED, POOL_OPEN,
         POOL_PENDING, POOL_CONNECTS, POOL_CONNECT_FAILURES, KEY_CACHE_HITS, KEY_CACHE_MISSES, RATE_LIMITED,
+        ADMISSION_QUEUE_DEPTH, ADMISSION_WAIT, ADMISSION_ADMITTED, ADMISSION_SHED,
         SPEND_QUEUE_DEPTH, SPEND_PENDING, SPEND_SPILLED, SPEND_DROPPED, SPEND_WRITTEN, ACCESS_LOG_DROPPED,
         IN_FLIGHT_ALL, EVENT_LOOP_PENDING, EVENT_LOOP_ALLOCATED, DIRECT_MEMORY, OTEL_SPANS_EXPORTED, OTEL_SPANS_DROPPED, BUFFER_LEAKS, BUILD);
   }

@@ -21,6 +21,8 @@ public final class ModelGroup {
   /** The highest {@code input_cost_per_token} / {@code output_cost_per_token} among its deployments (0 when none). */
   private final double maxInputCost;
   private final double maxOutputCost;
+  /** Some deployment sets {@code max_parallel_requests} (fair admission watches the group). */
+  private final boolean parallelLimits;
 
   /** {@code deployments} may be empty: a discovered group ({@code k8s://}) with no ready pod at the moment. */
   ModelGroup(String name, List<Deployment> deployments) {
@@ -30,6 +32,7 @@ public final class ModelGroup {
   /** With {@code enforceLimits}: deployments at their {@code rpm}/{@code tpm} are skipped. */
   ModelGroup(String name, List<Deployment> deployments, boolean enforceLimits) {
     this.enforceLimits = enforceLimits && deployments.stream().anyMatch(Deployment::hasRateLimits);
+    this.parallelLimits = deployments.stream().anyMatch(d -> d.config().maxParallelRequests() != null);
     this.name = name;
     this.deployments = List.copyOf(deployments);
     this.cumulative = cumulativeWeights(this.deployments);
@@ -83,6 +86,11 @@ public final class ModelGroup {
       }
     }
     return any ? min : ANY_TIER;
+  }
+
+  /** Whether some deployment sets {@code litellm_params.max_parallel_requests}. */
+  public boolean parallelLimits() {
+    return parallelLimits;
   }
 
   public String name() {

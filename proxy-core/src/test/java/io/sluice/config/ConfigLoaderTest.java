@@ -256,6 +256,40 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void fairAdmissionAndMaxParallelRequestsLoadWithDefaultsAndClearErrors() throws IOException {
+    SluiceConfig d = load(TWO_GROUPS, Map.of());
+    assertThat(d.router().admission().enabled()).isTrue();
+    assertThat(d.router().admission().queueTimeout()).as("no router timeout: 30 s").hasSeconds(30);
+    assertThat(d.router().admission().needsScrape()).isFalse();
+    assertThat(d.modelList().get(0).maxParallelRequests()).isNull();
+    assertThat(load(TWO_GROUPS + "router_settings: {timeout: 12}\n", Map.of()).router().admission().queueTimeout())
+        .as("queue_timeout defaults to router_settings.timeout").hasSeconds(12);
+    SluiceConfig c = load("model_list:\n"
+        + "  - {model_name: a, litellm_params: {model: openai/a, api_base: 'http://a', max_parallel_requests: 8}}\n"
+        + "router_settings: {fair_admission: {queue_timeout: 2.5, max_waiting: 4, max_kv_cache_usage: 0.9, "
+        + "max_queued_bytes: 1000, team_weights: {ml: 3}, key_weights: {batch: 0.5}}}\n", Map.of());
+    assertThat(c.modelList().get(0).maxParallelRequests()).isEqualTo(8);
+    AdmissionSettings a = c.router().admission();
+    assertThat(a.queueTimeout().toMillis()).isEqualTo(2500);
+    assertThat(a.maxWaiting()).isEqualTo(4.0);
+    assertThat(a.maxKvCacheUsage()).isEqualTo(0.9);
+    assertThat(a.maxQueuedBytes()).isEqualTo(1000);
+    assertThat(a.teamWeights()).containsEntry("ml", 3.0);
+    assertThat(a.keyWeights()).containsEntry("batch", 0.5);
+    assertThat(a.needsScrape()).isTrue();
+    assertThat(error("model_list:\n  - {model_name: a, litellm_params: {model: openai/a, api_base: 'http://a', "
+        + "max_parallel_requests: 0}}\n", Map.of())).contains("model_list[0].litellm_params.max_parallel_requests: 0");
+    assertThat(error(TWO_GROUPS + "router_settings: {fair_admission: {team_weights: {ml: 0}}}\n", Map.of()))
+        .contains("router_settings.fair_admission.team_weights.ml: expected a weight > 0");
+    assertThat(error(TWO_GROUPS + "router_settings: {fair_admission: {max_queued_bytes: -1}}\n", Map.of()))
+        .contains("router_settings.fair_admission.max_queued_bytes: expected a whole number of bytes >= 0");
+    assertThat(error(TWO_GROUPS + "router_settings: {fair_admission: {max_kv_cache_usage: 90}}\n", Map.of()))
+        .contains("router_settings.fair_admission.max_kv_cache_usage: 90.0 (expected: a fraction from 0 to 1");
+    assertThat(load(TWO_GROUPS + "router_settings: {fair_admission: {enabled: false}}\n", Map.of()).router()
+        .admission().enabled()).isFalse();
+  }
+
+  @Test
   void backgroundHealthChecksAndInterval() throws IOException {
     SluiceConfig d = load(TWO_GROUPS, Map.of());
     assertThat(d.general().backgroundHealthChecks()).isFalse();

@@ -198,7 +198,8 @@ public final class SluiceServer implements AutoCloseable {
           o.management() == io.sluice.management.ManagementApi.NONE ? null : io.sluice.auth.UiSessions.defaults(),
           otel == null ? null : otel.tracing(),
           healthProbe == null ? null : new io.sluice.routing.EndpointHealth(healthProbe,
-              config.server().healthCheckTtl(), config.server().healthCheckTimeout(), MAX_CONCURRENT_HEALTH_PROBES));
+              config.server().healthCheckTtl(), config.server().healthCheckTimeout(), MAX_CONCURRENT_HEALTH_PROBES),
+          io.sluice.http.AdmissionGate.of(config.router().admission(), registry));
       if (otel != null) {
         otel.install(metrics);
       }
@@ -228,7 +229,8 @@ public final class SluiceServer implements AutoCloseable {
             + "POST /model/new.", config.modelList().isEmpty() ? "is empty" : "has none");
       }
       boolean scrape = strategy == Strategy.VLLM_LOAD
-          || strategy == Strategy.PREFIX_AFFINITY && config.router().affinity().needsScrape();
+          || strategy == Strategy.PREFIX_AFFINITY && config.router().affinity().needsScrape()
+          || config.router().admission().needsScrape(); // fair admission's vLLM thresholds
       VllmLoadScraper scraper = scrape ? new VllmLoadScraper(registry, Duration.ofSeconds(1)) : null;
       ReplicaProber prober = config.general().backgroundHealthChecks()
           ? new ReplicaProber(registry, config.general().healthCheckInterval()) : null;
