@@ -440,29 +440,7 @@ final class FakeVllmHandler extends ChannelInboundHandlerAdapter {
   }
 
   private static int promptTokens(JsonNode n, boolean chat) {
-    StringBuilder text = new StringBuilder();
-    if (chat) {
-      for (JsonNode m : n.path("messages")) {
-        JsonNode c = m.get("content");
-        if (c != null && c.isTextual()) {
-          text.append(c.asText()).append(' ');
-        } else if (c != null && c.isArray()) {
-          for (JsonNode part : c) {
-            text.append(part.path("text").asText("")).append(' ');
-          }
-        }
-      }
-    } else {
-      JsonNode p = n.get("prompt");
-      if (p != null && p.isArray()) {
-        for (JsonNode x : p) {
-          text.append(x.asText()).append(' ');
-        }
-      } else if (p != null) {
-        text.append(p.asText());
-      }
-    }
-    String t = text.toString().trim();
+    String t = promptText(n, chat).trim();
     return Math.max(1, t.isEmpty() ? 0 : t.split("\\s+").length);
   }
 
