@@ -737,7 +737,8 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private static String shorten(String s) {
+  /** {@code s} cut to 200 characters for an error message (shared by the relay's messages). */
+  static String shorten(String s) {
     return s.length() > 200 ? s.substring(0, 200) + "…" : s;
   }
 

@@ -30,7 +30,10 @@ final class CacheSalts {
 
   private final CacheIsolation mode;
   private final SecretKeySpec secret;
-  private final ConcurrentHashMap<String, byte[]> kept = new ConcurrentHashMap<>();
+  /** Fields kept by team id and by key hash (two maps, so a lookup builds no scope string). */
+  private final ConcurrentHashMap<String, byte[]> teams = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, byte[]> keys = new ConcurrentHashMap<>();
+  private volatile byte[] master;
   private final ThreadLocal<Mac> macs;
 
   /**
@@ -74,21 +77,24 @@ final class CacheSalts {
 
   /** {@code ,"cache_salt":"<salt>"} for the caller of {@code key} (null: the master key). Shared: do not modify. */
   byte[] field(KeyRecord key) {
-    String scope;
     if (key == null) {
-      scope = "master";
-    } else if (mode == CacheIsolation.TEAM && key.teamId() != null) {
-      scope = "team:" + key.teamId();
-    } else {
-      scope = "key:" + key.hash().hex();
+      byte[] m = master;
+      if (m == null) {
+        m = compute("master");
+        master = m;
+      }
+      return m;
     }
-    byte[] f = kept.get(scope);
+    boolean team = mode == CacheIsolation.TEAM && key.teamId() != null;
+    ConcurrentHashMap<String, byte[]> kept = team ? teams : keys;
+    String id = team ? key.teamId() : key.hash().hex();
+    byte[] f = kept.get(id);
     if (f == null) {
       if (kept.size() >= MAX_KEPT) {
         kept.clear();
       }
-      f = compute(scope);
-      kept.put(scope, f);
+      f = compute((team ? "team:" : "key:") + id);
+      kept.put(id, f);
     }
     return f;
   }

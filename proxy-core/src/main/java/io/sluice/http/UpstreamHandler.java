@@ -516,8 +516,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
   /** A piece of a Content-Length body the client gets chunked, with the client's model name ({@link ModelRestamp}). */
   @Override
   public ByteBuf rewritePiece(ByteBuf buf, int index, int length, boolean last) {
-    ByteBuf b = restamp.frame(buf, index, length, last, channel.alloc());
-    return b;
+    return restamp.frame(buf, index, length, last, channel.alloc());
   }
 
   private int verdict(ByteBuf buf, int index, int length) {
@@ -556,9 +555,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     if (into == null) {
       into = channel.alloc().directBuffer(Math.max(1024, 2 * (chunkEnd - chunkStart)));
     }
-    int before = into.writerIndex();
-    restamp.rewriteChunk(buf, dataStart, dataEnd, chunkEnd, into);
-    rawData += into.writerIndex() - before - (chunkEnd - chunkStart) + (dataEnd - dataStart);
+    rawData += restamp.rewriteChunk(buf, dataStart, dataEnd, chunkEnd, into); // data() counted the chunk's data
     return into;
   }
 

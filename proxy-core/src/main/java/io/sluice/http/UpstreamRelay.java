@@ -190,7 +190,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (eu != null && eu.blocked()) {
       active = null;
       // LiteLLM's wording and status (enterprise_hooks/blocked_user_list.py: HTTPException 400).
-      ex.fail(ProxyError.END_USER_BLOCKED, "User blocked from making LLM API Calls. User=" + shorten(eu.id()));
+      ex.fail(ProxyError.END_USER_BLOCKED, "User blocked from making LLM API Calls. User="
+          + BodyInspector.shorten(eu.id()));
       return;
     }
     limit(ex, eu);
@@ -208,10 +209,6 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       }
     }
     route(ex);
-  }
-
-  private static String shorten(String s) {
-    return s.length() > 200 ? s.substring(0, 200) + "…" : s;
   }
 
   /** {@code v} as a positive number of seconds, or null. */
@@ -310,14 +307,15 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       case KEY -> "key " + (key.alias() != null ? key.alias() : key.keyName() != null ? key.keyName() : key.hash().prefix());
       case USER -> "user " + key.userId();
       case TEAM -> "team " + key.teamId();
-      case END_USER -> "end user " + shorten(ex.endUser);
+      case END_USER -> "end user " + BodyInspector.shorten(ex.endUser);
       case TEAM_MEMBER -> "user " + key.userId() + " in team " + key.teamId();
     };
     String when = a.retryAfterSeconds() > 0 ? " Try again in " + a.retryAfterSeconds() + " s." : "";
     boolean budget = a.limit() == io.sluice.limits.Admission.Limit.BUDGET;
     if (budget && a.scope() == io.sluice.limits.LimitScope.Kind.END_USER) {
       // LiteLLM's end-user check (auth_checks.py::_check_end_user_budget) says "End User=<id> over budget".
-      return "Budget has been exceeded! End User=" + shorten(ex.endUser) + " over budget (max_budget of its budget). "
+      return "Budget has been exceeded! End User=" + BodyInspector.shorten(ex.endUser)
+          + " over budget (max_budget of its budget). "
           + (a.retryAfterSeconds() > 0 ? "The budget resets in " + a.retryAfterSeconds() + " s."
           : "Raise the end user's max_budget (/customer/update) to continue.");
     }
