@@ -22,7 +22,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>A replica is saturated when this node has {@code max_parallel_requests} requests in flight to it, or its last
  * scraped {@code vllm:num_requests_waiting} / {@code vllm:kv_cache_usage_perc} is above {@code fair_admission}'s
- * thresholds. Requests this node passed or let go but that are not yet in flight ({@code pending}: the connect or
+ * thresholds — the queue estimated between scrapes from this node's own requests since the last one
+ * ({@link io.sluice.routing.DeploymentLoad#queueRoom}), so a burst inside one scrape interval cannot pile onto vLLM's
+ * queue unseen. Requests this node passed or let go but that are not yet in flight ({@code pending}: the connect or
  * the hop to their loop) hold a slot too, so a burst cannot overshoot {@code max_parallel_requests} before the
  * replica's own in-flight count catches up.
  *
@@ -150,6 +152,15 @@ public final class AdmissionGate {
     String team = ex.principal == null ? null : ex.principal.teamId();
     Double w = team == null ? null : settings.teamWeights().get(team);
     return w == null ? 1 : w;
+  }
+
+  /**
+   * The hot path's try: true when nothing waits and a replica of {@code g} has room — the caller then holds a slot
+   * until its request is in flight ({@link #release}). No lock, no allocation; false means build a ticket and
+   * {@link #offer} it.
+   */
+  boolean tryPass(ModelGroup g) {
+    return queued.get() == 0 && reserve(g, group(g.name()));
   }
 
   /** What {@link #offer} decided. */
@@ -324,15 +335,26 @@ public final class AdmissionGate {
       }
       any = true;
       DeploymentLoad load = d.load();
-      if (thresholds && load.hasScrape() && (settings.maxWaiting() != null && load.waiting() > settings.maxWaiting()
-          || settings.maxKvCacheUsage() != null && load.kvCache() > settings.maxKvCacheUsage())) {
-        continue; // saturated by vLLM's own queue or cache
+      long room = Long.MAX_VALUE; // requests this replica can still take
+      if (thresholds && load.hasScrape()) {
+        if (settings.maxKvCacheUsage() != null && load.kvCache() > settings.maxKvCacheUsage()) {
+          continue; // saturated by vLLM's cache
+        }
+        if (settings.maxWaiting() != null && (room = load.queueRoom(settings.maxWaiting())) == 0) {
+          continue; // saturated by vLLM's queue (as scraped, plus this node's requests since the scrape)
+        }
       }
       Integer max = d.config().maxParallelRequests();
-      if (max == null) {
-        return false; // no slot limit and below the thresholds: room
+      if (max != null) {
+        room = Math.min(room, Math.max(0, max - load.inFlight()));
       }
-      free += Math.max(0, max - load.inFlight());
+      if (room == Long.MAX_VALUE) {
+        return false; // no slot limit and below the thresholds by an unknown margin: room
+      }
+      free += room;
+      if (free > pending) {
+        return false; // room enough: the rest need not be read
+      }
     }
     return any && free <= pending;
   }

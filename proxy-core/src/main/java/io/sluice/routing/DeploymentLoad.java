@@ -14,6 +14,10 @@ public final class DeploymentLoad {
   private volatile double running;
   private volatile double kvCache;
   private volatile boolean scraped;
+  /** {@link #inFlight()} when the last scrape arrived. */
+  private volatile int inFlightAtScrape;
+  /** The running batch seen while vLLM had a queue (its batch is full then); -1 until such a scrape. */
+  private volatile double batchCapacity = -1;
   private volatile double ttfbEwmaNanos = -1;
   // Tokens per minute: the current minute's count and the previous minute's, weighted by how much of the previous
   // minute the sliding window still covers (the way rate limiters approximate a sliding window).
@@ -60,7 +64,38 @@ public final class DeploymentLoad {
     this.waiting = waiting;
     this.running = running;
     this.kvCache = kvCacheUsage;
+    this.inFlightAtScrape = inFlight.get();
+    if (waiting > 0 || running > batchCapacity && batchCapacity >= 0) {
+      batchCapacity = running; // a queue means a full batch; a larger batch since then means it grew
+    }
     this.scraped = true;
+  }
+
+  /**
+   * vLLM's queue now, estimated between scrapes: a scrape is up to an interval old, and in that time this node alone
+   * may send a burst that the scrape cannot show. Once a scrape has shown a queue (so the batch it saw was full), the
+   * estimate is the scraped queue and batch plus this node's in-flight change since the scrape, less that batch size;
+   * before that, the scraped queue. Other nodes' requests since the scrape are not seen (each node corrects its own).
+   */
+  public double estimatedWaiting() {
+    double cap = batchCapacity;
+    if (cap < 0) {
+      return waiting;
+    }
+    return Math.max(0, waiting + running + (inFlight.get() - inFlightAtScrape) - cap);
+  }
+
+  /**
+   * How many more requests the replica takes before {@link #estimatedWaiting()} would pass {@code maxWaiting}: 0 when
+   * it already has; {@link Long#MAX_VALUE} while the batch size is unknown and the scraped queue is within the bound.
+   */
+  public long queueRoom(double maxWaiting) {
+    double cap = batchCapacity;
+    if (cap < 0) {
+      return waiting > maxWaiting ? 0 : Long.MAX_VALUE;
+    }
+    double total = waiting + running + (inFlight.get() - inFlightAtScrape);
+    return (long) Math.max(0, Math.floor(maxWaiting + cap - total));
   }
 
   /** Adds the tokens of one finished response at {@code nowNanos}. */

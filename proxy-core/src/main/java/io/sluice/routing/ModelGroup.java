@@ -283,7 +283,7 @@ public final class ModelGroup {
     if (!load.hasScrape()) {
       return true;
     }
-    return (a.maxWaiting() == null || load.waiting() <= a.maxWaiting())
+    return (a.maxWaiting() == null || load.estimatedWaiting() <= a.maxWaiting())
         && (a.maxKvCacheUsage() == null || load.kvCache() <= a.maxKvCacheUsage());
   }
 

@@ -143,4 +143,26 @@ class AdmissionGateTest {
     AdmissionGate off = new AdmissionGate(AdmissionSettings.defaults(), none, () -> now);
     assertThat(off.watches(none.get().group("g"))).as("no limit, no threshold: the gate never looks").isFalse();
   }
+
+  @Test
+  void aBurstBetweenScrapesCountsAgainstMaxWaiting() {
+    RegistryHolder r = new RegistryHolder(List.of(dep("a", null)), RouterSettings.defaults());
+    AdmissionGate g = new AdmissionGate(new AdmissionSettings(true, Duration.ofSeconds(1), 0.0, null, 100, Map.of(),
+        Map.of()), r, () -> now);
+    ModelGroup mg = r.get().group("g");
+    var load = mg.deployments().get(0).load();
+    for (int i = 0; i < 5; i++) {
+      load.started();
+    }
+    load.scraped(1, 4, 0.5); // vLLM: a batch of 4, one waiting
+    assertThat(g.saturated(mg, 0)).isTrue();
+    load.ended();
+    assertThat(g.saturated(mg, 0)).as("the one waiting moved into the freed slot: none waits now").isTrue();
+    load.ended();
+    assertThat(g.saturated(mg, 0)).as("a batch slot is free").isFalse();
+    assertThat(g.saturated(mg, 1)).as("taken by the one let go and not yet in flight").isTrue();
+    load.started();
+    assertThat(g.saturated(mg, 0)).as("the one let go is in flight now: full again")
+        .isTrue();
+  }
 }
