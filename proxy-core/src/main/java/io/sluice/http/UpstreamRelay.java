@@ -383,6 +383,10 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
    */
   private boolean queued(Exchange ex, AdmissionGate gate) {
     ModelGroup g = policy.group();
+    if (gate.tryPass(g)) {
+      reservedGroup = g.name(); // a slot is ours until the request is in flight
+      return false;
+    }
     AdmissionGate.Ticket t = new AdmissionGate.Ticket(ctx.executor(), g.name(), AdmissionGate.tenant(ex));
     long bytes = ex.body == null ? 0 : ex.body.readableBytes();
     AdmissionGate.Verdict v = gate.offer(g, t, bytes, gate.weight(ex));
