@@ -23,7 +23,9 @@ final class ReplicaPool {
   private final Bootstrap bootstrap;
   private final int maxOpen;
   private final int maxIdle;
-  private final long acquireTimeoutMillis;
+  private final long acquireTimeoutNanos;
+  /** When a connect last succeeded or a released connection was handed to a waiter. */
+  private long progressNanos;
   private final ArrayDeque<Channel> idle = new ArrayDeque<>();
   private final ArrayDeque<Promise<Channel>> waiters = new ArrayDeque<>();
   private int open;
@@ -37,7 +39,7 @@ final class ReplicaPool {
     this.bootstrap = bootstrap;
     this.maxOpen = s.maxConnectionsPerReplica();
     this.maxIdle = s.maxIdlePerReplica();
-    this.acquireTimeoutMillis = s.connectTimeout().toMillis();
+    this.acquireTimeoutNanos = s.connectTimeout().toNanos();
   }
 
   /** The most recently released idle connection still open (the likeliest to be open on the replica's side too). */
@@ -64,16 +66,54 @@ final class ReplicaPool {
       // connect slot (pacing a burst, so that thousands of new streams do not open thousands of sockets at once
       // and time out in the replica's accept queue — issue 20 §2).
       waiters.add(promise);
-      ScheduledFuture<?> t = loop.schedule(() -> {
-        if (waiters.remove(promise)) {
-          promise.tryFailure(new PoolExhaustedException(endpoint, maxOpen, acquireTimeoutMillis));
-        }
-      }, acquireTimeoutMillis, TimeUnit.MILLISECONDS);
-      promise.addListener(f -> t.cancel(false));
+      Wait w = new Wait(promise, System.nanoTime());
+      w.arm(acquireTimeoutNanos);
+      promise.addListener(f -> w.timer.cancel(false));
     } else {
-      promise.setFailure(new PoolExhaustedException(endpoint, maxOpen, 0));
+      promise.setFailure(new PoolExhaustedException(endpoint + ": " + waiters.size()
+          + " requests already wait for a connection from this event loop"));
     }
     return promise;
+  }
+
+  /**
+   * An acquirer's wait. It fails only when the pool made no progress — no connect succeeded and no connection was
+   * handed over — for {@code connect_timeout}: a long line behind paced connects or busy connections that keeps
+   * moving is not a failure (8 000 new streams at once must all get a connection, issue 20 §2), while a replica that
+   * stopped accepting or a pool whose connections never free fails its waiters within {@code connect_timeout}.
+   */
+  private final class Wait implements Runnable {
+    final Promise<Channel> promise;
+    final long since;
+    ScheduledFuture<?> timer;
+
+    Wait(Promise<Channel> promise, long since) {
+      this.promise = promise;
+      this.since = since;
+    }
+
+    void arm(long delayNanos) {
+      timer = loop.schedule(this, delayNanos, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void run() {
+      if (promise.isDone()) {
+        return;
+      }
+      long now = System.nanoTime();
+      long still = Math.max(progressNanos, since) + acquireTimeoutNanos - now;
+      if (still > 0) {
+        arm(still); // the line moved within connect_timeout: keep waiting
+        return;
+      }
+      if (waiters.remove(promise)) {
+        promise.tryFailure(new PoolExhaustedException("no connection to " + endpoint + " became free or connected "
+            + "within " + TimeUnit.NANOSECONDS.toMillis(acquireTimeoutNanos) + " ms (sluice_settings.connect_timeout)"
+            + " while " + (waiters.size() + 1) + " requests waited (" + open + " of " + maxOpen + " connections open, "
+            + connecting + " connecting; waited " + TimeUnit.NANOSECONDS.toMillis(now - since) + " ms)"));
+      }
+    }
   }
 
   private void connect(Promise<Channel> promise) {
@@ -88,6 +128,7 @@ final class ReplicaPool {
       connecting--;
       connectWaiter(); // a connect slot is free: the next waiter's turn
       if (f.isSuccess()) {
+        progressNanos = System.nanoTime();
         if (!promise.trySuccess(ch)) {
           release(ch); // the caller gave up meanwhile
         }
@@ -105,6 +146,7 @@ final class ReplicaPool {
     Promise<Channel> w;
     while ((w = waiters.poll()) != null) {
       if (w.trySuccess(ch)) {
+        progressNanos = System.nanoTime();
         return;
       }
     }

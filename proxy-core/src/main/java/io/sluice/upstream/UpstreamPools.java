@@ -40,7 +40,8 @@ import javax.net.ssl.SSLParameters;
  * where {@code relay} is the handler the caller's factory makes; it owns what the channel reads.
  *
  * <p>Limits, per event loop and endpoint: {@code max_connections_per_replica} open at once (more callers wait, up
- * to {@link #MAX_PENDING_ACQUIRES}, for at most {@code connect_timeout}); {@code max_idle_per_replica} kept idle;
+ * to {@link #MAX_PENDING_ACQUIRES}, as long as a connect succeeds or a connection is handed over at least every
+ * {@code connect_timeout}); {@code max_idle_per_replica} kept idle;
  * an idle connection is closed after {@code upstream_idle_timeout}.
  */
 public final class UpstreamPools {
@@ -48,7 +49,7 @@ public final class UpstreamPools {
   public static final int MAX_PENDING_ACQUIRES = 16_384;
   /**
    * Connects under way at once per event loop and replica; further acquirers wait (as at the connection limit) for
-   * a released connection or a free connect slot, within {@code connect_timeout}.
+   * a released connection or a free connect slot, while the line moves (see {@code ReplicaPool.Wait}).
    */
   public static final int MAX_CONCURRENT_CONNECTS = 64;
   public static final String RELAY_HANDLER = "relay";

@@ -81,4 +81,74 @@ class ConnectPacingTest {
       }
     }
   }
+
+  /**
+   * One connection, connect_timeout 200 ms, five waiters handed the connection one after another every 120 ms: the
+   * last waits ≈ 600 ms, three times connect_timeout, and gets it, because the line moved; a waiter behind a
+   * connection that is never released fails after connect_timeout, with a message that says so.
+   */
+  @Test
+  void aWaiterFailsOnlyWhenTheLineStopsMovingForConnectTimeout() throws Exception {
+    try (ServerSocket server = new ServerSocket(0, 16, InetAddress.getLoopbackAddress())) {
+      List<Socket> accepted = new CopyOnWriteArrayList<>();
+      Thread acceptor = new Thread(() -> {
+        try {
+          while (!server.isClosed()) {
+            accepted.add(server.accept());
+          }
+        } catch (java.io.IOException closed) {
+          // done
+        }
+      });
+      acceptor.setDaemon(true);
+      acceptor.start();
+      ServerSettings d = ServerSettings.defaults();
+      ServerSettings s = new ServerSettings(d.maxUriLength(), d.maxHeaderSize(), d.requestReadTimeout(),
+          d.idleTimeout(), Duration.ofMillis(200), d.upstreamIdleTimeout(), 1, 1, d.limitsFailClosed());
+      MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+      UpstreamPools pools = new UpstreamPools(s, NioSocketChannel::new, DefaultAddressResolverGroup.INSTANCE,
+          ChannelInboundHandlerAdapter::new);
+      try {
+        EventLoop loop = group.next();
+        Endpoint endpoint = new Endpoint("127.0.0.1", server.getLocalPort(), false);
+        Future<Channel> first = loop.submit(() -> pools.acquire(loop, endpoint)).get(5, TimeUnit.SECONDS);
+        assertThat(first.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(first.cause()).isNull();
+        List<Future<Channel>> line = loop.submit(() -> {
+          List<Future<Channel>> fs = new ArrayList<>();
+          for (int i = 0; i < 5; i++) {
+            fs.add(pools.acquire(loop, endpoint));
+          }
+          return fs;
+        }).get(5, TimeUnit.SECONDS);
+        long t0 = System.nanoTime();
+        Channel held = first.getNow();
+        for (Future<Channel> next : line) {
+          Thread.sleep(120);
+          Channel h = held;
+          loop.submit(() -> pools.release(h)).get(5, TimeUnit.SECONDS);
+          assertThat(next.await(5, TimeUnit.SECONDS)).isTrue();
+          assertThat(next.cause()).as("the line moved every 120 ms: no waiter fails").isNull();
+          held = next.getNow();
+        }
+        assertThat((System.nanoTime() - t0) / 1_000_000).as("the last waited well past connect_timeout")
+            .isGreaterThanOrEqualTo(550);
+        long t1 = System.nanoTime();
+        Future<Channel> stuck = loop.submit(() -> pools.acquire(loop, endpoint)).get(5, TimeUnit.SECONDS);
+        assertThat(stuck.await(5, TimeUnit.SECONDS)).isTrue();
+        long waited = (System.nanoTime() - t1) / 1_000_000;
+        assertThat(stuck.cause()).isInstanceOf(PoolExhaustedException.class)
+            .hasMessageContaining("within 200 ms (sluice_settings.connect_timeout)")
+            .hasMessageContaining("1 of 1 connections open");
+        assertThat(waited).as("no progress: fails after connect_timeout").isBetween(150L, 2000L);
+        Channel last = held;
+        loop.submit(() -> last.close()).get(5, TimeUnit.SECONDS);
+      } finally {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+        for (Socket a : accepted) {
+          a.close();
+        }
+      }
+    }
+  }
 }

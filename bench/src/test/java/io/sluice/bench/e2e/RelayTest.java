@@ -289,8 +289,11 @@ class RelayTest {
       // The client reads nothing more. Sluice must stop reading the replica, so the replica's writes stall too.
       long plateau = awaitPlateau(Duration.ofSeconds(10));
       long stalled = plateau - before;
-      Thread.sleep(500); // observe that nothing moves while the client stays stalled
-      assertThat(fake.tokensWritten() - before).as("no progress while the client does not read").isEqualTo(stalled);
+      Thread.sleep(500); // observe that (almost) nothing moves while the client stays stalled
+      // Not exactly equal: on a loaded machine a kernel socket buffer can still grow (autotuning) after 300 ms of
+      // quiet, letting a few hundred more tokens out once (seen: 496 of 150 000). Unbounded buffering would move on.
+      assertThat(fake.tokensWritten() - before - stalled).as("progress while the client does not read")
+          .isLessThan(tokens / 100);
       assertThat(stalled).as("tokens the replica got out before backpressure held it (bounded by socket buffers and "
           + "Sluice's 128 KiB high-water mark)").isLessThan(tokens / 4);
       // Resume: everything arrives, in order, and the stream ends normally.
@@ -354,7 +357,8 @@ class RelayTest {
           "Authorization: Bearer " + MASTER);
       long waitedMs = (System.nanoTime() - t0) / 1_000_000;
       assertThat(refused.status()).isEqualTo(503);
-      assertThat(refused.bodyText()).contains("is at its connection limit").contains("\"code\":\"503\"");
+      assertThat(refused.bodyText()).contains("had no connection for this request").contains("1 of 1 connections open")
+          .contains("\"code\":\"503\"");
       assertThat(waitedMs).as("waited for a connection up to connect_timeout").isBetween(250L, 2000L);
       assertThat(holder.readBody(st[0], head).events()).last().as("the first stream completes normally")
           .isEqualTo("data: [DONE]");
