@@ -85,6 +85,7 @@ public final class LoadDriver {
     String model = "bench-model";
     byte[] body;
     double timeoutS = 30;
+    double connectTimeoutS = 5;
     boolean json;
     /** Open-loop requests per second over all connections; 0 = closed loop. */
     double rate;
@@ -171,6 +172,15 @@ public final class LoadDriver {
       return this;
     }
 
+    /** How long a TCP connect to the target may take before it counts as a connection error (default 5 s). */
+    public Options connectTimeout(double seconds) {
+      if (!(seconds > 0)) {
+        throw new IllegalArgumentException("--connect-timeout must be > 0");
+      }
+      this.connectTimeoutS = seconds;
+      return this;
+    }
+
     /** Open loop at {@code r} requests per second in total (see the class comment); 0 = closed loop. */
     public Options rate(double r) {
       if (!(r >= 0) || r > 1e9) {
@@ -218,6 +228,7 @@ public final class LoadDriver {
                 case "--model" -> o.model(v);
                 case "--body-file" -> o.body(Files.readAllBytes(Path.of(v)));
                 case "--timeout" -> o.timeout(Double.parseDouble(v));
+                case "--connect-timeout" -> o.connectTimeout(Double.parseDouble(v));
                 case "--rate" -> {
                   double r = Double.parseDouble(v);
                   if (!(r > 0)) {
@@ -303,6 +314,7 @@ public final class LoadDriver {
       "  --model NAME       model in the generated body (default bench-model)",
       "  --body-file F      send this body verbatim instead of the generated one",
       "  --timeout S        a request with no full response after S seconds is an error (default 30)",
+      "  --connect-timeout S  a TCP connect longer than S seconds is a connection error (default 5)",
       "  --rate R           open loop: R requests/s in total, evenly spaced; latency and TTFB from each request's",
       "                     due time; reports the achieved rate and requests sent > 1 ms late (default: closed loop)",
       "  --json             print one JSON object instead of text",
@@ -750,7 +762,7 @@ public final class LoadDriver {
           .group(loop)
           .channel(NioSocketChannel.class)
           .option(ChannelOption.TCP_NODELAY, true)
-          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) (o.connectTimeoutS * 1000))
           .handler(new ChannelInboundHandlerAdapter()); // replaced per connection
     }
 
