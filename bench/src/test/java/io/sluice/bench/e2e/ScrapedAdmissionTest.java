@@ -42,8 +42,8 @@ class ScrapedAdmissionTest {
 
   @Test
   void aBurstBetweenScrapesWaitsInSluiceNotInVllmsQueue() throws Exception {
-    // 2 sequences at once; 10 tokens at 10 tokens/s: each request holds its slot about 1 s.
-    try (FakeVllm fake = FakeVllm.builder().servedModel("m").tokens(10).simulate(2, 1 << 12, 16, 10, 10).start()) {
+    // 2 sequences at once; 20 tokens at 10 tokens/s: each request holds its slot about 2 s.
+    try (FakeVllm fake = FakeVllm.builder().servedModel("m").tokens(20).simulate(2, 1 << 12, 16, 10, 10).start()) {
       AdmissionSettings admission = new AdmissionSettings(true, Duration.ofSeconds(30), 0.0, null,
           AdmissionSettings.DEFAULT_MAX_QUEUED_BYTES, Map.of(), Map.of());
       RouterSettings router = new RouterSettings("least-busy", Duration.ofSeconds(60), 0, 1000,
@@ -65,7 +65,15 @@ class ScrapedAdmissionTest {
           Thread.sleep(5);
         }
         assertThat(fake.simulatedWaiting()).as("vLLM queued the third").isEqualTo(1);
-        Thread.sleep(1300); // a scrape (every 1 s) sees the queue, so the batch of 2 is known to be full
+        // A scrape (every 1 s; the third waits ≈ 2 s) shows the queue, so the batch of 2 is known to be full: wait
+        // for a /metrics request the fake received after the queue formed, while the queue still stood.
+        long queued = System.nanoTime();
+        while (fake.requests().stream().noneMatch(r -> r.uri().equals("/metrics") && r.receivedNanos() > queued)
+            && System.nanoTime() < deadline + 5_000_000_000L) {
+          Thread.sleep(10);
+        }
+        assertThat(fake.simulatedWaiting()).as("the scrape came while the third still waited").isEqualTo(1);
+        Thread.sleep(100); // Sluice reads the scrape's answer
         AtomicInteger maxWaiting = new AtomicInteger();
         for (int i = 3; i < 9; i++) {
           int n = i;
