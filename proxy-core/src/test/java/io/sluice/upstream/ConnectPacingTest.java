@@ -30,21 +30,26 @@ import org.junit.jupiter.api.Test;
 class ConnectPacingTest {
   static final int BURST = 600;
 
+  /** Accepts every connection to {@code server} on a daemon thread, into {@code accepted}, until it closes. */
+  static void acceptAll(ServerSocket server, List<Socket> accepted) {
+    Thread acceptor = new Thread(() -> {
+      try {
+        while (!server.isClosed()) {
+          accepted.add(server.accept());
+        }
+      } catch (java.io.IOException closed) {
+        // done
+      }
+    });
+    acceptor.setDaemon(true);
+    acceptor.start();
+  }
+
   @Test
   void aBurstOfAcquiresConnectsInPacedWavesAndEveryAcquirerGetsAConnection() throws Exception {
     List<Socket> accepted = new CopyOnWriteArrayList<>();
     try (ServerSocket server = new ServerSocket(0, BURST * 2, InetAddress.getLoopbackAddress())) {
-      Thread acceptor = new Thread(() -> {
-        try {
-          while (!server.isClosed()) {
-            accepted.add(server.accept());
-          }
-        } catch (java.io.IOException closed) {
-          // done
-        }
-      });
-      acceptor.setDaemon(true);
-      acceptor.start();
+      acceptAll(server, accepted);
       ServerSettings d = ServerSettings.defaults();
       ServerSettings s = new ServerSettings(d.maxUriLength(), d.maxHeaderSize(), d.requestReadTimeout(),
           d.idleTimeout(), Duration.ofSeconds(10), d.upstreamIdleTimeout(), BURST * 2, BURST, d.limitsFailClosed());
@@ -91,17 +96,7 @@ class ConnectPacingTest {
   void aWaiterFailsOnlyWhenTheLineStopsMovingForConnectTimeout() throws Exception {
     try (ServerSocket server = new ServerSocket(0, 16, InetAddress.getLoopbackAddress())) {
       List<Socket> accepted = new CopyOnWriteArrayList<>();
-      Thread acceptor = new Thread(() -> {
-        try {
-          while (!server.isClosed()) {
-            accepted.add(server.accept());
-          }
-        } catch (java.io.IOException closed) {
-          // done
-        }
-      });
-      acceptor.setDaemon(true);
-      acceptor.start();
+      acceptAll(server, accepted);
       ServerSettings d = ServerSettings.defaults();
       ServerSettings s = new ServerSettings(d.maxUriLength(), d.maxHeaderSize(), d.requestReadTimeout(),
           d.idleTimeout(), Duration.ofMillis(200), d.upstreamIdleTimeout(), 1, 1, d.limitsFailClosed());

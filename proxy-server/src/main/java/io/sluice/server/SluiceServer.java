@@ -26,9 +26,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running gateway: one server socket, one event loop group shared by client and upstream channels (an upstream
- * connection lives on the loop of the client it serves). {@link #close()} stops accepting and shuts the loops
- * down.
+ * A running gateway: one server socket on an acceptor thread of its own, one event loop group shared by client and
+ * upstream channels (an upstream connection lives on the loop of the client it serves). {@link #close()} stops
+ * accepting and shuts the loops down.
  */
 public final class SluiceServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SluiceServer.class);

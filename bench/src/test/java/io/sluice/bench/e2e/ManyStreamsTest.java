@@ -41,6 +41,39 @@ class ManyStreamsTest {
     return PromText.parse(r.body()).sum("sluice_in_flight_requests", java.util.Map.of());
   }
 
+  /** Starts the heap's peak afresh (all heap pools). */
+  static void resetPeakHeap() {
+    for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+      p.resetPeakUsage();
+    }
+  }
+
+  /** The heap's peak since {@link #resetPeakHeap}, summed over its pools. */
+  static long peakHeapBytes() {
+    long peak = 0;
+    for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+      if (p.getType() == MemoryType.HEAP && p.getPeakUsage() != null) {
+        peak += p.getPeakUsage().getUsed();
+      }
+    }
+    return peak;
+  }
+
+  /**
+   * Waits (up to 30 s) until Sluice on {@code port} has no exchange in flight but the scrape asking, then lets the
+   * leak detector see any buffer dropped unreleased while the test still runs.
+   */
+  static void awaitExchangesEnded(int port) throws Exception {
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    double inFlight;
+    while ((inFlight = inFlight(port)) > 1 && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    assertThat(inFlight).as("every exchange ended once its client left (1: this scrape)").isEqualTo(1.0);
+    System.gc();
+    Thread.sleep(200);
+  }
+
   @Test
   void thousandsOfConcurrentStreamsToOneReplicaCompleteWithoutErrors() throws Exception {
     FakeVllm fake = FakeVllm.builder().servedModel("m").tokens(8).ttft(Duration.ofMillis(800))
@@ -59,29 +92,15 @@ class ManyStreamsTest {
     SluiceServer sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 2, Secret.of(MASTER),
         false, io.sluice.auth.KeyStore.NONE, true));
     try {
-      for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
-        p.resetPeakUsage();
-      }
+      resetPeakHeap();
       LoadDriver.Result r = LoadDriver.run(new LoadDriver.Options()
           .url("http://127.0.0.1:" + sluice.port() + "/v1/chat/completions").model("one").stream(true)
           .connections(STREAMS).threads(2).warmup(0).duration(30).timeout(40)
           .header("Authorization", "Bearer " + MASTER));
       // The driver closed its connections (streams of the last round cut mid-way): let Sluice see every one go before
       // it shuts down, so the leak detector judges the relay, not a shutdown racing 4 500 channel closes.
-      long deadline = System.nanoTime() + 30_000_000_000L;
-      double inFlight;
-      while ((inFlight = inFlight(sluice.port())) > 1 && System.nanoTime() < deadline) {
-        Thread.sleep(100);
-      }
-      assertThat(inFlight).as("every exchange ended once its client left (1: this scrape)").isEqualTo(1.0);
-      System.gc(); // let the leak detector see any buffer dropped unreleased while the test still runs
-      Thread.sleep(200);
-      long peakHeap = 0;
-      for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
-        if (p.getType() == MemoryType.HEAP && p.getPeakUsage() != null) {
-          peakHeap += p.getPeakUsage().getUsed();
-        }
-      }
+      awaitExchangesEnded(sluice.port());
+      long peakHeap = peakHeapBytes();
       System.out.printf("ManyStreamsTest: %d concurrent streams, %d requests, %d errors (%s), fake accepted %d "
           + "connections, peak heap %d MiB of max %d MiB%n", STREAMS, r.requests(), r.errors(), r.firstError(),
           fake.connectionsAccepted(), peakHeap >> 20, Runtime.getRuntime().maxMemory() >> 20);
