@@ -142,34 +142,57 @@ class GatewayPipelineTest {
     assertThat(exchange(get("/v1/models", "x-gateway-key: Bearer " + MASTER + "\r\n"))).startsWith("HTTP/1.1 200");
   }
 
-  @Test
-  void guardLimits() {
-    String longUri = "/v1/models?" + "a".repeat(600);
-    assertThat(exchange(get(longUri))).as("request line over max_uri_length").startsWith("HTTP/1.1 414")
-        .contains("\"code\":\"414\"");
-    assertThat(ch.isOpen()).isFalse();
-    ch.finishAndReleaseAll();
-    ch = null;
-    assertThat(exchange(get("/v1/models", "X-Big: " + "b".repeat(3000) + "\r\n")))
-        .as("headers over max_header_size").startsWith("HTTP/1.1 431");
-    ch.finishAndReleaseAll();
-    ch = null;
-    assertThat(exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-        + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
-        .as("CL and TE together (RFC 9112 §6.3)").startsWith("HTTP/1.1 400");
-    ch.finishAndReleaseAll();
-    ch = null;
-    assertThat(exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
-        + bearer(MASTER) + "\r\n")).as("declared body over the limit").startsWith("HTTP/1.1 413")
-        .contains("max_request_size_mb").contains("connection: close");
-    ch.finishAndReleaseAll();
-    ch = null;
+  /**
+   * The guard's refusals, one row each: what the request breaks, its raw bytes, the status, what the answer must say,
+   * and whether the connection must close (framing that cannot be trusted never keeps a connection).
+   */
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> refusals() {
     String first = "{\"model\":\"llama\",\"prompt\":\"" + "x".repeat(680);
     String chunk1 = Integer.toHexString(first.length()) + "\r\n" + first + "\r\n";
     String chunk2 = Integer.toHexString(700) + "\r\n" + "x".repeat(700) + "\r\n";
-    assertThat(exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-        + bearer(MASTER) + "\r\n" + chunk1 + chunk2 + "0\r\n\r\n"))
-        .as("chunked body crossing the limit").startsWith("HTTP/1.1 413");
+    String post = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
+    return java.util.stream.Stream.of(
+        row("request line over max_uri_length", get("/v1/models?" + "a".repeat(600)), 414, true, "\"code\":\"414\""),
+        row("headers over max_header_size", get("/v1/models", "X-Big: " + "b".repeat(3000) + "\r\n"), 431, false),
+        row("CL and TE together (RFC 9112 §6.3)",
+            post + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, false),
+        row("declared body over the limit", post + "Content-Length: 5000\r\n" + bearer(MASTER) + "\r\n", 413, false,
+            "max_request_size_mb", "connection: close"),
+        row("chunked body crossing the limit", post + "Transfer-Encoding: chunked\r\n" + bearer(MASTER) + "\r\n"
+            + chunk1 + chunk2 + "0\r\n\r\n", 413, false),
+        row("a coding Sluice does not implement (§6.1)", post + "Transfer-Encoding: gzip, chunked\r\n" + bearer(MASTER)
+            + "\r\n0\r\n\r\n", 501, false, "gzip, chunked", "connection: close"),
+        row("the codings of every Transfer-Encoding line count", "POST /vllm/x HTTP/1.1\r\nHost: x\r\n"
+            + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n" + bearer(MASTER) + "\r\n0\r\n\r\n", 501,
+            false),
+        row("chunked not final: length unknowable (§6.3)", post + "Transfer-Encoding: chunked, gzip\r\n"
+            + bearer(MASTER) + "\r\n", 400, false, "connection: close"),
+        row("two different Content-Length values (§6.3)", post + "Content-Length: 5\r\nContent-Length: 6\r\n"
+            + bearer(MASTER) + "\r\n123456", 400, false, "connection: close"),
+        row("a signed Content-Length (§8.6: 1*DIGIT)", post + "Content-Length: +5\r\n" + bearer(MASTER)
+            + "\r\n12345", 400, false, "connection: close"),
+        row("whitespace between a field name and its colon (§5.1)", post + "Content-Length : 5\r\n"
+            + bearer(MASTER) + "\r\n12345", 400, false, "connection: close"));
+  }
+
+  private static org.junit.jupiter.params.provider.Arguments row(String what, String raw, int status,
+      boolean mustClose, String... says) {
+    return org.junit.jupiter.params.provider.Arguments.of(what, raw, status, mustClose, says);
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.MethodSource("refusals")
+  void theGuardRefuses(String what, String raw, int status, boolean mustClose, String[] says) {
+    String out = exchange(raw);
+    assertThat(out).as(what).startsWith("HTTP/1.1 " + status).contains("\"code\":\"" + status + "\"");
+    for (String s : says) {
+      assertThat(out).as(what).contains(s);
+    }
+    if (mustClose) {
+      assertThat(ch.isOpen()).as(what + ": the connection closes").isFalse();
+    }
+    ch.finishAndReleaseAll(); // a refused body may still sit unread: the channel is dropped, as a closed one would be
+    ch = null;
   }
 
   @Test
@@ -303,23 +326,6 @@ class GatewayPipelineTest {
     }
     assertThat(drain()).isEmpty();
     assertThat(ch.isOpen()).as("request_read_timeout (60 s) holds after the answer too").isFalse();
-  }
-
-  @Test
-  void transferCodingsOtherThanChunkedAre501AndChunkedNotLastIs400Rfc9112Section6() {
-    String gzip = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n"
-        + bearer(MASTER) + "\r\n0\r\n\r\n");
-    assertThat(gzip).as("a coding Sluice does not implement (§6.1)").startsWith("HTTP/1.1 501")
-        .contains("gzip, chunked").contains("connection: close");
-    ch = null;
-    String twoHeaders = exchange("POST /vllm/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
-        + "Transfer-Encoding: chunked\r\n" + bearer(MASTER) + "\r\n0\r\n\r\n");
-    assertThat(twoHeaders).as("the codings of every Transfer-Encoding line count").startsWith("HTTP/1.1 501");
-    ch = null;
-    String notLast = exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n"
-        + bearer(MASTER) + "\r\n");
-    assertThat(notLast).as("chunked not final: length unknowable (§6.3)").startsWith("HTTP/1.1 400")
-        .contains("connection: close");
   }
 
   @Test
