@@ -55,7 +55,7 @@ public class AdmissionGateBenchmark {
   private ModelGroup open;
   private AdmissionGate full;
   private ModelGroup saturated;
-  private String tenant = "team-a";
+  private static final String TENANT = "team-a";
 
   @Setup
   public void setup() {
@@ -101,7 +101,7 @@ public class AdmissionGateBenchmark {
 
   @Benchmark
   public boolean queueAndLeave() {
-    AdmissionGate.Ticket t = new AdmissionGate.Ticket(ImmediateEventExecutor.INSTANCE, "g", tenant);
+    AdmissionGate.Ticket t = new AdmissionGate.Ticket(ImmediateEventExecutor.INSTANCE, "g", TENANT);
     if (full.tryPass(saturated) || full.offer(saturated, t, 700, 1) != AdmissionGate.Verdict.QUEUED) {
       throw new IllegalStateException("the group should be saturated");
     }

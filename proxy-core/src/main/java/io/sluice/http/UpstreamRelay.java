@@ -704,7 +704,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
             + gw.server().connectTimeout().toMillis() + " ms (sluice_settings.connect_timeout).", true);
       } else if (cause instanceof PoolExhaustedException) {
         attemptFailed(ex, ProxyError.UPSTREAM_POOL_EXHAUSTED, "Replica " + ex.deployment.id() + " of model "
-            + ex.deployment.modelGroup() + " had no connection for this request: " + cause.getMessage() + ". Retry later.",
+            + ex.deployment.modelGroup() + " had no connection for this request: " + cause.getMessage()
+            + ". Retry later.",
             false);
       } else {
         attemptFailed(ex, ProxyError.UPSTREAM_UNREACHABLE, "Replica " + ex.deployment.id() + " of model "

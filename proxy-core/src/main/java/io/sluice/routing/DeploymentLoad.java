@@ -79,10 +79,12 @@ public final class DeploymentLoad {
    */
   public double estimatedWaiting() {
     double cap = batchCapacity;
-    if (cap < 0) {
-      return waiting;
-    }
-    return Math.max(0, waiting + running + (inFlight.get() - inFlightAtScrape) - cap);
+    return cap < 0 ? waiting : Math.max(0, estimatedInEngine() - cap);
+  }
+
+  /** Requests in the engine now, running or queued: the last scrape's, plus this node's in-flight change since. */
+  private double estimatedInEngine() {
+    return waiting + running + (inFlight.get() - inFlightAtScrape);
   }
 
   /**
@@ -94,8 +96,7 @@ public final class DeploymentLoad {
     if (cap < 0) {
       return waiting > maxWaiting ? 0 : Long.MAX_VALUE;
     }
-    double total = waiting + running + (inFlight.get() - inFlightAtScrape);
-    return (long) Math.max(0, Math.floor(maxWaiting + cap - total));
+    return (long) Math.max(0, Math.floor(maxWaiting + cap - estimatedInEngine()));
   }
 
   /** Adds the tokens of one finished response at {@code nowNanos}. */

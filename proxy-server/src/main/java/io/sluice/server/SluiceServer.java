@@ -432,7 +432,7 @@ public final class SluiceServer implements AutoCloseable {
       healthProbe.close();
     }
     serverChannel.close().awaitUninterruptibly();
-    acceptor.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    acceptor.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     resolver.close();
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
     accessLog.close(); // the last lines: every exchange has ended

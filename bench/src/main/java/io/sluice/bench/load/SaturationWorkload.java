@@ -165,8 +165,8 @@ public final class SaturationWorkload {
     StringBuilder b = new StringBuilder();
     b.append(String.format("%d simulated replicas × %d seqs, %d-word prompts (%.0f µs/token prefill), %d-token answers "
         + "at %.0f tokens/s: capacity %.1f req/s; offered %.1f + %.1f req/s (%.0f %% of capacity, %.0f : 1) for %d s; "
-        + "queue_timeout %.0f s; least-busy; a second node gets every other request%n%n", replicas, seqs, promptWords, prefillUs,
-        answerTokens, decodeTps, capacityPerSec(), offered[0], offered[1], 100 * load, ratio, seconds,
+        + "queue_timeout %.0f s; least-busy; a second node gets every other request%n%n", replicas, seqs, promptWords,
+        prefillUs, answerTokens, decodeTps, capacityPerSec(), offered[0], offered[1], 100 * load, ratio, seconds,
         queueTimeoutSeconds));
     b.append("| fair admission | tenant | offered req/s | completed | shed (429) | TTFT p50 | TTFT p99 | served req/s "
         + "(fair share) | share of served | Jain's index |\n");
