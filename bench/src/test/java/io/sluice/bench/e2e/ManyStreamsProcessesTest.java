@@ -26,7 +26,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * The overload cascade of issue 20 §2 must not happen: 8 000 new streams at once to one replica (the fake, which
@@ -39,10 +38,10 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * child JVMs (this test's classpath, their own {@code main}s, 512 MiB each); this JVM holds only Sluice's 16 000.
  * {@code -Dsluice.manyStreams=N} changes the count.
  *
- * <p>Opt-in ({@code -Dsluice.manyStreams.processes=true}), not part of the default build: three JVMs on this 2-CPU
- * machine, Sluice's with the paranoid leak detector, take ≈ 40 s and most of Sluice's 1 GiB heap (peak 851 MiB in
- * the one passing run: 8 000 streams, 12 154 requests, 0 errors, TTFB p50 14 s). {@link ManyStreamsTest} runs
- * 4 500 in one JVM in every build.
+ * <p>Part of every build (issue 20 §2 asks for the test, not only for a run of it): three JVMs on this 2-CPU machine,
+ * Sluice's with the paranoid leak detector, take ≈ 40 s and most of Sluice's 1 GiB heap (peak 839–851 MiB in the
+ * first runs: 8 000 streams, 12–14 k requests, 0 errors, TTFB p50 13–14 s — the harness's, see the README).
+ * {@link ManyStreamsTest} runs 4 500 in one JVM besides, where a failure is easier to debug.
  *
  * <p>The clients' connect timeout is 30 s, not the driver's default 5 s: 8 000 SYNs at once overflow any listen
  * queue here ({@code net.core.somaxconn} = 4 096, Sluice asks for 4 096), and the kernel drops the rest, which the
@@ -52,9 +51,6 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * socket had a thread of its own, accepting waited behind relay work, the queue overflowed for longer, and 635–1 832
  * clients got resets; with the acceptor thread, 0.
  */
-@EnabledIfSystemProperty(named = "sluice.manyStreams.processes", matches = "true", disabledReason = "opt-in "
-    + "(-Dsluice.manyStreams.processes=true): three JVMs, ~40 s and most of the 1 GiB heap; ManyStreamsTest runs 4 500 "
-    + "streams in every build")
 class ManyStreamsProcessesTest {
   static final int STREAMS = Integer.getInteger("sluice.manyStreams", 8000);
   static final String MASTER = "sk-master-SECRET-many";
