@@ -118,6 +118,17 @@ final class Credentials {
 
   /** Removes every header of {@code h} whose value {@link #carried} a credential. */
   void scrub(HttpHeaders h, Authenticator a) {
+    if (h instanceof io.sluice.http.wire.WireHeaders w && w.fieldSlots() >= 0) {
+      // A request head kept as bytes: each value read in place, no entry or string per field.
+      io.sluice.http.wire.WireHeaders.Latin1View view = new io.sluice.http.wire.WireHeaders.Latin1View();
+      for (int i = w.fieldSlots() - 1; i >= 0; i--) {
+        if (w.present(i) && carried(w.valueAt(i, view), a)) {
+          w.remove(w.nameAt(i)); // every field of that name, as below
+          i = Math.min(i, w.fieldSlots());
+        }
+      }
+      return;
+    }
     List<CharSequence> drop = null;
     for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
       Map.Entry<CharSequence, CharSequence> e = it.next();

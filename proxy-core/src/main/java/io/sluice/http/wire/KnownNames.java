@@ -113,6 +113,18 @@ final class KnownNames {
     return new AsciiString(b, false);
   }
 
+  /** As {@link #of(ByteBuf, int, int)}, for a name in {@code in[at, at + len)}. */
+  static AsciiString of(byte[] in, int at, int len) {
+    if (len <= MAX) {
+      for (AsciiString k : BY_LENGTH[len]) {
+        if (java.util.Arrays.equals(in, at, at + len, k.array(), k.arrayOffset(), k.arrayOffset() + len)) {
+          return k;
+        }
+      }
+    }
+    return new AsciiString(in, at, len, true);
+  }
+
   private static boolean same(ByteBuf in, int at, AsciiString k, int len) {
     byte[] a = k.array();
     int off = k.arrayOffset();

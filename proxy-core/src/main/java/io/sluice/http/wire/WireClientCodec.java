@@ -1,8 +1,10 @@
 package io.sluice.http.wire;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestEncoder;
@@ -44,6 +46,14 @@ public final class WireClientCodec extends CombinedChannelDuplexHandler<WireResp
         methods.add(req.method());
       }
       super.encode(ctx, msg, out);
+    }
+
+    /** A request read by {@link WireRequestDecoder}: its field lines as received, with the relay's edits. */
+    @Override
+    protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
+      if (!(headers instanceof WireHeaders w) || !w.writeFields(buf)) {
+        super.encodeHeaders(headers, buf);
+      }
     }
   }
 }

@@ -173,13 +173,8 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
     String uri = in.toString(base + h.targetStart, h.targetLen, StandardCharsets.US_ASCII);
     HttpVersion version = h.version == MessageHead.HTTP_1_1 ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0;
     // No request-line re-validation: the parser allowed no CTL or SP in the method or target.
-    DefaultHttpRequest req = new DefaultHttpRequest(version, method, uri, HEADERS.newHeaders(), false);
-    HttpHeaders headers = req.headers();
-    for (int i = 0; i < h.headerCount; i++) {
-      headers.add(KnownNames.of(in, base + h.nameStart(i), h.nameLength(i)),
-          in.toString(base + h.valueStart(i), h.valueLength(i), StandardCharsets.ISO_8859_1));
-    }
-    return req;
+    // The fields stay bytes (one copy of the lines, offsets): no entry, name or value object per field.
+    return new DefaultHttpRequest(version, method, uri, WireHeaders.of(in, base, h));
   }
 
   /** The method: Netty's constant for the common ones without building a string, else {@code HttpMethod.valueOf}. */
