@@ -188,7 +188,11 @@ public final class Authenticator {
     }
     KeyHash hash = KeyHash.of(key);
     AsciiString h = header;
-    return keys.find(hash).thenApply(found -> decide(found, hash, h));
+    java.util.concurrent.CompletableFuture<Optional<KeyRecord>> found = keys.find(hash).toCompletableFuture();
+    if (found.isDone() && !found.isCompletedExceptionally()) {
+      return done(decide(found.join(), hash, h)); // a cached key: decided here, no stage chained per request
+    }
+    return found.thenApply(f -> decide(f, hash, h));
   }
 
   /**
@@ -233,8 +237,23 @@ public final class Authenticator {
       return new Outcome(null, header, "Authentication Error - Expired Key. Key Expiry time " + k.expires()
           + " and current time " + now + ". Key hash prefix=" + hash.prefix() + ".", true);
     }
-    return Outcome.accept(Principal.of(k), header);
+    Outcome last = LAST_ACCEPTED.get();
+    if (last != null && last.principal().key() == k && last.credentialHeader() == header) {
+      return last; // the same key record in the same header as this thread's last request: the same answer
+    }
+    Outcome accepted = Outcome.accept(Principal.of(k), header);
+    LAST_ACCEPTED.set(accepted);
+    return accepted;
   }
+
+  /**
+   * Each thread's last accepted virtual-key outcome: a connection's requests usually carry one key, so the outcome
+   * (and its principal and hash prefix) is made once per key record, not per request. Keyed by the record's
+   * identity: a reloaded record (changed, blocked, expired later) is a new instance and gets a new outcome; the
+   * checks above run for every request whatever is memoised.
+   */
+  private static final io.netty.util.concurrent.FastThreadLocal<Outcome> LAST_ACCEPTED =
+      new io.netty.util.concurrent.FastThreadLocal<>();
 
   private static boolean startsWithBearer(String v) {
     return v.length() >= 7 && v.regionMatches(true, 0, "Bearer ", 0, 7);

@@ -66,6 +66,29 @@ class LayeredKeyStoreTest {
   }
 
   @Test
+  void hitsAndMissesAreCountedOncePerLookupAndCachedReadsWakeNoOtherThread() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger tasks = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.Executor counting = r -> {
+      tasks.incrementAndGet();
+      exec.execute(r);
+    };
+    LayeredKeyStore s = new LayeredKeyStore(db, KeyCache.NONE, counting, new LayeredKeyStore.Settings(1000,
+        Duration.ofSeconds(60), Duration.ofSeconds(10)), ticker);
+    assertThat(get(s.find(H))).contains(REC);
+    assertThat(s.l1Misses()).as("the first lookup: one miss, though find checks the cache before loading")
+        .isEqualTo(1);
+    assertThat(s.l1Hits()).isZero();
+    int afterLoad = tasks.get();
+    for (int i = 0; i < 1000; i++) {
+      assertThat(s.find(H).toCompletableFuture().isDone()).isTrue();
+    }
+    assertThat(s.l1Hits()).isEqualTo(1000);
+    assertThat(s.l1Misses()).isEqualTo(1);
+    // Caffeine's buffer draining ran on this thread: 1 000 reads handed the lookup executor nothing.
+    assertThat(tasks.get()).isEqualTo(afterLoad);
+  }
+
+  @Test
   void foundKeysLiveForThePositiveTtlAndMissesForTheNegativeTtl() throws Exception {
     LayeredKeyStore s = store(KeyCache.NONE);
     dbAnswer = Optional.empty();

@@ -193,7 +193,7 @@ public final class AdminPlane implements AutoCloseable {
       LayeredKeyStore keys = new LayeredKeyStore(new PgKeyStore(db.dsl(), keyLookups), shared, keyLookups,
           s.cache());
       io.sluice.auth.LayeredEndUserStore endUsers = new io.sluice.auth.LayeredEndUserStore(
-          new io.sluice.admin.store.PgEndUserStore(db.dsl(), keyLookups), keyLookups, s.cache());
+          new io.sluice.admin.store.PgEndUserStore(db.dsl(), keyLookups), s.cache());
       AdminPlane[] self = new AdminPlane[1];
       io.sluice.admin.api.KeyInvalidator invalidator = new io.sluice.admin.api.KeyInvalidator() {
         // L1 and L2 first, then the other nodes: a node told before L2 dropped the entry could re-read it from L2.

@@ -430,8 +430,109 @@ public final class WireHeaders extends HttpHeaders {
 
   @Override
   public Iterator<String> valueStringIterator(CharSequence name) {
-    return map != null ? map.valueStringIterator(name) : getAll(name).iterator();
+    if (map != null) {
+      return map.valueStringIterator(name);
+    }
+    return new Iterator<>() { // one object, the values found as it goes (no list)
+      private int next = find(0);
+
+      private int find(int from) {
+        for (int i = from; i < count + added; i++) {
+          if (i < count ? live(i) && nameIs(i, name) : sameName(addedNames[i - count], name)) {
+            return i;
+          }
+        }
+        return -1;
+      }
+
+      @Override
+      public boolean hasNext() {
+        return next >= 0;
+      }
+
+      @Override
+      public String next() {
+        if (next < 0) {
+          throw new NoSuchElementException();
+        }
+        int i = next;
+        next = find(i + 1);
+        return i < count ? value(i) : addedValues[i - count].toString();
+      }
+    };
   }
+
+  /**
+   * Whether a {@code name} field's value, split at commas and trimmed, has {@code value} as one of its elements
+   * (Netty's rule): original values compared in their bytes, no string made.
+   */
+  @Override
+  public boolean containsValue(CharSequence name, CharSequence value, boolean ignoreCase) {
+    if (map != null) {
+      return map.containsValue(name, value, ignoreCase);
+    }
+    for (int i = 0; i < count; i++) {
+      if (live(i) && nameIs(i, name) && hasElement(bytes, fields[4 * i + 2], fields[4 * i + 3], null, value,
+          ignoreCase)) {
+        return true;
+      }
+    }
+    for (int j = 0; j < added; j++) {
+      if (sameName(addedNames[j], name) && hasElement(null, 0, addedValues[j].length(), addedValues[j], value,
+          ignoreCase)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Netty's {@code containsCommaSeparatedTrimmed} on {@code b[off, off + len)} (or on {@code cs}): an element between
+   * commas, trimmed of characters up to SP, equals {@code v}; an empty element after a last comma is not one.
+   */
+  private static boolean hasElement(byte[] b, int off, int len, CharSequence cs, CharSequence v, boolean ic) {
+    int begin = 0;
+    boolean comma = false;
+    for (int i = 0; i < len; i++) {
+      if (at(b, off, cs, i) == ',') {
+        if (element(b, off, cs, begin, i, v, ic)) {
+          return true;
+        }
+        begin = i + 1;
+        comma = true;
+      }
+    }
+    return (!comma || begin < len) && element(b, off, cs, begin, len, v, ic);
+  }
+
+  private static boolean element(byte[] b, int off, CharSequence cs, int s, int e, CharSequence v, boolean ic) {
+    while (s < e && at(b, off, cs, s) <= ' ') {
+      s++;
+    }
+    while (e > s && at(b, off, cs, e - 1) <= ' ') {
+      e--;
+    }
+    if (e - s != v.length()) {
+      return false;
+    }
+    for (int k = 0; k < e - s; k++) {
+      char c = at(b, off, cs, s + k);
+      char d = v.charAt(k);
+      if (c != d && !(ic && lowerAscii(c) == lowerAscii(d))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static char lowerAscii(char c) {
+    return c >= 'A' && c <= 'Z' ? (char) (c + 32) : c;
+  }
+
+  private static char at(byte[] b, int off, CharSequence cs, int i) {
+    return cs != null ? cs.charAt(i) : (char) (b[off + i] & 0xff);
+  }
+
 
   @Override
   public Iterator<? extends CharSequence> valueCharSequenceIterator(CharSequence name) {
