@@ -5,19 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sluice.admin.db.TestDatabases;
-import io.sluice.auth.KeyCache;
 import io.sluice.bench.fake.FakeVllm;
 import io.sluice.bench.fake.RecordedRequest;
 import io.sluice.config.DeploymentConfig;
-import io.sluice.config.GeneralSettings;
-import io.sluice.config.LitellmSettings;
 import io.sluice.config.PassThroughSettings;
 import io.sluice.config.Provider;
-import io.sluice.config.RouterSettings;
 import io.sluice.config.Secret;
-import io.sluice.config.ServerSettings;
-import io.sluice.config.SluiceConfig;
-import io.sluice.server.AdminPlane;
 import io.sluice.server.SluiceServer;
 import java.net.URI;
 import java.net.http.HttpResponse;
@@ -64,19 +57,10 @@ class AnthropicMessagesTest {
         new DeploymentConfig("claude-sonnet", Provider.HOSTED_VLLM, SERVED, URI.create("http://127.0.0.1:"
             + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "replica-a", null, IN_COST,
             OUT_COST),
-        new DeploymentConfig("byok", Provider.HOSTED_VLLM, SERVED, URI.create("http://127.0.0.1:"
-            + byokFake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "replica-byok"));
+        Gateway.vllm("byok", SERVED, byokFake, REPLICA_KEY, "replica-byok"));
     PassThroughSettings byok = new PassThroughSettings(List.of(), null, null, null, true);
-    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
-        LitellmSettings.defaults(), ServerSettings.defaults(), byok);
-    AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL", db.litellmUrl()),
-        Secret.of(MASTER)), Map.of(), KeyCache.NONE);
-    sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
-        io.sluice.auth.KeyStore.NONE, true).withAdminPlane(plane));
-    SluiceConfig off = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
-        LitellmSettings.defaults(), ServerSettings.defaults(), PassThroughSettings.NONE);
-    plain = SluiceServer.start(off, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
-        io.sluice.auth.KeyStore.NONE, true));
+    sluice = Gateway.builder(MASTER).models(models).passThrough(byok).database(db.litellmUrl()).start();
+    plain = Gateway.builder(MASTER).models(models).passThrough(PassThroughSettings.NONE).start();
     userKey = json(send("POST", "/user/new", MASTER, "{\"user_id\":\"ant-user\",\"user_role\":\"internal_user\"}"))
         .get("key").asText();
   }

@@ -4,12 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sluice.admin.db.TestDatabases;
-import io.sluice.auth.KeyCache;
 import io.sluice.bench.fake.FakeVllm;
 import io.sluice.config.ConfigLoader;
-import io.sluice.config.Secret;
 import io.sluice.config.SluiceConfig;
-import io.sluice.server.AdminPlane;
 import io.sluice.server.SluiceServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,10 +54,7 @@ class ContextWindowFallbackTest {
         """.formatted(small.port(), small.port(), large.port()));
     SluiceConfig cfg = ConfigLoader.load(file, Map.of());
     Files.delete(file);
-    AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL", db.litellmUrl()),
-        Secret.of(MASTER)), Map.of(), KeyCache.NONE);
-    sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
-        io.sluice.auth.KeyStore.NONE, true).withAdminPlane(plane));
+    sluice = Gateway.start(cfg, MASTER, db.litellmUrl());
   }
 
   @AfterAll

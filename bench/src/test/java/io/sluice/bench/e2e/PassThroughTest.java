@@ -4,20 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sluice.admin.db.TestDatabases;
-import io.sluice.auth.KeyCache;
 import io.sluice.bench.fake.FakeVllm;
 import io.sluice.bench.fake.RecordedRequest;
-import io.sluice.config.DeploymentConfig;
 import io.sluice.config.GeneralSettings;
-import io.sluice.config.LitellmSettings;
 import io.sluice.config.PassThroughEndpoint;
 import io.sluice.config.PassThroughSettings;
-import io.sluice.config.Provider;
-import io.sluice.config.RouterSettings;
 import io.sluice.config.Secret;
-import io.sluice.config.ServerSettings;
 import io.sluice.config.SluiceConfig;
-import io.sluice.server.AdminPlane;
 import io.sluice.server.SluiceServer;
 import java.net.URI;
 import java.time.Duration;
@@ -54,9 +47,6 @@ class PassThroughTest {
         .ttft(Duration.ZERO).interTokenDelay(Duration.ZERO).start();
     open = FakeVllm.builder().host("127.0.0.1").port(0).servedModel(SERVED).tokens(4)
         .ttft(Duration.ZERO).interTokenDelay(Duration.ZERO).start();
-    List<DeploymentConfig> models = List.of(new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED,
-        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null,
-        "replica-a"));
     URI openBase = URI.create("http://127.0.0.1:" + open.port());
     PassThroughSettings pt = new PassThroughSettings(List.of(
         new PassThroughEndpoint("/open-health", URI.create(openBase + "/health"), false, Map.of(), null, false,
@@ -66,12 +56,8 @@ class PassThroughTest {
             Map.of("api-version", "2024")),
         new PassThroughEndpoint("/public", openBase, true, Map.of(), null, false, false, List.of(), Map.of())),
         openBase, Secret.of(DEFAULT_KEY), null, true);
-    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
-        LitellmSettings.defaults(), ServerSettings.defaults(), pt);
-    AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL", db.litellmUrl()),
-        Secret.of(MASTER)), Map.of(), KeyCache.NONE);
-    sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
-        io.sluice.auth.KeyStore.NONE, true).withAdminPlane(plane));
+    sluice = Gateway.builder(MASTER).model(Gateway.vllm("llama", SERVED, fake, REPLICA_KEY, "replica-a"))
+        .passThrough(pt).database(db.litellmUrl()).start();
     var u = send("POST", "/user/new", MASTER, "{\"user_id\":\"pt-user\",\"user_role\":\"internal_user\"}");
     userKey = JSON.readTree(u.body()).get("key").asText();
   }
@@ -247,14 +233,9 @@ class PassThroughTest {
   @Test
   void byokDoesNotTakeTheHeaderThatAuthenticatedTheCaller() throws Exception {
     // litellm_key_header_name: x-api-key — the Sluice key arrives in x-api-key; it must not become a provider key.
-    List<DeploymentConfig> models = List.of(new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED,
-        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null,
-        "replica-a"));
-    SluiceConfig cfg = new SluiceConfig(null, models, new GeneralSettings(null, "x-api-key",
-        GeneralSettings.DEFAULT_MAX_REQUEST_SIZE), RouterSettings.defaults(), LitellmSettings.defaults(),
-        ServerSettings.defaults(), new PassThroughSettings(List.of(), null, null, null, true));
-    try (SluiceServer s = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER),
-        false, io.sluice.auth.KeyStore.NONE, true))) {
+    try (SluiceServer s = Gateway.builder(MASTER).model(Gateway.vllm("llama", SERVED, fake, REPLICA_KEY, "replica-a"))
+        .general(new GeneralSettings(null, "x-api-key", GeneralSettings.DEFAULT_MAX_REQUEST_SIZE))
+        .passThrough(new PassThroughSettings(List.of(), null, null, null, true)).start()) {
       var r = VirtualKeyE2ETestSupport.send(s.port(), "POST", "/v1/chat/completions", null,
           "{\"model\":\"llama\",\"messages\":[]}", "X-API-Key", MASTER, "api-key", "client-provider-KEY-5");
       assertThat(r.statusCode()).as("the replica's own 401: it was sent the client's provider key").isEqualTo(401);
@@ -287,8 +268,7 @@ class PassThroughTest {
               auth: true
         """.formatted(fake.port(), fake.port()));
     SluiceConfig cfg = io.sluice.config.ConfigLoader.load(yaml, Map.of("VLLM_KEY", REPLICA_KEY));
-    try (SluiceServer s = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER),
-        false, io.sluice.auth.KeyStore.NONE, true))) {
+    try (SluiceServer s = Gateway.start(cfg, MASTER)) {
       var r = VirtualKeyE2ETestSupport.send(s.port(), "POST", "/vllm/score", MASTER, """
           {"model": "my-vllm-model", "encoding_format": "float", "text_1": "What is the capital of France?",
            "text_2": "The capital of France is Paris."}""", "accept", "application/json");

@@ -5,19 +5,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.sluice.bench.fake.FakeVllm;
 import io.sluice.bench.fake.RecordedRequest;
 import io.sluice.config.DeploymentConfig;
-import io.sluice.config.GeneralSettings;
-import io.sluice.config.LitellmSettings;
 import io.sluice.config.Provider;
 import io.sluice.config.RouterSettings;
 import io.sluice.config.Secret;
 import io.sluice.config.ServerSettings;
-import io.sluice.config.SluiceConfig;
 import io.sluice.server.SluiceServer;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -44,22 +40,16 @@ class RelayTest {
     try (ServerSocket s = new ServerSocket(0)) {
       deadPort = s.getLocalPort();
     }
-    List<DeploymentConfig> models = new ArrayList<>();
-    models.add(new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED,
-        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "fake-a"));
-    models.add(new DeploymentConfig(SERVED, Provider.OPENAI, SERVED,
-        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "fake-b"));
-    models.add(new DeploymentConfig("dead", Provider.HOSTED_VLLM, SERVED,
-        URI.create("http://127.0.0.1:" + deadPort + "/v1"), null, null, null, null, null, "dead-1"));
-    models.add(new DeploymentConfig("slow", Provider.HOSTED_VLLM, SERVED,
-        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null,
-        Duration.ofMillis(300), "slow-1"));
     // Failures injected here must not cool the shared replica down for the next test (ResilienceTest covers that).
     RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 1000, Duration.ofSeconds(5), java.util.Map.of(), null);
-    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), router,
-        LitellmSettings.defaults(), ServerSettings.defaults());
-    sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
-        io.sluice.auth.KeyStore.NONE, true));
+    sluice = Gateway.builder(MASTER)
+        .model(Gateway.vllm("llama", SERVED, fake, REPLICA_KEY, "fake-a"))
+        .model(new DeploymentConfig(SERVED, Provider.OPENAI, SERVED, URI.create("http://127.0.0.1:" + fake.port()
+            + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "fake-b"))
+        .model(Gateway.vllm("dead", SERVED, deadPort, null, null, "dead-1"))
+        .model(Gateway.vllm("slow", SERVED, fake.port(), REPLICA_KEY, Duration.ofMillis(300), "slow-1"))
+        .router(router)
+        .start();
   }
 
   @AfterAll
@@ -342,12 +332,9 @@ class RelayTest {
   void upstreamPoolIsBoundedAndAWaiterGivesUpWith503() throws Exception {
     ServerSettings tight = new ServerSettings(8192, 16384, Duration.ofSeconds(60), Duration.ofSeconds(75),
         Duration.ofMillis(300), Duration.ofSeconds(4), 1, 1);
-    SluiceConfig cfg = new SluiceConfig(null, List.of(new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED,
-        URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "a")),
-        GeneralSettings.defaults(), RouterSettings.defaults(), LitellmSettings.defaults(), tight);
     fake.faults().interTokenDelay(Duration.ofMillis(50));
-    try (SluiceServer one = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER),
-        false, io.sluice.auth.KeyStore.NONE, true));
+    try (SluiceServer one = Gateway.builder(MASTER).model(Gateway.vllm("llama", SERVED, fake, REPLICA_KEY, "a"))
+        .server(tight).start();
         RawHttp holder = new RawHttp(one.port()); RawHttp waiter = new RawHttp(one.port())) {
       holder.send("POST", "/v1/chat/completions", chat("llama", true), "Authorization: Bearer " + MASTER,
           "x-fake-tokens: 20");

@@ -4,17 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.sluice.bench.fake.FakeVllm;
 import io.sluice.config.DeploymentConfig;
-import io.sluice.config.GeneralSettings;
-import io.sluice.config.LitellmSettings;
-import io.sluice.config.Provider;
 import io.sluice.config.RouterSettings;
-import io.sluice.config.Secret;
 import io.sluice.config.ServerSettings;
-import io.sluice.config.SluiceConfig;
 import io.sluice.server.SluiceServer;
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -36,8 +30,7 @@ class ResilienceTest {
   static SluiceServer sluice;
 
   static DeploymentConfig dep(String group, String model, int port, String id) {
-    return new DeploymentConfig(group, Provider.HOSTED_VLLM, model, URI.create("http://127.0.0.1:" + port + "/v1"),
-        Secret.of(KEY), null, null, null, null, id);
+    return Gateway.vllm(group, model, port, KEY, null, id);
   }
 
   @BeforeAll
@@ -54,14 +47,10 @@ class ResilienceTest {
         dep("primary", "primary-model", dead, "primary-dead"),
         dep("backup", "m", b.port(), "backup-b"),
         dep("lonely", "m", dead, "lonely-dead"),
-        new DeploymentConfig("slowpoke", Provider.HOSTED_VLLM, "m", URI.create("http://127.0.0.1:" + a.port() + "/v1"),
-            Secret.of(KEY), null, null, null, Duration.ofMillis(300), "slowpoke-a"));
+        Gateway.vllm("slowpoke", "m", a.port(), KEY, Duration.ofMillis(300), "slowpoke-a"));
     RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 2, Duration.ofSeconds(1),
         Map.of("primary", List.of("backup")), null);
-    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), router, LitellmSettings.defaults(),
-        ServerSettings.defaults());
-    sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
-        io.sluice.auth.KeyStore.NONE, true));
+    sluice = Gateway.builder(MASTER).models(models).router(router).start();
   }
 
   @AfterAll
@@ -220,12 +209,10 @@ class ResilienceTest {
   void aSilentStreamEndsWithAnErrorEventAfterStreamTimeoutAndTheGenerationIsAborted() throws Exception {
     RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 100, Duration.ofSeconds(1), Map.of(),
         Duration.ofMillis(300));
-    SluiceConfig cfg = new SluiceConfig(null, List.of(dep("pair", "m", b.port(), "b")), GeneralSettings.defaults(),
-        router, LitellmSettings.defaults(), ServerSettings.defaults());
     b.faults().stallAfterTokens(2);
     long aborted = b.streamsAborted();
-    try (SluiceServer s = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER),
-        false, io.sluice.auth.KeyStore.NONE, true)); RawHttp c = new RawHttp(s.port())) {
+    try (SluiceServer s = Gateway.builder(MASTER).model(dep("pair", "m", b.port(), "b")).router(router).start();
+        RawHttp c = new RawHttp(s.port())) {
       long t0 = System.nanoTime();
       RawHttp.Response r = call(c, "pair", true);
       long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -258,10 +245,8 @@ class ResilienceTest {
         }
         ServerSettings s = new ServerSettings(8192, 16384, Duration.ofSeconds(60), Duration.ofSeconds(75),
             Duration.ofMillis(300), Duration.ofSeconds(4), 16, 4);
-        SluiceConfig cfg = new SluiceConfig(null, List.of(dep("hole", "m", blackhole.getLocalPort(), "hole-1")),
-            GeneralSettings.defaults(), RouterSettings.defaults(), LitellmSettings.defaults(), s);
-        try (SluiceServer sl = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1,
-            Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true)); RawHttp c = new RawHttp(sl.port())) {
+        try (SluiceServer sl = Gateway.builder(MASTER).model(dep("hole", "m", blackhole.getLocalPort(), "hole-1"))
+            .server(s).start(); RawHttp c = new RawHttp(sl.port())) {
           RawHttp.Response r = call(c, "hole", false);
           assertThat(r.status()).isEqualTo(504);
           assertThat(r.bodyText()).contains("did not accept a connection within 300 ms")

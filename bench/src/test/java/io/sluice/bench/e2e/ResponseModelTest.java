@@ -6,13 +6,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sluice.bench.fake.FakeVllm;
 import io.sluice.config.DeploymentConfig;
-import io.sluice.config.GeneralSettings;
-import io.sluice.config.LitellmSettings;
 import io.sluice.config.Provider;
-import io.sluice.config.RouterSettings;
-import io.sluice.config.Secret;
 import io.sluice.config.ServerSettings;
-import io.sluice.config.SluiceConfig;
 import io.sluice.server.SluiceServer;
 import java.net.URI;
 import java.net.http.HttpResponse;
@@ -48,12 +43,8 @@ class ResponseModelTest {
         new DeploymentConfig(SERVED, Provider.HOSTED_VLLM, SERVED, base, null, null, null, null, null, "rm-same"),
         new DeploymentConfig("meta-llama/*", Provider.HOSTED_VLLM, "meta-llama/*", base, null, null, null, null, null,
             "rm-wild"));
-    sluice = SluiceServer.start(new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
-        LitellmSettings.defaults(), ServerSettings.defaults()), new SluiceServer.Options("127.0.0.1", 0, 1,
-        Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true));
-    served = SluiceServer.start(new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
-        LitellmSettings.defaults(), ServerSettings.defaults().withServedModelName(true)),
-        new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true));
+    sluice = Gateway.builder(MASTER).models(models).start();
+    served = Gateway.builder(MASTER).models(models).server(ServerSettings.defaults().withServedModelName(true)).start();
   }
 
   @AfterAll

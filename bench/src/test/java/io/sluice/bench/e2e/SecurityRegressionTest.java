@@ -5,20 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sluice.admin.db.TestDatabases;
-import io.sluice.auth.KeyCache;
 import io.sluice.bench.fake.FakeVllm;
 import io.sluice.bench.fake.RecordedRequest;
 import io.sluice.config.DeploymentConfig;
-import io.sluice.config.GeneralSettings;
-import io.sluice.config.LitellmSettings;
 import io.sluice.config.PassThroughEndpoint;
 import io.sluice.config.PassThroughSettings;
-import io.sluice.config.Provider;
-import io.sluice.config.RouterSettings;
 import io.sluice.config.Secret;
 import io.sluice.config.ServerSettings;
-import io.sluice.config.SluiceConfig;
-import io.sluice.server.AdminPlane;
 import io.sluice.server.SluiceServer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -71,13 +64,10 @@ class SecurityRegressionTest {
         .ttft(Duration.ZERO).interTokenDelay(Duration.ZERO).start();
     evil = new ScriptedUpstream();
     List<DeploymentConfig> models = List.of(
-        new DeploymentConfig("llama", Provider.HOSTED_VLLM, SERVED, URI.create("http://127.0.0.1:" + fake.port()
-            + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null, "replica-llama"),
-        new DeploymentConfig("other", Provider.HOSTED_VLLM, OTHER_SERVED, URI.create("http://127.0.0.1:"
-            + other.port() + "/v1"), Secret.of(OTHER_KEY), null, null, null, null, "replica-other"),
+        Gateway.vllm("llama", SERVED, fake, REPLICA_KEY, "replica-llama"),
+        Gateway.vllm("other", OTHER_SERVED, other, OTHER_KEY, "replica-other"),
         evil("evil-1"), evil("evil-2"), evil("evil-3"), evil("evil-4"), evil("evil-5"),
-        new DeploymentConfig("evil-renamed", Provider.HOSTED_VLLM, "evil", URI.create("http://127.0.0.1:" + evil.port()
-            + "/v1"), null, null, null, null, null, "replica-evil-renamed"));
+        Gateway.vllm("evil-renamed", "evil", evil.port(), null, null, "replica-evil-renamed"));
     URI openRoot = URI.create("http://127.0.0.1:" + open.port());
     PassThroughSettings pt = new PassThroughSettings(List.of(
         new PassThroughEndpoint("/ptfwd", openRoot, true, Map.of(), null, true, true, List.of(), Map.of()),
@@ -88,12 +78,7 @@ class SecurityRegressionTest {
     ServerSettings server = new ServerSettings(d.maxUriLength(), d.maxHeaderSize(), READ_TIMEOUT, d.idleTimeout(),
         d.connectTimeout(), d.upstreamIdleTimeout(), d.maxConnectionsPerReplica(), d.maxIdlePerReplica(),
         d.limitsFailClosed());
-    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
-        LitellmSettings.defaults(), server, pt);
-    AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL", db.litellmUrl()),
-        Secret.of(MASTER)), Map.of(), KeyCache.NONE);
-    sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
-        io.sluice.auth.KeyStore.NONE, true).withAdminPlane(plane));
+    sluice = Gateway.builder(MASTER).models(models).server(server).passThrough(pt).database(db.litellmUrl()).start();
     userKey = json(send("POST", "/user/new", MASTER, "{\"user_id\":\"sec-user\",\"user_role\":\"internal_user\"}"))
         .get("key").asText();
     llamaOnly = generate("{\"models\":[\"llama\"]}");
@@ -102,8 +87,7 @@ class SecurityRegressionTest {
   /** A group of its own per misbehaving request: each failure cools its replica down. */
   /** The scripted replica as {@code group}, serving a model of that name (its answers need no restamp). */
   static DeploymentConfig evil(String group) {
-    return new DeploymentConfig(group, Provider.HOSTED_VLLM, group, URI.create("http://127.0.0.1:" + evil.port()
-        + "/v1"), null, null, null, null, null, "replica-" + group);
+    return Gateway.vllm(group, group, evil.port(), null, null, "replica-" + group);
   }
 
   @AfterAll
@@ -514,10 +498,8 @@ class SecurityRegressionTest {
     PassThroughSettings pt = new PassThroughSettings(List.of(new PassThroughEndpoint("/pub",
         URI.create("http://127.0.0.1:" + open.port() + "/?token=" + DEFAULT_KEY), false, Map.of(), null, false, false,
         List.of(), Map.of())), null, null, null, false);
-    SluiceConfig cfg = new SluiceConfig(null, List.of(), GeneralSettings.defaults(), RouterSettings.defaults(),
-        LitellmSettings.defaults(), ServerSettings.defaults(), pt);
-    String logged = VirtualKeyE2ETestSupport.captureLogs(() -> SluiceServer.start(cfg, new SluiceServer.Options(
-        "127.0.0.1", 0, 1, Secret.of(MASTER), false, io.sluice.auth.KeyStore.NONE, true)).close());
+    String logged = VirtualKeyE2ETestSupport.captureLogs(() -> Gateway.builder(MASTER).passThrough(pt).start()
+        .close());
     assertThat(logged).contains("pass-through route /pub is public").contains("auth: true")
         .doesNotContain(DEFAULT_KEY);
   }

@@ -5,18 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sluice.admin.db.TestDatabases;
-import io.sluice.auth.KeyCache;
 import io.sluice.bench.fake.FakeVllm;
 import io.sluice.bench.fake.RecordedRequest;
 import io.sluice.config.DeploymentConfig;
-import io.sluice.config.GeneralSettings;
-import io.sluice.config.LitellmSettings;
 import io.sluice.config.Provider;
-import io.sluice.config.RouterSettings;
 import io.sluice.config.Secret;
-import io.sluice.config.ServerSettings;
-import io.sluice.config.SluiceConfig;
-import io.sluice.server.AdminPlane;
 import io.sluice.server.SluiceServer;
 import java.net.URI;
 import java.net.http.HttpResponse;
@@ -52,19 +45,13 @@ class VllmRoutesTest {
     db = TestDatabases.create();
     fake = FakeVllm.builder().host("127.0.0.1").port(0).servedModel(SERVED).apiKey(REPLICA_KEY).tokens(3)
         .ttft(Duration.ZERO).interTokenDelay(Duration.ZERO).start();
-    List<DeploymentConfig> models = List.of(
-        new DeploymentConfig("reranker", Provider.HOSTED_VLLM, SERVED,
+    sluice = Gateway.builder(MASTER)
+        .model(new DeploymentConfig("reranker", Provider.HOSTED_VLLM, SERVED,
             URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null,
-            "fake-r", null, IN_COST, 0.0),
-        new DeploymentConfig("hosted_vllm/other", Provider.HOSTED_VLLM, SERVED,
-            URI.create("http://127.0.0.1:" + fake.port() + "/v1"), Secret.of(REPLICA_KEY), null, null, null, null,
-            "fake-o"));
-    SluiceConfig cfg = new SluiceConfig(null, models, GeneralSettings.defaults(), RouterSettings.defaults(),
-        LitellmSettings.defaults(), ServerSettings.defaults());
-    AdminPlane plane = AdminPlane.start(cfg, AdminPlane.Settings.from(cfg, Map.of("DATABASE_URL", db.litellmUrl()),
-        Secret.of(MASTER)), Map.of(), KeyCache.NONE);
-    sluice = SluiceServer.start(cfg, new SluiceServer.Options("127.0.0.1", 0, 1, Secret.of(MASTER), false,
-        io.sluice.auth.KeyStore.NONE, true).withAdminPlane(plane));
+            "fake-r", null, IN_COST, 0.0))
+        .model(Gateway.vllm("hosted_vllm/other", SERVED, fake, REPLICA_KEY, "fake-o"))
+        .database(db.litellmUrl())
+        .start();
     key = VirtualKeyE2ETestSupport.generateKey(sluice.port(), MASTER, "{\"models\":[\"reranker\"],\"key_alias\":\"vr\"}");
   }
 
