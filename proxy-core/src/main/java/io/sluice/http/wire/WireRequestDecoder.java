@@ -25,8 +25,8 @@ import java.util.List;
  * Strict HTTP/1.1 request decoder (RFC 9112), in place of the request half of {@code HttpServerCodec}: goes where the
  * codec's decoder is, before {@code HttpServerKeepAliveHandler} and {@code RequestGuard}, with Netty's
  * {@code HttpResponseEncoder} beside it for responses. It emits exactly what Netty's {@code HttpRequestDecoder} emits,
- * so the rest of the pipeline is unchanged: a {@link DefaultHttpRequest} (headers built without re-validation, the
- * parser validated them), then {@link DefaultHttpContent} pieces (retained slices of the input, no copy, at most
+ * so the rest of the pipeline is unchanged: a {@link DefaultHttpRequest} whose headers are a {@link WireHeaders} (the
+ * field lines kept as bytes, no re-validation: the parser validated them), then {@link DefaultHttpContent} pieces (retained slices of the input, no copy, at most
  * {@code maxChunkSize} each), then a {@link LastHttpContent} ({@link LastHttpContent#EMPTY_LAST_CONTENT} for a
  * request without a body or without trailers). Pipelined requests are decoded one after the other from the same
  * bytes.
