@@ -56,7 +56,7 @@ public final class GatewayGauges {
         ids.add(d.id());
         if (done.add(d)) {
           String[] labels = RequestMetrics.deploymentLabels(d);
-          m.gauge(Families.DEPLOYMENT_STATE, () -> d.health().state(System.nanoTime()), labels);
+          m.gauge(Families.DEPLOYMENT_STATE, () -> d.health().state(gw.registry().nanoTime()), labels);
           m.readCounter(Families.DEPLOYMENT_COOLED_DOWN, () -> d.health().cooldowns(), labels);
           m.gauge(Families.IN_FLIGHT, () -> d.load().inFlight(), d.modelGroup(), d.id());
           m.gauge(Families.IN_FLIGHT_STREAMS, () -> d.load().streams(), d.modelGroup(), d.id());

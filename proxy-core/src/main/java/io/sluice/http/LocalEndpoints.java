@@ -182,7 +182,7 @@ final class LocalEndpoints extends ChannelInboundHandlerAdapter {
       return;
     }
     if (probes == null) {
-      long now = System.nanoTime();
+      long now = registry.nanoTime();
       java.util.List<io.sluice.routing.EndpointProbe.Result> rs = new java.util.ArrayList<>(ds.size());
       for (io.sluice.routing.Deployment d : ds) {
         rs.add(d.health().coolingAt(now) ? io.sluice.routing.EndpointProbe.Result.failed("cooling down after "

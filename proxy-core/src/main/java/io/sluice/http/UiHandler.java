@@ -289,7 +289,7 @@ final class UiHandler extends ChannelInboundHandlerAdapter {
       ex.fail(ProxyError.FORBIDDEN, "Only proxy_admin and proxy_admin_viewer may read the deployments' live state.");
       return;
     }
-    long now = System.nanoTime();
+    long now = registry.nanoTime();
     ByteBuf buf = ctx.alloc().buffer(512);
     try (JsonGenerator g = JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(buf))) {
       g.writeStartObject();

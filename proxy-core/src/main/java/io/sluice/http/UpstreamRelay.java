@@ -348,7 +348,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
         return;
       }
     }
-    long now = System.nanoTime();
+    long now = gw.registry().nanoTime();
     ModelGroup before = policy.group();
     Deployment d = policy.next(now);
     if (policy.group() != before) {
@@ -464,9 +464,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
   }
 
   private void send(Exchange ex, Deployment d) {
-    attemptStartNanos = System.nanoTime();
+    attemptStartNanos = System.nanoTime(); // latency: the real clock
     if (d.hasRateLimits() && gw.registry().get().limitsEnforced()) {
-      d.load().countRequest(attemptStartNanos); // its rpm: every attempt counts, as LiteLLM's pre-call check
+      d.load().countRequest(gw.registry().nanoTime()); // its rpm: every attempt counts, as LiteLLM's pre-call check
     }
     ex.attempts++;
     ex.deployment = d;
@@ -519,13 +519,13 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (metrics != null) {
       metrics.attemptFailed(ex, ex.deployment, status);
     }
-    if (replicaFault && error == ProxyError.UPSTREAM_TIMEOUT && lastAvailable(ex.deployment, ex.group)) {
+    if (replicaFault && error == ProxyError.UPSTREAM_TIMEOUT && lastAvailable(ex.deployment, ex.group, gw.registry().nanoTime())) {
       // An overload symptom (no connection or no first byte in time) on the group's only replica still taking
       // traffic: cooling it down would turn a slow replica into "no healthy deployment" for everyone (issue 20 §2;
       // LiteLLM exempts single-deployment groups from its rate and error-rate cooldowns too). Counted, not cooled.
       log.debug("[{}] replica {} is the last available one of model {}: not cooled down for a timeout",
           ex.requestId, ex.deployment.id(), ex.deployment.modelGroup());
-    } else if (replicaFault && ex.deployment.health().failure(System.nanoTime())) {
+    } else if (replicaFault && ex.deployment.health().failure(gw.registry().nanoTime())) {
       ex.cooldowns++;
       log.warn("replica {} of model {} cooling down for {} after repeated failures (last: {})", ex.deployment.id(),
           ex.deployment.modelGroup(), gw.cooldown(), message);
@@ -536,12 +536,11 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     }
   }
 
-  /** Whether {@code d} is the only replica of {@code group} not cooling down now. */
-  static boolean lastAvailable(Deployment d, ModelGroup group) {
+  /** Whether {@code d} is the only replica of {@code group} not cooling down at {@code now}. */
+  static boolean lastAvailable(Deployment d, ModelGroup group, long now) {
     if (group == null) {
       return true;
     }
-    long now = System.nanoTime();
     for (Deployment other : group.deployments()) {
       if (other != d && !other.health().coolingAt(now)) {
         return false;
@@ -571,8 +570,9 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (upstream != h) {
       return false;
     }
-    if (!policy.hasAlternative(System.nanoTime())) {
-      ex.deployment.health().failure(System.nanoTime());
+    long now = gw.registry().nanoTime();
+    if (!policy.hasAlternative(now)) {
+      ex.deployment.health().failure(now);
       return false;
     }
     detach(h, false);
@@ -777,7 +777,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       }
       detach(h, false); // closing the connection is what makes vLLM abort the generation
       active = null;
-      ex.deployment.health().failure(System.nanoTime());
+      ex.deployment.health().failure(gw.registry().nanoTime());
       ex.fail(ProxyError.UPSTREAM_TIMEOUT, "Replica " + ex.deployment.id() + " of model " + ex.deployment.modelGroup()
           + " sent nothing for " + st.toMillis() + " ms mid-response (router_settings.stream_timeout); "
           + "the response is incomplete.");
@@ -847,7 +847,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
         active = null;
       }
       log.info("[{}] replica {} {} mid-response", ex.requestId, ex.deployment.id(), what);
-      ex.deployment.health().failure(System.nanoTime());
+      ex.deployment.health().failure(gw.registry().nanoTime());
       ex.fail(ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model " + ex.deployment.modelGroup() + " " + what
           + " mid-response; the response is incomplete.");
     }

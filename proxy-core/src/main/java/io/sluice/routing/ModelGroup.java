@@ -197,7 +197,7 @@ public final class ModelGroup {
     }
     int j = rnd.nextInt(usable - 1);
     Deployment b = nthUsable(j >= indexAmongUsable(a, tried, now, tier) ? j + 1 : j, tried, now, tier);
-    return score(strategy, b) < score(strategy, a) ? b : a;
+    return score(strategy, b, now) < score(strategy, a, now) ? b : a;
   }
 
   /**
@@ -320,11 +320,11 @@ public final class ModelGroup {
     return w <= 0 ? 0 : Rendezvous.weighted(key, d, w);
   }
 
-  private static double score(Strategy s, Deployment d) {
+  private static double score(Strategy s, Deployment d, long now) {
     return switch (s) {
       case VLLM_LOAD -> d.load().vllmScore();
       case LATENCY_BASED -> d.load().ttfbEwmaNanos();
-      case USAGE_BASED -> d.load().tokensPerMinute(System.nanoTime());
+      case USAGE_BASED -> d.load().tokensPerMinute(now);
       default -> d.load().inFlight();
     };
   }

@@ -16,6 +16,12 @@ import java.util.Objects;
  * for {@code k8s://} templates ({@link #replicas}). Each change builds a new snapshot from both, keeping every
  * unchanged deployment (its health, load and in-flight requests) as it was. Writers are serialised; readers never
  * wait.
+ *
+ * <p>It also holds the clock of every decision about its replicas' state ({@link #nanoTime}): cooldowns, health
+ * failures, rate-limit windows at routing, the state the metrics, {@code /health} and the UI report. The process
+ * uses {@link System#nanoTime}; a test passes its own and moves time instead of sleeping through a cooldown.
+ * Latency measurements stay on {@link System#nanoTime}, and so do the token counts a request adds at its end (the
+ * same clock unless a test gave its own).
  */
 public final class RegistryHolder {
   private volatile DeploymentRegistry current;
@@ -23,15 +29,29 @@ public final class RegistryHolder {
   private RouterSettings router;
   private final Map<String, List<URI>> replicas = new HashMap<>();
 
+  private final java.util.function.LongSupplier nanos;
+
   public RegistryHolder(DeploymentRegistry initial) {
     this.current = Objects.requireNonNull(initial);
+    this.nanos = System::nanoTime;
   }
 
   /** Built from {@code configs}; {@link #replicas} can fill its discovered templates later. */
   public RegistryHolder(List<DeploymentConfig> configs, RouterSettings router) {
+    this(configs, router, System::nanoTime);
+  }
+
+  /** As above, its replicas' state judged on {@code nanos} (a test's clock). */
+  public RegistryHolder(List<DeploymentConfig> configs, RouterSettings router, java.util.function.LongSupplier nanos) {
     this.configs = List.copyOf(configs);
     this.router = router;
     this.current = DeploymentRegistry.of(configs, router);
+    this.nanos = Objects.requireNonNull(nanos);
+  }
+
+  /** Now, for decisions about the replicas' state: {@link System#nanoTime} unless a test gave its own clock. */
+  public long nanoTime() {
+    return nanos.getAsLong();
   }
 
   public DeploymentRegistry get() {

@@ -19,6 +19,11 @@ abstract class ReplicaPoller implements AutoCloseable {
   final HttpClient http;
 
   /** Starts polling at once; subclasses therefore keep no instance state of their own. */
+  /** The registry polled (its clock judges the replicas' state). */
+  RegistryHolder registry() {
+    return registry;
+  }
+
   ReplicaPoller(RegistryHolder registry, Duration interval, String threadName, Duration connectTimeout) {
     this.registry = registry;
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> {

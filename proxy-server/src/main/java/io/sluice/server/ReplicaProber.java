@@ -32,7 +32,7 @@ final class ReplicaProber extends ReplicaPoller {
       } else {
         log.warn("replica {} of model {} failed its health probe ({}): cooling down", d.id(), d.modelGroup(),
             err != null ? err.getClass().getSimpleName() : "status " + res.statusCode());
-        d.health().probeFailed(System.nanoTime());
+        d.health().probeFailed(registry().nanoTime());
       }
     });
   }

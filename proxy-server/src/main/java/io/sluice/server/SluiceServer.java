@@ -115,6 +115,12 @@ public final class SluiceServer implements AutoCloseable {
           plane.api(), plane.readiness(), plane.registry(), plane, plane.metering(), discovery);
     }
 
+    /** With {@code r} as the deployment registry (built by the caller: a test's clock, say) instead of a new one. */
+    public Options withRegistry(RegistryHolder r) {
+      return new Options(host, port, threads, masterKey, allowUnauthenticated, keyStore, nativeTransport, management,
+          readiness, r, closeWith, metering, discovery);
+    }
+
     /**
      * With {@code discovery} finding the replicas of {@code k8s://} deployments (instead of a Kubernetes client
      * from the environment); it is closed with the server.

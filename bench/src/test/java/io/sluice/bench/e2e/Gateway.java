@@ -80,6 +80,7 @@ final class Gateway {
     private ServerSettings server = ServerSettings.defaults();
     private io.sluice.config.PassThroughSettings passThrough;
     private String databaseUrl;
+    private java.util.function.LongSupplier clock;
 
     private Builder(String masterKey) {
       this.masterKey = masterKey;
@@ -126,6 +127,15 @@ final class Gateway {
       return this;
     }
 
+    /**
+     * The replicas' state (cooldowns, health failures, limit windows at routing) judged on {@code nanos} instead of
+     * {@link System#nanoTime}: a test moves it past a cooldown instead of sleeping. Not with {@link #database}.
+     */
+    Builder clock(java.util.function.LongSupplier nanos) {
+      this.clock = nanos;
+      return this;
+    }
+
     SluiceConfig config() {
       return passThrough == null ? new SluiceConfig(null, List.copyOf(models), general, router, litellm, server)
           : new SluiceConfig(null, List.copyOf(models), general, router, litellm, server, passThrough);
@@ -133,6 +143,14 @@ final class Gateway {
 
     /** Starts it (with its admin plane when a database was given); the caller closes it. */
     SluiceServer start() throws Exception {
+      if (clock != null) {
+        if (databaseUrl != null) {
+          throw new IllegalStateException("a clock and a database together: the admin plane builds its own registry");
+        }
+        SluiceConfig cfg = config();
+        return SluiceServer.start(cfg, options(masterKey).withRegistry(
+            new io.sluice.routing.RegistryHolder(cfg.modelList(), cfg.router(), clock)));
+      }
       return Gateway.start(config(), masterKey, databaseUrl);
     }
   }

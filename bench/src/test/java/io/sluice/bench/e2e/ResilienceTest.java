@@ -28,6 +28,17 @@ class ResilienceTest {
   static FakeVllm a;
   static FakeVllm b;
   static SluiceServer sluice;
+  /**
+   * The replicas' clock (cooldowns, health failures): it stands still until a test {@link #skip}s, so a cooldown lasts
+   * exactly until a test moves past it — no sleeping through the 1 s, and no test racing it on a slow machine. The
+   * relay's timeouts (connect, first byte, stream) stay on real time.
+   */
+  static final long BASE = System.nanoTime();
+  static final java.util.concurrent.atomic.AtomicLong skipped = new java.util.concurrent.atomic.AtomicLong();
+
+  static void skip(Duration d) {
+    skipped.addAndGet(d.toNanos());
+  }
 
   static DeploymentConfig dep(String group, String model, int port, String id) {
     return Gateway.vllm(group, model, port, KEY, null, id);
@@ -50,7 +61,8 @@ class ResilienceTest {
         Gateway.vllm("slowpoke", "m", a.port(), KEY, Duration.ofMillis(300), "slowpoke-a"));
     RouterSettings router = new RouterSettings("simple-shuffle", null, 2, 2, Duration.ofSeconds(1),
         Map.of("primary", List.of("backup")), null);
-    sluice = Gateway.builder(MASTER).models(models).router(router).start();
+    sluice = Gateway.builder(MASTER).models(models).router(router)
+        .clock(() -> BASE + skipped.get()).start();
   }
 
   @AfterAll
@@ -93,8 +105,7 @@ class ResilienceTest {
 
   @Test
   void aReplicaAnswering503IsRetriedElsewhereCoolsDownAndRecovers() throws Exception {
-    // Let any earlier cooldown of "a" run out first.
-    Thread.sleep(1100);
+    skip(Duration.ofMillis(1100)); // any earlier cooldown of "a" has run out
     a.clearRequests();
     a.faults().status(503);
     try (RawHttp c = new RawHttp(sluice.port())) {
@@ -115,11 +126,14 @@ class ResilienceTest {
       assertThat(m.sum("litellm_proxy_total_requests_metric_total", Map.of("requested_model", "pair",
           "status_code", "200"))).isGreaterThanOrEqualTo(30.0);
       a.faults().reset();
-      long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
       long before = requestsTo(a);
-      while (requestsTo(a) == before && System.nanoTime() < deadline) {
+      for (int i = 0; i < 20 && requestsTo(a) == before; i++) {
         assertThat(call(c, "pair", false).status()).isEqualTo(200);
-        Thread.sleep(20);
+      }
+      assertThat(requestsTo(a)).as("still cooling down: \"a\" gets nothing").isEqualTo(before);
+      skip(Duration.ofMillis(1100));
+      for (int i = 0; i < 64 && requestsTo(a) == before; i++) { // shuffle: "a" is picked within a few
+        assertThat(call(c, "pair", false).status()).isEqualTo(200);
       }
       assertThat(requestsTo(a)).as("after cooldown_time (1 s) \"a\" serves again").isGreaterThan(before);
     }
@@ -136,7 +150,7 @@ class ResilienceTest {
 
   /** Waits out cooldowns, then makes sure both replicas have just served a request on their pooled connection. */
   private static void bothFreshlyServing() throws Exception {
-    Thread.sleep(1100);
+    skip(Duration.ofMillis(1100));
     long a0 = requestsTo(a);
     long b0 = requestsTo(b);
     long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
@@ -161,7 +175,7 @@ class ResilienceTest {
     }
     assertThat(requestsTo(a) - aBefore).as("each replica tried once, never the same twice").isEqualTo(1);
     assertThat(requestsTo(b) - bBefore).isEqualTo(1);
-    Thread.sleep(1100);
+    skip(Duration.ofMillis(1100));
     a.faults().reset();
     try (RawHttp c = new RawHttp(sluice.port())) {
       for (int i = 0; i < 6; i++) {
@@ -172,7 +186,7 @@ class ResilienceTest {
 
   @Test
   void neverRetriedAfterTheFirstByteSoTheClientNeverSeesTwoStreams() throws Exception {
-    Thread.sleep(1100);
+    skip(Duration.ofMillis(1100));
     a.faults().resetAfterTokens(2);
     b.faults().resetAfterTokens(2);
     long started = a.streamsStarted() + b.streamsStarted();
