@@ -188,7 +188,7 @@ public final class Authenticator {
     }
     KeyHash hash = KeyHash.of(key);
     AsciiString h = header;
-    java.util.concurrent.CompletableFuture<Optional<KeyRecord>> found = keys.find(hash).toCompletableFuture();
+    CompletableFuture<Optional<KeyRecord>> found = keys.find(hash).toCompletableFuture();
     if (found.isDone() && !found.isCompletedExceptionally()) {
       return done(decide(found.join(), hash, h)); // a cached key: decided here, no stage chained per request
     }

@@ -61,7 +61,7 @@ public final class LayeredKeyStore implements KeyStore {
         .ticker(ticker)
         // Maintenance (draining the read buffer, expiry, eviction) on the calling thread, amortised: with the lookup
         // pool as executor every few reads woke a pool thread, which cost ≈ 1.7 µs of CPU per request (unpark +
-        // park; issue 18's profile). Loads still run on {@code executor} (see load).
+        // park; issue 18's profile). Loads still run on the lookup executor (see load).
         .executor(Runnable::run)
         .expireAfter(new Expiry<KeyHash, Optional<KeyRecord>>() {
           @Override

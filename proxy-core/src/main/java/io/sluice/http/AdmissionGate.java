@@ -326,7 +326,7 @@ public final class AdmissionGate {
    * in flight as taking slots. A group with no available replica is not (routing answers that, as before).
    */
   boolean saturated(ModelGroup g, int pending) {
-    long now = registry.nanoTime(); // the replicas' state on the registry's clock (a cooldown is the relay's)
+    long now = registry.nanoTime(); // cooldowns are judged on the registry's clock, as the relay judges them
     long free = 0;
     boolean any = false;
     for (Deployment d : g.deployments()) {

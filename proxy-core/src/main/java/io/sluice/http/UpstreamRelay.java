@@ -519,7 +519,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (metrics != null) {
       metrics.attemptFailed(ex, ex.deployment, status);
     }
-    if (replicaFault && error == ProxyError.UPSTREAM_TIMEOUT && lastAvailable(ex.deployment, ex.group, gw.registry().nanoTime())) {
+    if (replicaFault && error == ProxyError.UPSTREAM_TIMEOUT
+        && lastAvailable(ex.deployment, ex.group, gw.registry().nanoTime())) {
       // An overload symptom (no connection or no first byte in time) on the group's only replica still taking
       // traffic: cooling it down would turn a slow replica into "no healthy deployment" for everyone (issue 20 §2;
       // LiteLLM exempts single-deployment groups from its rate and error-rate cooldowns too). Counted, not cooled.

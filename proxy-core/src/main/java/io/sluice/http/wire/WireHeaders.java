@@ -195,7 +195,7 @@ public final class WireHeaders extends HttpHeaders {
   /**
    * Writes every field line (each ending with CRLF, without the empty line that ends a head) to {@code out}: the
    * surviving original lines as they arrived, adjacent ones in one copy, then the added fields. Returns false, writing
-   * nothing, when this was inflated (the caller encodes the map itself, {@link #map()}).
+   * nothing, when this was inflated (the caller then encodes this as an ordinary map, which delegates to it).
    */
   boolean writeFields(ByteBuf out) {
     if (map != null) {
@@ -239,14 +239,13 @@ public final class WireHeaders extends HttpHeaders {
     return true;
   }
 
-  /** The ordinary map this was inflated into, or null. */
-  HttpHeaders map() {
-    return map;
-  }
-
   // ---- byte-level forms for the relay's own scans ----
 
-  /** Fields so far, originals and added, removed ones included: the index range of {@link #valueAt}. */
+  /**
+   * Fields so far, originals and added, removed ones included: the index range of {@link #valueAt}; -1 once inflated.
+   * A removal through {@link #remove} closes up the added slots, so a caller that removes while scanning goes from
+   * the last slot down and clamps its index to this afterwards.
+   */
   public int fieldSlots() {
     return map != null ? -1 : count + added;
   }
@@ -267,20 +266,6 @@ public final class WireHeaders extends HttpHeaders {
   /** The name of the field in slot {@code i}. */
   public CharSequence nameAt(int i) {
     return i < count ? name(i) : addedNames[i - count];
-  }
-
-  /**
-   * Removes the field in slot {@code i}. An original's slot stays (then not {@link #present}); an added one's is
-   * closed up, moving the added fields after it down one: scan from the last slot down when removing.
-   */
-  public void removeAt(int i) {
-    if (i < count) {
-      if (live(i)) {
-        removeOriginal(i);
-      }
-    } else {
-      removeAdded(i - count);
-    }
   }
 
   /**

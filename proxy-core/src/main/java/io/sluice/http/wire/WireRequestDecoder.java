@@ -26,10 +26,10 @@ import java.util.List;
  * codec's decoder is, before {@code HttpServerKeepAliveHandler} and {@code RequestGuard}, with Netty's
  * {@code HttpResponseEncoder} beside it for responses. It emits exactly what Netty's {@code HttpRequestDecoder} emits,
  * so the rest of the pipeline is unchanged: a {@link DefaultHttpRequest} whose headers are a {@link WireHeaders} (the
- * field lines kept as bytes, no re-validation: the parser validated them), then {@link DefaultHttpContent} pieces (retained slices of the input, no copy, at most
- * {@code maxChunkSize} each), then a {@link LastHttpContent} ({@link LastHttpContent#EMPTY_LAST_CONTENT} for a
- * request without a body or without trailers). Pipelined requests are decoded one after the other from the same
- * bytes.
+ * field lines kept as bytes, no re-validation: the parser validated them), then {@link DefaultHttpContent} pieces
+ * (retained slices of the input, no copy, at most {@code maxChunkSize} each), then a {@link LastHttpContent}
+ * ({@link LastHttpContent#EMPTY_LAST_CONTENT} for a request without a body or without trailers). Pipelined requests
+ * are decoded one after the other from the same bytes.
  *
  * <p>Owns framing only: the head grammar is {@link HeadParser}'s, chunked bodies {@link ChunkedBodyParser}'s.
  * Bad input is data, as in Netty: a bad head becomes a {@link DefaultFullHttpRequest} {@code GET /bad-request

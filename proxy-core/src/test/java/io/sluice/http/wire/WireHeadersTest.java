@@ -36,7 +36,8 @@ class WireHeadersTest {
       "x-litellm-api-key", "X-Api-Key", "api-key", "Connection", "keep-alive", "Te", "x-request-id", "traceparent",
       "x-custom-header", "X-Stainless-Lang", "Accept", "User-Agent", "Cookie", "Expect"};
   private static final String[] VALUES = {"", "a", "application/json", "Bearer sk-1234", "close", "keep-alive, Foo",
-      "text/event-stream; charset=utf-8", "x y  z", "100-continue", "a,,Foo,", ", close", "\u00e9t\u00e9", "0", "42", "sk-virtual-key-abc"};
+      "text/event-stream; charset=utf-8", "x y  z", "100-continue", "a,,Foo,", ", close", "\u00e9t\u00e9", "0", "42",
+      "sk-virtual-key-abc"};
 
   private static String pick(Random r, String[] from) {
     return from[r.nextInt(from.length)];
@@ -233,6 +234,7 @@ class WireHeadersTest {
     out.finishAndReleaseAll();
     // The client's lines as they came (the value's inner spacing and the name's case kept), the edits appended.
     assertThat(written).isEqualTo("POST /v1/chat/completions HTTP/1.1\r\nContent-Type: application/json\r\n"
-        + "x-custom:  v\r\nx-name: caf\u00e9\r\nhost: replica:8000\r\nauthorization: Bearer replica-secret\r\ncontent-length: 2\r\n\r\n");
+        + "x-custom:  v\r\nx-name: caf\u00e9\r\nhost: replica:8000\r\nauthorization: Bearer replica-secret\r\n"
+        + "content-length: 2\r\n\r\n");
   }
 }
