@@ -231,6 +231,36 @@ profile_sluice() { # → per-stage table into $stage_table
     || say "stages.py failed"
 }
 
+# --syscalls: one more window per proxy and scenario under `perf stat` on the syscall tracepoints of the proxy's
+# processes (every thread of the JVM; nginx's master and workers), counted for as long as wrk runs; ÷ wrk's requests.
+sys_kinds=(read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait epoll_pwait epoll_ctl futex io_uring_enter)
+sys_rows=(); sys_note=""
+measure_syscalls() { # target, scenario name, stream 0|1
+  local t="$1" name="$2" stream="$3" out="$tmp/sys-$2-$1" pids ev="raw_syscalls:sys_enter" k req body
+  [ "${pid_of[$t]:-}" ] || return 0
+  pids="$( { ps -o pid= --ppid "${pid_of[$t]}" 2>/dev/null || true; } | tr -d ' ' | paste -sd, -)"
+  pids="${pid_of[$t]}${pids:+,$pids}"
+  for k in "${sys_kinds[@]}"; do ev+=",syscalls:sys_enter_$k"; done
+  body="{\"model\":\"${model_of[$t]}\",\"messages\":[{\"role\":\"user\",\"content\":\"write a haiku about gateways\"}],\"max_tokens\":1024"
+  if [ "$stream" = 1 ]; then body+=",\"stream\":true,\"stream_options\":{\"include_usage\":true}}"; else body+=",\"stream\":false}"; fi
+  BENCH_BODY="$body" BENCH_AUTH="${auth_of[$t]}" BENCH_STREAM="$stream" perf stat -x, -o "$out.perf" -e "$ev" -p "$pids" \
+    -- "${PIN_L[@]}" wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$tmp/post.lua" \
+    "http://127.0.0.1:${port_of[$t]}/v1/chat/completions" > "$out.wrk" 2>&1 || true
+  req=$(wrk_field "$out.wrk" requests)
+  if [ "${req:-0}" -le 0 ] || [ ! -s "$out.perf" ]; then say "  syscalls $name $t: no data (perf: $(tail -n1 "$out.perf" 2>/dev/null))"; return 0; fi
+  local line
+  line="$(awk -F, -v r="$req" '
+    $3 ~ /^raw_syscalls:sys_enter$/ { total = $1 }
+    $3 ~ /^syscalls:sys_enter_/ { k = $3; sub(/^syscalls:sys_enter_/, "", k); if ($1 + 0 > 0) { v[k] = $1 } }
+    END {
+      printf "%.2f|", total / r
+      n = 0; for (k in v) { if (v[k] / r >= 0.005) { s = s (n++ ? ", " : "") sprintf("%s %.2f", k, v[k] / r) } }
+      print s
+    }' "$out.perf")"
+  sys_rows+=("$name|$t|$(wrk_field "$out.wrk" rps)|$line")
+  say "  syscalls $name $t: ${line%%|*} per request (${line#*|})"
+}
+
 # --open-loop: each proxy at a fixed arrival rate of half nginx's measured JSON req/s (its closed-loop peak here), the
 # LoadDriver pinned with the upstream on the load CPU; latency from each request's due time (no coordinated
 # omission). The proxy's CPU over the measured window as in streams mode (sampled from the script's clock, so the
@@ -334,6 +364,12 @@ if ! $streams_mode; then
     say "$t: ${sse_warm} s warm-up (SSE, discarded)"
     wrk_run "$t" 1 "$sse_warm" "$tmp/warm-sse-$t.wrk"
     measure_wrk "$t" sse 1
+    if $syscalls; then
+      command -v perf >/dev/null || { sys_note="not measured: perf is missing (apt-get install linux-perf)"; say "--syscalls: $sys_note"; }
+      if [ -z "$sys_note" ]; then
+        say "$t: one more JSON and SSE window under perf stat (syscalls)"; measure_syscalls "$t" json 0; measure_syscalls "$t" sse 1
+      fi
+    fi
   done
   if $open_loop; then open_loop_run; fi
   if $cold; then cold_run; fi
@@ -401,6 +437,23 @@ cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
       echo "Per-stage cost of one Sluice JSON request (async-profiler, two extra ${duration} s windows; CPU of all threads, allocation of the event loop; see bench/profile/stages.py):"
       echo
       echo "$stage_table"
+    fi
+    if $syscalls; then
+      echo
+      echo "## System calls per request"
+      echo
+      if [ -n "$sys_note" ]; then
+        echo "$sys_note"
+      else
+        echo "One more ${duration} s window per proxy and scenario, the proxy's processes (every thread) counted with \`perf stat\` on the syscall tracepoints while wrk ran; ÷ wrk's requests (req/s of that window, perf attached). Kinds below 0.005 per request are left out."
+        echo
+        echo "| scenario | target | req/s | syscalls/req | by kind, per request |"
+        echo "|---|---|---:|---:|---|"
+        for r in "${sys_rows[@]}"; do
+          IFS='|' read -r sc t rps tot kinds <<< "$r"
+          echo "| $sc | $t | $rps | $tot | $kinds |"
+        done
+      fi
     fi
     if $open_loop; then
       echo
