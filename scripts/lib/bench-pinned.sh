@@ -415,7 +415,7 @@ cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
   echo "# Sluice per-core benchmark $stamp"
   echo
   echo "- Machine: $(nproc) CPUs (${cpu_model:-unknown}), Linux $(uname -r). Each proxy pinned to CPU $proxy_cpu (taskset, the whole process); load generator and upstream pinned to CPU $load_cpu. One proxy at a time, in one run."
-  echo "- nginx $(nginx -v 2>&1 | sed 's|.*nginx/||') (1 worker), HAProxy $(haproxy -v 2>/dev/null | head -n1 | awk '{print $3}') (nbthread 1), Sluice 1 event loop, JVM options \`$sluice_opts\`, virtual key (model list checked), model rewrite, usage tap, spend rows to $sluice_db."
+  echo "- nginx $(nginx -v 2>&1 | sed 's|.*nginx/||') (1 worker), HAProxy $(haproxy -v 2>/dev/null | head -n1 | awk '{print $3}') (nbthread 1), Sluice 1 event loop, transport ${SLUICE_TRANSPORT:-auto}, JVM options \`$sluice_opts\`, virtual key (model list checked), model rewrite, usage tap, spend rows to $sluice_db."
   if $otel; then
     echo "- Traces ON: Sluice samples every request (OTEL_TRACES_SAMPLER=always_on) and exports its spans over OTLP/HTTP (protobuf, the SDK's batch processor) to the upstream nginx's /v1/traces (reads the body, answers 200)."
   fi

@@ -65,6 +65,12 @@ public final class SluiceMain implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE}; env SLUICE_WARMUP_SECONDS).")
   int warmupSeconds;
 
+  @Option(names = "--transport", defaultValue = "${env:SLUICE_TRANSPORT:-auto}", paramLabel = "T",
+      description = "Socket transport: auto (epoll where it loads, else NIO), epoll, io_uring or nio; a native one "
+          + "named here that cannot load stops the start with the reason (default: ${DEFAULT-VALUE}; env "
+          + "SLUICE_TRANSPORT).")
+  String transport;
+
   @Option(names = "--data-dir", defaultValue = "data", paramLabel = "DIR",
       description = "Where the embedded PostgreSQL keeps its data (DIR/pg) when no DATABASE_URL is set "
           + "(default: ${DEFAULT-VALUE}).")
@@ -199,8 +205,14 @@ public final class SluiceMain implements Callable<Integer> {
       err.println(busy);
       return null;
     }
-    SluiceServer.Options options = new SluiceServer.Options(host, port, threads, master.key(),
-        allowUnauthenticated, KeyStore.NONE, true);
+    SluiceServer.Options options;
+    try {
+      options = new SluiceServer.Options(host, port, threads, master.key(), allowUnauthenticated, KeyStore.NONE,
+          true).withTransport(transport);
+    } catch (IllegalArgumentException e) { // --transport names no transport
+      err.println("sluice: configuration error: " + e.getMessage());
+      return null;
+    }
     if (noDb) {
       log.info("No database (--no-db): virtual keys and the management API are off");
       try {

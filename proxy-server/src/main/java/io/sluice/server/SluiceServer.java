@@ -81,7 +81,7 @@ public final class SluiceServer implements AutoCloseable {
   public record Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
       KeyStore keyStore, boolean nativeTransport, io.sluice.management.ManagementApi management,
       io.sluice.http.Readiness readiness, RegistryHolder registry, AutoCloseable closeWith,
-      io.sluice.http.Metering metering, io.sluice.routing.ReplicaDiscovery discovery) {
+      io.sluice.http.Metering metering, io.sluice.routing.ReplicaDiscovery discovery, String transport) {
 
     /** Discovery of {@code k8s://} replicas from the environment (the pod's service account) when there are any. */
     public Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
@@ -89,7 +89,7 @@ public final class SluiceServer implements AutoCloseable {
         io.sluice.http.Readiness readiness, RegistryHolder registry, AutoCloseable closeWith,
         io.sluice.http.Metering metering) {
       this(host, port, threads, masterKey, allowUnauthenticated, keyStore, nativeTransport, management, readiness,
-          registry, closeWith, metering, null);
+          registry, closeWith, metering, null, "auto");
     }
 
     public Options(String host, int port, int threads, Secret masterKey, boolean allowUnauthenticated,
@@ -112,13 +112,13 @@ public final class SluiceServer implements AutoCloseable {
      */
     public Options withAdminPlane(AdminPlane plane) {
       return new Options(host, port, threads, masterKey, allowUnauthenticated, plane.keys(), nativeTransport,
-          plane.api(), plane.readiness(), plane.registry(), plane, plane.metering(), discovery);
+          plane.api(), plane.readiness(), plane.registry(), plane, plane.metering(), discovery, transport);
     }
 
     /** With {@code r} as the deployment registry (built by the caller: a test's clock, say) instead of a new one. */
     public Options withRegistry(RegistryHolder r) {
       return new Options(host, port, threads, masterKey, allowUnauthenticated, keyStore, nativeTransport, management,
-          readiness, r, closeWith, metering, discovery);
+          readiness, r, closeWith, metering, discovery, transport);
     }
 
     /**
@@ -127,11 +127,21 @@ public final class SluiceServer implements AutoCloseable {
      */
     public Options withDiscovery(io.sluice.routing.ReplicaDiscovery d) {
       return new Options(host, port, threads, masterKey, allowUnauthenticated, keyStore, nativeTransport, management,
-          readiness, registry, closeWith, metering, d);
+          readiness, registry, closeWith, metering, d, transport);
+    }
+
+    /**
+     * With the socket transport {@code t}: {@code auto} (epoll where its native library loads, else NIO),
+     * {@code epoll}, {@code io_uring} or {@code nio}; a native one that cannot load fails the start with its cause.
+     */
+    public Options withTransport(String t) {
+      return new Options(host, port, threads, masterKey, allowUnauthenticated, keyStore, nativeTransport, management,
+          readiness, registry, closeWith, metering, discovery, t);
     }
 
     public Options {
       java.util.Objects.requireNonNull(management, "management");
+      Transport.check(transport);
       java.util.Objects.requireNonNull(readiness, "readiness");
       java.util.Objects.requireNonNull(metering, "metering");
       if (port < 0 || port > 65535) {
@@ -161,7 +171,7 @@ public final class SluiceServer implements AutoCloseable {
    * ({@link Warmup}) for at most that long, then 200. The listener serves real clients meanwhile.
    */
   public static SluiceServer start(SluiceConfig config, Options o, Duration warmup) throws InterruptedException {
-    Transport transport = Transport.detect(o.nativeTransport());
+    Transport transport = Transport.of(o.transport(), o.nativeTransport());
     int threads = o.threads() > 0 ? o.threads() : Runtime.getRuntime().availableProcessors();
     EventLoopGroup group = transport.newGroup(threads);
     // The listening socket gets a thread of its own: accepting never waits behind relay work on the event loops, so
@@ -362,6 +372,11 @@ public final class SluiceServer implements AutoCloseable {
   }
 
   /** The port actually bound (useful with port 0). */
+  /** The socket transport the gateway runs on: {@code epoll}, {@code io_uring} or {@code nio}. */
+  public String transportName() {
+    return transport.name();
+  }
+
   public int port() {
     return ((InetSocketAddress) serverChannel.localAddress()).getPort();
   }
