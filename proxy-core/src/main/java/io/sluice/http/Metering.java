@@ -9,7 +9,6 @@ import io.sluice.routing.Deployment;
 import io.sluice.usage.UsageEvent;
 import io.sluice.usage.UsageEvent.Outcome;
 import io.sluice.usage.UsageSink;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -190,9 +189,17 @@ public final class Metering {
     UsageEvent e = new UsageEvent(ex.requestId, key == null ? null : key.hash().hex(), key == null ? null : key.alias(),
         key == null ? null : key.userId(), key == null ? null : key.teamId(), ex.path,
         ex.group == null ? ex.model : ex.group.name(), d == null ? null : d.id(), prompt, completion, estimated, spend,
-        Instant.ofEpochMilli(ex.startMillis), Instant.now(), clientGone && !ex.responseStarted() ? 0 : ex.status,
+        ex.startMillis * 1000, endMicros(ex), clientGone && !ex.responseStarted() ? 0 : ex.status,
         outcome, ex.stream, ex.endUser);
     sink.offer(e); // a full queue drops; the sink counts and logs it
+  }
+
+  /**
+   * When the exchange ended, in microseconds since the epoch: its wall-clock start plus the time it took on the
+   * monotonic clock (no {@code Instant} per request, and an end never before its start).
+   */
+  private static long endMicros(Exchange ex) {
+    return ex.startMillis * 1000 + (System.nanoTime() - ex.startNanos) / 1000;
   }
 
   static Outcome outcome(Exchange ex, boolean clientGone) {

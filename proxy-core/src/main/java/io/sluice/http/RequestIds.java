@@ -7,7 +7,15 @@ import java.util.concurrent.ThreadLocalRandom;
  * 32-hex-digit id is made (vLLM uses it as its own request id, so it must be unique: vllm-wire.md §2).
  */
 final class RequestIds {
-  private static final char[] HEX = "0123456789abcdef".toCharArray();
+  private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  /** Each thread's scratch for a new id's digits: the id costs one {@code String} and its bytes, nothing else. */
+  private static final io.netty.util.concurrent.FastThreadLocal<byte[]> SCRATCH =
+      new io.netty.util.concurrent.FastThreadLocal<>() {
+        @Override
+        protected byte[] initialValue() {
+          return new byte[32];
+        }
+      };
 
   private RequestIds() {}
 
@@ -22,12 +30,13 @@ final class RequestIds {
     ThreadLocalRandom r = ThreadLocalRandom.current();
     long hi = r.nextLong();
     long lo = r.nextLong();
-    char[] out = new char[32];
+    byte[] out = SCRATCH.get();
     for (int i = 0; i < 16; i++) {
       out[i] = HEX[(int) (hi >>> (60 - 4 * i)) & 0xf];
       out[16 + i] = HEX[(int) (lo >>> (60 - 4 * i)) & 0xf];
     }
-    return new String(out);
+    // ISO-8859-1 bytes become a compact (Latin-1) String with one copy; a char[] would be one more array.
+    return new String(out, 0, 32, java.nio.charset.StandardCharsets.ISO_8859_1);
   }
 
   private static boolean valid(String id) {

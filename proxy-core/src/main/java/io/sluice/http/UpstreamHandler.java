@@ -79,7 +79,6 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
   private boolean skipToEnd;
   /** Reading a {@code /tokenize} answer for count_tokens ({@link TokenCount}): nothing of it is relayed. */
   private boolean counting;
-  private boolean requestWritten;
   private boolean responseStarted;
   /** When this connection last went idle in the pool ({@link System#nanoTime()}), and how long it was idle. */
   private long idleSince;
@@ -140,7 +139,6 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     this.keepAlive = true;
     this.skipToEnd = false;
     this.counting = false;
-    this.requestWritten = false;
     this.responseStarted = false;
     this.usageFilter = null;
     this.rawBody = false;
@@ -162,22 +160,20 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     }
     ByteBuf last = body[count - 1];
     body[count - 1] = null;
-    writing = exchange;
-    channel.writeAndFlush(io.sluice.http.wire.Bodies.end(last)).addListener(written);
+    // No promise per request: a failed write reaches exceptionCaught (the void promise fires it), and whether the
+    // request went out in full is read from the outbound buffer when the response ends (requestWritten()).
+    channel.writeAndFlush(io.sluice.http.wire.Bodies.end(last), channel.voidPromise());
   }
 
-  /** The exchange whose request is being written; what {@link #written} reports on. */
-  private Exchange writing;
-  /** One listener for every request this connection writes (none made per request). */
-  private final io.netty.channel.ChannelFutureListener written = wf -> {
-    Exchange ex = writing;
-    writing = null;
-    if (wf.isSuccess()) {
-      requestWritten = true;
-    } else if (ex != null && this.exchange == ex) {
-      relay.upstreamFailed(ex, this, "refused the request (" + wf.cause().getMessage() + ")");
-    }
-  };
+  /**
+   * Whether everything written to this connection — the request included — has gone to the socket: a connection
+   * whose replica answered before it read the whole request is closed, not pooled (the rest of the request would be
+   * read as the next one's start).
+   */
+  private boolean requestWritten() {
+    io.netty.channel.ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
+    return out != null && out.isEmpty();
+  }
 
   /**
    * Unbinds this connection: back to {@code pools} when {@code reusable}, else closed (which is how vLLM learns to
@@ -304,7 +300,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
       if (last) {
         counting = false;
         served++;
-        relay.upstreamDone(ex, this, keepAlive && requestWritten && channel.isActive());
+        relay.upstreamDone(ex, this, keepAlive && requestWritten() && channel.isActive());
         long n = ex.tokenCount.count();
         if (n < 0) {
           ex.fail(ProxyError.UPSTREAM_BROKEN, "Replica " + ex.deployment.id() + " of model "
@@ -343,7 +339,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
       if (content instanceof LastHttpContent last) {
         served++;
         // Back to the pool first, so a pipelined request that the finish starts can reuse this connection.
-        relay.upstreamDone(ex, this, keepAlive && requestWritten && channel.isActive());
+        relay.upstreamDone(ex, this, keepAlive && requestWritten() && channel.isActive());
         ex.finish(last);
         return;
       }
@@ -376,7 +372,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     ByteBuf body = heldBody;
     heldHead = null;
     heldBody = null;
-    boolean reusable = keepAlive(head) && requestWritten && channel.isActive();
+    boolean reusable = keepAlive(head) && requestWritten() && channel.isActive();
     if (last) {
       served++;
     }
@@ -403,7 +399,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     relay.responseStarted(ex, this);
     ex.respond(head, false);
     if (last) {
-      relay.upstreamDone(ex, this, keepAlive && requestWritten && channel.isActive());
+      relay.upstreamDone(ex, this, keepAlive && requestWritten() && channel.isActive());
       ex.finish(new io.netty.handler.codec.http.DefaultLastHttpContent(body));
     } else {
       ex.write(new io.netty.handler.codec.http.DefaultHttpContent(body));

@@ -22,8 +22,9 @@ import java.util.Objects;
  * @param estimated        the replica reported no usage (the stream was cut short, or the response carried none):
  *                         tokens are counted from what passed (one per content event, the prompt from its bytes)
  * @param spend            cost in USD: tokens × the deployment's {@code input/output_cost_per_token}; 0 when unset
- * @param start            when the request arrived
- * @param end              when its response ended
+ * @param startMicros      when the request arrived, in microseconds since the epoch (what the spend row stores;
+ *                         {@link #start()} as an {@code Instant})
+ * @param endMicros        when its response ended, likewise ({@link #end()})
  * @param status           the HTTP status the client got (0 when the client left before any response)
  * @param outcome          how it ended
  * @param stream           the client asked for a stream
@@ -43,12 +44,21 @@ public record UsageEvent(
     long completionTokens,
     boolean estimated,
     double spend,
-    Instant start,
-    Instant end,
+    long startMicros,
+    long endMicros,
     int status,
     Outcome outcome,
     boolean stream,
     String endUser) {
+
+  /** With its times as instants (rounded to the microsecond as {@link #micros} says). */
+  public UsageEvent(String requestId, String keyHash, String keyAlias, String userId, String teamId, String route,
+      String modelGroup, String deploymentId, long promptTokens, long completionTokens, boolean estimated,
+      double spend, Instant start, Instant end, int status, Outcome outcome, boolean stream, String endUser) {
+    this(requestId, keyHash, keyAlias, userId, teamId, route, modelGroup, deploymentId, promptTokens,
+        completionTokens, estimated, spend, micros(Objects.requireNonNull(start, "start")),
+        micros(Objects.requireNonNull(end, "end")), status, outcome, stream, endUser);
+  }
 
   /** Without an end user. */
   public UsageEvent(String requestId, String keyHash, String keyAlias, String userId, String teamId, String route,
@@ -56,6 +66,33 @@ public record UsageEvent(
       double spend, Instant start, Instant end, int status, Outcome outcome, boolean stream) {
     this(requestId, keyHash, keyAlias, userId, teamId, route, modelGroup, deploymentId, promptTokens,
         completionTokens, estimated, spend, start, end, status, outcome, stream, null);
+  }
+
+  /** When the request arrived. */
+  public Instant start() {
+    return instant(startMicros);
+  }
+
+  /** When its response ended. */
+  public Instant end() {
+    return instant(endMicros);
+  }
+
+  /**
+   * Microseconds since the epoch, rounded to the nearest microsecond, a tie to even (PostgreSQL keeps microseconds
+   * and rounds the fraction it is given so).
+   */
+  public static long micros(Instant t) {
+    long us = t.getNano() / 1000;
+    int rest = t.getNano() % 1000;
+    if (rest > 500 || rest == 500 && (us & 1) == 1) {
+      us++;
+    }
+    return Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000L), us);
+  }
+
+  private static Instant instant(long micros) {
+    return Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000L);
   }
 
   /** How a request ended. */
@@ -95,8 +132,6 @@ public record UsageEvent(
   public UsageEvent {
     Objects.requireNonNull(requestId, "requestId");
     Objects.requireNonNull(route, "route");
-    Objects.requireNonNull(start, "start");
-    Objects.requireNonNull(end, "end");
     Objects.requireNonNull(outcome, "outcome");
   }
 

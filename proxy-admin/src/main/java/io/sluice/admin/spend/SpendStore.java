@@ -6,7 +6,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -207,8 +206,8 @@ final class SpendStore {
       total[i] = e.totalTokens();
       estimated[i] = e.estimated();
       spend[i] = spend(e);
-      start[i] = micros(e.start());
-      end[i] = micros(e.end());
+      start[i] = e.startMicros();
+      end[i] = e.endMicros();
       status[i] = e.status();
       outcome[i] = e.outcome().label();
       stream[i] = e.stream();
@@ -350,7 +349,7 @@ final class SpendStore {
     }
     Map<DayKey, DaySums> sums = new TreeMap<>();
     for (UsageEvent e : fresh) {
-      DayKey k = new DayKey(e.start().atOffset(ZoneOffset.UTC).toLocalDate().toEpochDay(),
+      DayKey k = new DayKey(Math.floorDiv(e.startMicros(), 86_400_000_000L),
           orEmpty(clean(e.keyHash())), orEmpty(clean(e.userId())), orEmpty(clean(e.teamId())),
           orEmpty(clean(e.modelGroup())));
       DaySums s = sums.computeIfAbsent(k, x -> new DaySums());
@@ -405,12 +404,7 @@ final class SpendStore {
    * below 2^53 µs after the epoch, that is until the year 2255.
    */
   static long micros(Instant t) {
-    long us = t.getNano() / 1000;
-    int rest = t.getNano() % 1000;
-    if (rest > 500 || rest == 500 && (us & 1) == 1) {
-      us++;
-    }
-    return Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000L), us);
+    return UsageEvent.micros(t);
   }
 
   /** LiteLLM's status "failure": anything but a completed response with a status below 400. */
