@@ -206,7 +206,8 @@ final class RequestGuard extends ChannelInboundHandlerAdapter implements Exchang
     }
     long contentLength;
     try {
-      contentLength = HttpUtil.getContentLength(req, -1L);
+      contentLength = req.headers() instanceof io.sluice.http.wire.WireHeaders w ? w.contentLength()
+          : HttpUtil.getContentLength(req, -1L);
     } catch (NumberFormatException e) {
       ex.fail(ProxyError.BAD_REQUEST, "Content-Length is not a number.", true);
       return;

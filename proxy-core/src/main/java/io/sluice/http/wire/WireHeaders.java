@@ -51,18 +51,37 @@ public final class WireHeaders extends HttpHeaders {
 
   /** Once an operation without a byte-level form was used: every field and edit, in order; else null. */
   private HttpHeaders map;
+  /** The Content-Length the decoder framed the body by, -1 = none (valid while no field was edited). */
+  private final long framedLength;
 
-  private WireHeaders(byte[] bytes, int[] fields, int count) {
+  private WireHeaders(byte[] bytes, int[] fields, int count, long framedLength) {
     this.bytes = bytes;
     this.fields = fields;
     this.count = count;
+    this.framedLength = framedLength;
+  }
+
+  /**
+   * The request's Content-Length as a number, -1 when it has none: while no field was edited, the value the decoder
+   * already parsed and framed the body by (no {@code String} made); after an edit, read from the fields as
+   * {@link io.netty.handler.codec.http.HttpUtil#getContentLength(io.netty.handler.codec.http.HttpMessage, long)}
+   * would.
+   *
+   * @throws NumberFormatException an edited Content-Length that is not a number
+   */
+  public long contentLength() {
+    if (removed == 0 && added == 0 && map == null) {
+      return framedLength;
+    }
+    String v = get(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH);
+    return v == null ? -1 : Long.parseLong(v);
   }
 
   /** The fields of {@code h}, parsed at {@code base} of {@code in}: their lines copied, their offsets kept. */
   static WireHeaders of(ByteBuf in, int base, MessageHead h) {
     int n = h.headerCount;
     if (n == 0) {
-      return new WireHeaders(new byte[0], new int[0], 0);
+      return new WireHeaders(new byte[0], new int[0], 0, h.contentLength);
     }
     int from = h.nameStart(0);
     int to = h.valueStart(n - 1) + h.valueLength(n - 1);
@@ -75,7 +94,7 @@ public final class WireHeaders extends HttpHeaders {
       f[4 * i + 2] = h.valueStart(i) - from;
       f[4 * i + 3] = h.valueLength(i);
     }
-    return new WireHeaders(b, f, n);
+    return new WireHeaders(b, f, n, h.contentLength);
   }
 
   /** Whether an operation without a byte-level form turned this into an ordinary map (tests; the encoder). */

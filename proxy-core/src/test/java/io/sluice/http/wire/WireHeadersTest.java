@@ -92,6 +92,9 @@ class WireHeadersTest {
   }
 
   private static void sameReads(HttpHeaders w, HttpHeaders ref, String name, String value, String step) {
+    String cl = ref.get(HttpHeaderNames.CONTENT_LENGTH);
+    assertThat(((WireHeaders) w).contentLength()).as(step + " contentLength")
+        .isEqualTo(cl == null ? -1 : Long.parseLong(cl));
     assertThat(w.get(name)).as(step + " get " + name).isEqualTo(ref.get(name));
     assertThat(w.get(AsciiString.of(name))).as(step + " get(ascii) " + name).isEqualTo(ref.get(name));
     assertThat(w.getAll(name)).as(step + " getAll " + name).isEqualTo(ref.getAll(name));
@@ -205,6 +208,26 @@ class WireHeadersTest {
       assertThat(wire).as("case %d encoded", c).isEqualTo(roundTrip(new HttpRequestEncoder(), refReq));
     }
     assertThat(inflatedCases).as("both the byte path and the inflated one were exercised").isBetween(50, 2950);
+  }
+
+  @Test
+  void theFramedContentLengthIsReadWithoutAStringUntilAnEditAndThenAsNettyReadsIt() {
+    for (String field : new String[] {"Content-Length: 42", "content-length:42", "CONTENT-LENGTH: \t42 \t"}) {
+      EmbeddedChannel ch = new EmbeddedChannel(new WireRequestDecoder(new HttpDecoderConfig()));
+      ch.writeInbound(Unpooled.copiedBuffer("POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n" + field
+          + "\r\nx-a: b\r\n\r\n", StandardCharsets.ISO_8859_1));
+      HttpRequest req = ch.readInbound();
+      WireHeaders w = (WireHeaders) req.headers();
+      assertThat(w.contentLength()).as(field).isEqualTo(42).isEqualTo(io.netty.handler.codec.http.HttpUtil
+          .getContentLength(req, -1L));
+      w.remove("x-a"); // an edit: read from the fields from now on
+      assertThat(w.contentLength()).isEqualTo(42);
+      w.setInt(HttpHeaderNames.CONTENT_LENGTH, 7);
+      assertThat(w.contentLength()).isEqualTo(7);
+      w.remove(HttpHeaderNames.CONTENT_LENGTH);
+      assertThat(w.contentLength()).isEqualTo(-1);
+      ch.finishAndReleaseAll();
+    }
   }
 
   @Test
