@@ -170,7 +170,7 @@ public final class Authenticator {
           + "<key>'" + (custom != null ? " in the " + custom + " header." : apiKeyHeader ? " or 'x-api-key: <key>'."
           : "."), null));
     }
-    String key = startsWithBearer(raw) ? raw.substring(7).trim() : raw.trim();
+    String key = startsWithBearer(raw) ? bearerKey(raw) : raw.trim();
     if (masterKey != null && masterKey.matches(key)) {
       if (routeHeader != null) {
         return done(Outcome.accept(Principal.MASTER, header));
@@ -255,9 +255,35 @@ public final class Authenticator {
   private static final io.netty.util.concurrent.FastThreadLocal<Outcome> LAST_ACCEPTED =
       new io.netty.util.concurrent.FastThreadLocal<>();
 
-  private static boolean startsWithBearer(String v) {
+  /** Whether {@code v} starts with {@code Bearer } (any case). */
+  public static boolean startsWithBearer(String v) {
     return v.length() >= 7 && v.regionMatches(true, 0, "Bearer ", 0, 7);
   }
+
+  /**
+   * The key of a {@code Bearer <key>} value ({@code raw} {@linkplain #startsWithBearer starts with it}), trimmed.
+   * Per thread the last value's key is kept by identity: auth and then the credential scrub read the request's one
+   * header {@code String}, and cut one substring out of it, not two. (The thread holds the last request's key in
+   * memory, as its headers do.)
+   */
+  public static String bearerKey(String raw) {
+    String[] last = LAST_BEARER.get();
+    if (last[0] == raw) {
+      return last[1];
+    }
+    String key = raw.substring(7).trim();
+    last[0] = raw;
+    last[1] = key;
+    return key;
+  }
+
+  private static final io.netty.util.concurrent.FastThreadLocal<String[]> LAST_BEARER =
+      new io.netty.util.concurrent.FastThreadLocal<>() {
+        @Override
+        protected String[] initialValue() {
+          return new String[2];
+        }
+      };
 
   private static CompletionStage<Outcome> done(Outcome o) {
     return CompletableFuture.completedFuture(o);

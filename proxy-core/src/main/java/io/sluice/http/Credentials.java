@@ -214,6 +214,11 @@ final class Credentials {
     if (v == null) {
       return null;
     }
+    if (io.sluice.auth.Authenticator.startsWithBearer(v) && v.trim() == v) {
+      // The usual Authorization value: the key auth cut out of this very String (no second substring).
+      String k = io.sluice.auth.Authenticator.bearerKey(v);
+      return k.isEmpty() ? null : k;
+    }
     String t = v.trim();
     int sp = t.indexOf(' ');
     if (sp > 0 && sp < t.length() - 1 && isScheme(t, sp)) {

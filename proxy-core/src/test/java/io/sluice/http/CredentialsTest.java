@@ -52,4 +52,24 @@ class CredentialsTest {
     c.scrub(h, auth);
     assertThat(h.names()).containsExactlyInAnyOrder("x-trace", "content-type");
   }
+
+  @Test
+  void aBearerValuesTokenIsCutOnceAndIsTheSameAsTheGenericSchemeRule() {
+    String[] values = {"Bearer sk-one", "bearer sk-two", "BEARER   sk-three", "Bearer sk-a b", "Bearer x"};
+    for (String v : values) {
+      String fresh = new String(v.toCharArray()); // a request's own header String
+      String k = Credentials.token(fresh);
+      assertThat(k).as(v).isEqualTo(v.substring(v.indexOf(' ') + 1).trim());
+      assertThat(Authenticator.bearerKey(fresh)).as("auth and the scrub share one substring").isSameAs(k);
+    }
+    String a = new String("Bearer sk-first".toCharArray());
+    String b = new String("Bearer sk-second".toCharArray());
+    assertThat(Credentials.token(a)).isEqualTo("sk-first");
+    assertThat(Credentials.token(b)).isEqualTo("sk-second");
+    assertThat(Credentials.token(new String("Bearer sk-first".toCharArray()))).as("a new value, not the memo's")
+        .isEqualTo("sk-first");
+    assertThat(Credentials.token("Basic dXNlcjpwYXNz")).isEqualTo("dXNlcjpwYXNz");
+    assertThat(Credentials.token("sk-bare")).isEqualTo("sk-bare");
+    assertThat(Credentials.token(" Bearer sk-padded ")).isEqualTo("sk-padded");
+  }
 }
