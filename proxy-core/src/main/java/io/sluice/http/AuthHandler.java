@@ -129,7 +129,7 @@ final class AuthHandler extends ChannelInboundHandlerAdapter {
       java.util.function.Consumer<T> then, String what) {
     pending = ex;
     conn.pauseReads(ClientConnection.PAUSE_AUTH);
-    io.opentelemetry.api.trace.Span lookup = ex.span == null ? null : ex.tracing.child(ex, what); // a cache miss
+    io.opentelemetry.api.trace.Span lookup = Tracing.childOf(ex, what); // a cache miss
     f.whenCompleteAsync((value, err) -> {
       if (lookup != null) {
         Tracing.endChild(lookup, err);

@@ -190,7 +190,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       if (!fallbacksAllowed(ex, key, fallbacks, "fallbacks", b)) {
         return;
       }
-      ex.requestFallbacks = fallbacks;
+      ex.steer().fallbacks = fallbacks;
     }
     java.util.List<String> cw = s.contextWindowFallbacks();
     long[] cwRange = s.contextWindowFallbacksRange();
@@ -207,7 +207,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       if (!fallbacksAllowed(ex, key, cw, "context_window_fallbacks", b)) {
         return;
       }
-      ex.requestContextWindowFallbacks = cw;
+      ex.steer().contextWindowFallbacks = cw;
     }
     if (ex.route == Route.RESPONSES) {
       String previous = s.previousResponseId();
@@ -224,15 +224,13 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
               + "\" to continue it (or start a new one without previous_response_id).");
           return;
         }
-        ex.pinned = d;
+        ex.steer().pinned = d;
         group = targets.groupOf(d);
       }
-      ex.responseId = true;
-      ex.tailAt = (int) s.rootEnd();
+      ex.tailAt((int) s.rootEnd()).responseId = true;
     }
     if (salts != null && salts.applies(ex.route)) {
-      ex.cacheSalt = salts.field(key);
-      ex.tailAt = (int) s.rootEnd();
+      ex.tailAt((int) s.rootEnd()).cacheSalt = salts.field(key);
     }
     ex.stream = s.stream();
     ex.endUser = s.user();
@@ -411,7 +409,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     if (d == null) {
       return;
     }
-    ex.pinned = d;
+    ex.steer().pinned = d;
     ex.group = targets.groupOf(d);
     ex.body = b == null ? io.netty.buffer.Unpooled.EMPTY_BUFFER : b;
     ex.upstreamPath = PathNormalizer.encode("/responses/" + id + action);
@@ -606,8 +604,8 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     ByteBuf body = ex.body;
     boolean rewriteModel = ex.model != null && (ex.aliasOf != null || !ex.model.equals(upstreamModel(ex, d)));
     io.sluice.json.UsageSplice usage = ex.usageSplice;
-    boolean tail = ex.tailAt >= 0;
-    if (!rewriteModel && usage == null && !tail) {
+    Exchange.BodyTail tail = ex.tail;
+    if (!rewriteModel && usage == null && tail == null) {
       out[0] = body.retainedDuplicate();
       return 1;
     }
@@ -645,14 +643,14 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
       out[n++] = with;
       at = end;
     }
-    if (tail) {
+    if (tail != null) {
       // At the root's closing brace: at or after both edits above (the model literal lies inside the object, the
       // usage edit inside stream_options or at the same brace), so after a usage field appended there.
-      int start = ex.tailAt;
+      int start = tail.at;
       if (start > at) {
         out[n++] = body.retainedSlice(ri + at, start - at);
       }
-      out[n++] = tail(ctx, ex, d);
+      out[n++] = tail(ctx, tail, d);
       at = start;
     }
     if (len > at) {
@@ -672,11 +670,12 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
     if (ex.usageSplice != null) {
       length += ex.usageSplice.delta();
     }
-    if (ex.responseId) {
+    Exchange.BodyTail tail = ex.tail;
+    if (tail != null && tail.responseId) {
       length += REQUEST_ID_EDIT_LENGTH;
     }
-    if (ex.cacheSalt != null) {
-      length += ex.cacheSalt.length;
+    if (tail != null && tail.cacheSalt != null) {
+      length += tail.cacheSalt.length;
     }
     return length;
   }
@@ -691,16 +690,16 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
    * tag>_<random>"} — the Responses API id its response gets, naming {@code d} (a new one per attempt, so a retry on
    * another replica names that one) — and the tenant's {@code ,"cache_salt":"…"}. The caller owns it.
    */
-  private static ByteBuf tail(ChannelHandlerContext ctx, Exchange ex, Deployment d) {
-    ByteBuf b = ctx.alloc().directBuffer((ex.responseId ? REQUEST_ID_EDIT_LENGTH : 0)
-        + (ex.cacheSalt == null ? 0 : ex.cacheSalt.length));
-    if (ex.responseId) {
+  private static ByteBuf tail(ChannelHandlerContext ctx, Exchange.BodyTail t, Deployment d) {
+    ByteBuf b = ctx.alloc().directBuffer((t.responseId ? REQUEST_ID_EDIT_LENGTH : 0)
+        + (t.cacheSalt == null ? 0 : t.cacheSalt.length));
+    if (t.responseId) {
       String id = io.sluice.routing.ResponseIds.newId(d.responseTag());
       b.writeBytes(REQUEST_ID_HEAD).writeCharSequence(id, java.nio.charset.StandardCharsets.US_ASCII);
       b.writeByte('"');
     }
-    if (ex.cacheSalt != null) {
-      b.writeBytes(ex.cacheSalt);
+    if (t.cacheSalt != null) {
+      b.writeBytes(t.cacheSalt);
     }
     return b;
   }

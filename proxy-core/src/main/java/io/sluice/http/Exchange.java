@@ -72,14 +72,10 @@ final class Exchange {
   boolean stream;
   /** The alias the client sent as {@code model} when {@link #model} is the group it stands for; else null. */
   String aliasOf;
-  /** The body's own {@code fallbacks} (already checked against the key), replacing the configured ones; or null. */
-  java.util.List<String> requestFallbacks;
   /** Whether {@link #affinityKey} is set: the strategy routes by affinity and the request has a key. */
   boolean keyed;
   /** The session's, end user's or prompt prefix's rendezvous key ({@link BodyInspector}); see {@link #keyed}. */
   long affinityKey;
-  /** The body's own {@code context_window_fallbacks} (already checked against the key); or null. */
-  java.util.List<String> requestContextWindowFallbacks;
   /** The body's top-level {@code user}: the end user (LiteLLM's customer) the request is for; or null. */
   String endUser;
   /** The model group serving the request now (the requested one, or a fallback). */
@@ -93,24 +89,10 @@ final class Exchange {
   int modelEnd;
   /** The model value at [modelStart, modelEnd) is raw bytes (a multipart field), not a JSON string literal. */
   boolean modelRaw;
-  /**
-   * Where the body's root object closes, before which each attempt inserts the fields Sluice sets (inserted last,
-   * so they win over a client's own: Python's json keeps the last of repeated names); -1 = none. Set when
-   * {@link #responseId} or {@link #cacheSalt} is.
-   */
-  int tailAt = -1;
-  /**
-   * Responses API ({@link Route#RESPONSES}): insert {@code ,"request_id":"resp_<replica tag>_<random>"} per attempt
-   * ({@link io.sluice.routing.ResponseIds}), which vLLM makes the stored response's id.
-   */
-  boolean responseId;
-  /** {@code ,"cache_salt":"…"} of the caller's tenant ({@link CacheSalts}) to insert; null = none. Shared, read-only. */
-  byte[] cacheSalt;
-  /**
-   * The one replica this exchange must reach — the one holding the stored response it names (a
-   * {@code previous_response_id}, or {@link Route#RESPONSE_BY_ID}): no other replica, no fallback; null = any.
-   */
-  Deployment pinned;
+  /** What each attempt inserts at the body's end (written by {@link BodyInspector} only); null = nothing. */
+  BodyTail tail;
+  /** Where the body sends the request besides its model (written by {@link BodyInspector} only); null = nowhere. */
+  Steering steering;
   /**
    * The current attempt's response gets the client's model name ({@link ModelRestamp}): {@code "model":"<the
    * replica's>"} and {@code "model":"<the client's>"}; null = left as the replica sends it.
@@ -177,15 +159,69 @@ final class Exchange {
   /** When the first body byte of the relayed response was written ({@link System#nanoTime()}); 0 before. */
   long firstBodyNanos;
 
-  // Tracing (issue 19; see {@link Tracing}).
-  /** The exchange's server span; null when tracing is off. */
-  io.opentelemetry.api.trace.Span span;
-  /** Where {@link #span} came from (for its child spans); null when tracing is off. */
-  Tracing tracing;
-  /** The body's top-level {@code max_tokens} (or {@code max_completion_tokens}), read only when traced; -1 = none. */
-  long maxTokens = -1;
+  /** Written by {@link Tracing} only: the exchange's span and what only a traced exchange reads; null = not traced. */
+  Tracing.Trace trace;
   /** Replicas this exchange's failures put into cooldown. */
   int cooldowns;
+
+  /**
+   * The fields Sluice inserts before the body's root object closes, on every attempt (inserted last, so they win over
+   * a client's own: Python's json keeps the last of repeated names). A part of the exchange that {@link BodyInspector}
+   * alone writes, when the request has any: most have none, and carry no fields for it.
+   */
+  static final class BodyTail {
+    /** Where the body's root object closes (its offset in the body). */
+    final int at;
+    /**
+     * Responses API ({@link Route#RESPONSES}): insert {@code ,"request_id":"resp_<replica tag>_<random>"} per attempt
+     * ({@link io.sluice.routing.ResponseIds}), which vLLM makes the stored response's id.
+     */
+    boolean responseId;
+    /** {@code ,"cache_salt":"…"} of the caller's tenant ({@link CacheSalts}); null = none. Shared, read-only. */
+    byte[] cacheSalt;
+
+    BodyTail(int at) {
+      this.at = at;
+    }
+  }
+
+  /**
+   * Where the request's own body steers it, beyond its model: its per-request fallbacks and the one replica it must
+   * reach. Written by {@link BodyInspector} alone (each already checked against the caller's key), read by the
+   * relay's retry policy; absent for most requests.
+   */
+  static final class Steering {
+    /** The body's own {@code fallbacks}, replacing the configured ones; or null. */
+    java.util.List<String> fallbacks;
+    /** The body's own {@code context_window_fallbacks}; or null. */
+    java.util.List<String> contextWindowFallbacks;
+    /**
+     * The one replica this exchange must reach — the one holding the stored response it names (a
+     * {@code previous_response_id}, or {@link Route#RESPONSE_BY_ID}): no other replica, no fallback; null = any.
+     */
+    Deployment pinned;
+  }
+
+  /** This exchange's {@link Steering}, made on first use (by {@link BodyInspector}). */
+  Steering steer() {
+    if (steering == null) {
+      steering = new Steering();
+    }
+    return steering;
+  }
+
+  /** The replica this exchange must reach, or null (see {@link Steering#pinned}). */
+  Deployment pinned() {
+    return steering == null ? null : steering.pinned;
+  }
+
+  /** This exchange's {@link BodyTail} at {@code at}, made on first use (by {@link BodyInspector}). */
+  BodyTail tailAt(int at) {
+    if (tail == null) {
+      tail = new BodyTail(at);
+    }
+    return tail;
+  }
 
   private final Drain drain;
   private boolean settled;

@@ -40,7 +40,7 @@ final class ExchangeObserver {
       metrics.ended(ex, clientGone);
     }
     accessLog.record(ex, clientGone);
-    if (ex.span != null) {
+    if (ex.trace != null) {
       tracing.end(ex, clientGone); // last: reads the tokens metering counted
     }
   }

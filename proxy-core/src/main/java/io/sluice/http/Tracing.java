@@ -105,14 +105,41 @@ public final class Tracing {
     }
     Context parent = parent(ex.request.headers());
     String method = ex.request.method().name();
-    ex.tracing = this;
-    ex.span = tracer.spanBuilder(method + " " + spanPath(ex))
+    ex.trace = new Trace(this, tracer.spanBuilder(method + " " + spanPath(ex))
         .setParent(parent)
         .setSpanKind(SpanKind.SERVER)
         .setAttribute(METHOD, method)
         .setAttribute(URL_PATH, PathNormalizer.redacted(ex.path))
         .setAttribute(REQUEST_ID, ex.requestId)
-        .startSpan();
+        .startSpan());
+  }
+
+  /**
+   * A traced exchange's part ({@link Exchange#trace}), written here only: its server span, the tracing that started
+   * it (for child spans) and the body's {@code max_tokens}. An untraced exchange has none, so it costs nothing.
+   */
+  static final class Trace {
+    final Tracing by;
+    final Span span;
+    /** The body's top-level {@code max_tokens} (or {@code max_completion_tokens}), read when sampled; -1 = none. */
+    long maxTokens = -1;
+
+    Trace(Tracing by, Span span) {
+      this.by = by;
+      this.span = span;
+    }
+  }
+
+  /** A child span of {@code ex}'s named {@code name} (a lookup, a round trip), or null when it is not traced. */
+  static Span childOf(Exchange ex, String name) {
+    Trace t = ex.trace;
+    return t == null ? null : t.by.child(ex, name);
+  }
+
+  /** The child span of {@code ex}'s upstream connect, or null when it is not traced. */
+  static Span connectOf(Exchange ex) {
+    Trace t = ex.trace;
+    return t == null ? null : t.by.connect(ex);
   }
 
   /** A span name of bounded cardinality: the route's path, never a pass-through's free-form rest or a key. */
@@ -136,7 +163,7 @@ public final class Tracing {
   static void inject(Exchange ex, HttpHeaders headers) {
     headers.remove(TRACEPARENT);
     headers.remove(TRACESTATE);
-    W3C.inject(Context.root().with(ex.span), headers, SET);
+    W3C.inject(Context.root().with(ex.trace.span), headers, SET);
   }
 
   /**
@@ -145,8 +172,8 @@ public final class Tracing {
    */
   static void started(Exchange ex) {
     inject(ex, ex.request.headers());
-    if (ex.body != null && ex.span.isRecording()) {
-      ex.maxTokens = maxTokens(ex.body);
+    if (ex.body != null && ex.trace.span.isRecording()) {
+      ex.trace.maxTokens = maxTokens(ex.body);
     }
   }
 
@@ -184,13 +211,14 @@ public final class Tracing {
 
   /** A child span of the exchange's, for a step that waits off the event loop (key lookup, limiter). */
   Span child(Exchange ex, String name) {
-    return tracer.spanBuilder(name).setParent(Context.root().with(ex.span)).setSpanKind(SpanKind.INTERNAL)
+    return tracer.spanBuilder(name).setParent(Context.root().with(ex.trace.span)).setSpanKind(SpanKind.INTERNAL)
         .startSpan();
   }
 
   /** A child span for a new upstream connection of the exchange's current attempt. */
   Span connect(Exchange ex) {
-    return tracer.spanBuilder("connect").setParent(Context.root().with(ex.span)).setSpanKind(SpanKind.INTERNAL)
+    return tracer.spanBuilder("connect").setParent(Context.root().with(ex.trace.span))
+        .setSpanKind(SpanKind.INTERNAL)
         .setAttribute(SERVER_ADDRESS, ex.deployment.endpoint().host())
         .setAttribute(SERVER_PORT, (long) ex.deployment.endpoint().port())
         .setAttribute(DEPLOYMENT, ex.deployment.id())
@@ -208,7 +236,7 @@ public final class Tracing {
 
   /** The exchange is over (metering has counted it): attributes, events, status; ends its span. */
   void end(Exchange ex, boolean clientGone) {
-    Span span = ex.span;
+    Span span = ex.trace.span;
     if (!span.isRecording()) {
       span.end();
       return;
@@ -269,8 +297,8 @@ public final class Tracing {
       b.put(SERVER_ADDRESS, ex.deployment.endpoint().host());
       b.put(SERVER_PORT, (long) ex.deployment.endpoint().port());
     }
-    if (ex.maxTokens >= 0) {
-      b.put(MAX_TOKENS, ex.maxTokens);
+    if (ex.trace != null && ex.trace.maxTokens >= 0) {
+      b.put(MAX_TOKENS, ex.trace.maxTokens);
     }
     if (ex.metering != null && ex.usage != null) {
       b.put(INPUT_TOKENS, ex.promptTokens);

@@ -133,7 +133,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     }
     // Whatever the route's rules kept: no header carries a Sluice credential upstream (issue 13, finding 1).
     ex.credentials.scrub(req.headers(), auth);
-    if (ex.span != null) {
+    if (ex.trace != null) {
       Tracing.started(ex); // the child traceparent upstream, replacing the client's (every route)
     }
     Metering m = gw.metering();
@@ -169,7 +169,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       return;
     }
     ex.conn.pauseReads(ClientConnection.PAUSE_END_USER);
-    io.opentelemetry.api.trace.Span lookup = ex.span == null ? null : ex.tracing.child(ex, "end user lookup");
+    io.opentelemetry.api.trace.Span lookup = Tracing.childOf(ex, "end user lookup");
     f.whenCompleteAsync((eu, err) -> {
       ex.conn.resumeReads(ClientConnection.PAUSE_END_USER);
       if (lookup != null) {
@@ -255,7 +255,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       return;
     }
     ex.conn.pauseReads(ClientConnection.PAUSE_LIMITS);
-    io.opentelemetry.api.trace.Span round = ex.span == null ? null : ex.tracing.child(ex, "limiter round trip");
+    io.opentelemetry.api.trace.Span round = Tracing.childOf(ex, "limiter round trip");
     f.whenCompleteAsync((a, err) -> {
       ex.conn.resumeReads(ClientConnection.PAUSE_LIMITS);
       if (round != null) {
@@ -362,11 +362,12 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     }
     releasePending();
     active = null;
-    if (ex.pinned != null && policy.groupAttempts() == 0) {
-      long wait = ex.pinned.health().remainingNanos(now);
+    Deployment pinned = ex.pinned();
+    if (pinned != null && policy.groupAttempts() == 0) {
+      long wait = pinned.health().remainingNanos(now);
       long seconds = Math.max(1, java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(wait + 999_999_999L));
       ex.fail(ProxyError.RESPONSE_REPLICA_UNAVAILABLE, "The replica that holds this stored response (deployment "
-          + ex.pinned.id() + " of model " + ex.pinned.modelGroup() + ") is cooling down after failures, and stored "
+          + pinned.id() + " of model " + pinned.modelGroup() + ") is cooling down after failures, and stored "
           + "responses live only on the replica that made them. Try again in " + seconds + " s.", false, seconds);
       return;
     }
@@ -555,10 +556,11 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
    * parameter), else {@code router_settings.fallbacks} of the requested group; none for pass-through.
    */
   private static List<String> fallbacks(Exchange ex, DeploymentRegistry registry) {
-    if (ex.model == null || ex.upstreamPath != null || ex.pinned != null) {
+    Exchange.Steering s = ex.steering;
+    if (ex.model == null || ex.upstreamPath != null || s != null && s.pinned != null) {
       return List.of(); // pinned: only one replica holds the stored response
     }
-    return ex.requestFallbacks != null ? ex.requestFallbacks : registry.fallbacks(ex.model);
+    return s != null && s.fallbacks != null ? s.fallbacks : registry.fallbacks(ex.model);
   }
 
   /**
@@ -587,7 +589,8 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
     if (ex.model == null || ex.upstreamPath != null || ex.passThrough != null) {
       return List.of();
     }
-    return ex.requestContextWindowFallbacks != null ? ex.requestContextWindowFallbacks
+    Exchange.Steering s = ex.steering;
+    return s != null && s.contextWindowFallbacks != null ? s.contextWindowFallbacks
         : registry.contextWindowFallbacks(ex.model);
   }
 
@@ -680,7 +683,7 @@ final class UpstreamRelay extends ChannelInboundHandlerAdapter implements Upstre
       onAcquired(ex, f);
     } else {
       // Not a pooled connection: a connect (its own span when traced).
-      io.opentelemetry.api.trace.Span connect = ex.span == null ? null : ex.tracing.connect(ex);
+      io.opentelemetry.api.trace.Span connect = Tracing.connectOf(ex);
       f.addListener(x -> {
         if (connect != null) {
           Tracing.endChild(connect, f.cause());

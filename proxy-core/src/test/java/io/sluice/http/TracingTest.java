@@ -103,7 +103,7 @@ class TracingTest {
     Exchange ex = exchange(Route.CHAT_COMPLETIONS, "/v1/chat/completions", "00-" + TRACE + "-" + SPAN + "-01");
     ex.request.headers().set("tracestate", "client=1");
     SpanContext mine = SpanContext.create(TRACE, "1111111111111111", TraceFlags.getSampled(), TraceState.getDefault());
-    ex.span = Span.wrap(mine);
+    ex.trace = new Tracing.Trace(null, Span.wrap(mine));
     Tracing.inject(ex, ex.request.headers());
     assertThat(ex.request.headers().getAll("traceparent")).containsExactly("00-" + TRACE + "-1111111111111111-01");
     assertThat(ex.request.headers().contains("tracestate")).as("the client's state went with its context").isFalse();
@@ -149,7 +149,8 @@ class TracingTest {
     ex.promptTokens = 3;
     ex.completionTokens = 5;
     ex.attempts = 2;
-    ex.maxTokens = 64;
+    ex.trace = new Tracing.Trace(null, Span.getInvalid());
+    ex.trace.maxTokens = 64;
     ex.status = 502;
     ex.failure = ProxyError.UPSTREAM_UNREACHABLE;
     Attributes a = Tracing.attributes(ex, false);
