@@ -317,6 +317,11 @@ final class Exchange {
 
   /** As above; {@code chunked}: the client gets the body chunked whatever its framing upstream (its length changes). */
   void respondBytes(io.sluice.http.wire.WireResponseDecoder.Head up, boolean sse, boolean chunked) {
+    respondBytes(up, sse, chunked, up.contentLength());
+  }
+
+  /** As above; a Content-Length response's body is {@code length} bytes (the client's model name changed it). */
+  void respondBytes(io.sluice.http.wire.WireResponseDecoder.Head up, boolean sse, boolean chunked, long length) {
     assert !responseStarted;
     responseStarted = true;
     sseResponse = sse;
@@ -343,7 +348,7 @@ final class Exchange {
     if (chunkedResponse) {
       h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
     } else {
-      h.set(HttpHeaderNames.CONTENT_LENGTH, HeaderText.count(up.contentLength()));
+      h.set(HttpHeaderNames.CONTENT_LENGTH, HeaderText.count(length));
     }
     if (drain.draining()) {
       h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);

@@ -17,8 +17,11 @@ import io.netty.handler.codec.http.LastHttpContent;
  * <p>Two ways, one per body path of {@link UpstreamHandler}: a raw SSE chunk (one or more whole events) is re-framed
  * with a new size line ({@link #rewriteChunk}) into one pooled buffer that holds every rewritten chunk of the read
  * (an SSE event is a few hundred bytes: one copy beats a buffer and a write per event); a body of
- * {@code HttpContent}s ({@link #apply}) — the JSON answer, whose Content-Length the relay turned into chunked — is
- * rewritten piece by piece, holding back at a piece's end the bytes that may begin a match in the next.
+ * {@code HttpContent}s ({@link #apply}) or a Content-Length body's raw pieces ({@link #frame}) — a JSON answer not
+ * all here when its head goes out, so the relay turned its Content-Length into chunked — is rewritten piece by
+ * piece, holding back at a piece's end the bytes that may begin a match in the next. A JSON answer that came whole
+ * with its head (the usual small one) keeps a Content-Length: its matches are counted first ({@link #count}) and
+ * the body rewritten in one piece ({@link #replaceAll}).
  *
  * <p>One per upstream connection, {@link #reset} per response; event loop only.
  */
@@ -146,6 +149,42 @@ final class ModelRestamp {
     if (src != in) {
       src.release();
     }
+  }
+
+  /**
+   * How many matches {@code in[from, to)} holds: the ones {@link #replaceAll} replaces (for a whole body in hand,
+   * its Content-Length grows by this × {@link #lengthChange}).
+   */
+  long count(ByteBuf in, int from, int to) {
+    long count = 0;
+    for (int p = indexOf(in, from, to); p >= 0; p = indexOf(in, p + find.length, to)) {
+      count++;
+    }
+    return count;
+  }
+
+  /** How much longer one replaced match makes the body (negative when the client's name is the shorter). */
+  int lengthChange() {
+    return replace.length - find.length;
+  }
+
+  /**
+   * A whole body {@code in[from, from + length)} with every match replaced, in one new pooled buffer of exactly
+   * {@code newLength} bytes (its length plus {@link #count} × {@link #lengthChange}); the body keeps a
+   * Content-Length, no chunk framing.
+   *
+   * @throws IllegalStateException the rewritten body is not {@code newLength} long (the head already said it is:
+   *     the response cannot be completed, so the exchange fails and the client connection is closed)
+   */
+  ByteBuf replaceAll(ByteBuf in, int from, int length, long newLength, ByteBufAllocator alloc) {
+    ByteBuf b = alloc.directBuffer((int) newLength);
+    rewriteInto(in, from, from + length, true, b, alloc);
+    if (b.readableBytes() != newLength) {
+      int n = b.readableBytes();
+      b.release();
+      throw new IllegalStateException("restamped body is " + n + " bytes, not the " + newLength + " announced");
+    }
+    return b;
   }
 
   /** Room kept before a framed piece's data for its size line: eight hex digits and CRLF. */

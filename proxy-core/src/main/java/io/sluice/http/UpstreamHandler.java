@@ -107,6 +107,11 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
   private ModelRestamp restamp;
   /** The restamped body has a Content-Length: the client gets it chunked, each raw piece framed as a chunk. */
   private boolean restampPieces;
+  /**
+   * The restamped body came whole with its head: the client gets it with its new Content-Length, this long, and the
+   * body in one rewritten piece; -1 otherwise.
+   */
+  private long restampedLength = -1;
   /** The pipeline's response decoder, when it is Sluice's (raw relay); null with another codec. */
   private io.sluice.http.wire.WireResponseDecoder responses;
   /** A 400 held back while its body is read (a context window error goes to a fallback); null when none. */
@@ -146,6 +151,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
     this.rawEvents = 0;
     this.restamp = null;
     this.restampPieces = false;
+    this.restampedLength = -1;
     releaseHeld();
     this.idleBeforeBind = served == 0 ? 0 : System.nanoTime() - idleSince;
     this.usage = exchange.usage;
@@ -506,12 +512,15 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
   @Override
   public int data(ByteBuf buf, int index, int length) {
     int verdict = verdict(buf, index, length);
-    return restampPieces ? REWRITE : verdict;
+    return restampPieces || restampedLength >= 0 ? REWRITE : verdict;
   }
 
   /** A piece of a Content-Length body the client gets chunked, with the client's model name ({@link ModelRestamp}). */
   @Override
   public ByteBuf rewritePiece(ByteBuf buf, int index, int length, boolean last) {
+    if (restampedLength >= 0) {
+      return restamp.replaceAll(buf, index, length, restampedLength, channel.alloc()); // the whole body, one piece
+    }
     return restamp.frame(buf, index, length, last, channel.alloc());
   }
 
@@ -594,13 +603,27 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter
       return false; // a chunked body that is no SSE may cut the name between chunks: the map way, as objects
     }
     restamp = restamps(ex, code);
-    // A Content-Length body whose length the client's model name changes: chunked, each piece framed as it passes.
-    restampPieces = restamp != null && te == 0 && head.contentLength() > 0;
+    long length = head.contentLength();
+    ByteBuf whole = head.bodyInHand();
+    if (restamp != null && te == 0 && length > 0 && whole != null) {
+      // The whole body came with its head (a small JSON answer): its new length is counted now, so the client gets
+      // a Content-Length as the replica sent one, and the body in one rewritten piece.
+      long matches = restamp.count(whole, head.bodyIndex(), head.bodyIndex() + (int) length);
+      if (matches == 0) {
+        restamp = null; // no name to change: relayed as it came
+      } else {
+        length += matches * restamp.lengthChange();
+        restampedLength = length;
+      }
+    }
+    // A Content-Length body whose length the client's model name changes and that is not all here yet: chunked,
+    // each piece framed as it passes.
+    restampPieces = restamp != null && te == 0 && head.contentLength() > 0 && restampedLength < 0;
     responseStarted = true;
     keepAlive = !head.closes();
     sseFilter(ex, code, sse);
     relay.responseStarted(ex, this);
-    ex.respondBytes(head, sse, restampPieces);
+    ex.respondBytes(head, sse, restampPieces, length);
     relayRaw(sse);
     return true;
   }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
+import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
@@ -120,5 +121,48 @@ class ModelRestampTest {
       assertThat(utf8(b)).isEqualTo(Integer.toHexString(n));
       assertThat(ModelRestamp.hexDigits(n)).isEqualTo(Integer.toHexString(n).length());
     }
+  }
+
+  @Test
+  void aWholeBodyInHandIsCountedAndRewrittenToExactlyItsAnnouncedLength() {
+    java.util.Random rnd = new java.util.Random(18_1207);
+    String served = new String(FIND, StandardCharsets.UTF_8);
+    for (byte[] replace : new byte[][] {REPLACE, "\"model\":\"a-much-longer-client-alias-name\"".getBytes(
+        StandardCharsets.UTF_8), "\"model\":\"meta-llama/Llama-3-8X\"".getBytes(StandardCharsets.UTF_8)}) {
+      for (int c = 0; c < 300; c++) {
+        StringBuilder b = new StringBuilder("{");
+        int parts = rnd.nextInt(6);
+        int expected = 0;
+        for (int k = 0; k < parts; k++) {
+          switch (rnd.nextInt(4)) {
+            case 0 -> { b.append(served).append(','); expected++; }
+            case 1 -> b.append(served, 0, 1 + rnd.nextInt(FIND.length - 1)).append(',');
+            case 2 -> { b.append(served).append(served); expected += 2; }
+            default -> b.append("\"content\":\"model meta-llama\",");
+          }
+        }
+        b.append("\"end\":1}");
+        ByteBuf in = Unpooled.copiedBuffer(b, StandardCharsets.UTF_8);
+        ModelRestamp r = new ModelRestamp().reset(FIND, replace);
+        long n = r.count(in, in.readerIndex(), in.writerIndex());
+        assertThat(n).as(b.toString()).isEqualTo(expected);
+        long length = in.readableBytes() + n * r.lengthChange();
+        ByteBuf out = r.replaceAll(in, in.readerIndex(), in.readableBytes(), length, UnpooledByteBufAllocator.DEFAULT);
+        assertThat(out.readableBytes()).isEqualTo(length);
+        assertThat(utf8(out)).isEqualTo(b.toString().replace(served, new String(replace, StandardCharsets.UTF_8)));
+        out.release();
+        in.release();
+      }
+    }
+  }
+
+  @Test
+  void aRewriteThatDoesNotMatchTheAnnouncedLengthFailsInsteadOfCorruptingTheFraming() {
+    ByteBuf in = Unpooled.copiedBuffer("{" + new String(FIND, StandardCharsets.UTF_8) + "}", StandardCharsets.UTF_8);
+    ModelRestamp r = new ModelRestamp().reset(FIND, REPLACE);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> r.replaceAll(in, in.readerIndex(), in.readableBytes(),
+        in.readableBytes(), UnpooledByteBufAllocator.DEFAULT)).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("not the");
+    in.release();
   }
 }

@@ -119,6 +119,10 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
 
   @Override
   protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    if (inHand != null) {
+      inHand.following = null; // its channelRead is over: the bytes after it are decoded from here on
+      inHand = null;
+    }
     switch (state) {
       case HEAD:
         decodeHead(in, out);
@@ -220,6 +224,8 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
   }
 
   private BodyTap tap;
+  /** The last head whose whole body came with it, until the next decode call (see {@link Head#bodyInHand}). */
+  private Head inHand;
 
   /**
    * Appends {@code len} bytes of {@code src} at {@code index} to {@code out}: a memory copy between direct buffers
@@ -262,6 +268,24 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
     private ByteBuf bytes;
     private final MessageHead h;
     private HttpHeaders map;
+    /** The buffer the whole body follows this head in, while this head is being read; else null. */
+    private ByteBuf following;
+    private int bodyAt;
+
+    /**
+     * The buffer holding this response's whole Content-Length body right after the head, when it arrived with it
+     * (a small JSON answer usually does), else null; the body is at {@link #bodyIndex()}, {@link #contentLength()}
+     * bytes. Borrowed, and valid only during this head's {@code channelRead}: the decoder reads on from it next
+     * (in one piece: the whole body is the next raw piece, see {@link #relayRaw}).
+     */
+    public ByteBuf bodyInHand() {
+      return following;
+    }
+
+    /** Where {@link #bodyInHand()}'s body starts. */
+    public int bodyIndex() {
+      return bodyAt;
+    }
 
     private Head(ByteBuf bytes, MessageHead h, HttpVersion version, HttpResponseStatus status) {
       super(version, status, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
@@ -447,6 +471,11 @@ public final class WireResponseDecoder extends ByteToMessageDecoder {
         ? new Head(in.retainedSlice(in.readerIndex(), h.length), h, h.version == MessageHead.HTTP_1_1
             ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0, status(in, in.readerIndex(), h))
         : response(in, in.readerIndex(), h, noBody);
+    if (res instanceof Head hd && h.contentLength > 0 && in.readableBytes() - h.length >= h.contentLength) {
+      hd.following = in; // the whole body came with the head: see Head.bodyInHand
+      hd.bodyAt = in.readerIndex() + h.length;
+      inHand = hd;
+    }
     in.skipBytes(h.length);
     out.add(res);
     if (noBody) {

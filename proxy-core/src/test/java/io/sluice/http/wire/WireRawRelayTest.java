@@ -288,4 +288,41 @@ class WireRawRelayTest {
     ch.finish();
     assertThat(out.stream().filter(o -> o instanceof ByteBuf).count()).isZero();
   }
+
+  @Test
+  void aHeadWhoseWholeBodyCameWithItLendsThatBodyWhileItIsReadAndTheBodyIsTheNextPieceWhole() {
+    WireResponseDecoder decoder = new WireResponseDecoder(512, 1024, 64);
+    decoder.headsAsBytes(true);
+    List<String> inHand = new ArrayList<>();
+    List<String> pieces = new ArrayList<>();
+    List<WireResponseDecoder.Head> heads = new ArrayList<>();
+    WireResponseDecoder.BodyTap tap = (buf, index, length) -> {
+      pieces.add(buf.toString(index, length, StandardCharsets.ISO_8859_1));
+      return WireResponseDecoder.BodyTap.PASS;
+    };
+    ch = new EmbeddedChannel(decoder, new ChannelInboundHandlerAdapter() {
+      @Override
+      public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof WireResponseDecoder.Head h) {
+          ByteBuf b = h.bodyInHand();
+          inHand.add(b == null ? "none"
+              : b.toString(h.bodyIndex(), (int) h.contentLength(), StandardCharsets.ISO_8859_1));
+          heads.add(h);
+          decoder.relayRaw(tap);
+        }
+        out.add(msg);
+      }
+    });
+    // Whole: head and a 100-byte body (more than maxChunkSize 64) in one read, then a second response's start.
+    String body = "x".repeat(100);
+    feed("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + body + "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nab");
+    feed("cde");
+    // Split: the head alone, then its body.
+    feed("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n");
+    feed("xyz");
+    assertThat(inHand).containsExactly(body, "none", "none");
+    assertThat(pieces).containsExactly(body, "ab", "cde", "xyz");
+    assertThat(heads).allSatisfy(h -> assertThat(h.bodyInHand()).as("lent only while the head is read").isNull());
+    heads.forEach(WireResponseDecoder.Head::releaseBytes);
+  }
 }
