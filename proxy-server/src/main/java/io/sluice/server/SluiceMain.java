@@ -235,10 +235,11 @@ public final class SluiceMain implements Callable<Integer> {
           .withEmbeddedDir(dataDir.resolve("pg"));
       java.util.Optional<RedisSettings> rs = RedisSettings.fromEnv(env);
       if (rs.isPresent()) {
+        Duration limitsTimeout = limitsTimeout();
         redis = RedisConnection.connect(rs.get());
         io.sluice.server.redis.RedisRateLimiter limiter = new io.sluice.server.redis.RedisRateLimiter(redis,
             cfg.server().limitsFailClosed() ? io.sluice.server.redis.RedisRateLimiter.FailureMode.CLOSED
-                : io.sluice.server.redis.RedisRateLimiter.FailureMode.OPEN);
+                : io.sluice.server.redis.RedisRateLimiter.FailureMode.OPEN, limitsTimeout);
         log.info("Redis at {}: shared key cache, limits shared by every node (on Redis failure: {}), key and "
             + "deployment changes pushed to every node", redis.describe(),
             cfg.server().limitsFailClosed() ? "refuse with 503" : "per-node limits");
@@ -346,6 +347,31 @@ public final class SluiceMain implements Callable<Integer> {
   }
 
   /** {@code 30s}, {@code 2m}, {@code 500ms}, or a plain number of seconds. */
+  /**
+   * {@code SLUICE_LIMITS_REDIS_TIMEOUT} (e.g. {@code 150ms}, {@code 1s}): how long a request's limit check waits for
+   * Redis before this node counts on its own (or refuses, with {@code limits_on_redis_failure: closed});
+   * default {@link io.sluice.server.redis.RedisRateLimiter#DEFAULT_TIMEOUT}.
+   *
+   * @throws IllegalArgumentException not a duration of at least 1 ms (a configuration error)
+   */
+  Duration limitsTimeout() {
+    String v = env.get("SLUICE_LIMITS_REDIS_TIMEOUT");
+    if (v == null || v.isBlank()) {
+      return io.sluice.server.redis.RedisRateLimiter.DEFAULT_TIMEOUT;
+    }
+    Duration d;
+    try {
+      d = new DurationConverter().convert(v);
+    } catch (RuntimeException e) {
+      d = null;
+    }
+    if (d == null || d.toMillis() < 1) {
+      throw new IllegalArgumentException("SLUICE_LIMITS_REDIS_TIMEOUT: \"" + v.strip() + "\" is not a duration of "
+          + "at least 1 ms (e.g. 150ms or 1s)");
+    }
+    return d;
+  }
+
   static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
     @Override
     public Duration convert(String v) {

@@ -122,6 +122,23 @@ class SluiceMainTest {
   }
 
   @Test
+  void theRedisLimitTimeoutComesFromTheEnvironmentAndABadOneIsAConfigurationError() {
+    StringWriter err = new StringWriter();
+    assertThat(new SluiceMain(env(), new PrintWriter(err, true)).limitsTimeout())
+        .isEqualTo(io.sluice.server.redis.RedisRateLimiter.DEFAULT_TIMEOUT);
+    assertThat(new SluiceMain(env("SLUICE_LIMITS_REDIS_TIMEOUT", "2s"), new PrintWriter(err, true)).limitsTimeout())
+        .isEqualTo(java.time.Duration.ofSeconds(2));
+    assertThat(new SluiceMain(env("SLUICE_LIMITS_REDIS_TIMEOUT", "400ms"), new PrintWriter(err, true))
+        .limitsTimeout()).isEqualTo(java.time.Duration.ofMillis(400));
+    for (String bad : new String[] {"soon", "0ms", "-1s"}) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SluiceMain(env("SLUICE_LIMITS_REDIS_TIMEOUT", bad),
+          new PrintWriter(err, true)).limitsTimeout()).isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("SLUICE_LIMITS_REDIS_TIMEOUT: \"" + bad + "\" is not a duration of at least 1 ms "
+              + "(e.g. 150ms or 1s)");
+    }
+  }
+
+  @Test
   void exitCodeIsTwoForAConfigurationError() throws Exception {
     Path cfg = dir.resolve("bad.yaml");
     Files.writeString(cfg, "model_list: {not: a list}\n");

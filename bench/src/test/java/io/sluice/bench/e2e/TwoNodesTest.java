@@ -64,6 +64,12 @@ class TwoNodesTest {
 
     /** A node on the database at {@code databaseUrl} (other test classes have their own). */
     Node(Path cfg, Path dir, String redisUrl, String name, String databaseUrl) throws Exception {
+      this(cfg, dir, redisUrl, name, databaseUrl, java.util.Map.of());
+    }
+
+    /** As above, with {@code env} added to the node's environment. */
+    Node(Path cfg, Path dir, String redisUrl, String name, String databaseUrl, java.util.Map<String, String> env)
+        throws Exception {
       try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
         port = s.getLocalPort();
       }
@@ -75,6 +81,7 @@ class TwoNodesTest {
       pb.environment().put("SLUICE_MASTER_KEY", MASTER);
       pb.environment().put("DATABASE_URL", databaseUrl);
       pb.environment().put("REDIS_URL", redisUrl);
+      pb.environment().putAll(env);
       pb.redirectErrorStream(true).redirectOutput(log.toFile());
       process = pb.start();
       long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
