@@ -89,6 +89,20 @@ public final class LoadDriver {
     boolean json;
     /** Open-loop requests per second over all connections; 0 = closed loop. */
     double rate;
+    /** End the measured window early once this many responses completed in it; 0 = run the whole duration. */
+    long stopAfter;
+
+    /**
+     * Ends the measured window as soon as {@code n} responses completed in it (the duration becomes a deadline): a
+     * test that needs every connection's first stream done waits as long as this machine needs, no longer.
+     */
+    public Options stopAfter(long n) {
+      if (n < 0) {
+        throw new IllegalArgumentException("--stop-after must be >= 0");
+      }
+      this.stopAfter = n;
+      return this;
+    }
 
     public Options url(String u) {
       URI parsed = URI.create(u);
@@ -229,6 +243,7 @@ public final class LoadDriver {
                 case "--body-file" -> o.body(Files.readAllBytes(Path.of(v)));
                 case "--timeout" -> o.timeout(Double.parseDouble(v));
                 case "--connect-timeout" -> o.connectTimeout(Double.parseDouble(v));
+                case "--stop-after" -> o.stopAfter(Long.parseLong(v));
                 case "--rate" -> {
                   double r = Double.parseDouble(v);
                   if (!(r > 0)) {
@@ -315,6 +330,7 @@ public final class LoadDriver {
       "  --body-file F      send this body verbatim instead of the generated one",
       "  --timeout S        a request with no full response after S seconds is an error (default 30)",
       "  --connect-timeout S  a TCP connect longer than S seconds is a connection error (default 5)",
+      "  --stop-after N     end the measured window once N responses completed in it (--duration is then a deadline)",
       "  --rate R           open loop: R requests/s in total, evenly spaced; latency and TTFB from each request's",
       "                     due time; reports the achieved rate and requests sent > 1 ms late (default: closed loop)",
       "  --json             print one JSON object instead of text",
@@ -631,8 +647,11 @@ public final class LoadDriver {
       long measureStart = start + (long) (o.warmupS * 1e9);
       long measureEnd = measureStart + (long) (o.durationS * 1e9);
       int stride = o.threads;
+      java.util.concurrent.atomic.AtomicLong completed = o.stopAfter > 0 ? new java.util.concurrent.atomic.AtomicLong()
+          : null;
       for (EventExecutor e : group) {
         Worker w = new Worker((EventLoop) e, o, request, remote, measureStart, measureEnd);
+        w.completed = completed;
         if (o.rate > 0) {
           w.schedule = new ArrivalSchedule(System::nanoTime, start, o.rate, workers.size(), stride);
         }
@@ -645,14 +664,15 @@ public final class LoadDriver {
         w.loop.execute(w::start);
       }
       long left;
-      while ((left = measureEnd - System.nanoTime()) > 0) {
-        TimeUnit.NANOSECONDS.sleep(Math.min(left, 200_000_000L));
+      while ((left = measureEnd - System.nanoTime()) > 0 && (completed == null || completed.get() < o.stopAfter)) {
+        TimeUnit.NANOSECONDS.sleep(Math.min(left, completed == null ? 200_000_000L : 50_000_000L));
       }
+      long end = Math.min(System.nanoTime(), measureEnd);
       List<Worker.Snapshot> snaps = new ArrayList<>();
       for (Worker w : workers) {
         snaps.add(get(w.loop.submit(w::stop)));
       }
-      return new Result(o, (measureEnd - measureStart) / 1e9, snaps);
+      return new Result(o, Math.max(1, end - measureStart) / 1e9, snaps);
     } finally {
       List<Future<?>> closing = new ArrayList<>();
       for (Worker w : workers) {
@@ -731,6 +751,8 @@ public final class LoadDriver {
     final Histogram gap = new Histogram(MAX_US, 3);
     long requests;
     long events;
+    /** Responses completed in the window by every worker ({@link Options#stopAfter}); null when not counted. */
+    java.util.concurrent.atomic.AtomicLong completed;
     long bytes;
     final long[] errors = new long[4];
     long warmupRequests;
@@ -818,6 +840,9 @@ public final class LoadDriver {
     void ok(long startNanos, long ttfbNanos, long now, int ev) {
       if (now - measureStart >= 0 && now - measureEnd < 0) {
         requests++;
+        if (completed != null) {
+          completed.incrementAndGet();
+        }
         events += ev;
         latency.recordValue(Math.min(MAX_US, Math.max(0, (now - startNanos) / 1000)));
         ttfb.recordValue(Math.min(MAX_US, Math.max(0, (ttfbNanos - startNanos) / 1000)));

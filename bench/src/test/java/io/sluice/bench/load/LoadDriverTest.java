@@ -116,6 +116,20 @@ class LoadDriverTest {
   }
 
   @Test
+  void stopAfterEndsTheWindowOnceThatManyResponsesCompleted() throws Exception {
+    long t0 = System.nanoTime();
+    LoadDriver.Result r = LoadDriver.run(opts("/json").duration(60).stopAfter(20));
+    double took = (System.nanoTime() - t0) / 1e9;
+    assertThat(r.errors()).isZero();
+    assertThat(r.requests()).as("at least the 20 asked for (the other connection's may finish too)")
+        .isGreaterThanOrEqualTo(20);
+    assertThat(took).as("ended early, not after the 60 s deadline").isLessThan(30);
+    assertThat(r.toJson()).contains("\"durationS\":");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> LoadDriver.Options.parse(new String[] {"--url",
+        url("/json"), "--stop-after", "-1"})).hasMessageContaining("--stop-after");
+  }
+
+  @Test
   void jsonRequestsAreCountedAndTimed() throws Exception {
     LoadDriver.Result r = LoadDriver.run(opts("/json").tokens(16).model("bench-model")
         .header("Authorization", "Bearer sk-test"));
