@@ -167,13 +167,27 @@ final class RequestMetrics {
   }
 
   private DeploymentSeries deployment(Deployment d, String requested, String served, String route) {
+    DeploymentSeries last = lastDeployment.get();
+    if (last != null && last.key.deployment == d && java.util.Objects.equals(last.key.requested, requested)
+        && java.util.Objects.equals(last.key.served, served) && java.util.Objects.equals(last.key.route, route)) {
+      return last; // the previous request's on this thread: no key object, no map lookup
+    }
     DeploymentKey k = new DeploymentKey(d, requested, served, route);
     DeploymentSeries ds = byDeployment.get(k);
     if (ds == null) {
       ds = byDeployment.computeIfAbsent(k, DeploymentSeries::new);
     }
+    lastDeployment.set(ds);
     return ds;
   }
+
+  /**
+   * Per thread (an event loop), the deployment series it looked up last: consecutive requests on a loop are mostly
+   * for the same deployment, group and route. A series of a deployment {@link #forget} dropped stays reachable here
+   * only for that very deployment object, which no new request gets.
+   */
+  private final io.netty.util.concurrent.FastThreadLocal<DeploymentSeries> lastDeployment =
+      new io.netty.util.concurrent.FastThreadLocal<>();
 
   /**
    * Drops the holders of deployments no longer routed (after a {@code /model/*} change) so they can be collected;
@@ -316,8 +330,10 @@ final class RequestMetrics {
     final Counter retries;
     private final String[] labels;
     private final ConcurrentHashMap<Integer, Counter> failures = new ConcurrentHashMap<>();
+    final DeploymentKey key;
 
     DeploymentSeries(DeploymentKey k) {
+      this.key = k;
       Deployment d = k.deployment;
       String id = d == null ? "" : d.id();
       latency = m.histogram(Families.TOTAL_LATENCY, k.requested, k.served, id);
