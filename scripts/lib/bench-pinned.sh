@@ -28,6 +28,20 @@ proc_ticks() { # pid → utime+stime of the process and its children processes (
   done
   echo "$total"
 }
+thread_ticks() { # pid → "loop jit spend gc other": utime+stime of a JVM's threads by kind, in clock ticks
+  local t comm
+  for t in /proc/"$1"/task/*; do
+    [ -r "$t/stat" ] || continue
+    comm=$(cat "$t/comm" 2>/dev/null) || continue
+    printf '%s\t%s\n' "$comm" "$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$t/stat" 2>/dev/null || echo 0)"
+  done | awk -F'\t' '
+    $1 ~ /^multiThreadIoEv|^epollEventLoop|^ioUringEventLoo|^nioEventLoop|^sluice-loop/ { k["loop"] += $2; next }
+    $1 ~ /^C[12] CompilerThre/ { k["jit"] += $2; next }
+    $1 ~ /^sluice-spend/ { k["spend"] += $2; next }
+    $1 ~ /^VM Thread|^GC Thread|^G1 |^VM Periodic/ { k["gc"] += $2; next }
+    { k["other"] += $2 }
+    END { printf "%d %d %d %d %d", k["loop"], k["jit"], k["spend"], k["gc"], k["other"] }'
+}
 sluice_alloc() { # → the event loop's allocated bytes (sluice_event_loop_allocated_bytes_total, all loops summed)
   curl -s -m 5 "http://127.0.0.1:$sluice_port/metrics" -H "Authorization: Bearer $MASTER" 2>/dev/null \
     | awk '/^sluice_event_loop_allocated_bytes_total/ { s += $NF } END { printf "%.0f", s + 0 }'
@@ -176,13 +190,14 @@ wrk_field() { # out file, field (rps|requests|p50|p99|errors)
   esac
 }
 
-rows=(); declare -A rps_of=()
+rows=(); thread_rows=(); declare -A rps_of=()
 measure_wrk() { # target, scenario name, stream 0|1
   local t="$1" name="$2" stream="$3" out="$tmp/$2-$1.wrk" c0 c1 a0=0 a1=0 cpu alloc="—"
   [ "${pid_of[$t]:-}" ] || return 0
-  c0=$(proc_ticks "${pid_of[$t]}"); [ "$t" = sluice ] && a0=$(sluice_alloc)
+  local k0="" k1=""
+  c0=$(proc_ticks "${pid_of[$t]}"); [ "$t" = sluice ] && a0=$(sluice_alloc) && k0=$(thread_ticks "${pid_of[$t]}")
   wrk_run "$t" "$stream" "$duration" "$out"
-  c1=$(proc_ticks "${pid_of[$t]}"); [ "$t" = sluice ] && a1=$(sluice_alloc)
+  c1=$(proc_ticks "${pid_of[$t]}"); [ "$t" = sluice ] && a1=$(sluice_alloc) && k1=$(thread_ticks "${pid_of[$t]}")
   local rps req p50 p99 err
   rps=$(wrk_field "$out" rps); req=$(wrk_field "$out" requests); p50=$(wrk_field "$out" p50); p99=$(wrk_field "$out" p99)
   err=$(wrk_field "$out" errors)
@@ -191,6 +206,11 @@ measure_wrk() { # target, scenario name, stream 0|1
   [ "${req:-0}" -gt 0 ] && us=$(awk -v d=$(( c1 - c0 )) -v hz="$clk_tck" -v r="$req" 'BEGIN { printf "%.1f", d / hz / r * 1e6 }')
   if [ "$t" = sluice ] && [ "${req:-0}" -gt 0 ] && [ "$a1" -gt 0 ]; then
     alloc=$(awk -v a=$(( a1 - a0 )) -v r="$req" 'BEGIN { printf "%.0f", a / r }')
+  fi
+  if [ -n "$k0" ] && [ -n "$k1" ] && [ "${req:-0}" -gt 0 ]; then # where Sluice's CPU went, by thread kind
+    thread_rows+=("$name|$(awk -v a="$k0" -v b="$k1" -v hz="$clk_tck" -v r="$req" 'BEGIN {
+      split(a, x, " "); split(b, y, " ")
+      for (i = 1; i <= 5; i++) printf "%s%.1f", (i > 1 ? "|" : ""), (y[i] - x[i]) / hz / r * 1e6 }')")
   fi
   rps_of[$name-$t]=${rps:-0}
   rps_of[us-$name-$t]=$us
@@ -432,6 +452,17 @@ cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
       IFS='|' read -r sc t rps p50 p99 cpu us alloc err <<< "$r"
       echo "| $sc | $t | $rps | $(ratio "$rps" "${rps_of[$sc-nginx]:-}") | $(ratio "$rps" "${rps_of[$sc-haproxy]:-}") | $p50 | $p99 | $cpu | $us | $(ratio "$us" "${rps_of[us-$sc-nginx]:-}") | $alloc | $err |"
     done
+    if [ "${#thread_rows[@]}" -gt 0 ]; then
+      echo
+      echo "Sluice's CPU µs per request by thread (/proc/<pid>/task, same windows): the event loop(s), the JIT compiler threads (a non-zero figure means it was still compiling in the window), the spend writer, GC and VM threads, everything else."
+      echo
+      echo "| scenario | event loop | JIT | spend writer | GC/VM | other |"
+      echo "|---|---:|---:|---:|---:|---:|"
+      for r in "${thread_rows[@]}"; do
+        IFS='|' read -r sc lp jit sp gc ot <<< "$r"
+        echo "| $sc | $lp | $jit | $sp | $gc | $ot |"
+      done
+    fi
     if [ -n "$stage_table" ]; then
       echo
       echo "Per-stage cost of one Sluice JSON request (async-profiler, two extra ${duration} s windows; CPU of all threads, allocation of the event loop; see bench/profile/stages.py):"

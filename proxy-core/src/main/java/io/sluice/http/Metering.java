@@ -47,6 +47,14 @@ public final class Metering {
     this.endUsers = endUsers == null ? io.sluice.auth.EndUserStore.NONE : endUsers;
   }
 
+  /**
+   * The sink's {@link UsageSink#rehearse}: its real write path run on {@code events}, nothing kept (the start-up
+   * warm-up's). Blocking.
+   */
+  public int rehearse(java.util.Collection<UsageEvent> events) {
+    return sink.rehearse(events);
+  }
+
   RateLimiter limiter() {
     return limiter;
   }

@@ -300,8 +300,9 @@ public final class SluiceServer implements AutoCloseable {
             max.toSeconds());
         Warmup.Report r = Warmup.run(config, gw, group, transport.serverChannel(), transport.clientChannels(),
             resolver, max);
-        log.info("Warm-up done in {} ms: {} requests ({} errors), {} ms of JIT compilation, {}; readiness 200",
-            r.took().toMillis(), r.requests(), r.errors(), r.compileMillis(),
+        log.info("Warm-up done in {} ms: {} requests ({} errors), {} spend rows rehearsed{}, {} ms of JIT "
+            + "compilation, {}; readiness 200", r.took().toMillis(), r.requests(), r.errors(), r.rehearsedRows(),
+            r.rehearsal() == null ? "" : " (" + r.rehearsal() + ")", r.compileMillis(),
             r.settled() ? "compiler settled" : "time limit reached");
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

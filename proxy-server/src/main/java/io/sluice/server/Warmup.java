@@ -75,8 +75,13 @@ import org.slf4j.LoggerFactory;
  * <p>What runs, all on loopback and all in this process: a stand-in replica (vLLM's wire format: a chat completion
  * with {@code usage}, and a chunked SSE stream of one event per flush with its usage chunk and {@code [DONE]}); a
  * second listener with its own {@link GatewayContext} (a virtual key held in memory behind the real
- * {@link LayeredKeyStore}, its own metrics, usage events counted and dropped — no spend row is ever written, no
- * series of the real {@code /metrics} moves); and a closed-loop client, three JSON requests to one stream.
+ * {@link LayeredKeyStore}, its own metrics, no series of the real {@code /metrics} moves); and a closed-loop client,
+ * three JSON requests to one stream. The warm-up's usage events go, every {@link #WINDOW}, through the real
+ * gateway's spend path as a rehearsal ({@link Metering#rehearse}: the same SQL on the real database, in a
+ * transaction that is rolled back — no spend row is ever kept), half of them as rows with a user, a team, an end
+ * user and a spend, as real rows have: the spend writer is the process's biggest compile (its insert alone took
+ * 2 s of C2 on a pinned core) and otherwise compiled under the first real traffic. A rehearsal that fails (no
+ * database, a refusal) is logged and not tried again.
  *
  * <p>It stops when the compiler has settled — total compilation time grew by less than {@link #SETTLED_SHARE} of
  * the wall time in {@link #SETTLED_WINDOWS} consecutive windows of {@link #WINDOW} — or at the time limit. Either
@@ -92,8 +97,15 @@ final class Warmup {
   static final Duration MIN = Duration.ofSeconds(3);
   private static final int CONNECTIONS = 16;
 
-  /** What a finished warm-up did (for the log and tests). */
-  record Report(long requests, long errors, Duration took, long compileMillis, boolean settled) {}
+  /** Spend rows handed to one rehearsal at most (the real writer's batches are up to 1 000). */
+  static final int REHEARSAL_BATCH = 512;
+
+  /**
+   * What a finished warm-up did (for the log and tests). {@code rehearsedRows}: spend rows run through the real
+   * spend path and rolled back; {@code rehearsal}: why the rehearsals stopped, or null.
+   */
+  record Report(long requests, long errors, Duration took, long compileMillis, boolean settled, long rehearsedRows,
+      String rehearsal) {}
 
   private Warmup() {}
 
@@ -112,6 +124,7 @@ final class Warmup {
     ChannelGroup opened = new DefaultChannelGroup("sluice-warmup", GlobalEventExecutor.INSTANCE);
     Client client = null;
     boolean settled = false;
+    Rehearsal rehearsal = new Rehearsal(real.metering());
     try {
       Channel upstream = new ServerBootstrap().group(group).channel(serverChannels)
           .childOption(ChannelOption.TCP_NODELAY, true)
@@ -125,7 +138,7 @@ final class Warmup {
           .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
       opened.add(upstream);
       String key = "sk-warmup-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(16));
-      GatewayContext gw = context(config, real, group, clientChannels, resolver, upstream, key);
+      GatewayContext gw = context(config, real, group, clientChannels, resolver, upstream, key, rehearsal);
       Channel listener = new ServerBootstrap().group(group).channel(serverChannels)
           .childOption(ChannelOption.TCP_NODELAY, true)
           .childHandler(new GatewayInitializer(gw)) // its connections close when the client's do
@@ -138,6 +151,7 @@ final class Warmup {
       int quiet = 0;
       while (System.nanoTime() - deadline < 0) {
         Thread.sleep(WINDOW.toMillis());
+        rehearsal.run();
         if (client.failed() != null) {
           log.warn("warm-up stopped early: {}", client.failed());
           break;
@@ -163,13 +177,77 @@ final class Warmup {
     }
     Duration took = Duration.ofNanos(System.nanoTime() - t0);
     return new Report(client == null ? 0 : client.done(), client == null ? 0 : client.errors(), took,
-        timed ? jit.getTotalCompilationTime() - jit0 : -1, settled);
+        timed ? jit.getTotalCompilationTime() - jit0 : -1, settled, rehearsal.rows, rehearsal.stopped);
   }
 
-  /** The warm-up gateway: the real one's settings and classes, its own key, replica, metrics and no spend rows. */
+  /**
+   * Collects the warm-up gateway's usage events (never blocking the event loop that offers them; beyond a batch's
+   * worth they are dropped) and hands them, on the warm-up thread, to the real gateway's spend path as rehearsals.
+   */
+  static final class Rehearsal implements io.sluice.usage.UsageSink {
+    private final Metering real;
+    private final java.util.concurrent.ConcurrentLinkedQueue<io.sluice.usage.UsageEvent> events =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
+    long rows;
+    volatile String stopped;
+
+    Rehearsal(Metering real) {
+      this.real = real;
+    }
+
+    @Override
+    public boolean offer(io.sluice.usage.UsageEvent event) {
+      if (stopped == null && queued.incrementAndGet() <= REHEARSAL_BATCH) {
+        events.offer(event);
+      } else {
+        queued.decrementAndGet();
+      }
+      return true;
+    }
+
+    /** One rehearsal of what was collected (warm-up thread). */
+    void run() {
+      if (stopped != null) {
+        return;
+      }
+      List<io.sluice.usage.UsageEvent> batch = new ArrayList<>(REHEARSAL_BATCH);
+      for (io.sluice.usage.UsageEvent e; batch.size() < REHEARSAL_BATCH && (e = events.poll()) != null; ) {
+        queued.decrementAndGet();
+        batch.add(batch.size() % 2 == 0 ? e : attributed(e));
+      }
+      if (batch.isEmpty()) {
+        return;
+      }
+      try {
+        if (real.rehearse(batch) == 0) {
+          stopped = "no spend path to rehearse";
+          return;
+        }
+        rows += batch.size();
+      } catch (RuntimeException e) {
+        stopped = e.toString();
+        log.warn("warm-up: spend rehearsal failed, not tried again (the warm-up goes on): {}", e.toString());
+      }
+    }
+
+    /** {@code e} as a real key's row usually is: with a user, a team, an end user and a spend. */
+    private static io.sluice.usage.UsageEvent attributed(io.sluice.usage.UsageEvent e) {
+      long tokens = e.promptTokens() + e.completionTokens();
+      return new io.sluice.usage.UsageEvent(e.requestId(), e.keyHash(), e.keyAlias(), "sluice-warmup-user",
+          "sluice-warmup-team", e.route(), e.modelGroup(), e.deploymentId(), e.promptTokens(), e.completionTokens(),
+          e.estimated(), tokens * 1e-6, e.startMicros(), e.endMicros(), e.status(), e.outcome(), e.stream(),
+          "sluice-warmup-end-user");
+    }
+  }
+
+  /**
+   * The warm-up gateway: the real one's settings and classes, its own key, replica and metrics; its usage events go
+   * to {@code usage} (the rehearsal).
+   */
   private static GatewayContext context(SluiceConfig config, GatewayContext real, EventLoopGroup group,
       ChannelFactory<? extends Channel> clientChannels, AddressResolverGroup<? extends SocketAddress> resolver,
-      Channel upstream, String key) {
+      Channel upstream, String key, io.sluice.usage.UsageSink usage) {
     int port = ((InetSocketAddress) upstream.localAddress()).getPort();
     ObjectNode entry = new ObjectMapper().createObjectNode();
     entry.put("model_name", MODEL);
@@ -196,7 +274,7 @@ final class Warmup {
         real.version(), 0, real.cooldown(), new io.sluice.http.Drain(), real.streamTimeout(), real.strategy(),
         io.sluice.management.ManagementApi.NONE, io.sluice.http.Readiness.NO_DATABASE,
         io.sluice.routing.PassThroughTargets.NONE,
-        new Metering(event -> true, null), io.sluice.http.AccessLog.NONE, metrics, null);
+        new Metering(usage, null), io.sluice.http.AccessLog.NONE, metrics, null);
   }
 
   /** The stand-in replica: vLLM's chat completion, or its SSE stream (one event per write and flush). */

@@ -88,6 +88,30 @@ class AdminPlaneBootTest {
   }
 
   @Test
+  void theWarmupRehearsesTheSpendPathOnTheRealDatabaseAndKeepsNothing() throws Exception {
+    try (TestDatabases.TestDatabase db = TestDatabases.create()) {
+      Map<String, String> env = new HashMap<>();
+      env.put("DATABASE_URL", db.litellmUrl());
+      Run r = boot(env, "--warmup-seconds", "0");
+      assertThat(r.server()).as(r.stderr()).isNotNull();
+      try (SluiceServer s = r.server()) {
+        Warmup.Report w = s.warmupForTest(java.time.Duration.ofSeconds(4));
+        assertThat(w.rehearsal()).as("the rehearsals ran to the end").isNull();
+        assertThat(w.rehearsedRows()).as("spend rows through the real spend path").isGreaterThan(10);
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(db.url.jdbcUrl(), db.url.user(),
+            db.url.password()); java.sql.Statement st = c.createStatement()) {
+          for (String table : new String[] {"sluice_spend_logs", "sluice_spend_daily", "sluice_end_users"}) {
+            try (java.sql.ResultSet rs = st.executeQuery("SELECT count(*) FROM " + table)) {
+              rs.next();
+              assertThat(rs.getLong(1)).as("rows left in " + table).isZero();
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @Test
   void nodesShareKeysThroughRedisSoACachedKeyWorksOnAnotherNodeWhileTheDatabaseIsStuck() throws Exception {
     try (TestDatabases.TestDatabase db = TestDatabases.create()) {
       Map<String, String> env = new HashMap<>();

@@ -131,41 +131,81 @@ final class SpendStore {
     if (batch.isEmpty()) {
       return 0;
     }
-    // A request id twice in one batch: the first wins, as it would against a row already in the table.
+    Map<String, UsageEvent> byId = byId(batch);
+    return dsl.transactionResult(cfg -> writeIn(cfg, byId));
+  }
+
+  /**
+   * Runs {@link #write}'s statements on {@code batch} — the same SQL, driver code and row locks — in a transaction
+   * that is then rolled back: nothing is stored and no spend is added. The start-up warm-up's (so the JIT compiles
+   * the spend path before readiness instead of under the first real traffic). Blocking.
+   *
+   * @return the rows the insert would have added
+   * @throws org.jooq.exception.DataAccessException when the database refuses or cannot be reached
+   */
+  int rehearse(Collection<UsageEvent> batch) {
+    if (batch.isEmpty()) {
+      return 0;
+    }
+    Map<String, UsageEvent> byId = byId(batch);
+    int[] fresh = new int[1];
+    try {
+      dsl.transaction(cfg -> {
+        fresh[0] = writeIn(cfg, byId);
+        throw new RolledBack();
+      });
+    } catch (RolledBack expected) {
+      // jOOQ rolled the transaction back and rethrew it: the rehearsal's normal end
+    }
+    return fresh[0];
+  }
+
+  /** Ends a rehearsal's transaction: a runtime exception out of the block makes jOOQ roll it back. */
+  private static final class RolledBack extends RuntimeException {
+    RolledBack() {
+      super("spend rehearsal rolled back", null, false, false);
+    }
+  }
+
+  /** A request id twice in one batch: the first wins, as it would against a row already in the table. */
+  private static Map<String, UsageEvent> byId(Collection<UsageEvent> batch) {
     Map<String, UsageEvent> byId = new LinkedHashMap<>();
     for (UsageEvent e : batch) {
       byId.putIfAbsent(clean(e.requestId()), e);
     }
-    return dsl.transactionResult(cfg -> {
-      ConnectionProvider cp = cfg.connectionProvider();
-      Connection c = cp.acquire();
-      try {
-        List<UsageEvent> fresh;
-        if (logRows) {
-          Set<String> inserted = insertRows(c, byId.values());
-          fresh = new ArrayList<>(inserted.size());
-          for (Map.Entry<String, UsageEvent> e : byId.entrySet()) {
-            if (inserted.contains(e.getKey())) {
-              fresh.add(e.getValue());
-            }
+    return byId;
+  }
+
+  /** {@link #write}'s statements, on the transaction {@code cfg}: how many rows were new. */
+  private int writeIn(org.jooq.Configuration cfg, Map<String, UsageEvent> byId) {
+    ConnectionProvider cp = cfg.connectionProvider();
+    Connection c = cp.acquire();
+    try {
+      List<UsageEvent> fresh;
+      if (logRows) {
+        Set<String> inserted = insertRows(c, byId.values());
+        fresh = new ArrayList<>(inserted.size());
+        for (Map.Entry<String, UsageEvent> e : byId.entrySet()) {
+          if (inserted.contains(e.getKey())) {
+            fresh.add(e.getValue());
           }
-        } else {
-          fresh = new ArrayList<>(byId.values());
         }
-        addSpend(c, ADD_KEY_SPEND, fresh, e -> clean(e.keyHash()));
-        addSpend(c, ADD_USER_SPEND, fresh, e -> clean(e.userId()));
-        addSpend(c, ADD_TEAM_SPEND, fresh, e -> clean(e.teamId()));
-        addSpend(c, ADD_END_USER_SPEND, fresh, e -> clean(e.endUser()));
-        addMemberSpend(c, fresh);
-        addDaily(c, fresh);
-        return fresh.size();
-      } catch (SQLException e) {
-        // As jOOQ would have thrown it: the writer tells refused data from an outage by its SQL state.
-        throw new DataAccessException("spend batch of " + byId.size() + " row(s): " + e.getMessage(), e);
-      } finally {
-        cp.release(c);
+      } else {
+        fresh = new ArrayList<>(byId.values());
       }
-    });
+      addSpend(c, ADD_KEY_SPEND, fresh, e -> clean(e.keyHash()));
+      addSpend(c, ADD_USER_SPEND, fresh, e -> clean(e.userId()));
+      addSpend(c, ADD_TEAM_SPEND, fresh, e -> clean(e.teamId()));
+      addSpend(c, ADD_END_USER_SPEND, fresh, e -> clean(e.endUser()));
+      addMemberSpend(c, fresh);
+      addDaily(c, fresh);
+      return fresh.size();
+    } catch (SQLException e) {
+      // As jOOQ would have thrown it: the writer tells refused data from an outage by its SQL state.
+      throw new DataAccessException("spend batch of " + byId.size() + " row(s): " + e.getMessage(), e);
+    } finally {
+      cp.release(c);
+    }
   }
 
   /** {@link #INSERT_LOGS}: the request ids this call inserted (not those already in the table). */

@@ -238,6 +238,37 @@ public final class SpendWriter implements UsageSink, AutoCloseable {
     return true;
   }
 
+  /**
+   * {@link SpendStore#rehearse}s {@code events} on the database thread (after the batch it may be writing): the
+   * real statements in a transaction that is rolled back, so nothing is stored, queued or counted. Blocking: never
+   * call on an event loop.
+   *
+   * @throws org.jooq.exception.DataAccessException when the database refuses or cannot be reached
+   * @throws IllegalStateException when the writer is closed or the database thread did not answer within 10 s
+   */
+  @Override
+  public int rehearse(java.util.Collection<UsageEvent> events) {
+    if (closed) {
+      throw new IllegalStateException("the spend writer is closed");
+    }
+    java.util.List<UsageEvent> copy = java.util.List.copyOf(events);
+    try {
+      return db.submit(() -> store.rehearse(copy)).get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IllegalStateException("spend rehearsal failed: " + e.getCause(), e.getCause());
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("spend rehearsal: the database thread did not answer within 10 s");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("spend rehearsal interrupted");
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      throw new IllegalStateException("the spend writer is closed");
+    }
+  }
+
   private void drop() {
     dropped.incrementAndGet();
     droppedSinceLog.incrementAndGet();

@@ -125,6 +125,27 @@ class SpendStoreTest {
   }
 
   @Test
+  void aRehearsalRunsTheWriteAndLeavesEveryTableAsItWas() {
+    List<UsageEvent> batch = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      UsageEvent e = event("rehearsed-" + i, hash("k1"), "u1", "t1", 0.125);
+      batch.add(i % 2 == 0 ? e : new UsageEvent(e.requestId(), e.keyHash(), e.keyAlias(), e.userId(), e.teamId(),
+          e.route(), e.modelGroup(), e.deploymentId(), e.promptTokens(), e.completionTokens(), e.estimated(),
+          e.spend(), e.startMicros(), e.endMicros(), e.status(), e.outcome(), e.stream(), "end-user-" + i));
+    }
+    assertThat(store.rehearse(batch)).as("rows the insert would have added").isEqualTo(20);
+    assertThat(store.rehearse(batch)).as("rolled back, so all of them again").isEqualTo(20);
+    assertThat(rows(dsl)).isZero();
+    assertThat(dailyRequests()).isZero();
+    assertThat(keySpend(dsl, "k1")).isZero();
+    assertThat(userSpend(dsl, "u1")).isZero();
+    assertThat(teamSpend(dsl, "t1")).isZero();
+    assertThat(dsl.fetchCount(DSL.table("sluice_end_users"))).as("no end user created").isZero();
+    assertThat(store.write(batch)).as("the real write afterwards finds nothing in its way").isEqualTo(20);
+    assertThat(keySpend(dsl, "k1")).isEqualTo(20 * 0.125);
+  }
+
+  @Test
   void aRequestIdTwiceInOneBatchKeepsTheFirst() {
     List<UsageEvent> batch = List.of(event("dup", hash("k1"), "u1", "t1", 0.5),
         event("other", hash("k1"), "u1", "t1", 0.25), event("dup", hash("k1"), "u1", "t1", 8.0));
