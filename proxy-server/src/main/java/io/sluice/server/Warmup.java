@@ -102,10 +102,12 @@ final class Warmup {
 
   /**
    * What a finished warm-up did (for the log and tests). {@code rehearsedRows}: spend rows run through the real
-   * spend path and rolled back; {@code rehearsal}: why the rehearsals stopped, or null.
+   * spend path and rolled back; {@code rehearsal}: why the rehearsals stopped, or null; {@code unexpected}: the last
+   * request that got another status than its own, or null; {@code answered}: how many of each kind of request got
+   * their own status.
    */
   record Report(long requests, long errors, Duration took, long compileMillis, boolean settled, long rehearsedRows,
-      String rehearsal) {}
+      String rehearsal, String unexpected, Map<String, Long> answered) {}
 
   private Warmup() {}
 
@@ -138,13 +140,14 @@ final class Warmup {
           .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
       opened.add(upstream);
       String key = "sk-warmup-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(16));
-      GatewayContext gw = context(config, real, group, clientChannels, resolver, upstream, key, rehearsal);
+      String master = "sk-warmup-master-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(16));
+      GatewayContext gw = context(config, real, group, clientChannels, resolver, upstream, key, master, rehearsal);
       Channel listener = new ServerBootstrap().group(group).channel(serverChannels)
           .childOption(ChannelOption.TCP_NODELAY, true)
           .childHandler(new GatewayInitializer(gw)) // its connections close when the client's do
           .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
       opened.add(listener);
-      client = new Client(group, clientChannels, (InetSocketAddress) listener.localAddress(), key, opened);
+      client = new Client(group, clientChannels, (InetSocketAddress) listener.localAddress(), key, master, opened);
       client.start(CONNECTIONS);
       long deadline = t0 + max.toNanos();
       long last = timed ? jit.getTotalCompilationTime() : 0;
@@ -177,7 +180,8 @@ final class Warmup {
     }
     Duration took = Duration.ofNanos(System.nanoTime() - t0);
     return new Report(client == null ? 0 : client.done(), client == null ? 0 : client.errors(), took,
-        timed ? jit.getTotalCompilationTime() - jit0 : -1, settled, rehearsal.rows, rehearsal.stopped);
+        timed ? jit.getTotalCompilationTime() - jit0 : -1, settled, rehearsal.rows, rehearsal.stopped,
+        client == null ? null : client.unexpected(), client == null ? Map.of() : client.answered());
   }
 
   /**
@@ -247,7 +251,7 @@ final class Warmup {
    */
   private static GatewayContext context(SluiceConfig config, GatewayContext real, EventLoopGroup group,
       ChannelFactory<? extends Channel> clientChannels, AddressResolverGroup<? extends SocketAddress> resolver,
-      Channel upstream, String key, io.sluice.usage.UsageSink usage) {
+      Channel upstream, String key, String masterKey, io.sluice.usage.UsageSink usage) {
     int port = ((InetSocketAddress) upstream.localAddress()).getPort();
     ObjectNode entry = new ObjectMapper().createObjectNode();
     entry.put("model_name", MODEL);
@@ -262,14 +266,14 @@ final class Warmup {
         Set.of(), List.of(), false, false, null, KeyLimits.NONE);
     KeyStore store = h -> CompletableFuture.completedFuture(h.equals(hash) ? Optional.of(record) : Optional.empty());
     LayeredKeyStore keys = new LayeredKeyStore(store, KeyCache.NONE, Runnable::run, LayeredKeyStore.Settings.DEFAULTS);
-    // A master key too, never sent: the real path checks it before the virtual key's hash.
-    io.sluice.config.Secret master = io.sluice.config.Secret.of("sk-warmup-master-" + HexFormat.of().formatHex(
-        new SecureRandom().generateSeed(16)));
+    // A master key too: the real path checks it before the virtual key's hash; /metrics is read with it.
+    io.sluice.config.Secret master = io.sluice.config.Secret.of(masterKey);
     Authenticator auth = new Authenticator(master, false, config.general().keyHeaderName(), keys, Clock.systemUTC());
     UpstreamPools pools = new UpstreamPools(config.server(), clientChannels, resolver,
         GatewayInitializer.upstreamHandlers());
     io.sluice.metrics.GatewayMetrics metrics = new io.sluice.metrics.GatewayMetrics(
         config.server().metricsKeyLabels(), config.litellm().requireAuthForMetrics());
+    metrics.exposition(new PrometheusExposition(metrics)); // its own series: the real /metrics never sees them
     return new GatewayContext(real.server(), real.maxRequestBodyBytes(), real.defaultTimeout(), auth, registry, pools,
         real.version(), 0, real.cooldown(), new io.sluice.http.Drain(), real.streamTimeout(), real.strategy(),
         io.sluice.management.ManagementApi.NONE, io.sluice.http.Readiness.NO_DATABASE,
@@ -277,9 +281,15 @@ final class Warmup {
         new Metering(usage, null), io.sluice.http.AccessLog.NONE, metrics, null);
   }
 
-  /** The stand-in replica: vLLM's chat completion, or its SSE stream (one event per write and flush). */
+  /**
+   * The stand-in replica: vLLM's chat completion (Content-Length), or its SSE stream in turn in each of the shapes a
+   * gateway meets — chunked with one event per write and flush (vLLM token by token), chunked with all events in one
+   * flush (a loaded vLLM whose events share a TCP segment), and the whole stream with a Content-Length (a replica
+   * behind a buffering proxy) — so the relay's profile holds all three before the JIT compiles it.
+   */
   static final class Replica extends SimpleChannelInboundHandler<FullHttpRequest> {
     static final int TOKENS = 16;
+    private int streams;
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
@@ -303,87 +313,173 @@ final class Warmup {
         ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultLastHttpContent(Unpooled.wrappedBuffer(body)));
         return;
       }
+      List<String> events = events(id);
+      int shape = streams++ % 3;
       HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-      head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
-          .set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
-      ctx.writeAndFlush(head);
-      String prefix = "data: {\"id\":\"" + id + "\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\""
-          + MODEL + "\",\"choices\":[";
-      event(ctx, prefix + "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,"
-          + "\"finish_reason\":null}]}\n\n");
-      for (int i = 0; i < TOKENS; i++) {
-        event(ctx, prefix + "{\"index\":0,\"delta\":{\"content\":\" tok" + i + "\"},\"logprobs\":null,"
-            + "\"finish_reason\":" + (i == TOKENS - 1 ? "\"length\",\"stop_reason\":null" : "null") + "}]}\n\n");
+      head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+      if (shape == 2) { // whole, with a Content-Length
+        byte[] body = String.join("", events).getBytes(StandardCharsets.UTF_8);
+        head.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        ctx.write(head);
+        ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultLastHttpContent(Unpooled.wrappedBuffer(body)));
+        return;
       }
-      event(ctx, prefix + "],\"usage\":{\"prompt_tokens\":12,\"total_tokens\":" + (12 + TOKENS)
-          + ",\"completion_tokens\":" + TOKENS + "}}\n\n");
-      event(ctx, "data: [DONE]\n\n");
+      head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+      ctx.writeAndFlush(head);
+      for (String e : events) {
+        DefaultHttpContent c = new DefaultHttpContent(Unpooled.wrappedBuffer(e.getBytes(StandardCharsets.UTF_8)));
+        if (shape == 0) {
+          ctx.writeAndFlush(c); // one event per write and flush
+        } else {
+          ctx.write(c); // all in one flush
+        }
+      }
       ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
     }
 
-    private static void event(ChannelHandlerContext ctx, String s) {
-      ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(s.getBytes(StandardCharsets.UTF_8))));
+    /** vLLM's events for one stream: the role, one per token, the usage chunk, {@code [DONE]}. */
+    private static List<String> events(String id) {
+      String prefix = "data: {\"id\":\"" + id + "\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\""
+          + MODEL + "\",\"choices\":[";
+      List<String> out = new ArrayList<>(TOKENS + 3);
+      out.add(prefix + "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,"
+          + "\"finish_reason\":null}]}\n\n");
+      for (int i = 0; i < TOKENS; i++) {
+        out.add(prefix + "{\"index\":0,\"delta\":{\"content\":\" tok" + i + "\"},\"logprobs\":null,"
+            + "\"finish_reason\":" + (i == TOKENS - 1 ? "\"length\",\"stop_reason\":null" : "null") + "}]}\n\n");
+      }
+      out.add(prefix + "],\"usage\":{\"prompt_tokens\":12,\"total_tokens\":" + (12 + TOKENS)
+          + ",\"completion_tokens\":" + TOKENS + "}}\n\n");
+      out.add("data: [DONE]\n\n");
+      return out;
     }
   }
 
-  /** Closed loop over a few keep-alive connections: three JSON chat requests, then one stream, and again. */
+  /**
+   * Closed loop over a few connections. Most requests are what a gateway mostly relays — JSON chats and one stream
+   * to three of them — and one in ten is one of the others it also answers all day, in turn: liveness and readiness
+   * probes, a {@code /metrics} scrape, {@code /v1/models}, a wrong key (401), a model the key may not use (401), a
+   * body that is not JSON (400), an unknown route (404), and a chat with {@code Connection: close}, after which the
+   * connection ends and a new one takes its place (connection set-up and tear-down are on the path too). Without
+   * them the first probe or scrape after readiness deoptimised the relay's biggest compiled methods (an untaken
+   * branch inlined into them) and the compiler ran again under real traffic. Each request has its expected status;
+   * another one is an error.
+   */
   static final class Client {
+    /** One request as sent, the status it must get, and whether it ends its connection. */
+    record Job(String what, byte[] bytes, int expect, boolean closes) {}
+
     private final EventLoopGroup group;
     private final ChannelFactory<? extends Channel> channels;
     private final InetSocketAddress target;
     private final ChannelGroup opened;
-    private final byte[] json;
-    private final byte[] stream;
+    private final Job json;
+    private final Job stream;
+    private final List<Job> others;
     private final AtomicLong done = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
     private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
-    private final List<Channel> conns = new ArrayList<>();
+    private final java.util.Set<Channel> conns = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean stopped;
     private volatile String failed;
+    private volatile String unexpected;
+    private final AtomicLong otherTurn = new AtomicLong();
+    private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.LongAdder> answered =
+        new java.util.concurrent.ConcurrentHashMap<>();
 
     Client(EventLoopGroup group, ChannelFactory<? extends Channel> channels, InetSocketAddress target, String key,
-        ChannelGroup opened) {
+        String master, ChannelGroup opened) {
       this.group = group;
       this.channels = channels;
       this.target = target;
       this.opened = opened;
-      this.json = request(key, false);
-      this.stream = request(key, true);
+      this.json = chat("chat", key, MODEL, false, false, 200);
+      this.stream = chat("stream", key, MODEL, true, false, 200);
+      this.others = List.of(
+          get("GET /health/liveliness", "/health/liveliness", null, 200),
+          get("GET /health/readiness", "/health/readiness", null, 200),
+          get("GET /metrics", "/metrics", master, 200),
+          get("GET /v1/models", "/v1/models", key, 200),
+          chat("a wrong key", "sk-warmup-wrong-" + key.substring(key.length() - 8), MODEL, false, false, 401),
+          chat("a model the key may not use", key, MODEL + "-other", false, false, 401),
+          post("a body that is not JSON", key, "{\"model\": \"" + MODEL + "\", \"messages\": [", 400),
+          get("an unknown route", "/v1/no-such-route", key, 404),
+          chat("Connection: close", key, MODEL, false, true, 200));
     }
 
-    private static byte[] request(String key, boolean stream) {
-      String body = "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"system\",\"content\":\"You are terse.\"},"
+    private static Job chat(String what, String key, String model, boolean stream, boolean close, int expect) {
+      String body = "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"system\",\"content\":\"You are terse.\"},"
           + "{\"role\":\"user\",\"content\":\"warm the relay \\u00e9\"}],\"max_tokens\":16,\"temperature\":0.2"
           + (stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}" : "") + "}";
-      byte[] b = body.getBytes(StandardCharsets.UTF_8);
-      return ("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key
-          + "\r\nContent-Type: application/json\r\nAccept: */*\r\nUser-Agent: sluice-warmup\r\nContent-Length: "
-          + b.length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8);
+      return new Job(what, request("POST", "/v1/chat/completions", key, body, close), expect, close);
+    }
+
+    private static Job post(String what, String key, String body, int expect) {
+      return new Job(what, request("POST", "/v1/chat/completions", key, body, false), expect, false);
+    }
+
+    private static Job get(String what, String path, String key, int expect) {
+      return new Job(what, request("GET", path, key, null, false), expect, false);
+    }
+
+    private static byte[] request(String method, String path, String key, String body, boolean close) {
+      StringBuilder b = new StringBuilder(256).append(method).append(' ').append(path)
+          .append(" HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+      if (key != null) {
+        b.append("Authorization: Bearer ").append(key).append("\r\n");
+      }
+      b.append("Accept: */*\r\nUser-Agent: sluice-warmup\r\n");
+      if (close) {
+        b.append("Connection: close\r\n");
+      }
+      byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+      if (body != null) {
+        b.append("Content-Type: application/json\r\nContent-Length: ").append(bytes.length).append("\r\n");
+      }
+      byte[] head = b.append("\r\n").toString().getBytes(StandardCharsets.UTF_8);
+      byte[] all = java.util.Arrays.copyOf(head, head.length + bytes.length);
+      System.arraycopy(bytes, 0, all, head.length, bytes.length);
+      return all;
+    }
+
+    /**
+     * The request number {@code n} of a connection: chats, a stream in slots 3 and 7, and in slot 9 the next of the
+     * other kinds (in turn over all connections, so each kind comes within the first few hundred requests).
+     */
+    Job job(long n) {
+      int slot = (int) (n % 10);
+      if (slot == 9) {
+        return others.get((int) (otherTurn.getAndIncrement() % others.size()));
+      }
+      return slot == 3 || slot == 7 ? stream : json;
     }
 
     void start(int n) throws InterruptedException {
       for (int i = 0; i < n; i++) {
-        int offset = i;
-        Channel ch = new Bootstrap().group(group).channelFactory(channels)
-            .option(ChannelOption.TCP_NODELAY, true)
-            .handler(new ChannelInitializer<>() {
-              @Override
-              protected void initChannel(Channel c) {
-                c.pipeline().addLast(new HttpResponseDecoder(), new Reader(offset)); // requests: bytes as sent
-              }
-            })
-            .connect(target).sync().channel();
-        opened.add(ch);
-        conns.add(ch);
-        send(ch, offset);
+        connect(i).sync();
       }
     }
 
-    private void send(Channel ch, long n) {
-      if (!stopped && ch.isActive()) {
-        inFlight.incrementAndGet();
-        ch.writeAndFlush(Unpooled.wrappedBuffer(n % 4 == 3 ? stream : json));
-      }
+    /** A new connection whose first request is number {@code first}. */
+    private io.netty.channel.ChannelFuture connect(long first) {
+      Reader reader = new Reader(first);
+      return new Bootstrap().group(group).channelFactory(channels)
+          .option(ChannelOption.TCP_NODELAY, true)
+          .handler(new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel c) {
+              c.pipeline().addLast(new HttpResponseDecoder(), reader); // requests: bytes as sent
+            }
+          })
+          .connect(target).addListener((io.netty.channel.ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+              failed = "cannot connect to the warm-up listener: " + f.cause();
+              return;
+            }
+            opened.add(f.channel());
+            conns.add(f.channel());
+            reader.send(f.channel());
+          });
     }
 
     /** Sends no more, and waits (at most 2 s) for the responses still coming. */
@@ -405,18 +501,39 @@ final class Warmup {
       return errors.get();
     }
 
+    /** Per kind of request, how many got their own status. */
+    Map<String, Long> answered() {
+      Map<String, Long> out = new java.util.TreeMap<>();
+      answered.forEach((k, v) -> out.put(k, v.sum()));
+      return out;
+    }
+
+    /** The last request that got a status other than its own, or null. */
+    String unexpected() {
+      return unexpected;
+    }
+
     /** Why the warm-up cannot go on (the gateway answers errors only), or null. */
     String failed() {
       return failed;
     }
 
-    /** Counts one response per LastHttpContent and sends the next request on that connection. */
+    /** One connection's loop: counts one response per LastHttpContent and sends that connection's next request. */
     private final class Reader extends SimpleChannelInboundHandler<HttpObject> {
       private long n;
       private int status;
+      private Job sent;
 
-      Reader(int offset) {
-        this.n = offset;
+      Reader(long first) {
+        this.n = first;
+      }
+
+      void send(Channel ch) {
+        if (!stopped && ch.isActive()) {
+          sent = job(n);
+          inFlight.incrementAndGet();
+          ch.writeAndFlush(Unpooled.wrappedBuffer(sent.bytes()));
+        }
       }
 
       @Override
@@ -424,23 +541,43 @@ final class Warmup {
         if (msg instanceof HttpResponse r) {
           status = r.status().code();
         }
-        if (msg instanceof LastHttpContent) {
+        if (msg instanceof LastHttpContent && sent != null) {
+          Job job = sent;
+          sent = null;
           inFlight.decrementAndGet();
           long total = done.incrementAndGet();
-          if (status != 200 && errors.incrementAndGet() > 100 && errors.get() * 2 > total) {
-            failed = "the warm-up gateway answered " + status + " to " + errors.get() + " of " + total
-                + " requests";
+          if (status == job.expect()) {
+            answered.computeIfAbsent(job.what(), k -> new java.util.concurrent.atomic.LongAdder()).increment();
+          } else {
+            unexpected = job.what() + " answered " + status + " (expected " + job.expect() + ")";
+            if (errors.incrementAndGet() > 100 && errors.get() * 2 > total) {
+              failed = "the warm-up gateway answered " + errors.get() + " of " + total + " requests unexpectedly; "
+                  + "last: " + unexpected;
+            }
           }
           n++;
-          send(ctx.channel(), n);
+          if (!job.closes()) {
+            send(ctx.channel());
+          } // else the gateway closes the connection and channelInactive opens the next one
+        }
+      }
+
+      @Override
+      public void channelInactive(ChannelHandlerContext ctx) {
+        conns.remove(ctx.channel());
+        if (sent != null) { // closed before its answer
+          sent = null;
+          inFlight.decrementAndGet();
+          errors.incrementAndGet();
+        }
+        if (!stopped) {
+          connect(n);
         }
       }
 
       @Override
       public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        errors.incrementAndGet();
-        inFlight.decrementAndGet();
-        ctx.close();
+        ctx.close(); // channelInactive counts it and reconnects
       }
     }
   }
