@@ -208,84 +208,127 @@ final class SpendStore {
     }
   }
 
-  /** {@link #INSERT_LOGS}: the request ids this call inserted (not those already in the table). */
+  /**
+   * {@link #INSERT_LOGS}: the request ids this call inserted (not those already in the table).
+   *
+   * <p>The loops over the rows are methods of their own ({@link LogColumns#of}, {@link #ids}) and this one has
+   * none: a method runs once per batch here, so it is not worth a C2 compile, and had it the loops, their back
+   * edges would get it one, with the driver's twenty array encodings inlined into it (a 55–94 KB compiled method,
+   * 3 s of the compiler on a pinned core, twice, under the first real traffic). The loops compile small.
+   */
   private static Set<String> insertRows(Connection c, Collection<UsageEvent> rows) throws SQLException {
-    int n = rows.size();
-    String[] requestId = new String[n];
-    String[] apiKey = new String[n];
-    String[] keyAlias = new String[n];
-    String[] userId = new String[n];
-    String[] teamId = new String[n];
-    String[] route = new String[n];
-    String[] modelGroup = new String[n];
-    String[] modelId = new String[n];
-    long[] prompt = new long[n];
-    long[] completion = new long[n];
-    long[] total = new long[n];
-    boolean[] estimated = new boolean[n];
-    double[] spend = new double[n];
-    long[] start = new long[n];
-    long[] end = new long[n];
-    int[] status = new int[n];
-    String[] outcome = new String[n];
-    boolean[] stream = new boolean[n];
-    boolean[] finished = new boolean[n];
-    String[] endUser = new String[n];
-    int i = 0;
-    for (UsageEvent e : rows) {
-      requestId[i] = clean(e.requestId());
-      apiKey[i] = clean(e.keyHash());
-      keyAlias[i] = clean(e.keyAlias());
-      userId[i] = clean(e.userId());
-      teamId[i] = clean(e.teamId());
-      route[i] = clean(e.route());
-      modelGroup[i] = clean(e.modelGroup());
-      modelId[i] = clean(e.deploymentId());
-      prompt[i] = e.promptTokens();
-      completion[i] = e.completionTokens();
-      total[i] = e.totalTokens();
-      estimated[i] = e.estimated();
-      spend[i] = spend(e);
-      start[i] = e.startMicros();
-      end[i] = e.endMicros();
-      status[i] = e.status();
-      outcome[i] = e.outcome().label();
-      stream[i] = e.stream();
-      finished[i] = e.finished();
-      endUser[i] = clean(e.endUser());
-      i++;
-    }
+    LogColumns col = LogColumns.of(rows);
     PGConnection pg = c.unwrap(PGConnection.class);
-    Set<String> inserted = new HashSet<>(n * 2);
     try (PreparedStatement ps = c.prepareStatement(INSERT_LOGS)) {
-      int p = 1;
-      ps.setArray(p++, pg.createArrayOf("text", requestId));
-      ps.setArray(p++, pg.createArrayOf("text", apiKey));
-      ps.setArray(p++, pg.createArrayOf("text", keyAlias));
-      ps.setArray(p++, pg.createArrayOf("text", userId));
-      ps.setArray(p++, pg.createArrayOf("text", teamId));
-      ps.setArray(p++, pg.createArrayOf("text", route));
-      ps.setArray(p++, pg.createArrayOf("text", modelGroup));
-      ps.setArray(p++, pg.createArrayOf("text", modelId));
-      ps.setArray(p++, pg.createArrayOf("int8", prompt));
-      ps.setArray(p++, pg.createArrayOf("int8", completion));
-      ps.setArray(p++, pg.createArrayOf("int8", total));
-      ps.setArray(p++, pg.createArrayOf("bool", estimated));
-      ps.setArray(p++, pg.createArrayOf("float8", spend));
-      ps.setArray(p++, pg.createArrayOf("int8", start));
-      ps.setArray(p++, pg.createArrayOf("int8", end));
-      ps.setArray(p++, pg.createArrayOf("int4", status));
-      ps.setArray(p++, pg.createArrayOf("text", outcome));
-      ps.setArray(p++, pg.createArrayOf("bool", stream));
-      ps.setArray(p++, pg.createArrayOf("bool", finished));
-      ps.setArray(p, pg.createArrayOf("text", endUser));
+      ps.setArray(1, pg.createArrayOf("text", col.requestId));
+      ps.setArray(2, pg.createArrayOf("text", col.apiKey));
+      ps.setArray(3, pg.createArrayOf("text", col.keyAlias));
+      ps.setArray(4, pg.createArrayOf("text", col.userId));
+      ps.setArray(5, pg.createArrayOf("text", col.teamId));
+      ps.setArray(6, pg.createArrayOf("text", col.route));
+      ps.setArray(7, pg.createArrayOf("text", col.modelGroup));
+      ps.setArray(8, pg.createArrayOf("text", col.modelId));
+      ps.setArray(9, pg.createArrayOf("int8", col.prompt));
+      ps.setArray(10, pg.createArrayOf("int8", col.completion));
+      ps.setArray(11, pg.createArrayOf("int8", col.total));
+      ps.setArray(12, pg.createArrayOf("bool", col.estimated));
+      ps.setArray(13, pg.createArrayOf("float8", col.spend));
+      ps.setArray(14, pg.createArrayOf("int8", col.start));
+      ps.setArray(15, pg.createArrayOf("int8", col.end));
+      ps.setArray(16, pg.createArrayOf("int4", col.status));
+      ps.setArray(17, pg.createArrayOf("text", col.outcome));
+      ps.setArray(18, pg.createArrayOf("bool", col.stream));
+      ps.setArray(19, pg.createArrayOf("bool", col.finished));
+      ps.setArray(20, pg.createArrayOf("text", col.endUser));
       try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          inserted.add(rs.getString(1));
-        }
+        return ids(rs, col.requestId.length);
       }
     }
-    return inserted;
+  }
+
+  /** The first column of every row of {@code rs}. */
+  private static Set<String> ids(ResultSet rs, int expected) throws SQLException {
+    Set<String> out = new HashSet<>(expected * 2);
+    while (rs.next()) {
+      out.add(rs.getString(1));
+    }
+    return out;
+  }
+
+  /** {@link #INSERT_LOGS}' twenty arrays, one element per row. */
+  private static final class LogColumns {
+    final String[] requestId;
+    final String[] apiKey;
+    final String[] keyAlias;
+    final String[] userId;
+    final String[] teamId;
+    final String[] route;
+    final String[] modelGroup;
+    final String[] modelId;
+    final long[] prompt;
+    final long[] completion;
+    final long[] total;
+    final boolean[] estimated;
+    final double[] spend;
+    final long[] start;
+    final long[] end;
+    final int[] status;
+    final String[] outcome;
+    final boolean[] stream;
+    final boolean[] finished;
+    final String[] endUser;
+
+    private LogColumns(int n) {
+      requestId = new String[n];
+      apiKey = new String[n];
+      keyAlias = new String[n];
+      userId = new String[n];
+      teamId = new String[n];
+      route = new String[n];
+      modelGroup = new String[n];
+      modelId = new String[n];
+      prompt = new long[n];
+      completion = new long[n];
+      total = new long[n];
+      estimated = new boolean[n];
+      spend = new double[n];
+      start = new long[n];
+      end = new long[n];
+      status = new int[n];
+      outcome = new String[n];
+      stream = new boolean[n];
+      finished = new boolean[n];
+      endUser = new String[n];
+    }
+
+    static LogColumns of(Collection<UsageEvent> rows) {
+      LogColumns c = new LogColumns(rows.size());
+      int i = 0;
+      for (UsageEvent e : rows) {
+        c.requestId[i] = clean(e.requestId());
+        c.apiKey[i] = clean(e.keyHash());
+        c.keyAlias[i] = clean(e.keyAlias());
+        c.userId[i] = clean(e.userId());
+        c.teamId[i] = clean(e.teamId());
+        c.route[i] = clean(e.route());
+        c.modelGroup[i] = clean(e.modelGroup());
+        c.modelId[i] = clean(e.deploymentId());
+        c.prompt[i] = e.promptTokens();
+        c.completion[i] = e.completionTokens();
+        c.total[i] = e.totalTokens();
+        c.estimated[i] = e.estimated();
+        c.spend[i] = spend(e);
+        c.start[i] = e.startMicros();
+        c.end[i] = e.endMicros();
+        c.status[i] = e.status();
+        c.outcome[i] = e.outcome().label();
+        c.stream[i] = e.stream();
+        c.finished[i] = e.finished();
+        c.endUser[i] = clean(e.endUser());
+        i++;
+      }
+      return c;
+    }
   }
 
   /**
@@ -387,54 +430,74 @@ final class SpendStore {
     if (fresh.isEmpty()) {
       return;
     }
-    Map<DayKey, DaySums> sums = new TreeMap<>();
-    for (UsageEvent e : fresh) {
-      DayKey k = new DayKey(Math.floorDiv(e.startMicros(), 86_400_000_000L),
-          orEmpty(clean(e.keyHash())), orEmpty(clean(e.userId())), orEmpty(clean(e.teamId())),
-          orEmpty(clean(e.modelGroup())));
-      DaySums s = sums.computeIfAbsent(k, x -> new DaySums());
-      s.n[0]++;
-      s.n[1] += failed(e) ? 1 : 0;
-      s.n[2] += e.promptTokens();
-      s.n[3] += e.completionTokens();
-      s.n[4] += e.totalTokens();
-      s.spend += spend(e);
-    }
-    int n = sums.size();
-    int[] day = new int[n];
-    String[] apiKey = new String[n];
-    String[] userId = new String[n];
-    String[] teamId = new String[n];
-    String[] model = new String[n];
-    long[][] counts = new long[5][n];
-    double[] spend = new double[n];
-    int i = 0;
-    for (Map.Entry<DayKey, DaySums> e : sums.entrySet()) {
-      DayKey k = e.getKey();
-      day[i] = Math.toIntExact(k.day());
-      apiKey[i] = k.apiKey();
-      userId[i] = k.userId();
-      teamId[i] = k.teamId();
-      model[i] = k.model();
-      for (int j = 0; j < 5; j++) {
-        counts[j][i] = e.getValue().n[j];
-      }
-      spend[i] = e.getValue().spend;
-      i++;
-    }
+    DailyColumns col = DailyColumns.of(fresh); // the loops, apart (see insertRows)
     PGConnection pg = c.unwrap(PGConnection.class);
     try (PreparedStatement ps = c.prepareStatement(UPSERT_DAILY)) {
-      int p = 1;
-      ps.setArray(p++, pg.createArrayOf("int4", day));
-      ps.setArray(p++, pg.createArrayOf("text", apiKey));
-      ps.setArray(p++, pg.createArrayOf("text", userId));
-      ps.setArray(p++, pg.createArrayOf("text", teamId));
-      ps.setArray(p++, pg.createArrayOf("text", model));
-      for (long[] col : counts) {
-        ps.setArray(p++, pg.createArrayOf("int8", col));
-      }
-      ps.setArray(p, pg.createArrayOf("float8", spend));
+      ps.setArray(1, pg.createArrayOf("int4", col.day));
+      ps.setArray(2, pg.createArrayOf("text", col.apiKey));
+      ps.setArray(3, pg.createArrayOf("text", col.userId));
+      ps.setArray(4, pg.createArrayOf("text", col.teamId));
+      ps.setArray(5, pg.createArrayOf("text", col.model));
+      ps.setArray(6, pg.createArrayOf("int8", col.counts[0]));
+      ps.setArray(7, pg.createArrayOf("int8", col.counts[1]));
+      ps.setArray(8, pg.createArrayOf("int8", col.counts[2]));
+      ps.setArray(9, pg.createArrayOf("int8", col.counts[3]));
+      ps.setArray(10, pg.createArrayOf("int8", col.counts[4]));
+      ps.setArray(11, pg.createArrayOf("float8", col.spend));
       ps.executeUpdate();
+    }
+  }
+
+  /** {@link #UPSERT_DAILY}'s arrays: the rows summed per day and ids, in sorted order. */
+  private static final class DailyColumns {
+    final int[] day;
+    final String[] apiKey;
+    final String[] userId;
+    final String[] teamId;
+    final String[] model;
+    final long[][] counts;
+    final double[] spend;
+
+    private DailyColumns(int n) {
+      day = new int[n];
+      apiKey = new String[n];
+      userId = new String[n];
+      teamId = new String[n];
+      model = new String[n];
+      counts = new long[5][n];
+      spend = new double[n];
+    }
+
+    static DailyColumns of(List<UsageEvent> fresh) {
+      Map<DayKey, DaySums> sums = new TreeMap<>();
+      for (UsageEvent e : fresh) {
+        DayKey k = new DayKey(Math.floorDiv(e.startMicros(), 86_400_000_000L),
+            orEmpty(clean(e.keyHash())), orEmpty(clean(e.userId())), orEmpty(clean(e.teamId())),
+            orEmpty(clean(e.modelGroup())));
+        DaySums s = sums.computeIfAbsent(k, x -> new DaySums());
+        s.n[0]++;
+        s.n[1] += failed(e) ? 1 : 0;
+        s.n[2] += e.promptTokens();
+        s.n[3] += e.completionTokens();
+        s.n[4] += e.totalTokens();
+        s.spend += spend(e);
+      }
+      DailyColumns c = new DailyColumns(sums.size());
+      int i = 0;
+      for (Map.Entry<DayKey, DaySums> e : sums.entrySet()) {
+        DayKey k = e.getKey();
+        c.day[i] = Math.toIntExact(k.day());
+        c.apiKey[i] = k.apiKey();
+        c.userId[i] = k.userId();
+        c.teamId[i] = k.teamId();
+        c.model[i] = k.model();
+        for (int j = 0; j < 5; j++) {
+          c.counts[j][i] = e.getValue().n[j];
+        }
+        c.spend[i] = e.getValue().spend;
+        i++;
+      }
+      return c;
     }
   }
 
