@@ -12,22 +12,8 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpResponse;
-import io.netty.handler.codec.http.FullHttpRequest;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpObject;
-import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpResponseDecoder;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.sluice.auth.Authenticator;
@@ -134,7 +120,7 @@ final class Warmup {
             @Override
             protected void initChannel(Channel ch) {
               opened.add(ch);
-              ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new Replica());
+              ch.pipeline().addLast(new Replica());
             }
           })
           .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
@@ -282,59 +268,83 @@ final class Warmup {
   }
 
   /**
-   * The stand-in replica: vLLM's chat completion (Content-Length), or its SSE stream in turn in each of the shapes a
-   * gateway meets — chunked with one event per write and flush (vLLM token by token), chunked with all events in one
-   * flush (a loaded vLLM whose events share a TCP segment), and the whole stream with a Content-Length (a replica
-   * behind a buffering proxy) — so the relay's profile holds all three before the JIT compiles it.
+   * The stand-in replica, on bytes (as {@link Wire}): vLLM's chat completion (Content-Length), or its SSE stream in
+   * turn in each of the shapes a gateway meets — chunked with one event per write and flush (vLLM token by token),
+   * chunked with all events in one flush (a loaded vLLM whose events share a TCP segment), and whole with a
+   * Content-Length (a replica behind a buffering proxy) — so the relay's profile holds all three before the JIT
+   * compiles it. Its head is uvicorn's (vLLM's server): {@code date}, {@code server}, the type and the framing.
    */
-  static final class Replica extends SimpleChannelInboundHandler<FullHttpRequest> {
+  static final class Replica extends io.netty.handler.codec.ByteToMessageDecoder {
     static final int TOKENS = 16;
     private int streams;
 
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-      boolean stream = req.content().toString(StandardCharsets.UTF_8).contains("\"stream\":true");
+    protected void decode(ChannelHandlerContext ctx, io.netty.buffer.ByteBuf in, List<Object> out) {
+      int head = Wire.headEnd(in);
+      if (head < 0) {
+        return;
+      }
+      long length = Wire.contentLength(in, head);
+      if (length < 0) { // Sluice frames a chat body with a Content-Length; anything else is not the warm-up's
+        in.skipBytes(in.readableBytes());
+        ctx.close();
+        return;
+      }
+      if (in.readableBytes() < head + length) {
+        return;
+      }
+      boolean stream = io.netty.buffer.ByteBufUtil.indexOf(STREAM, in.slice(in.readerIndex() + head, (int) length))
+          >= 0;
+      in.skipBytes(head + (int) length);
       String id = "chatcmpl-warmup" + Long.toHexString(System.nanoTime());
       if (!stream) {
         StringBuilder text = new StringBuilder();
         for (int i = 0; i < TOKENS; i++) {
           text.append(i == 0 ? "" : " ").append("tok").append(i);
         }
-        byte[] body = ("{\"id\":\"" + id + "\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"" + MODEL
+        String body = "{\"id\":\"" + id + "\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"" + MODEL
             + "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"reasoning_content\":null,"
             + "\"content\":\"" + text + "\",\"tool_calls\":[]},\"logprobs\":null,\"finish_reason\":\"length\","
             + "\"stop_reason\":null}],\"usage\":{\"prompt_tokens\":12,\"total_tokens\":" + (12 + TOKENS)
-            + ",\"completion_tokens\":" + TOKENS + ",\"prompt_tokens_details\":null},\"prompt_logprobs\":null}")
-            .getBytes(StandardCharsets.UTF_8);
-        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-        head.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
-            .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
-        ctx.write(head);
-        ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultLastHttpContent(Unpooled.wrappedBuffer(body)));
+            + ",\"completion_tokens\":" + TOKENS + ",\"prompt_tokens_details\":null},\"prompt_logprobs\":null}";
+        ctx.writeAndFlush(bytes(head("application/json", "content-length: " + utf8Length(body)) + body));
         return;
       }
       List<String> events = events(id);
       int shape = streams++ % 3;
-      HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-      head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
       if (shape == 2) { // whole, with a Content-Length
-        byte[] body = String.join("", events).getBytes(StandardCharsets.UTF_8);
-        head.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
-        ctx.write(head);
-        ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultLastHttpContent(Unpooled.wrappedBuffer(body)));
+        String body = String.join("", events);
+        ctx.writeAndFlush(bytes(head("text/event-stream; charset=utf-8", "content-length: " + utf8Length(body))
+            + body));
         return;
       }
-      head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
-      ctx.writeAndFlush(head);
+      ctx.writeAndFlush(bytes(head("text/event-stream; charset=utf-8", "transfer-encoding: chunked")));
       for (String e : events) {
-        DefaultHttpContent c = new DefaultHttpContent(Unpooled.wrappedBuffer(e.getBytes(StandardCharsets.UTF_8)));
+        io.netty.buffer.ByteBuf chunk = bytes(Integer.toHexString(utf8Length(e)) + "\r\n" + e + "\r\n");
         if (shape == 0) {
-          ctx.writeAndFlush(c); // one event per write and flush
+          ctx.writeAndFlush(chunk); // one event per write and flush
         } else {
-          ctx.write(c); // all in one flush
+          ctx.write(chunk); // all in one flush
         }
       }
-      ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+      ctx.writeAndFlush(bytes("0\r\n\r\n"));
+    }
+
+    private static final io.netty.buffer.ByteBuf STREAM = Unpooled.unreleasableBuffer(Unpooled.copiedBuffer(
+        "\"stream\":true", StandardCharsets.US_ASCII));
+
+    private static String head(String type, String framing) {
+      return "HTTP/1.1 200 OK\r\ndate: " + java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.format(
+          java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC)) + "\r\nserver: uvicorn\r\ncontent-type: " + type
+          + "\r\n" + framing + "\r\n\r\n";
+    }
+
+    private static int utf8Length(String s) {
+      return s.getBytes(StandardCharsets.UTF_8).length;
+    }
+
+    private static io.netty.buffer.ByteBuf bytes(String s) {
+      return Unpooled.wrappedBuffer(s.getBytes(StandardCharsets.UTF_8));
     }
 
     /** vLLM's events for one stream: the role, one per token, the usage chunk, {@code [DONE]}. */
@@ -352,6 +362,46 @@ final class Warmup {
           + ",\"completion_tokens\":" + TOKENS + "}}\n\n");
       out.add("data: [DONE]\n\n");
       return out;
+    }
+  }
+
+  /**
+   * The warm-up's own ends (replica and client) read HTTP/1.1 from bytes with these few lines, not with Netty's HTTP
+   * codec: the gateway's real path does not use that codec's decoders, and the warm-up running them would spend the
+   * compiler on code real traffic never runs, and give the response encoder the warm-up's message types to profile.
+   * Trusted input only (the warm-up gateway talking to itself).
+   */
+  static final class Wire {
+    private Wire() {}
+
+    /** The length of the head (through its empty line) at the reader index, or -1 when it has not all come. */
+    static int headEnd(io.netty.buffer.ByteBuf in) {
+      int from = in.readerIndex();
+      int to = in.writerIndex();
+      for (int i = from; i + 3 < to; i++) {
+        if (in.getByte(i) == '\r' && in.getByte(i + 1) == '\n' && in.getByte(i + 2) == '\r'
+            && in.getByte(i + 3) == '\n') {
+          return i + 4 - from;
+        }
+      }
+      return -1;
+    }
+
+    /** Content-Length, 0 when there is none and no Transfer-Encoding, -1 for a chunked body. */
+    static long contentLength(io.netty.buffer.ByteBuf in, int length) {
+      String h = in.toString(in.readerIndex(), length, StandardCharsets.US_ASCII).toLowerCase(java.util.Locale.ROOT);
+      int at = h.indexOf("\r\ncontent-length:");
+      if (at >= 0) {
+        int v = at + "\r\ncontent-length:".length();
+        return Long.parseLong(h.substring(v, h.indexOf('\r', v)).trim());
+      }
+      return h.contains("\r\ntransfer-encoding:") ? -1 : 0;
+    }
+
+    /** The status code of a response head at the reader index. */
+    static int status(io.netty.buffer.ByteBuf in) {
+      int at = in.readerIndex() + "HTTP/1.1 ".length();
+      return (in.getByte(at) - '0') * 100 + (in.getByte(at + 1) - '0') * 10 + (in.getByte(at + 2) - '0');
     }
   }
 
@@ -468,7 +518,7 @@ final class Warmup {
           .handler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel c) {
-              c.pipeline().addLast(new HttpResponseDecoder(), reader); // requests: bytes as sent
+              c.pipeline().addLast(reader); // requests and responses: bytes (see Wire)
             }
           })
           .connect(target).addListener((io.netty.channel.ChannelFutureListener) f -> {
@@ -518,11 +568,13 @@ final class Warmup {
       return failed;
     }
 
-    /** One connection's loop: counts one response per LastHttpContent and sends that connection's next request. */
-    private final class Reader extends SimpleChannelInboundHandler<HttpObject> {
+    /** One connection's loop: reads each response (see {@link Wire}), counts it and sends the next request. */
+    private final class Reader extends io.netty.handler.codec.ByteToMessageDecoder {
       private long n;
-      private int status;
       private Job sent;
+      private int status;
+      /** Body bytes still to skip (Content-Length), -1 inside a chunked body, -2 between responses. */
+      private long remaining = -2;
 
       Reader(long first) {
         this.n = first;
@@ -537,33 +589,73 @@ final class Warmup {
       }
 
       @Override
-      protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
-        if (msg instanceof HttpResponse r) {
-          status = r.status().code();
-        }
-        if (msg instanceof LastHttpContent && sent != null) {
-          Job job = sent;
-          sent = null;
-          inFlight.decrementAndGet();
-          long total = done.incrementAndGet();
-          if (status == job.expect()) {
-            answered.computeIfAbsent(job.what(), k -> new java.util.concurrent.atomic.LongAdder()).increment();
-          } else {
-            unexpected = job.what() + " answered " + status + " (expected " + job.expect() + ")";
-            if (errors.incrementAndGet() > 100 && errors.get() * 2 > total) {
-              failed = "the warm-up gateway answered " + errors.get() + " of " + total + " requests unexpectedly; "
-                  + "last: " + unexpected;
+      protected void decode(ChannelHandlerContext ctx, io.netty.buffer.ByteBuf in, List<Object> out) {
+        while (in.isReadable()) {
+          if (remaining == -2) {
+            int head = Wire.headEnd(in);
+            if (head < 0) {
+              return;
+            }
+            status = Wire.status(in);
+            remaining = Wire.contentLength(in, head);
+            in.skipBytes(head);
+          }
+          if (remaining > 0) {
+            int k = (int) Math.min(remaining, in.readableBytes());
+            in.skipBytes(k);
+            remaining -= k;
+            if (remaining > 0) {
+              return;
+            }
+          } else if (remaining == -1) { // chunked: size line, data, CRLF; the last chunk ends it (no trailers)
+            int line = in.bytesBefore((byte) '\n');
+            if (line < 0) {
+              return;
+            }
+            String size = in.toString(in.readerIndex(), line, StandardCharsets.US_ASCII).trim();
+            int semi = size.indexOf(';');
+            long chunk = Long.parseLong(semi < 0 ? size : size.substring(0, semi), 16);
+            long need = line + 1 + chunk + 2;
+            if (in.readableBytes() < need) {
+              return;
+            }
+            in.skipBytes((int) need);
+            if (chunk > 0) {
+              continue;
             }
           }
-          n++;
-          if (!job.closes()) {
-            send(ctx.channel());
-          } // else the gateway closes the connection and channelInactive opens the next one
+          remaining = -2;
+          answered(ctx);
         }
       }
 
+      /** One whole response: counted, and the connection's next request sent (unless it asked to close). */
+      private void answered(ChannelHandlerContext ctx) {
+        Job job = sent;
+        if (job == null) {
+          return;
+        }
+        sent = null;
+        inFlight.decrementAndGet();
+        long total = done.incrementAndGet();
+        if (status == job.expect()) {
+          answered.computeIfAbsent(job.what(), k -> new java.util.concurrent.atomic.LongAdder()).increment();
+        } else {
+          unexpected = job.what() + " answered " + status + " (expected " + job.expect() + ")";
+          if (errors.incrementAndGet() > 100 && errors.get() * 2 > total) {
+            failed = "the warm-up gateway answered " + errors.get() + " of " + total + " requests unexpectedly; "
+                + "last: " + unexpected;
+          }
+        }
+        n++;
+        if (!job.closes()) {
+          send(ctx.channel());
+        } // else the gateway closes the connection and channelInactive opens the next one
+      }
+
       @Override
-      public void channelInactive(ChannelHandlerContext ctx) {
+      public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        super.channelInactive(ctx);
         conns.remove(ctx.channel());
         if (sent != null) { // closed before its answer
           sent = null;
