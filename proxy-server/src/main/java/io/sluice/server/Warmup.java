@@ -58,16 +58,16 @@ import org.slf4j.LoggerFactory;
  * {@code /health/readiness} answers 503. Without this a JVM serves its first tens of seconds interpreted and
  * half-compiled, and on a gateway pinned to one core the compiler competes with the traffic for that core.
  *
- * <p>What runs, all on loopback and all in this process: a stand-in replica (vLLM's wire format: a chat completion
- * with {@code usage}, and a chunked SSE stream of one event per flush with its usage chunk and {@code [DONE]}); a
- * second listener with its own {@link GatewayContext} (a virtual key held in memory behind the real
- * {@link LayeredKeyStore}, its own metrics, no series of the real {@code /metrics} moves); and a closed-loop client,
- * three JSON requests to one stream. The warm-up's usage events go, every {@link #WINDOW}, through the real
- * gateway's spend path as a rehearsal ({@link Metering#rehearse}: the same SQL on the real database, in a
- * transaction that is rolled back — no spend row is ever kept), half of them as rows with a user, a team, an end
- * user and a spend, as real rows have: the spend writer is the process's biggest compile (its insert alone took
- * 2 s of C2 on a pinned core) and otherwise compiled under the first real traffic. A rehearsal that fails (no
- * database, a refusal) is logged and not tried again.
+ * <p>What runs, all on loopback and all in this process: a stand-in replica (vLLM's wire format: a chat completion with
+ * {@code usage}, and its SSE stream with the usage chunk and {@code [DONE]}, in three shapes: see {@link Replica}); a
+ * second listener with its own {@link GatewayContext} (a virtual key held in memory behind the real {@link
+ * LayeredKeyStore}, its own metrics, no series of the real {@code /metrics} moves); and a closed-loop client, seven
+ * JSON chats, two streams and one other kind of request in ten (see {@link Client}). The warm-up's usage events go,
+ * every {@link #WINDOW}, through the real gateway's spend path as a rehearsal ({@link Metering#rehearse}: the same SQL
+ * on the real database, in a transaction that is rolled back — no spend row is ever kept), half of them as rows with a
+ * user, a team, an end user and a spend, as real rows have: the spend writer is the process's biggest compile (its
+ * insert alone took 2 s of C2 on a pinned core) and otherwise compiled under the first real traffic. A rehearsal that
+ * fails (no database, a refusal) is logged and not tried again.
  *
  * <p>It stops when the compiler has settled — total compilation time grew by less than {@link #SETTLED_SHARE} of
  * the wall time in {@link #SETTLED_WINDOWS} consecutive windows of {@link #WINDOW} — or at the time limit. Either
@@ -406,12 +406,12 @@ final class Warmup {
   }
 
   /**
-   * Closed loop over a few connections. Most requests are what a gateway mostly relays — JSON chats and one stream
-   * to three of them — and one in ten is one of the others it also answers all day, in turn: liveness and readiness
-   * probes, a {@code /metrics} scrape, {@code /v1/models}, a wrong key (401), a model the key may not use (401), a
-   * body that is not JSON (400), an unknown route (404), and a chat with {@code Connection: close}, after which the
-   * connection ends and a new one takes its place (connection set-up and tear-down are on the path too). Without
-   * them the first probe or scrape after readiness deoptimised the relay's biggest compiled methods (an untaken
+   * Closed loop over a few connections. Most requests are what a gateway mostly relays — JSON chats, and a stream to
+   * every three or four of them — and one in ten is one of the others it also answers all day, in turn: liveness and
+   * readiness probes, a {@code /metrics} scrape, {@code /v1/models}, a wrong key (401), a model the key may not use
+   * (401), a body that is not JSON (400), an unknown route (404), and a chat with {@code Connection: close}, after
+   * which the connection ends and a new one takes its place (connection set-up and tear-down are on the path too).
+   * Without them the first probe or scrape after readiness deoptimised the relay's biggest compiled methods (an untaken
    * branch inlined into them) and the compiler ran again under real traffic. Each request has its expected status;
    * another one is an error.
    */
