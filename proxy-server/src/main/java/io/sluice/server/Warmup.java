@@ -188,7 +188,10 @@ final class Warmup {
 
     @Override
     public boolean offer(io.sluice.usage.UsageEvent event) {
-      if (stopped == null && queued.incrementAndGet() <= REHEARSAL_BATCH) {
+      if (stopped != null) {
+        return true;
+      }
+      if (queued.incrementAndGet() <= REHEARSAL_BATCH) {
         events.offer(event);
       } else {
         queued.decrementAndGet();
