@@ -106,11 +106,16 @@ public final class EndpointHealth {
         }
         return r;
       }).thenAccept(r -> {
-        // Order matters: the fresh entry first, then the result, and only then may the entry be claimed again.
+        // Order matters: the fresh entry first; the slot handed on before the result is visible (whoever sees
+        // this probe done may start another at once and must find the slot free); then the result; and only
+        // then may the entry be claimed again and the next waiting probe start.
         entries.replace(d.id(), e, new Entry(e.result, nanoClock.getAsLong()));
+        Runnable next = release();
         e.result.complete(r);
         submitted.remove(e);
-        release();
+        if (next != null) {
+          next.run();
+        }
       });
     };
     boolean now;
@@ -127,16 +132,14 @@ public final class EndpointHealth {
     }
   }
 
-  private void release() {
-    Runnable next;
+  /** Gives this probe's slot back, or hands it to the first waiting probe, returned for the caller to run. */
+  private Runnable release() {
     synchronized (this) {
-      next = waiting.poll();
+      Runnable next = waiting.poll();
       if (next == null) {
         running--;
       }
-    }
-    if (next != null) {
-      next.run();
+      return next;
     }
   }
 

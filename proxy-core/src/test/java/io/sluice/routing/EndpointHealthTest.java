@@ -95,6 +95,41 @@ class EndpointHealthTest {
   }
 
   @Test
+  void whoeverSeesAProbeDoneFindsItsSlotFreeAlready() {
+    // Dependants of a result run inside its completion, on the probe's thread: a caller that starts the next
+    // check from there (as /health's handler may) must find the finished probe's slot given back, not queue behind
+    // it. (The timed-out case above raced on exactly this before the slot was released first.)
+    HandProbe p = new HandProbe();
+    EndpointHealth h = new EndpointHealth(p, Duration.ofSeconds(10), Duration.ofSeconds(5), 1, () -> 0L);
+    java.util.concurrent.atomic.AtomicInteger startedInside = new java.util.concurrent.atomic.AtomicInteger(-1);
+    CompletableFuture<Void> chained = h.check(List.of(d("first"))).thenRun(() -> {
+      h.check(List.of(d("second")));
+      startedInside.set(p.count("second"));
+    });
+    p.calls.get("first").get(0).complete(EndpointProbe.Result.OK);
+    chained.join();
+    assertThat(startedInside.get()).as("the second probe started at once, in the first one's freed slot")
+        .isEqualTo(1);
+    assertThat(p.total()).isEqualTo(2);
+  }
+
+  @Test
+  void aWaitingProbeStartsOnlyAfterTheOneBeforeItIsVisiblyDone() {
+    HandProbe p = new HandProbe();
+    EndpointHealth h = new EndpointHealth(p, Duration.ofSeconds(10), Duration.ofSeconds(5), 1, () -> 0L);
+    CompletableFuture<List<EndpointProbe.Result>> first = h.check(List.of(d("a")));
+    CompletableFuture<List<EndpointProbe.Result>> second = h.check(List.of(d("b")));
+    assertThat(p.count("b")).as("one slot: b waits").isZero();
+    p.calls.get("a").get(0).complete(EndpointProbe.Result.OK);
+    assertThat(first).isDone();
+    assertThat(p.count("b")).as("a's slot went to b").isEqualTo(1);
+    p.calls.get("b").get(0).complete(EndpointProbe.Result.failed("HTTP 500"));
+    assertThat(second.join().get(0).error()).isEqualTo("HTTP 500");
+    h.check(List.of(d("c")));
+    assertThat(p.count("c")).as("and b gave it back").isEqualTo(1);
+  }
+
+  @Test
   void settingsAreChecked() {
     HandProbe p = new HandProbe();
     assertThatThrownBy(() -> new EndpointHealth(p, Duration.ZERO, Duration.ofSeconds(1), 1))
