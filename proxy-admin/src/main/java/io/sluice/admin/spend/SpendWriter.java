@@ -40,8 +40,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>No row is lost while the process lives, and none at an orderly shutdown: a batch the database does not take
  * stays held and is retried with back-off (100 ms doubling to 5 s) while events keep queueing; past
- * {@link Settings#memoryLimit} held rows the oldest go to the spill file ({@link SpillFile}, fsync'd per append),
- * which is replayed first once the database answers again — also at start, for a file a previous run left.
+ * {@link Settings#memoryLimit} held rows the oldest go to the spill file ({@link SpillFile}, fsync'd per append, a
+ * batch below the limit at a time), which is replayed once the database answers again and has room beside the rows
+ * in memory — also at start, for a file a previous run left. A full batch in memory goes before the file's front,
+ * so a database that is merely slower than the traffic sends only the overflow through the file: each spilled row
+ * is written, fsync'd, read and parsed again on the gateway's own cores, where rows written straight from memory
+ * cost the database round trip only.
  * {@link #flush} and {@link #close} write what is left to the spill file when the database does not take it in time.
  * Only a full queue drops ({@link #dropped()}; a WARN at most once a minute): the queue absorbs the time the writer
  * needs per tick, not the database's outages, so it does not fill at rated load.
@@ -417,7 +421,10 @@ public final class SpendWriter implements UsageSink, AutoCloseable {
     }
     int over = pendingRows() - settings.memoryLimit();
     if (over > 0 && !spillFailing) {
-      spillHeld(over, "over the memory limit of " + settings.memoryLimit() + " rows");
+      // A batch's worth below the limit, not just to it: one append and fsync per batch of overflow, not one per
+      // tick with the few rows that came since the last.
+      spillHeld(Math.min(held.size(), over + settings.batchSize()),
+          "over the memory limit of " + settings.memoryLimit() + " rows");
     }
     serveFlushes(now);
     logDrops(now);
@@ -436,9 +443,16 @@ public final class SpendWriter implements UsageSink, AutoCloseable {
     }
   }
 
-  /** Hands the next batch to the database thread: the spill file's front first, then held rows. */
+  /**
+   * Hands the next batch to the database thread: a full batch of held rows (or any, when a flush waits or at close)
+   * first, else the spill file's front, else what is held once the flush interval is up. So while the database is
+   * behind, only the overflow takes the detour through the file (the rows still in memory are written straight
+   * away, not spilled behind the file's), and the file drains whenever the database has room to spare; the order
+   * rows reach the database in does not matter (each is idempotent by request id and its spend is a sum).
+   */
   private void submit(long now) {
-    if (replayable(now)) {
+    boolean heldFirst = held.size() >= settings.batchSize() || !flushes.isEmpty() || closed;
+    if (!heldFirst && replayable(now)) {
       try {
         SpillFile.Batch b = spill.read(settings.batchSize());
         if (b.events().isEmpty()) {

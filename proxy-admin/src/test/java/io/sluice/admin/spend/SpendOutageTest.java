@@ -202,6 +202,65 @@ class SpendOutageTest {
     assertThat(keySpend(direct, "k1")).isEqualTo(accepted.size() * 0.25);
   }
 
+  @Test
+  void aDatabaseThatFallsBehindWritesTheRowsStillInMemoryBeforeTheSpilledOnes() throws Exception {
+    // The database stalls (a row lock the first batch waits for) while traffic goes on: past the memory limit the
+    // oldest rows spill; once it answers again, a full batch still in memory goes before the file's front, so only
+    // the overflow ever takes the detour through the file (before, every row after the first spill went through it).
+    SpendWriter.Settings s = settings().withBatchSize(50).withMemoryLimit(200);
+    Set<String> offered = new HashSet<>();
+    try (java.sql.Connection lock = java.sql.DriverManager.getConnection(tdb.url.jdbcUrl(),
+        tdb.url.user(), tdb.url.password())) {
+      lock.setAutoCommit(false);
+      try (var st = lock.prepareStatement("SELECT spend FROM sluice_keys WHERE token = ? FOR UPDATE")) {
+        st.setString(1, hash("k1"));
+        st.executeQuery().close();
+      }
+      try (SpendWriter w = SpendWriter.start(proxied.dsl(), s)) {
+        for (int i = 0; i < 50; i++) {
+          offer(w, offered, "a" + i);
+        }
+        await("the first batch waiting on the lock", Duration.ofSeconds(30),
+            () -> w.queueDepth() == 0 && w.pending() == 50 && keyLockWaiters() == 1);
+        for (int i = 0; i < 300; i++) {
+          offer(w, offered, "b" + i);
+        }
+        await("the overflow spilled", Duration.ofSeconds(30), () -> w.queueDepth() == 0 && w.spilled() > 0);
+        Set<String> spilled = new HashSet<>();
+        for (String line : Files.readAllLines(spillFile)) {
+          spilled.add(line.replaceAll("^\\{\"request_id\":\"([^\"]+)\".*$", "$1"));
+        }
+        assertThat(spilled).hasSize((int) w.spilled());
+        assertThat(w.pending() - 50).as("a full batch and more still in memory").isGreaterThanOrEqualTo(50);
+        assertThat(w.spilled() + w.pending()).isEqualTo(350);
+        lock.rollback(); // the database answers again
+        await("everything written", Duration.ofSeconds(60),
+            () -> w.spilled() == 0 && w.pending() == 0 && w.queueDepth() == 0);
+        // Batches are written one at a time, each its own transaction: xmin orders them.
+        java.util.List<Set<String>> batches = new java.util.ArrayList<>();
+        long last = -1;
+        for (var r : direct.fetch("SELECT request_id, xmin::text::bigint AS tx FROM sluice_spend_logs ORDER BY 2")) {
+          long tx = r.get("tx", Long.class);
+          if (tx != last) {
+            batches.add(new HashSet<>());
+            last = tx;
+          }
+          batches.get(batches.size() - 1).add(r.get("request_id", String.class));
+        }
+        assertThat(batches.get(0)).as("the stalled batch").hasSize(50).allMatch(id -> id.startsWith("a"));
+        assertThat(batches.get(1)).as("next: rows still in memory, none from the file").hasSize(50)
+            .doesNotContainAnyElementsOf(spilled);
+      }
+    }
+    assertThat(requestIds(direct)).isEqualTo(offered);
+    assertThat(keySpend(direct, "k1")).isEqualTo(350 * 0.25);
+  }
+
+  /** Sessions waiting for a lock (the writer's, on the key row this test holds). */
+  private int keyLockWaiters() {
+    return direct.fetchOne("SELECT count(*) FROM pg_locks WHERE NOT granted").get(0, Integer.class);
+  }
+
   private static void offer(SpendWriter w, Set<String> offered, String id) {
     assertThat(w.offer(event(id, hash("k1"), "u1", "t1", 0.25))).isTrue();
     offered.add(id);
