@@ -6,6 +6,7 @@ import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.sluice.bytes.ByteWindow;
 
 /**
  * Gives a response the model name the client asked for (issue 14 §6; LiteLLM's proxy does so since PR #19943,
@@ -26,6 +27,8 @@ import io.netty.handler.codec.http.LastHttpContent;
  * <p>One per upstream connection, {@link #reset} per response; event loop only.
  */
 final class ModelRestamp {
+  /** The piece being searched, read without a reference-count check per byte (see {@link ByteWindow}). */
+  private final ByteWindow window = new ByteWindow();
   private byte[] find;
   private byte[] replace;
   /** Held back from the last piece: a proper prefix of {@link #find} that the next piece may complete. */
@@ -47,28 +50,27 @@ final class ModelRestamp {
    */
   int indexOf(ByteBuf buf, int from, int to) {
     int last = to - find.length; // the last position a match can start at
+    if (last < from) {
+      return -1;
+    }
     byte anchor = find[1];
     int i = from + 1;
-    while (i <= last + 1) {
-      i = buf.indexOf(i, last + 2, anchor);
-      if (i < 0) {
-        return -1;
+    ByteWindow w = window.open(buf, from, to);
+    try {
+      while (i <= last + 1) {
+        i = buf.indexOf(i, last + 2, anchor);
+        if (i < 0) {
+          return -1;
+        }
+        if (w.equalsAt(i - 1, find, 0, find.length)) {
+          return i - 1;
+        }
+        i++;
       }
-      if (matchesAt(buf, i - 1, 0, find.length)) {
-        return i - 1;
-      }
-      i++;
+      return -1;
+    } finally {
+      w.close();
     }
-    return -1;
-  }
-
-  private boolean matchesAt(ByteBuf buf, int at, int findFrom, int n) {
-    for (int k = 0; k < n; k++) {
-      if (buf.getByte(at + k) != find[findFrom + k]) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /**
@@ -216,12 +218,21 @@ final class ModelRestamp {
 
   /** The longest proper prefix of {@link #find} that ends {@code buf[from, to)}: what a next piece may complete. */
   private int partialSuffix(ByteBuf buf, int from, int to) {
-    for (int k = Math.min(find.length - 1, to - from); k > 0; k--) {
-      if (matchesAt(buf, to - k, 0, k)) {
-        return k;
-      }
+    int longest = Math.min(find.length - 1, to - from);
+    if (longest <= 0) {
+      return 0;
     }
-    return 0;
+    ByteWindow w = window.open(buf, to - longest, to);
+    try {
+      for (int k = longest; k > 0; k--) {
+        if (w.equalsAt(to - k, find, 0, k)) {
+          return k;
+        }
+      }
+      return 0;
+    } finally {
+      w.close();
+    }
   }
 
   static int hexDigits(int n) {

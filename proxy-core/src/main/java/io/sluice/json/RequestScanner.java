@@ -3,6 +3,7 @@ package io.sluice.json;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.util.ByteProcessor;
+import io.sluice.bytes.ByteWindow;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -146,6 +147,8 @@ public final class RequestScanner {
 
   // Kept across requests.
   private final Utf8Validator utf8 = new Utf8Validator();
+  /** The chunk being scanned, read without a reference-count check per byte (see {@link ByteWindow}). */
+  private final ByteWindow window = new ByteWindow();
   /** One bit per open container below the root and including it: set for an object, clear for an array. */
   private final long[] objects = new long[MAX_DEPTH / 64];
   /** Long enough for the longest name looked for (a longer one is none of them). */
@@ -412,13 +415,22 @@ public final class RequestScanner {
   }
 
   /** The state machine over {@code buf[i, end)}; {@code base + i} is a byte's offset in the body. */
-  private void scan(ByteBuf buf, int i, int end, long base) {
+  private void scan(ByteBuf chunk, int i, int end, long base) {
+    ByteWindow buf = window.open(chunk, i, end);
+    try {
+      scan(buf, i, end, base);
+    } finally {
+      buf.close();
+    }
+  }
+
+  private void scan(ByteWindow buf, int i, int end, long base) {
     while (i < end && error == null) {
       switch (state) {
         case STRING -> i = capture == SKIP ? skipString(buf, i, end, base) : readString(buf, i, end, base);
         case NUMBER -> i = number(buf, i, end, base);
         default -> {
-          int b = buf.getByte(i) & 0xFF;
+          int b = buf.get(i) & 0xFF;
           if (state <= DONE && (b == ' ' || b == '\n' || b == '\r' || b == '\t')) {
             i++;
           } else {
@@ -604,7 +616,7 @@ public final class RequestScanner {
   }
 
   /** A string nobody reads: eight bytes at a time while none is a quote, a backslash or a control character. */
-  private int skipString(ByteBuf buf, int i, int end, long base) {
+  private int skipString(ByteWindow buf, int i, int end, long base) {
     while (true) {
       while (i + 8 <= end && !special(buf.getLong(i))) {
         i += 8;
@@ -612,7 +624,7 @@ public final class RequestScanner {
       if (i >= end) {
         return i;
       }
-      int b = buf.getByte(i) & 0xFF;
+      int b = buf.get(i) & 0xFF;
       if (b == '"') {
         endString(base + i);
         return i + 1;
@@ -637,9 +649,9 @@ public final class RequestScanner {
   }
 
   /** A string to keep: a name to match or a value to decode. */
-  private int readString(ByteBuf buf, int i, int end, long base) {
+  private int readString(ByteWindow buf, int i, int end, long base) {
     while (i < end) {
-      int b = buf.getByte(i) & 0xFF;
+      int b = buf.get(i) & 0xFF;
       if (b == '"') {
         endString(base + i);
         return i + 1;
@@ -761,9 +773,9 @@ public final class RequestScanner {
   }
 
   /** A number, to its first byte that is not part of it (scanned again as what follows the value). */
-  private int number(ByteBuf buf, int i, int end, long base) {
+  private int number(ByteWindow buf, int i, int end, long base) {
     while (i < end) {
-      int b = buf.getByte(i) & 0xFF;
+      int b = buf.get(i) & 0xFF;
       boolean digit = b >= '0' && b <= '9';
       switch (numState) {
         case N_MINUS -> {

@@ -1,6 +1,7 @@
 package io.sluice.json;
 
 import io.netty.buffer.ByteBuf;
+import io.sluice.bytes.ByteWindow;
 
 /**
  * Checks that a body is well-formed UTF-8 as RFC 3629 §4 defines it, across chunk boundaries: no overlong forms
@@ -20,6 +21,8 @@ public final class Utf8Validator {
   private int hi = 0xBF;
   private long offset;
   private long errorAt = -1;
+  /** The chunk being validated, read without a reference-count check per byte (see {@link ByteWindow}). */
+  private final ByteWindow window = new ByteWindow();
 
   /** Makes this validator ready for the next body. */
   public void reset() {
@@ -41,6 +44,15 @@ public final class Utf8Validator {
     }
     int i = chunk.readerIndex();
     int end = chunk.writerIndex();
+    ByteWindow w = window.open(chunk, i, end);
+    try {
+      return feed(w, i, end, chunk.readerIndex());
+    } finally {
+      w.close();
+    }
+  }
+
+  private boolean feed(ByteWindow chunk, int i, int end, int start) {
     while (i < end) {
       if (need == 0) {
         // Fast path: a run of ASCII, a word at a time.
@@ -50,7 +62,7 @@ public final class Utf8Validator {
         if (i >= end) {
           break;
         }
-        int b = chunk.getByte(i) & 0xFF;
+        int b = chunk.get(i) & 0xFF;
         if (b < 0x80) {
           i++;
           continue;
@@ -68,13 +80,13 @@ public final class Utf8Validator {
           lo = b == 0xF0 ? 0x90 : 0x80; // F0 80..8F would be overlong
           hi = b == 0xF4 ? 0x8F : 0xBF; // F4 90.. would be above U+10FFFF
         } else {
-          return fail(offset + i - chunk.readerIndex()); // 80..C1 (stray or overlong lead), F5..FF
+          return fail(offset + i - start); // 80..C1 (stray or overlong lead), F5..FF
         }
         i++;
       } else {
-        int b = chunk.getByte(i) & 0xFF;
+        int b = chunk.get(i) & 0xFF;
         if (b < lo || b > hi) {
-          return fail(offset + i - chunk.readerIndex());
+          return fail(offset + i - start);
         }
         lo = 0x80;
         hi = 0xBF;
@@ -82,7 +94,7 @@ public final class Utf8Validator {
         i++;
       }
     }
-    offset += chunk.readableBytes();
+    offset += end - start;
     return true;
   }
 

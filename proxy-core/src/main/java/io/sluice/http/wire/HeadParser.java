@@ -3,6 +3,7 @@ package io.sluice.http.wire;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.sluice.bytes.ByteWindow;
 
 /**
  * Parses one HTTP/1.1 message head (request line or status line, field lines, empty line) from a {@link ByteBuf} into
@@ -90,6 +91,8 @@ final class HeadParser {
   private final boolean response;
   private final MessageHead head = new MessageHead();
   private final int[] field = new int[3];
+  /** The head being parsed, read without a reference-count check per byte (see {@link ByteWindow}). */
+  private final ByteWindow win = new ByteWindow();
 
   // Resume state, relative to the head's first byte.
   private int lineStart;
@@ -142,6 +145,16 @@ final class HeadParser {
    * @return {@link #NEED_MORE}, {@link #FAILED} (see {@link #failure()}), or the head's length in bytes (DONE)
    */
   int parse(ByteBuf buf) {
+    win.open(buf, buf.readerIndex(), buf.writerIndex());
+    try {
+      return parseOpen(buf);
+    } finally {
+      win.close();
+    }
+  }
+
+  /** {@link #parse} with {@link #win} open on the readable bytes. */
+  private int parseOpen(ByteBuf buf) {
     if (finished) {
       startHead();
     }
@@ -158,24 +171,24 @@ final class HeadParser {
           return fail(tooLong());
         }
         if (lineNo == 0 && partial > 0 && response) {
-          String err = statusLinePrefix(buf, ls, end);
+          String err = statusLinePrefix(win, buf, ls, end);
           if (err != null) {
             return fail(err);
           }
         } else if (lineNo == 0 && partial > 0) {
           // Fail fast on what cannot start a request line (a body sent without framing, binary junk), as Netty.
           int i = ls;
-          while (i < end && TCHAR[buf.getByte(i) & 0xFF]) {
+          while (i < end && TCHAR[win.get(i) & 0xFF]) {
             i++;
           }
-          if (i < end && (i == ls || buf.getByte(i) != ' ')) {
+          if (i < end && (i == ls || win.get(i) != ' ')) {
             return fail("request line does not start with a method token and SP (RFC 9112 §3.1): "
                 + describe(buf, ls, end));
           }
         }
         return NEED_MORE;
       }
-      if (lf == ls || buf.getByte(lf - 1) != CR) {
+      if (lf == ls || win.get(lf - 1) != CR) {
         return fail("bare LF as line terminator (RFC 9112 §2.2: lines end with CRLF)");
       }
       int le = lf - 1;
@@ -233,20 +246,20 @@ final class HeadParser {
   /** RFC 9112 §3: method SP request-target SP HTTP-version, each separated by exactly one SP. */
   private String requestLine(ByteBuf buf, int base, int ls, int le) {
     int i = ls;
-    while (i < le && TCHAR[buf.getByte(i) & 0xFF]) {
+    while (i < le && TCHAR[win.get(i) & 0xFF]) {
       i++;
     }
     if (i == ls) {
       return "request line does not start with a method token (RFC 9112 §3.1): " + describe(buf, ls, le);
     }
-    if (i == le || buf.getByte(i) != ' ') {
+    if (i == le || win.get(i) != ' ') {
       return "invalid character after the method (RFC 9112 §3: one SP between parts): " + describe(buf, ls, le);
     }
     head.methodStart = ls - base;
     head.methodLen = i - ls;
     int t = ++i;
     while (i < le) {
-      int b = buf.getByte(i) & 0xFF;
+      int b = win.get(i) & 0xFF;
       if (b <= 0x20 || b >= 0x7F) {
         break;
       }
@@ -255,17 +268,17 @@ final class HeadParser {
     if (i == t) {
       return "empty or invalid request-target (RFC 9112 §3.2): " + describe(buf, ls, le);
     }
-    if (i == le || buf.getByte(i) != ' ') {
+    if (i == le || win.get(i) != ' ') {
       return "invalid character in the request-target or after it (RFC 9112 §3.2: no CTL, SP or non-ASCII): "
           + describe(buf, ls, le);
     }
     head.targetStart = t - base;
     head.targetLen = i - t;
     i++;
-    if (le - i == 8 && buf.getByte(i) == 'H' && buf.getByte(i + 1) == 'T' && buf.getByte(i + 2) == 'T'
-        && buf.getByte(i + 3) == 'P' && buf.getByte(i + 4) == '/' && buf.getByte(i + 5) == '1'
-        && buf.getByte(i + 6) == '.') {
-      byte minor = buf.getByte(i + 7);
+    if (le - i == 8 && win.get(i) == 'H' && win.get(i + 1) == 'T' && win.get(i + 2) == 'T'
+        && win.get(i + 3) == 'P' && win.get(i + 4) == '/' && win.get(i + 5) == '1'
+        && win.get(i + 6) == '.') {
+      byte minor = win.get(i + 7);
       if (minor == '1') {
         head.version = MessageHead.HTTP_1_1;
         return null;
@@ -283,17 +296,17 @@ final class HeadParser {
    * reason (as Netty accepts).
    */
   private String statusLine(ByteBuf buf, int base, int ls, int le) {
-    String err = statusLinePrefix(buf, ls, le);
+    String err = statusLinePrefix(win, buf, ls, le);
     if (err != null) {
       return err;
     }
-    if (le - ls < 12 || buf.getByte(ls + 8) != ' ') {
+    if (le - ls < 12 || win.get(ls + 8) != ' ') {
       return "status line is not HTTP-version SP 3DIGIT SP reason (RFC 9112 §4): " + describe(buf, ls, le);
     }
-    head.version = buf.getByte(ls + 7) == '1' ? MessageHead.HTTP_1_1 : MessageHead.HTTP_1_0;
+    head.version = win.get(ls + 7) == '1' ? MessageHead.HTTP_1_1 : MessageHead.HTTP_1_0;
     int status = 0;
     for (int i = ls + 9; i < ls + 12; i++) {
-      byte d = buf.getByte(i);
+      byte d = win.get(i);
       if (d < '0' || d > '9') {
         return "status code is not 3 digits (RFC 9112 §4): " + describe(buf, ls, le);
       }
@@ -305,28 +318,28 @@ final class HeadParser {
     head.status = status;
     int rs = ls + 12;
     if (rs < le) {
-      if (buf.getByte(rs) != ' ') {
+      if (win.get(rs) != ' ') {
         return "status code is not 3 digits followed by SP (RFC 9112 §4): " + describe(buf, ls, le);
       }
       rs++;
       for (int i = rs; i < le; i++) {
-        int c = buf.getByte(i) & 0xFF;
+        int c = win.get(i) & 0xFF;
         if ((c < 0x20 && c != '\t') || c == 0x7F) {
           return "control character 0x" + Integer.toHexString(c) + " in the reason phrase (RFC 9112 §4)";
         }
       }
     }
-    rs = skipOws(buf, rs, le);
+    rs = skipOws(win, rs, le);
     head.reasonStart = rs - base;
-    head.reasonLen = trimOws(buf, rs, le) - rs;
+    head.reasonLen = trimOws(win, rs, le) - rs;
     return null;
   }
 
   /** Whether {@code [ls, end)} can begin {@code HTTP/1.0} or {@code HTTP/1.1}: null if so, else what is wrong. */
-  private static String statusLinePrefix(ByteBuf buf, int ls, int end) {
+  private static String statusLinePrefix(ByteWindow w, ByteBuf buf, int ls, int end) {
     int n = Math.min(end - ls, HTTP_1.length + 1);
     for (int i = 0; i < n; i++) {
-      byte b = buf.getByte(ls + i);
+      byte b = w.get(ls + i);
       if (i < HTTP_1.length ? b != HTTP_1[i] : b != '0' && b != '1') {
         return "status line does not start with HTTP/1.1 or HTTP/1.0 (RFC 9112 §4): " + describe(buf, ls, end);
       }
@@ -335,7 +348,7 @@ final class HeadParser {
   }
 
   private String fieldLine(ByteBuf buf, int base, int ls, int le) {
-    String err = splitField(buf, ls, le, field);
+    String err = splitField(win, buf, ls, le, field);
     if (err != null) {
       return err;
     }
@@ -343,18 +356,18 @@ final class HeadParser {
     int vs = field[1];
     int ve = field[2];
     head.addField(ls - base, nameLen, vs - base, ve - vs);
-    if (equalsLower(buf, ls, nameLen, CONTENT_LENGTH)) {
+    if (equalsLower(win, ls, nameLen, CONTENT_LENGTH)) {
       return contentLength(buf, vs, ve);
-    } else if (equalsLower(buf, ls, nameLen, TRANSFER_ENCODING)) {
+    } else if (equalsLower(win, ls, nameLen, TRANSFER_ENCODING)) {
       head.hasTransferEncoding = true;
       return transferEncoding(buf, vs, ve);
-    } else if (equalsLower(buf, ls, nameLen, CONNECTION)) {
+    } else if (equalsLower(win, ls, nameLen, CONNECTION)) {
       connection(buf, vs, ve);
     } else if (response) {
       return null; // Expect and Host are request fields
-    } else if (equalsLower(buf, ls, nameLen, EXPECT)) {
-      head.expectContinue |= equalsLower(buf, vs, ve - vs, CONTINUE);
-    } else if (equalsLower(buf, ls, nameLen, HOST)) {
+    } else if (equalsLower(win, ls, nameLen, EXPECT)) {
+      head.expectContinue |= equalsLower(win, vs, ve - vs, CONTINUE);
+    } else if (equalsLower(win, ls, nameLen, HOST)) {
       head.hasHost = true;
       if (++hostCount > 1) {
         return "more than one Host field (RFC 9112 §3.2)";
@@ -368,18 +381,23 @@ final class HeadParser {
    * Writes name end, value start and value end (OWS-trimmed) into {@code out}; returns what is wrong, or null.
    */
   static String splitField(ByteBuf buf, int ls, int le, int[] out) {
-    byte first = buf.getByte(ls);
+    return splitField(new ByteWindow().open(buf, ls, le), buf, ls, le, out); // trailers: rare
+  }
+
+  /** {@link #splitField(ByteBuf, int, int, int[])}, reading through {@code w} (open on at least [ls, le)). */
+  static String splitField(ByteWindow w, ByteBuf buf, int ls, int le, int[] out) {
+    byte first = w.get(ls);
     if (first == ' ' || first == '\t') {
       return "obs-fold: field line starts with whitespace (RFC 9112 §5.2)";
     }
     int i = ls;
-    while (i < le && TCHAR[buf.getByte(i) & 0xFF]) {
+    while (i < le && TCHAR[w.get(i) & 0xFF]) {
       i++;
     }
     if (i == le) {
       return "no colon in field line (RFC 9112 §5): " + describe(buf, ls, le);
     }
-    byte b = buf.getByte(i);
+    byte b = w.get(i);
     if (b != ':') {
       if (b == ' ' || b == '\t') {
         return "whitespace between field name and colon (RFC 9112 §5.1): " + describe(buf, ls, le);
@@ -391,10 +409,10 @@ final class HeadParser {
       return "empty field name (RFC 9110 §5.1)";
     }
     out[0] = i;
-    int vs = skipOws(buf, i + 1, le);
-    int ve = trimOws(buf, vs, le);
+    int vs = skipOws(w, i + 1, le);
+    int ve = trimOws(w, vs, le);
     for (int j = vs; j < ve; j++) {
-      int c = buf.getByte(j) & 0xFF;
+      int c = w.get(j) & 0xFF;
       if ((c < 0x20 && c != '\t') || c == 0x7F) {
         return (c == CR ? "bare CR" : "control character 0x" + Integer.toHexString(c))
             + " in field value (RFC 9110 §5.5)";
@@ -414,7 +432,7 @@ final class HeadParser {
     }
     long n = 0;
     for (int i = vs; i < ve; i++) {
-      byte b = buf.getByte(i);
+      byte b = win.get(i);
       if (b == ',') {
         return "more than one Content-Length (a list; RFC 9110 §8.6): " + describe(buf, vs, ve);
       }
@@ -436,17 +454,17 @@ final class HeadParser {
     while (i <= ve) {
       int comma = i < ve ? buf.indexOf(i, ve, (byte) ',') : -1;
       int e = comma < 0 ? ve : comma;
-      int s = skipOws(buf, i, e);
-      int t = trimOws(buf, s, e);
+      int s = skipOws(win, i, e);
+      int t = trimOws(win, s, e);
       if (s < t) { // empty list elements are allowed (RFC 9110 §5.6.1)
         int n = s;
-        while (n < t && TCHAR[buf.getByte(n) & 0xFF]) {
+        while (n < t && TCHAR[win.get(n) & 0xFF]) {
           n++;
         }
         if (n == s) {
           return "invalid transfer coding (RFC 9112 §7): " + describe(buf, vs, ve);
         }
-        if (equalsLower(buf, s, n - s, CHUNKED)) {
+        if (equalsLower(win, s, n - s, CHUNKED)) {
           if (n != t) {
             return "chunked takes no parameters (RFC 9112 §7.1): " + describe(buf, vs, ve);
           }
@@ -473,10 +491,10 @@ final class HeadParser {
     while (i <= ve) {
       int comma = i < ve ? buf.indexOf(i, ve, (byte) ',') : -1;
       int e = comma < 0 ? ve : comma;
-      int s = skipOws(buf, i, e);
-      int t = trimOws(buf, s, e);
-      head.connectionClose |= equalsLower(buf, s, t - s, CLOSE);
-      head.connectionKeepAlive |= equalsLower(buf, s, t - s, KEEP_ALIVE);
+      int s = skipOws(win, i, e);
+      int t = trimOws(win, s, e);
+      head.connectionClose |= equalsLower(win, s, t - s, CLOSE);
+      head.connectionKeepAlive |= equalsLower(win, s, t - s, KEEP_ALIVE);
       if (comma < 0) {
         break;
       }
@@ -519,7 +537,7 @@ final class HeadParser {
   private String transferEncodings(ByteBuf buf, int base) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < head.headerCount; i++) {
-      if (equalsLower(buf, base + head.nameStart(i), head.nameLength(i), TRANSFER_ENCODING)) {
+      if (equalsLower(win, base + head.nameStart(i), head.nameLength(i), TRANSFER_ENCODING)) {
         if (sb.length() > 0) {
           sb.append(", ");
         }
@@ -538,16 +556,16 @@ final class HeadParser {
   }
 
   /** The first index in [from, to) that is not OWS, or {@code to}. */
-  private static int skipOws(ByteBuf buf, int from, int to) {
-    while (from < to && isOws(buf.getByte(from))) {
+  private static int skipOws(ByteWindow w, int from, int to) {
+    while (from < to && isOws(w.get(from))) {
       from++;
     }
     return from;
   }
 
   /** The end of [from, to) without its trailing OWS. */
-  private static int trimOws(ByteBuf buf, int from, int to) {
-    while (to > from && isOws(buf.getByte(to - 1))) {
+  private static int trimOws(ByteWindow w, int from, int to) {
+    while (to > from && isOws(w.get(to - 1))) {
       to--;
     }
     return to;
@@ -555,11 +573,16 @@ final class HeadParser {
 
   /** {@code [start, start+len)} equals {@code lower} ignoring ASCII case ({@code lower} is lower-case letters, '-'). */
   static boolean equalsLower(ByteBuf buf, int start, int len, byte[] lower) {
+    return len == lower.length && equalsLower(new ByteWindow().open(buf, start, start + len), start, len, lower);
+  }
+
+  /** {@link #equalsLower(ByteBuf, int, int, byte[])}, reading through {@code w}. */
+  static boolean equalsLower(ByteWindow w, int start, int len, byte[] lower) {
     if (len != lower.length) {
       return false;
     }
     for (int i = 0; i < len; i++) {
-      int b = buf.getByte(start + i);
+      int b = w.get(start + i);
       if (b >= 'A' && b <= 'Z') {
         b += 32;
       }
