@@ -35,6 +35,8 @@ import org.slf4j.LoggerFactory;
 final class Exchange {
   private static final Logger log = LoggerFactory.getLogger(Exchange.class);
   static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
+  /** {@code content-length: } as Netty's encoder wrote the map's field (its name in lower case). */
+  private static final byte[] CONTENT_LENGTH_FIELD = "content-length: ".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   /** Told when the response's last byte has been written. */
   interface CompletionListener {
@@ -333,6 +335,15 @@ final class Exchange {
       return; // the client is gone (the relay is letting the replica go): nothing to encode the head for
     }
     ByteBuf out = conn.channel.alloc().buffer(up.fieldBytes() + 4 * up.fieldCount() + 384);
+    // The Content-Length as bytes, first as the map's field was: no header entry and no string per response. Not
+    // for the statuses whose Content-Length the encoder itself drops or sets (1xx, 204, 205: they keep the map).
+    int code = up.status().code();
+    boolean lengthAsBytes = !chunkedResponse && code >= 200 && code != 204 && code != 205;
+    if (lengthAsBytes) {
+      out.writeBytes(CONTENT_LENGTH_FIELD);
+      HeaderText.writeDecimal(out, length);
+      out.writeShort('\r' << 8 | '\n');
+    }
     ResponseFields f = conn.responseFields.into(out);
     f.set(ResponseFields.REQUEST_ID, requestId);
     rateLimitHeaders(f);
@@ -347,6 +358,8 @@ final class Exchange {
     HttpHeaders h = head.headers();
     if (chunkedResponse) {
       h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+    } else if (lengthAsBytes) {
+      head.contentLengthInFields(length);
     } else {
       h.set(HttpHeaderNames.CONTENT_LENGTH, HeaderText.count(length));
     }

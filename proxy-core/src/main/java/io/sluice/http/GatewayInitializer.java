@@ -5,14 +5,13 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.sluice.config.ServerSettings;
 import java.util.function.Supplier;
 
 /**
  * Builds a client channel's pipeline; it reads as the request's path through the gateway (ARCHITECTURE, "the hot
- * path"): [tls] → head watch → codec (Sluice's strict request decoder, Netty's response encoder) → keep-alive →
- * guard → auth → admin UI → local endpoints → management → body inspection → relay.
+ * path"): [tls] → head watch → codec (Sluice's strict request decoder, Netty's response encoder, keep-alive) → guard
+ * → auth → admin UI → local endpoints → management → body inspection → relay.
  */
 public final class GatewayInitializer extends ChannelInitializer<Channel> {
   private final GatewayContext gw;
@@ -83,8 +82,8 @@ public final class GatewayInitializer extends ChannelInitializer<Channel> {
 
   private void addHttp1Handlers(ChannelPipeline p, RequestGuard guard) {
     p.addLast("headwatch", guard.headWatch()); // request_read_timeout from a head's first byte (plaintext)
-    p.addLast("codec", new io.sluice.http.wire.WireServerCodec(decoderConfig)); // strict RFC 9112 framing
-    p.addLast("keepalive", new HttpServerKeepAliveHandler());
+    // Strict RFC 9112 framing, and persistence (HttpServerKeepAliveHandler's rules, folded in: one hop fewer).
+    p.addLast("codec", new io.sluice.http.wire.WireServerCodec(decoderConfig));
   }
 
   private void addGatewayHandlers(ChannelPipeline p, ClientConnection conn, RequestGuard guard) {

@@ -35,6 +35,24 @@ final class HeaderText {
 
   private HeaderText() {}
 
+  /** Writes {@code n} (>= 0) in decimal ASCII digits to {@code out}, without a string. */
+  static void writeDecimal(io.netty.buffer.ByteBuf out, long n) {
+    if (n < 0) {
+      throw new IllegalArgumentException("n: " + n + " (expected: >= 0)");
+    }
+    int digits = 1;
+    for (long p = 10; digits < 19 && n >= p; p *= 10) {
+      digits++;
+    }
+    int at = out.writerIndex();
+    out.ensureWritable(digits);
+    for (int i = digits - 1; i >= 0; i--) {
+      out.setByte(at + i, (int) ('0' + n % 10));
+      n /= 10;
+    }
+    out.writerIndex(at + digits);
+  }
+
   /** {@code n} in decimal. */
   static CharSequence count(long n) {
     return n >= 0 && n < SMALL.length ? SMALL[(int) n] : Long.toString(n);

@@ -258,8 +258,11 @@ class RelayTest {
     long acceptedBefore = fake.connectionsAccepted();
     try (RawHttp via = new RawHttp(sluice.port())) {
       for (int i = 0; i < 20; i++) {
-        assertThat(via.exchange("POST", "/v1/chat/completions", chat("llama", i % 2 == 0),
-            "Authorization: Bearer " + MASTER).status()).isEqualTo(200);
+        RawHttp.Response r = via.exchange("POST", "/v1/chat/completions", chat("llama", i % 2 == 0),
+            "Authorization: Bearer " + MASTER);
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.headers()).as("neither a JSON answer (Content-Length) nor a stream (chunked) closes")
+            .doesNotContainKey("connection");
       }
     }
     assertThat(fake.connectionsAccepted() - acceptedBefore).as("upstream connections opened for 20 requests")

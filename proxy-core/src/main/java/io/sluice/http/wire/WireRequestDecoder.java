@@ -23,8 +23,8 @@ import java.util.List;
 
 /**
  * Strict HTTP/1.1 request decoder (RFC 9112), in place of the request half of {@code HttpServerCodec}: goes where the
- * codec's decoder is, before {@code HttpServerKeepAliveHandler} and {@code RequestGuard}, with Netty's
- * {@code HttpResponseEncoder} beside it for responses. It emits exactly what Netty's {@code HttpRequestDecoder} emits,
+ * codec's decoder is, before {@code RequestGuard}, with Netty's {@code HttpResponseEncoder} beside it for responses
+ * ({@link WireServerCodec}, which also keeps {@code HttpServerKeepAliveHandler}'s rules, {@link KeepAlive}). It emits exactly what Netty's {@code HttpRequestDecoder} emits,
  * so the rest of the pipeline is unchanged: a {@link DefaultHttpRequest} whose headers are a {@link WireHeaders} (the
  * field lines kept as bytes, no re-validation: the parser validated them), then {@link DefaultHttpContent} pieces
  * (retained slices of the input, no copy, at most {@code maxChunkSize} each), then a {@link LastHttpContent}
@@ -65,6 +65,8 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
   private final int maxChunkSize;
   /** Where each decoded request's method goes, for the response encoder ({@link WireServerCodec}); or null. */
   private final java.util.Queue<HttpMethod> methods;
+  /** Told of each request emitted, for the encoder's keep-alive decision ({@link WireServerCodec}); or null. */
+  private final KeepAlive keepAlive;
   private int state = HEAD;
   private long remaining;
 
@@ -84,7 +86,13 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
 
   WireRequestDecoder(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize,
       java.util.Queue<HttpMethod> methods) {
+    this(maxInitialLineLength, maxHeaderSize, maxChunkSize, methods, null);
+  }
+
+  WireRequestDecoder(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize,
+      java.util.Queue<HttpMethod> methods, KeepAlive keepAlive) {
     this.methods = methods;
+    this.keepAlive = keepAlive;
     this.heads = new HeadParser(maxInitialLineLength, maxHeaderSize);
     this.chunks = new ChunkedBodyParser(maxChunkSize, maxInitialLineLength, maxHeaderSize);
     this.maxChunkSize = maxChunkSize;
@@ -137,6 +145,9 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
     if (methods != null) {
       methods.add(req.method());
     }
+    if (keepAlive != null) {
+      keepAlive.onRequest(req);
+    }
     out.add(req);
     if (h.chunked) {
       chunks.reset(h.fieldBytes);
@@ -165,6 +176,9 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
     DefaultFullHttpRequest bad = new DefaultFullHttpRequest(HttpVersion.HTTP_1_0, HttpMethod.GET, "/bad-request",
         Unpooled.EMPTY_BUFFER, HEADERS, Bodies.TRAILERS);
     bad.setDecoderResult(DecoderResult.failure(cause));
+    if (keepAlive != null) {
+      keepAlive.onRequest(bad); // HTTP/1.0 without keep-alive: its answer is the last
+    }
     return bad;
   }
 

@@ -11,26 +11,61 @@ import java.util.ArrayDeque;
 import java.util.Queue;
 
 /**
- * The client side's HTTP/1.1 codec, in place of Netty's {@code HttpServerCodec}: Sluice's strict
- * {@link WireRequestDecoder} for requests, Netty's {@link HttpResponseEncoder} for responses. Like
- * {@code HttpServerCodec} the two share the methods of the requests read and not yet answered, so a response to
- * {@code HEAD} is encoded without a body (RFC 9110 §9.3.2) and a 2xx to {@code CONNECT} without
- * {@code Transfer-Encoding} (RFC 9110 §9.3.6), whoever wrote it — the relay, an error, a local endpoint. Interim
- * 1xx responses (other than 101) do not consume a request's method. One per connection; event loop only.
+ * The client side's HTTP/1.1 codec, in place of Netty's {@code HttpServerCodec} and
+ * {@code HttpServerKeepAliveHandler}: Sluice's strict {@link WireRequestDecoder} for requests, Netty's
+ * {@link HttpResponseEncoder} for responses. Like {@code HttpServerCodec} the two share the methods of the requests
+ * read and not yet answered, so a response to {@code HEAD} is encoded without a body (RFC 9110 §9.3.2) and a 2xx to
+ * {@code CONNECT} without {@code Transfer-Encoding} (RFC 9110 §9.3.6), whoever wrote it — the relay, an error, a
+ * local endpoint. Interim 1xx responses (other than 101) do not consume a request's method. They also share the
+ * connection's persistence ({@link KeepAlive}, the keep-alive handler's rules): a response that will be the last gets
+ * {@code Connection: close} and the connection closes once its last content is written. One per connection; event
+ * loop only.
  */
 public final class WireServerCodec extends CombinedChannelDuplexHandler<WireRequestDecoder, HttpResponseEncoder> {
   public WireServerCodec(HttpDecoderConfig config) {
+    this(config, true);
+  }
+
+  /**
+   * @param keepAlive false: persistence is left to a {@code HttpServerKeepAliveHandler} after this codec (the
+   *                  keep-alive differential test's reference, the pipeline as it was)
+   */
+  WireServerCodec(HttpDecoderConfig config, boolean keepAlive) {
     Queue<HttpMethod> methods = new ArrayDeque<>(2);
+    KeepAlive persistence = keepAlive ? new KeepAlive() : null;
     init(new WireRequestDecoder(config.getMaxInitialLineLength(), config.getMaxHeaderSize(),
-        config.getMaxChunkSize(), methods), new Encoder(methods));
+        config.getMaxChunkSize(), methods, persistence), new Encoder(methods, persistence));
   }
 
   private static final class Encoder extends HttpResponseEncoder {
     private final Queue<HttpMethod> methods;
+    /** The connection's persistence, or null (left to a handler after the codec). */
+    private final KeepAlive keepAlive;
     private HttpMethod method;
 
-    Encoder(Queue<HttpMethod> methods) {
+    Encoder(Queue<HttpMethod> methods, KeepAlive keepAlive) {
       this.methods = methods;
+      this.keepAlive = keepAlive;
+    }
+
+    /**
+     * The keep-alive handler's part, before the message is encoded: a response head is told to {@link KeepAlive}
+     * (which may mark it {@code Connection: close}); a response's last content closes the connection once written
+     * when it was the last response (a void promise is made a real one for the listener).
+     */
+    @Override
+    public void write(io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise)
+        throws Exception {
+      if (keepAlive != null) {
+        if (msg instanceof HttpResponse r) {
+          keepAlive.onResponse(r);
+        }
+        if (msg instanceof io.netty.handler.codec.http.LastHttpContent && keepAlive.closeAfter()) {
+          promise = promise.unvoid();
+          promise.addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+        }
+      }
+      super.write(ctx, msg, promise);
     }
 
     /**

@@ -82,8 +82,7 @@ class WireServerCodecTest {
 
   @Test
   void aRelayedHeadIsItsMapFieldsThenItsFieldBytesAndRawBodyBytesPassUnencoded() {
-    EmbeddedChannel ch = new EmbeddedChannel(new WireServerCodec(CONFIG),
-        new io.netty.handler.codec.http.HttpServerKeepAliveHandler());
+    EmbeddedChannel ch = new EmbeddedChannel(new WireServerCodec(CONFIG)); // keep-alive included
     ch.writeInbound(Unpooled.copiedBuffer("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
         + "POST /b HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n", StandardCharsets.US_ASCII));
     drainInbound(ch);
@@ -96,7 +95,7 @@ class WireServerCodecTest {
     assertThat(fields.refCnt()).as("released once encoded").isZero();
     assertThat(outbound(ch)).isEqualTo("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nServer: uvicorn\r\n"
         + "x-request-id: r1\r\n\r\n5;x=1\r\nhello\r\n0\r\n\r\n");
-    // Reused for the next response: an HTTP/1.0 request's, which the keep-alive handler closes after.
+    // Reused for the next response: an HTTP/1.0 request's, which the codec closes after (keep-alive rules).
     head.reset(HttpResponseStatus.NOT_FOUND, Unpooled.copiedBuffer("a: b\r\n", StandardCharsets.US_ASCII))
         .headers().set(HttpHeaderNames.CONTENT_LENGTH, "2");
     ch.writeOutbound(head, Unpooled.copiedBuffer("no", StandardCharsets.US_ASCII), LastHttpContent.EMPTY_LAST_CONTENT);
