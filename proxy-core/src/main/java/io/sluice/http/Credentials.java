@@ -116,16 +116,29 @@ final class Credentials {
     return t != null && t.startsWith("sk-") && a.isKnownCredential(t);
   }
 
+  /** The scrub's view of a value, one per thread (an event loop scrubs one head at a time, start to end). */
+  private static final io.netty.util.concurrent.FastThreadLocal<io.sluice.http.wire.WireHeaders.Latin1View> VIEW =
+      new io.netty.util.concurrent.FastThreadLocal<>() {
+        @Override
+        protected io.sluice.http.wire.WireHeaders.Latin1View initialValue() {
+          return new io.sluice.http.wire.WireHeaders.Latin1View();
+        }
+      };
+
   /** Removes every header of {@code h} whose value {@link #carried} a credential. */
   void scrub(HttpHeaders h, Authenticator a) {
     if (h instanceof io.sluice.http.wire.WireHeaders w && w.fieldSlots() >= 0) {
       // A request head kept as bytes: each value read in place, no entry or string per field.
-      io.sluice.http.wire.WireHeaders.Latin1View view = new io.sluice.http.wire.WireHeaders.Latin1View();
-      for (int i = w.fieldSlots() - 1; i >= 0; i--) {
-        if (w.present(i) && carried(w.valueAt(i, view), a)) {
-          w.remove(w.nameAt(i)); // every field of that name, as below
-          i = Math.min(i, w.fieldSlots());
+      io.sluice.http.wire.WireHeaders.Latin1View view = VIEW.get();
+      try {
+        for (int i = w.fieldSlots() - 1; i >= 0; i--) {
+          if (w.present(i) && carried(w.valueAt(i, view), a)) {
+            w.remove(w.nameAt(i)); // every field of that name, as below
+            i = Math.min(i, w.fieldSlots());
+          }
         }
+      } finally {
+        view.clear();
       }
       return;
     }

@@ -305,6 +305,11 @@ public final class WireHeaders extends HttpHeaders {
       return this;
     }
 
+    /** Lets go of the value it showed (so a view kept for reuse holds no request's bytes): empty until reused. */
+    public Latin1View clear() {
+      return reset(null, 0, 0, "");
+    }
+
     @Override
     public int length() {
       return len;
