@@ -1,7 +1,6 @@
 package io.sluice.json;
 
 import io.netty.buffer.ByteBuf;
-import io.sluice.bytes.ByteWindow;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -39,8 +38,6 @@ public final class UsageScanner {
   private long number;
   private final long[] values = {-1, -1, -1, -1, -1};
   private int events;
-  /** The chunk being scanned, read without a reference-count check per byte (see {@link ByteWindow}). */
-  private final ByteWindow win = new ByteWindow();
 
   /** For the next response: as new (a relay keeps one per connection instead of one per request). */
   public UsageScanner reset() {
@@ -72,16 +69,6 @@ public final class UsageScanner {
     if (start == end) {
       return;
     }
-    win.open(buf, start, end);
-    try {
-      scanOpen(buf, start, end, countEvents);
-    } finally {
-      win.close();
-    }
-  }
-
-  /** {@link #scan(ByteBuf, int, int, boolean)} with {@link #win} open on [start, end). */
-  private void scanOpen(ByteBuf buf, int start, int end, boolean countEvents) {
     if (countEvents) {
       countEvents(buf, start, end);
     }
@@ -104,8 +91,8 @@ public final class UsageScanner {
   }
 
   /** Which key ends with the {@code _tokens":} at {@code u}, entirely inside [start, end); -1 if none. */
-  private int keyAt(ByteBuf buf, int u, int start, int end) {
-    if (u + SUFFIX > end || win.get(u + 1) != 't' || win.get(u + SUFFIX - 1) != ':') {
+  private static int keyAt(ByteBuf buf, int u, int start, int end) {
+    if (u + SUFFIX > end || buf.getByte(u + 1) != 't' || buf.getByte(u + SUFFIX - 1) != ':') {
       return -1;
     }
     for (int k = 0; k < KEYS.length; k++) {
@@ -118,9 +105,9 @@ public final class UsageScanner {
     return -1;
   }
 
-  private boolean matches(ByteBuf buf, int at, byte[] key) {
+  private static boolean matches(ByteBuf buf, int at, byte[] key) {
     for (int j = 0; j < key.length; j++) {
-      if (win.get(at + j) != key[j]) {
+      if (buf.getByte(at + j) != key[j]) {
         return false;
       }
     }
@@ -142,7 +129,7 @@ public final class UsageScanner {
         }
         boolean ok = true;
         for (int x = 0; x < need && ok; x++) {
-          ok = win.get(start + x) == key[have + x];
+          ok = buf.getByte(start + x) == key[have + x];
         }
         if (ok) {
           return readNumber(buf, startReading(k, start + need), end);
@@ -171,7 +158,7 @@ public final class UsageScanner {
   /** Reads digits from {@code i}; returns where it stopped. A number that runs to the chunk's end continues next time. */
   private int readNumber(ByteBuf buf, int i, int end) {
     while (i < end) {
-      byte b = win.get(i);
+      byte b = buf.getByte(i);
       if (b >= '0' && b <= '9') {
         number = number * 10 + (b - '0');
         seenDigit = true;
@@ -195,12 +182,12 @@ public final class UsageScanner {
       if (n < 0) {
         break;
       }
-      if ((n == start && prev) || (n > start && win.get(n - 1) == '\n')) {
+      if ((n == start && prev) || (n > start && buf.getByte(n - 1) == '\n')) {
         events++;
       }
       i = n + 1;
     }
-    endedWithNewline = win.get(end - 1) == '\n';
+    endedWithNewline = buf.getByte(end - 1) == '\n';
   }
 
   /**
@@ -225,7 +212,7 @@ public final class UsageScanner {
     carryLen = 0;
   }
 
-  private boolean mayBeginKey(ByteBuf buf, int q, int end) {
+  private static boolean mayBeginKey(ByteBuf buf, int q, int end) {
     for (byte[] key : KEYS) {
       int n = end - q; // the bytes from the quote to the chunk's end must be a strict prefix of the key
       if (n >= key.length) {
@@ -233,7 +220,7 @@ public final class UsageScanner {
       }
       boolean ok = true;
       for (int x = 0; x < n && ok; x++) {
-        ok = win.get(q + x) == key[x];
+        ok = buf.getByte(q + x) == key[x];
       }
       if (ok) {
         return true;
@@ -252,7 +239,7 @@ public final class UsageScanner {
       }
       boolean ok = true;
       for (int x = 0; x < end - start && ok; x++) {
-        ok = win.get(start + x) == key[carryLen + x];
+        ok = buf.getByte(start + x) == key[carryLen + x];
       }
       if (ok) {
         return true;

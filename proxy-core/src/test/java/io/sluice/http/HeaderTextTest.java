@@ -18,6 +18,23 @@ class HeaderTextTest {
   }
 
   @Test
+  void decimalsAreWrittenAsLongToStringWritesThem() {
+    io.netty.buffer.ByteBuf out = io.netty.buffer.Unpooled.buffer(4); // grows as needed
+    try {
+      for (long n : new long[] {0, 7, 9, 10, 99, 100, 520, 65_535, 1_000_000_007L, 999_999_999_999_999_999L,
+          1_000_000_000_000_000_000L, Long.MAX_VALUE}) {
+        out.clear().writeByte('>');
+        HeaderText.writeDecimal(out, n);
+        assertThat(out.toString(java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo(">" + n);
+      }
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> HeaderText.writeDecimal(out, -1))
+          .isInstanceOf(IllegalArgumentException.class);
+    } finally {
+      out.release();
+    }
+  }
+
+  @Test
   void theSpendMemoFollowsEveryChange() {
     for (double v : new double[] {0.0, 0.000123, 0.000123, 12.5, -0.0, 0.0, 1e-9, 12.5}) {
       assertThat(HeaderText.spend(v)).isEqualTo(Double.toString(v));
