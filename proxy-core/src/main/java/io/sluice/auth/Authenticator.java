@@ -190,7 +190,7 @@ public final class Authenticator {
     AsciiString h = header;
     CompletableFuture<Optional<KeyRecord>> found = keys.find(hash).toCompletableFuture();
     if (found.isDone() && !found.isCompletedExceptionally()) {
-      return done(decide(found.join(), hash, h)); // a cached key: decided here, no stage chained per request
+      return doneMemo(decide(found.join(), hash, h)); // a cached key: decided here, no stage chained per request
     }
     return found.thenApply(f -> decide(f, hash, h));
   }
@@ -288,4 +288,30 @@ public final class Authenticator {
   private static CompletionStage<Outcome> done(Outcome o) {
     return CompletableFuture.completedFuture(o);
   }
+
+  /**
+   * {@link #done}, the same completed stage again when {@code o} is this thread's last one ({@link #LAST_ACCEPTED}
+   * hands the same outcome on for a connection's repeated key). A completed future holds no dependants: callers
+   * chaining on it run at once and change nothing in it.
+   */
+  @SuppressWarnings("unchecked")
+  private static CompletionStage<Outcome> doneMemo(Outcome o) {
+    Object[] last = LAST_DONE.get();
+    if (last[0] == o) {
+      return (CompletionStage<Outcome>) last[1];
+    }
+    CompletableFuture<Outcome> f = CompletableFuture.completedFuture(o);
+    last[0] = o;
+    last[1] = f;
+    return f;
+  }
+
+  /** This thread's last outcome and its completed stage ({@link #doneMemo}). */
+  private static final io.netty.util.concurrent.FastThreadLocal<Object[]> LAST_DONE =
+      new io.netty.util.concurrent.FastThreadLocal<>() {
+        @Override
+        protected Object[] initialValue() {
+          return new Object[2];
+        }
+      };
 }

@@ -154,6 +154,8 @@ public final class RequestScanner {
   /** Long enough for the longest name looked for (a longer one is none of them). */
   private final byte[] name = new byte[Math.max(N_CONTINUOUS_USAGE.length, N_CW_FALLBACKS.length)];
   private char[] text = new char[64];
+  /** The model of an earlier request on this channel ({@link #sameText}); kept across requests. */
+  private String lastModel;
   /** Null unless {@link #hashPrompt} asked for it: then allocated once, for every request of the channel. */
   private PromptHasher hasher;
   private boolean hashing;
@@ -1030,7 +1032,7 @@ public final class RequestScanner {
       if (type != T_STRING) {
         error = "\"model\" must be a string.";
       } else {
-        model = new String(text, 0, textLength);
+        model = sameText(lastModel) ? lastModel : (lastModel = new String(text, 0, textLength));
         modelStart = valueStart;
         modelEnd = end;
       }
@@ -1043,6 +1045,22 @@ public final class RequestScanner {
       streamSeen = true;
     }
     pendingField = NONE;
+  }
+
+  /**
+   * Whether the string just decoded ({@code text[0, textLength)}) is {@code s}: a connection's requests mostly name
+   * the same model, and the scanner (one per channel) then hands the same string on instead of a new one each time.
+   */
+  private boolean sameText(String s) {
+    if (s == null || s.length() != textLength) {
+      return false;
+    }
+    for (int i = 0; i < textLength; i++) {
+      if (s.charAt(i) != text[i]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A hashed value ended just before body offset {@code end}: its last bytes in this chunk, then a separator. */

@@ -29,6 +29,23 @@ class RequestScannerTest {
   }
 
   @Test
+  void aChannelsScannerHandsTheSameModelStringOnWhileTheModelRepeats() {
+    RequestScanner reused = new RequestScanner();
+    String first = scan(reused, "{\"model\":\"llama-3\"}".getBytes(StandardCharsets.UTF_8), 5).model();
+    reused.reset();
+    String again = scan(reused, "{\"stream\":true,\"model\":\"llama\\u002d3\"}".getBytes(StandardCharsets.UTF_8), 3)
+        .model();
+    assertThat(again).isEqualTo("llama-3").isSameAs(first);
+    reused.reset();
+    String other = scan(reused, "{\"model\":\"llama-4\"}".getBytes(StandardCharsets.UTF_8), 7).model();
+    assertThat(other).isEqualTo("llama-4");
+    reused.reset();
+    assertThat(scan(reused, "{\"model\":\"llama\"}".getBytes(StandardCharsets.UTF_8), 2).model()).isEqualTo("llama");
+    reused.reset();
+    assertThat(scan(reused, "{\"model\":\"é-3\"}".getBytes(StandardCharsets.UTF_8), 1).model()).isEqualTo("é-3");
+  }
+
+  @Test
   void findsModelAndStreamAtTopLevelOnly() {
     String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"model\":\"inner\"}],"
         + "\"meta\":{\"stream\":false},\"model\":\"llama-3\",\"stream\":true}";

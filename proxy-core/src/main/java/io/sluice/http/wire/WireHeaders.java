@@ -143,10 +143,50 @@ public final class WireHeaders extends HttpHeaders {
     }
     String v = values[i];
     if (v == null) {
-      v = new String(bytes, fields[4 * i + 2], fields[4 * i + 3], StandardCharsets.ISO_8859_1);
+      v = recent(bytes, fields[4 * i + 2], fields[4 * i + 3]);
       values[i] = v;
     }
     return v;
+  }
+
+  /** Values no longer than this are remembered by {@link #recent}. */
+  private static final int RECENT_MAX = 512;
+
+  /** The values this thread read as strings lately, one slot per length modulo 4 (see {@link #recent}). */
+  private static final io.netty.util.concurrent.FastThreadLocal<String[]> RECENT =
+      new io.netty.util.concurrent.FastThreadLocal<>() {
+        @Override
+        protected String[] initialValue() {
+          return new String[4];
+        }
+      };
+
+  /**
+   * {@code b[off, off + len)} as an ISO-8859-1 string: the one this thread made for the same bytes lately, if so. The
+   * fields read as strings (the credential: {@code Authorization}, {@code x-api-key}) repeat from one request of a
+   * connection to the next; this hands the same string on (which also lets the key's memoised parsing, hashing and
+   * lookup hit) instead of a new one per request. The bytes are compared in constant time: the previous value may be
+   * another client's key, and how long a compare takes must not tell how much of it a request's bytes share.
+   */
+  static String recent(byte[] b, int off, int len) {
+    if (len > RECENT_MAX) {
+      return new String(b, off, len, StandardCharsets.ISO_8859_1);
+    }
+    String[] slots = RECENT.get();
+    int at = len & 3;
+    String s = slots[at];
+    if (s != null && s.length() == len) {
+      int diff = 0;
+      for (int k = 0; k < len; k++) {
+        diff |= s.charAt(k) ^ (b[off + k] & 0xFF);
+      }
+      if (diff == 0) {
+        return s;
+      }
+    }
+    s = new String(b, off, len, StandardCharsets.ISO_8859_1);
+    slots[at] = s;
+    return s;
   }
 
   private AsciiString name(int i) {

@@ -141,6 +141,25 @@ class WireHeadersTest {
   }
 
   @Test
+  void aValueReadAgainOnTheSameThreadIsTheSameStringOnlyForTheSameBytes() {
+    byte[] a = "Bearer sk-aaaa".getBytes(StandardCharsets.ISO_8859_1);
+    byte[] b = "Bearer sk-aaab".getBytes(StandardCharsets.ISO_8859_1);
+    String first = WireHeaders.recent(a, 0, a.length);
+    assertThat(WireHeaders.recent(a.clone(), 0, a.length)).isEqualTo("Bearer sk-aaaa").isSameAs(first);
+    String other = WireHeaders.recent(b, 0, b.length);
+    assertThat(other).isEqualTo("Bearer sk-aaab").isNotSameAs(first);
+    assertThat(WireHeaders.recent(a, 0, a.length)).as("the slot now holds the other").isEqualTo("Bearer sk-aaaa")
+        .isNotSameAs(first);
+    byte[] latin1 = {'c', (byte) 0xE9, 'x'};
+    assertThat(WireHeaders.recent(latin1, 0, 3)).isEqualTo("c\u00e9x");
+    assertThat(WireHeaders.recent(new byte[] {'c', (byte) 0x69, 'x'}, 0, 3)).isEqualTo("cix");
+    byte[] big = new byte[600];
+    java.util.Arrays.fill(big, (byte) 'x');
+    assertThat(WireHeaders.recent(big, 0, 600)).hasSize(600).isNotSameAs(WireHeaders.recent(big, 0, 600));
+    assertThat(WireHeaders.recent(a, 7, 7)).isEqualTo("sk-aaaa");
+  }
+
+  @Test
   void everyReadAndEditAnswersAsNettysMapAndTheEncodedHeadCarriesTheSameFields() {
     Random r = new Random(18_2026);
     int inflatedCases = 0;
