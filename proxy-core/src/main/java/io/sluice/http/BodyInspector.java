@@ -628,7 +628,7 @@ final class BodyInspector extends ChannelInboundHandlerAdapter {
         start = ex.modelStart;
         end = ex.modelEnd;
         with = ex.modelRaw ? raw(ctx, upstreamModel(ex, d))
-            : d.wildcard() ? literal(ctx, upstreamModel(ex, d)) : d.upstreamModelJson(ctx.alloc());
+            : d.wildcard() ? literal(ctx, upstreamModel(ex, d)) : d.upstreamModelJson();
       } else {
         if (usage == null) {
           continue;

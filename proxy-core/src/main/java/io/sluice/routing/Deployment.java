@@ -188,16 +188,7 @@ public final class Deployment {
     return authorization;
   }
 
-  /**
-   * The upstream model name as a JSON string literal (quotes included), spliced into request bodies: copied into a
-   * new buffer from {@code alloc}, which the caller owns. A few bytes copied into a pooled buffer cost no object per
-   * request, where a duplicate of the shared read-only one cost two.
-   */
-  public ByteBuf upstreamModelJson(io.netty.buffer.ByteBufAllocator alloc) {
-    int n = upstreamModelJson.readableBytes();
-    return alloc.directBuffer(n).writeBytes(upstreamModelJson, upstreamModelJson.readerIndex(), n);
-  }
-
+  /** Length in bytes of {@link #upstreamModelJson()}. */
   /**
    * The replica server's root path: {@link #basePath()} without a trailing {@code /v1} — what {@code /vllm/<path>}
    * is relative to (LiteLLM: "replace the vLLM base URL with {@code <proxy>/vllm}").
@@ -227,6 +218,14 @@ public final class Deployment {
 
   public int upstreamModelJsonLength() {
     return upstreamModelJson.readableBytes();
+  }
+
+  /**
+   * The upstream model name as a JSON string literal (quotes included), spliced into request bodies. Shared,
+   * read-only and unreleasable: callers take a {@code duplicate()} and need not release it.
+   */
+  public ByteBuf upstreamModelJson() {
+    return upstreamModelJson.duplicate();
   }
 
   /** Time to the first response byte before a 504, or null for the router/litellm default. */
