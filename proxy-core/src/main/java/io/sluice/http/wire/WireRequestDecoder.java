@@ -68,6 +68,8 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
   /** Told of each request emitted, for the encoder's keep-alive decision ({@link WireServerCodec}); or null. */
   private final KeepAlive keepAlive;
   private int state = HEAD;
+  /** The last request-target decoded on this connection ({@link #target}). */
+  private String lastTarget;
   private long remaining;
 
   /** With the limits of {@code config}: initial line length, header size, chunk size. */
@@ -182,13 +184,33 @@ public final class WireRequestDecoder extends ByteToMessageDecoder {
     return bad;
   }
 
-  private static HttpRequest request(ByteBuf in, int base, MessageHead h) {
+  private HttpRequest request(ByteBuf in, int base, MessageHead h) {
     HttpMethod method = method(in, base + h.methodStart, h.methodLen);
-    String uri = in.toString(base + h.targetStart, h.targetLen, StandardCharsets.US_ASCII);
+    String uri = target(in, base + h.targetStart, h.targetLen);
     HttpVersion version = h.version == MessageHead.HTTP_1_1 ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_1_0;
     // No request-line re-validation: the parser allowed no CTL or SP in the method or target.
     // The fields stay bytes (one copy of the lines, offsets): no entry, name or value object per field.
     return new DefaultHttpRequest(version, method, uri, WireHeaders.of(in, base, h));
+  }
+
+  /**
+   * The request-target as a string: the previous request's on this connection when it is the same bytes (a client's
+   * requests mostly go to one route), else a new one. The parser allowed only visible ASCII in it.
+   */
+  private String target(ByteBuf in, int at, int len) {
+    String last = lastTarget;
+    if (last != null && last.length() == len) {
+      int diff = 0;
+      for (int k = 0; k < len; k++) {
+        diff |= last.charAt(k) ^ in.getByte(at + k); // all of it: a target's query is the client's, compare it whole
+      }
+      if (diff == 0) {
+        return last;
+      }
+    }
+    String uri = in.toString(at, len, StandardCharsets.US_ASCII);
+    lastTarget = len <= 2048 ? uri : null;
+    return uri;
   }
 
   /** The method: Netty's constant for the common ones without building a string, else {@code HttpMethod.valueOf}. */

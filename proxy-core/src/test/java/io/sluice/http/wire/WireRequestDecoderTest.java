@@ -47,6 +47,27 @@ class WireRequestDecoderTest {
   private static final String H = "Host: h\r\n";
 
   @Test
+  void aRepeatedTargetIsTheSameStringAndAnotherIsItsOwn() {
+    EmbeddedChannel ch = channel();
+    ch.writeInbound(Unpooled.copiedBuffer("GET /v1/models?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        + "GET /v1/models?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        + "GET /v1/models?a=2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        + "GET /v1/model HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    List<String> uris = new ArrayList<>();
+    Object m;
+    while ((m = ch.readInbound()) != null) {
+      if (m instanceof HttpRequest r) {
+        uris.add(r.uri());
+      }
+      ReferenceCountUtil.release(m);
+    }
+    assertThat(uris).containsExactly("/v1/models?a=1", "/v1/models?a=1", "/v1/models?a=2", "/v1/model");
+    assertThat(uris.get(1)).isSameAs(uris.get(0));
+    assertThat(uris.get(2)).isNotSameAs(uris.get(0));
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
   void requestWithoutBodyIsHeadThenEmptyLastContentAsNettyEmitsIt() {
     EmbeddedChannel ch = channel();
     ch.writeInbound(Unpooled.copiedBuffer("GET /v1/models?x=1 HTTP/1.1\r\nHost: h\r\nX-A:  a b \t\r\n\r\n",
