@@ -20,6 +20,7 @@ STAGES = [  # (stage, frame prefixes); checked in this order for each frame
                    "com/fasterxml/jackson")),
     ("routing + upstream write", ("io/sluice/http/UpstreamRelay", "io/sluice/routing/", "io/sluice/upstream/",
                                   "io/sluice/limits/", "io/sluice/http/HeaderRules")),
+    ("model restamp", ("io/sluice/http/ModelRestamp",)),
     ("response relay", ("io/sluice/http/UpstreamHandler",)),
     ("guard", ("io/sluice/http/RequestGuard", "io/sluice/http/PathNormalizer", "io/sluice/http/Route",
                "io/sluice/http/Exchange", "io/sluice/http/LastResort", "io/sluice/http/ManagementHandler",

@@ -220,11 +220,12 @@ measure_wrk() { # target, scenario name, stream 0|1
 
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "—" }'; }
 
-# --profile: after Sluice's measured JSON row, two more JSON windows of the same length with async-profiler attached
-# (CPU of every thread, then the event loop's allocations); bench/profile/stages.py turns them into the per-stage
-# cost of one request, scaled by the row's measured CPU µs/req and alloc B/req. The profiler comes from Maven
-# Central (tools.profiler:async-profiler 3.0, linux-x64) into ~/.cache/sluice-bench.
-stage_table=""
+# --profile: after Sluice's measured JSON row, and again after its SSE row, two more windows of the same scenario
+# and length with async-profiler attached (CPU of every thread, then the event loop's allocations);
+# bench/profile/stages.py turns them into the per-stage cost of one request, scaled by the row's measured CPU µs/req
+# and alloc B/req. The profiler comes from Maven Central (tools.profiler:async-profiler 3.0, linux-x64) into
+# ~/.cache/sluice-bench.
+stage_table=""; stage_table_sse=""
 profiler_lib() {
   local dir="$HOME/.cache/sluice-bench/async-profiler-3.0"
   if [ ! -f "$dir/linux-x64/libasyncProfiler.so" ]; then
@@ -234,21 +235,22 @@ profiler_lib() {
   fi
   echo "$dir/linux-x64/libasyncProfiler.so"
 }
-profile_sluice() { # → per-stage table into $stage_table
-  local lib pid="${pid_of[sluice]}" us alloc
+profile_sluice() { # scenario (json|sse), stream 0|1 → per-stage table into $stage_table or $stage_table_sse
+  local name="${1:-json}" stream="${2:-0}" lib pid="${pid_of[sluice]}" us alloc table
   lib="$(profiler_lib)" || return 0
   command -v jcmd >/dev/null || { say "jcmd (JDK) is needed for --profile"; return 0; }
   for ev in cpu alloc; do
     local opts="start,event=$ev,interval=499us"
     [ "$ev" = alloc ] && opts="start,event=alloc,threads"
     jcmd "$pid" JVMTI.agent_load "$lib" "\"$opts\"" >/dev/null
-    wrk_run sluice 0 "$duration" "$tmp/profile-$ev.wrk"
-    jcmd "$pid" JVMTI.agent_load "$lib" "\"stop,file=$profile_dir/sluice-json-$ev.collapsed,collapsed,total\"" >/dev/null
+    wrk_run sluice "$stream" "$duration" "$tmp/profile-$name-$ev.wrk"
+    jcmd "$pid" JVMTI.agent_load "$lib" "\"stop,file=$profile_dir/sluice-$name-$ev.collapsed,collapsed,total\"" >/dev/null
   done
   IFS='|' read -r _ _ _ _ _ _ us alloc _ <<< "${rows[${#rows[@]}-1]}"
-  stage_table="$(python3 bench/profile/stages.py "$profile_dir/sluice-json-cpu.collapsed" \
-    "$profile_dir/sluice-json-alloc.collapsed" --cpu-us-per-req "$us" --alloc-per-req "${alloc/—/0}")" \
+  table="$(python3 bench/profile/stages.py "$profile_dir/sluice-$name-cpu.collapsed" \
+    "$profile_dir/sluice-$name-alloc.collapsed" --cpu-us-per-req "$us" --alloc-per-req "${alloc/—/0}")" \
     || say "stages.py failed"
+  if [ "$name" = sse ]; then stage_table_sse="$table"; else stage_table="$table"; fi
 }
 
 # --syscalls: one more window per proxy and scenario under `perf stat` on the syscall tracepoints of the proxy's
@@ -378,12 +380,15 @@ if ! $streams_mode; then
     wrk_run "$t" 0 "$warmup" "$tmp/warm-json-$t.wrk"
     measure_wrk "$t" json 0
     if [ "$t" = sluice ] && [ -n "$profile_dir" ]; then
-      mkdir -p "$profile_dir"; say "sluice: profiling two more JSON windows (CPU, then allocations)"; profile_sluice
+      mkdir -p "$profile_dir"; say "sluice: profiling two more JSON windows (CPU, then allocations)"; profile_sluice json 0
     fi
     sse_warm=$(awk -v w="$warmup" 'BEGIN { print (w < 10 ? w : 10) }')
     say "$t: ${sse_warm} s warm-up (SSE, discarded)"
     wrk_run "$t" 1 "$sse_warm" "$tmp/warm-sse-$t.wrk"
     measure_wrk "$t" sse 1
+    if [ "$t" = sluice ] && [ -n "$profile_dir" ]; then
+      say "sluice: profiling two more SSE windows (CPU, then allocations)"; profile_sluice sse 1
+    fi
     if $syscalls; then
       command -v perf >/dev/null || { sys_note="not measured: perf is missing (apt-get install linux-perf)"; say "--syscalls: $sys_note"; }
       if [ -z "$sys_note" ]; then
@@ -468,6 +473,12 @@ cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
       echo "Per-stage cost of one Sluice JSON request (async-profiler, two extra ${duration} s windows; CPU of all threads, allocation of the event loop; see bench/profile/stages.py):"
       echo
       echo "$stage_table"
+    fi
+    if [ -n "$stage_table_sse" ]; then
+      echo
+      echo "Per-stage cost of one Sluice SSE response (the same, two extra ${duration} s SSE windows):"
+      echo
+      echo "$stage_table_sse"
     fi
     if $syscalls; then
       echo
