@@ -22,6 +22,55 @@ class ModelRestampTest {
     return b.toString(StandardCharsets.UTF_8);
   }
 
+  /** The first {@code find} in {@code b[from, to)} by trying every position: what the search must agree with. */
+  static int naive(byte[] b, int from, int to, byte[] find) {
+    outer:
+    for (int i = from; i + find.length <= to; i++) {
+      for (int k = 0; k < find.length; k++) {
+        if (b[i + k] != find[k]) {
+          continue outer;
+        }
+      }
+      return i;
+    }
+    return -1;
+  }
+
+  @Test
+  void theSearchFindsTheLeftmostMatchAsTryingEveryPositionWould() {
+    java.util.SplittableRandom r = new java.util.SplittableRandom(18);
+    byte[][] patterns = {FIND, "\"model\":\"bench-model\"".getBytes(StandardCharsets.UTF_8),
+        "\"model\":\"mmmm\"".getBytes(StandardCharsets.UTF_8), "\"model\":\"a\"".getBytes(StandardCharsets.UTF_8)};
+    String alphabet = "\"model:,{}[]abcm-_ 0123456789lLe";
+    int found = 0;
+    for (int n = 0; n < 20_000; n++) {
+      byte[] find = patterns[r.nextInt(patterns.length)];
+      byte[] b = new byte[r.nextInt(0, 400)];
+      for (int i = 0; i < b.length; i++) {
+        b[i] = (byte) alphabet.charAt(r.nextInt(alphabet.length()));
+      }
+      for (int plant = r.nextInt(4); plant > 0 && b.length >= find.length; plant--) {
+        int at = r.nextInt(b.length - find.length + 1);
+        int len = r.nextInt(4) == 0 ? r.nextInt(1, find.length) : find.length; // a prefix sometimes: a near miss
+        System.arraycopy(find, 0, b, at, len);
+      }
+      int from = b.length == 0 ? 0 : r.nextInt(b.length);
+      int to = from + r.nextInt(b.length - from + 1);
+      ByteBuf buf = r.nextBoolean() ? ALLOC.directBuffer(b.length + 8).writeZero(3).writeBytes(b)
+          : Unpooled.wrappedBuffer(new byte[3], b).copy();
+      try {
+        ModelRestamp s = new ModelRestamp().reset(find, REPLACE);
+        int expected = naive(b, from, to, find);
+        int got = s.indexOf(buf, from + 3, to + 3);
+        assertThat(got == -1 ? -1 : got - 3).as("case %s", n).isEqualTo(expected);
+        found += expected >= 0 ? 1 : 0;
+      } finally {
+        buf.release();
+      }
+    }
+    assertThat(found).as("cases with a match").isGreaterThan(1500);
+  }
+
   @Test
   void aRawSseChunkIsReframedWithTheClientsName() {
     String event = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,"
