@@ -29,9 +29,8 @@ import io.sluice.bytes.ByteWindow;
 final class ModelRestamp {
   /** The piece being searched, read without a reference-count check per byte (see {@link ByteWindow}). */
   private final ByteWindow window = new ByteWindow();
-  /** The first eight bytes of {@link #headOf} ({@link #head}). */
-  private long headBytes;
-  private byte[] headOf;
+  /** {@link #find}'s first eight bytes as a big-endian long ({@code "model":}): a candidate's first test. */
+  private long head;
   private byte[] find;
   private byte[] replace;
   /** Held back from the last piece: a proper prefix of {@link #find} that the next piece may complete. */
@@ -46,6 +45,11 @@ final class ModelRestamp {
     this.find = find;
     this.replace = replace;
     this.carryLen = 0;
+    long v = 0;
+    for (int k = 0; k < 8; k++) {
+      v = v << 8 | (find[k] & 0xFF);
+    }
+    this.head = v;
     return this;
   }
 
@@ -65,7 +69,6 @@ final class ModelRestamp {
     if (last < from) {
       return -1;
     }
-    long head = head(f);
     byte anchor = f[1];
     long anchors = 0x0101010101010101L * (anchor & 0xFF);
     int stop = last + 1; // the last position the anchor of a match can sit at
@@ -93,19 +96,6 @@ final class ModelRestamp {
     } finally {
       w.close();
     }
-  }
-
-  /** {@code f}'s first eight bytes as a big-endian long ({@code "model":}), kept for the last pattern. */
-  private long head(byte[] f) {
-    if (headOf != f) {
-      long v = 0;
-      for (int k = 0; k < 8; k++) {
-        v = v << 8 | (f[k] & 0xFF);
-      }
-      headBytes = v;
-      headOf = f;
-    }
-    return headBytes;
   }
 
   /**
